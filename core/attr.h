@@ -1,0 +1,92 @@
+/* attr: attribute values, attribute lists with the spec's limits, and the
+ * bump arena records keep their strings in. A record is one allocation whose
+ * tail is the arena's first chunk; an arena may be told never to call malloc
+ * (a dying process in a signal handler), and then allocations past the
+ * reserved space fail and the attribute is dropped and counted.
+ * Depends on libc. */
+#ifndef OTELP_CORE_ATTR_H
+#define OTELP_CORE_ATTR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct arena_chunk;
+struct arena {
+    char *cur, *end;
+    struct arena_chunk *overflow; /* malloc'd chunks, freed with the arena */
+    bool no_malloc;
+};
+
+void arena_init(struct arena *a, void *first, size_t size);
+void *arena_alloc(struct arena *a, size_t size);
+void arena_release(struct arena *a);
+
+enum attr_type { ATTR_STRING = 1, ATTR_BOOL, ATTR_INT, ATTR_DOUBLE, ATTR_STRING_ARRAY };
+
+struct str {
+    const char *ptr;
+    uint32_t len;
+};
+
+struct attr_value {
+    enum attr_type type;
+    union {
+        struct str s;
+        bool b;
+        int64_t i;
+        double d;
+        struct {
+            const struct str *items;
+            uint32_t count;
+        } arr;
+    } u;
+};
+
+struct attr {
+    struct str key;
+    struct attr_value value;
+};
+
+struct attr_list {
+    struct attr *items;
+    uint32_t count, cap, dropped;
+};
+
+/* Limits from OTEL_ATTRIBUTE_* / OTEL_SPAN_* / OTEL_LOGRECORD_* variables. */
+struct attr_limits {
+    uint32_t count;        /* attributes per list */
+    uint32_t value_length; /* bytes per string value; UINT32_MAX = unlimited */
+};
+
+static inline struct str str_of(const char *s, size_t len) {
+    return (struct str){s, (uint32_t)len};
+}
+struct str str_cstr(const char *s);
+/* Copies in (cut to limit bytes at a UTF-8 boundary, NUL-terminated) into the
+ * arena. Returns 0 or -ENOMEM. */
+int arena_strdup(struct arena *a, struct str in, uint32_t limit, struct str *out);
+
+/* Sets key to value, replacing an existing key. Strings (key and values) are
+ * copied into the arena, truncated to the value length limit at a UTF-8
+ * boundary. A new key past the count limit, or no memory, drops it and counts
+ * it in dropped. Returns 0 or -ENOMEM/-ENOSPC. */
+int attrs_put(struct attr_list *l, struct arena *a, const struct attr_limits *lim, struct str key,
+              const struct attr_value *value);
+int attrs_put_str(struct attr_list *l, struct arena *a, const struct attr_limits *lim,
+                  const char *key, const char *value, size_t len);
+int attrs_put_int(struct attr_list *l, struct arena *a, const struct attr_limits *lim,
+                  const char *key, int64_t value);
+int attrs_put_double(struct attr_list *l, struct arena *a, const struct attr_limits *lim,
+                     const char *key, double value);
+int attrs_put_bool(struct attr_list *l, struct arena *a, const struct attr_limits *lim,
+                   const char *key, bool value);
+const struct attr *attrs_find(const struct attr_list *l, const char *key);
+/* Reserves room for n more attributes without growing later (signal-safe
+ * adds). */
+int attrs_reserve(struct attr_list *l, struct arena *a, uint32_t n);
+
+/* Length of s cut to at most limit bytes without splitting a UTF-8 sequence. */
+size_t utf8_truncate(const char *s, size_t len, size_t limit);
+
+#endif

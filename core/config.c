@@ -1,0 +1,309 @@
+/* config: OTEL_* parsing. See config.h.
+ *
+ * Precedence for the OTLP exporter settings: the signal-specific variable
+ * (OTEL_EXPORTER_OTLP_TRACES_*) wins over the generic one. The generic
+ * endpoint gets "/v1/<signal>" appended; a signal endpoint is used as given. */
+#include "core/config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+const char *env_lookup(char *const *envp, const char *name) {
+    if (!envp) return NULL;
+    size_t n = strlen(name);
+    for (char *const *e = envp; *e; e++)
+        if (!strncmp(*e, name, n) && (*e)[n] == '=') return (*e)[n + 1] ? *e + n + 1 : NULL;
+    return NULL;
+}
+
+int config_parse_bool(const char *s, bool *out) {
+    if (!strcasecmp(s, "true")) {
+        *out = true;
+        return 0;
+    }
+    if (!strcasecmp(s, "false")) {
+        *out = false;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+int config_parse_u32(const char *s, uint32_t *out) {
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (*s < '0' || *s > '9') return -EINVAL;
+    uint64_t v = 0;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        v = v * 10 + (uint64_t)(*s - '0');
+        if (v > UINT32_MAX) return -EINVAL;
+    }
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (*s) return -EINVAL;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+int config_parse_ratio(const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || isnan(v) || v < 0.0 || v > 1.0) return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+static void bad_value(const char *name, const char *value, const char *fallback) {
+    diag_warn("invalid value '%s' for %s, using %s", value, name, fallback);
+}
+
+static void get_bool(char *const *envp, const char *name, bool *out) {
+    const char *s = env_lookup(envp, name);
+    if (s && config_parse_bool(s, out) < 0) {
+        bad_value(name, s, "false");
+        *out = false;
+    }
+}
+
+/* min: smallest value accepted (e.g. 1 for sizes where 0 makes no sense). */
+static void get_u32(char *const *envp, const char *name, uint32_t *out, uint32_t min) {
+    const char *s = env_lookup(envp, name);
+    uint32_t v;
+    if (!s) return;
+    if (config_parse_u32(s, &v) < 0 || v < min) {
+        char def[16];
+        int n = 0;
+        for (uint32_t d = *out, p = 1000000000; p; p /= 10)
+            if (d / p || n || p == 1) def[n++] = (char)('0' + (d / p) % 10);
+        def[n] = '\0';
+        bad_value(name, s, def);
+        return;
+    }
+    *out = v;
+}
+
+struct name_value {
+    const char *name;
+    int value;
+};
+
+static int lookup_name(const struct name_value *table, const char *s, size_t len) {
+    for (; table->name; table++)
+        if (strlen(table->name) == len && !strncasecmp(table->name, s, len)) return table->value;
+    return -1;
+}
+
+static char *dup_or_null(const char *s) {
+    return s ? strdup(s) : NULL;
+}
+
+static const struct name_value log_levels[] = {
+    {"none", DIAG_NONE},    {"off", DIAG_NONE},  {"error", DIAG_ERROR}, {"warn", DIAG_WARN},
+    {"warning", DIAG_WARN}, {"info", DIAG_INFO}, {"debug", DIAG_DEBUG}, {NULL, 0}};
+
+static const struct name_value samplers[] = {
+    {"always_on", SAMPLER_ALWAYS_ON},
+    {"always_off", SAMPLER_ALWAYS_OFF},
+    {"traceidratio", SAMPLER_TRACEIDRATIO},
+    {"parentbased_always_on", SAMPLER_PARENTBASED_ALWAYS_ON},
+    {"parentbased_always_off", SAMPLER_PARENTBASED_ALWAYS_OFF},
+    {"parentbased_traceidratio", SAMPLER_PARENTBASED_TRACEIDRATIO},
+    {NULL, 0}};
+
+static const struct name_value exporter_names[] = {
+    {"otlp", EXPORTER_OTLP}, {"console", EXPORTER_CONSOLE}, {"none", EXPORTER_NONE}, {NULL, 0}};
+
+static const struct name_value protocols[] = {{"http/protobuf", OTLP_HTTP_PROTOBUF},
+                                              {"http/json", OTLP_HTTP_JSON},
+                                              {"grpc", OTLP_GRPC},
+                                              {NULL, 0}};
+
+static const char *const signal_upper[SIGNAL_COUNT] = {"TRACES", "LOGS", "METRICS"};
+static const char *const signal_lower[SIGNAL_COUNT] = {"traces", "logs", "metrics"};
+
+/* OTEL_*_EXPORTER: a comma-separated list; "none" alone disables. */
+static unsigned parse_exporters(char *const *envp, const char *name, unsigned def) {
+    const char *s = env_lookup(envp, name);
+    if (!s) return def;
+    unsigned set = 0;
+    for (const char *p = s; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *start = p;
+        while (*p && *p != ',')
+            p++;
+        const char *end = p;
+        while (end > start && end[-1] == ' ')
+            end--;
+        if (end == start) continue;
+        int kind = lookup_name(exporter_names, start, (size_t)(end - start));
+        if (kind < 0) {
+            diag_warn("unsupported exporter '%.*s' in %s, ignored", (int)(end - start), start,
+                      name);
+            continue;
+        }
+        if (kind != EXPORTER_NONE) set |= 1u << kind;
+    }
+    return set;
+}
+
+static char *signal_endpoint(char *const *envp, enum signal_kind sig) {
+    char name[64];
+    snprintf(name, sizeof name, "OTEL_EXPORTER_OTLP_%s_ENDPOINT", signal_upper[sig]);
+    const char *own = env_lookup(envp, name);
+    if (own) return strdup(own);
+    const char *base = env_lookup(envp, "OTEL_EXPORTER_OTLP_ENDPOINT");
+    if (!base) base = "http://localhost:4318";
+    size_t n = strlen(base);
+    while (n && base[n - 1] == '/')
+        n--;
+    size_t need = n + 16;
+    char *url = malloc(need);
+    if (url) snprintf(url, need, "%.*s/v1/%s", (int)n, base, signal_lower[sig]);
+    return url;
+}
+
+static const char *signal_var(char *const *envp, enum signal_kind sig, const char *suffix,
+                              char *name, size_t cap) {
+    snprintf(name, cap, "OTEL_EXPORTER_OTLP_%s_%s", signal_upper[sig], suffix);
+    const char *v = env_lookup(envp, name);
+    if (v) return v;
+    snprintf(name, cap, "OTEL_EXPORTER_OTLP_%s", suffix);
+    return env_lookup(envp, name);
+}
+
+static int load_otlp(struct otlp_config *o, char *const *envp, enum signal_kind sig) {
+    char name[64];
+    o->endpoint = signal_endpoint(envp, sig);
+    o->headers = dup_or_null(signal_var(envp, sig, "HEADERS", name, sizeof name));
+    o->timeout_ms = 10000;
+    const char *t = signal_var(envp, sig, "TIMEOUT", name, sizeof name);
+    uint32_t v;
+    if (t) {
+        if (config_parse_u32(t, &v) < 0)
+            bad_value(name, t, "10000");
+        else
+            o->timeout_ms = v;
+    }
+    o->protocol = OTLP_HTTP_PROTOBUF;
+    const char *p = signal_var(envp, sig, "PROTOCOL", name, sizeof name);
+    if (p) {
+        int proto = lookup_name(protocols, p, strlen(p));
+        if (proto < 0)
+            bad_value(name, p, "http/protobuf");
+        else if (proto != OTLP_HTTP_PROTOBUF)
+            diag_warn("%s=%s is not supported yet, using http/protobuf", name, p);
+    }
+    return o->endpoint ? 0 : -ENOMEM;
+}
+
+static void load_batch(struct batch_config *b, char *const *envp, const char *prefix,
+                       uint32_t delay_ms, uint32_t queue) {
+    char name[64];
+    *b = (struct batch_config){queue, delay_ms, 512, 30000};
+    snprintf(name, sizeof name, "%s_MAX_QUEUE_SIZE", prefix);
+    get_u32(envp, name, &b->max_queue_size, 1);
+    snprintf(name, sizeof name, "%s_SCHEDULE_DELAY", prefix);
+    get_u32(envp, name, &b->schedule_delay_ms, 0);
+    snprintf(name, sizeof name, "%s_MAX_EXPORT_BATCH_SIZE", prefix);
+    get_u32(envp, name, &b->max_export_batch_size, 1);
+    snprintf(name, sizeof name, "%s_EXPORT_TIMEOUT", prefix);
+    get_u32(envp, name, &b->export_timeout_ms, 0);
+    if (b->max_export_batch_size > b->max_queue_size) {
+        diag_warn("%s_MAX_EXPORT_BATCH_SIZE %u is larger than the queue, using %u", prefix,
+                  b->max_export_batch_size, b->max_queue_size);
+        b->max_export_batch_size = b->max_queue_size;
+    }
+}
+
+int config_load(struct config *c, char *const *envp) {
+    memset(c, 0, sizeof *c);
+    int rc = 0;
+
+    /* The log level first, so that everything after it can report. */
+    c->log_level = DIAG_NONE;
+    const char *lvl = env_lookup(envp, "OTEL_LOG_LEVEL");
+    if (lvl) {
+        int v = lookup_name(log_levels, lvl, strlen(lvl));
+        if (v < 0) {
+            diag_set_level(DIAG_WARN);
+            bad_value("OTEL_LOG_LEVEL", lvl, "none");
+            c->log_level = DIAG_NONE;
+        } else {
+            c->log_level = (enum diag_level)v;
+        }
+    }
+    diag_set_level(c->log_level);
+    if (c->log_level != DIAG_NONE) diag_keep_stderr();
+
+    get_bool(envp, "OTEL_SDK_DISABLED", &c->disabled);
+    c->service_name = dup_or_null(env_lookup(envp, "OTEL_SERVICE_NAME"));
+    c->resource_attributes = dup_or_null(env_lookup(envp, "OTEL_RESOURCE_ATTRIBUTES"));
+    c->traceparent = dup_or_null(env_lookup(envp, "TRACEPARENT"));
+    c->tracestate = dup_or_null(env_lookup(envp, "TRACESTATE"));
+    c->baggage = dup_or_null(env_lookup(envp, "BAGGAGE"));
+
+    static const char *const exporter_vars[SIGNAL_COUNT] = {
+        "OTEL_TRACES_EXPORTER", "OTEL_LOGS_EXPORTER", "OTEL_METRICS_EXPORTER"};
+    for (int s = 0; s < SIGNAL_COUNT; s++) {
+        c->exporters[s] = parse_exporters(envp, exporter_vars[s], 1u << EXPORTER_OTLP);
+        if (load_otlp(&c->otlp[s], envp, (enum signal_kind)s) < 0) rc = -ENOMEM;
+    }
+
+    load_batch(&c->bsp, envp, "OTEL_BSP", 5000, 2048);
+    load_batch(&c->blrp, envp, "OTEL_BLRP", 1000, 2048);
+
+    c->sampler = SAMPLER_PARENTBASED_ALWAYS_ON;
+    c->sampler_ratio = 1.0;
+    const char *smp = env_lookup(envp, "OTEL_TRACES_SAMPLER");
+    if (smp) {
+        int v = lookup_name(samplers, smp, strlen(smp));
+        if (v < 0)
+            bad_value("OTEL_TRACES_SAMPLER", smp, "parentbased_always_on");
+        else
+            c->sampler = (enum sampler_kind)v;
+    }
+    const char *arg = env_lookup(envp, "OTEL_TRACES_SAMPLER_ARG");
+    if (arg &&
+        (c->sampler == SAMPLER_TRACEIDRATIO || c->sampler == SAMPLER_PARENTBASED_TRACEIDRATIO) &&
+        config_parse_ratio(arg, &c->sampler_ratio) < 0)
+        bad_value("OTEL_TRACES_SAMPLER_ARG", arg, "1.0");
+
+    /* Limits: the general OTEL_ATTRIBUTE_* values are the defaults of the
+     * model-specific ones. */
+    struct attr_limits general = {128, UINT32_MAX};
+    get_u32(envp, "OTEL_ATTRIBUTE_COUNT_LIMIT", &general.count, 0);
+    get_u32(envp, "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", &general.value_length, 0);
+    c->span_attrs = general;
+    get_u32(envp, "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", &c->span_attrs.count, 0);
+    get_u32(envp, "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", &c->span_attrs.value_length, 0);
+    c->event_attrs = c->span_attrs;
+    c->event_attrs.count = 128;
+    get_u32(envp, "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", &c->event_attrs.count, 0);
+    c->log_attrs = general;
+    get_u32(envp, "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT", &c->log_attrs.count, 0);
+    get_u32(envp, "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", &c->log_attrs.value_length, 0);
+    c->span_event_count = 128;
+    get_u32(envp, "OTEL_SPAN_EVENT_COUNT_LIMIT", &c->span_event_count, 0);
+
+    c->shutdown_timeout_ms = 2000;
+    get_u32(envp, "OTEL_PRELOAD_SHUTDOWN_TIMEOUT", &c->shutdown_timeout_ms, 0);
+    return rc;
+}
+
+void config_free(struct config *c) {
+    free(c->service_name);
+    free(c->resource_attributes);
+    free(c->traceparent);
+    free(c->tracestate);
+    free(c->baggage);
+    for (int s = 0; s < SIGNAL_COUNT; s++) {
+        free(c->otlp[s].endpoint);
+        free(c->otlp[s].headers);
+    }
+    memset(c, 0, sizeof *c);
+}

@@ -1,0 +1,81 @@
+/* config: the OTEL_* environment variables, parsed once per process image.
+ * Spec rules: empty means unset; booleans are "true"/"false" (any case);
+ * numbers and enums that do not parse fall back to their default with one
+ * diagnostic. Reads a given environment array (tests pass their own), never
+ * writes it. Depends on attr.h and diag.h. */
+#ifndef OTELP_CORE_CONFIG_H
+#define OTELP_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/attr.h"
+#include "core/diag.h"
+
+enum signal_kind { SIGNAL_TRACES = 0, SIGNAL_LOGS, SIGNAL_METRICS, SIGNAL_COUNT };
+
+/* Exporters chosen by OTEL_{TRACES,LOGS,METRICS}_EXPORTER (a list). */
+enum exporter_kind { EXPORTER_NONE = 0, EXPORTER_OTLP = 1, EXPORTER_CONSOLE = 2 };
+#define EXPORTER_MAX 2 /* bit set of exporter_kind values */
+
+enum otlp_protocol { OTLP_HTTP_PROTOBUF = 0, OTLP_HTTP_JSON, OTLP_GRPC };
+
+enum sampler_kind {
+    SAMPLER_ALWAYS_ON = 0,
+    SAMPLER_ALWAYS_OFF,
+    SAMPLER_TRACEIDRATIO,
+    SAMPLER_PARENTBASED_ALWAYS_ON,
+    SAMPLER_PARENTBASED_ALWAYS_OFF,
+    SAMPLER_PARENTBASED_TRACEIDRATIO,
+};
+
+struct otlp_config {
+    char *endpoint;      /* full URL, signal path included */
+    char *headers;       /* raw "k=v,k2=v2" (percent-encoded), or NULL */
+    uint32_t timeout_ms; /* per export, retries included */
+    enum otlp_protocol protocol;
+};
+
+struct batch_config {
+    uint32_t max_queue_size;
+    uint32_t schedule_delay_ms;
+    uint32_t max_export_batch_size;
+    uint32_t export_timeout_ms;
+};
+
+struct config {
+    bool disabled;
+    enum diag_level log_level;
+    char *service_name;               /* OTEL_SERVICE_NAME, or NULL */
+    char *resource_attributes;        /* OTEL_RESOURCE_ATTRIBUTES raw, or NULL */
+    unsigned exporters[SIGNAL_COUNT]; /* bit set of 1 << exporter_kind */
+    struct otlp_config otlp[SIGNAL_COUNT];
+    struct batch_config bsp;  /* OTEL_BSP_* */
+    struct batch_config blrp; /* OTEL_BLRP_* */
+    enum sampler_kind sampler;
+    double sampler_ratio;
+    struct attr_limits span_attrs;  /* OTEL_SPAN_ATTRIBUTE_* */
+    struct attr_limits event_attrs; /* OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT */
+    struct attr_limits log_attrs;   /* OTEL_LOGRECORD_ATTRIBUTE_* */
+    uint32_t span_event_count;      /* OTEL_SPAN_EVENT_COUNT_LIMIT */
+    uint32_t shutdown_timeout_ms;   /* OTEL_PRELOAD_SHUTDOWN_TIMEOUT: the flush budget at exit */
+    /* Upstream context: TRACEPARENT / TRACESTATE / BAGGAGE (raw or NULL). */
+    char *traceparent, *tracestate, *baggage;
+};
+
+/* Parses envp (NULL-terminated "NAME=value" strings) into c. Never fails:
+ * bad values become defaults, each reported once through diag_warn. Returns 0
+ * or -ENOMEM (then c is filled with defaults as far as possible). */
+int config_load(struct config *c, char *const *envp) __attribute__((warn_unused_result));
+void config_free(struct config *c);
+
+/* The value of NAME in envp, or NULL when unset or empty. */
+const char *env_lookup(char *const *envp, const char *name);
+
+/* Building blocks, exposed for unit tests. Each returns 0 on success or
+ * -EINVAL (and leaves *out alone). */
+int config_parse_bool(const char *s, bool *out);
+int config_parse_u32(const char *s, uint32_t *out);
+int config_parse_ratio(const char *s, double *out);
+
+#endif

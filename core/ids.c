@@ -1,0 +1,110 @@
+/* ids: per-thread xoshiro256** ids and clocks. See ids.h. */
+#include "core/ids.h"
+
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static atomic_uint fork_generation = 1;
+
+struct rng {
+    uint64_t s[4];
+    unsigned generation;
+};
+static _Thread_local struct rng tls_rng __attribute__((tls_model("initial-exec")));
+
+static inline uint64_t rotl(uint64_t x, int k) {
+    return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t splitmix(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static void rng_seed(struct rng *r, unsigned generation) {
+    uint64_t seed[4];
+    ssize_t n = getrandom(seed, sizeof seed, GRND_NONBLOCK);
+    if (n != (ssize_t)sizeof seed) {
+        /* No entropy yet (early boot): mix what differs between threads. */
+        uint64_t x = clock_mono_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)syscall(SYS_gettid) ^
+                     (uint64_t)(uintptr_t)r;
+        for (int i = 0; i < 4; i++)
+            seed[i] = splitmix(&x);
+    }
+    memcpy(r->s, seed, sizeof seed);
+    if (!(r->s[0] | r->s[1] | r->s[2] | r->s[3])) r->s[0] = 1;
+    r->generation = generation;
+}
+
+uint64_t ids_random_u64(void) {
+    struct rng *r = &tls_rng;
+    unsigned generation = atomic_load_explicit(&fork_generation, memory_order_relaxed);
+    if (r->generation != generation) rng_seed(r, generation);
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+void ids_after_fork(void) {
+    atomic_fetch_add_explicit(&fork_generation, 1, memory_order_relaxed);
+}
+
+void ids_new_trace_id(uint8_t out[16]) {
+    uint64_t a, b;
+    do {
+        a = ids_random_u64();
+        b = ids_random_u64();
+    } while (!(a | b));
+    memcpy(out, &a, 8);
+    memcpy(out + 8, &b, 8);
+}
+
+void ids_new_span_id(uint8_t out[8]) {
+    uint64_t a;
+    do
+        a = ids_random_u64();
+    while (!a);
+    memcpy(out, &a, 8);
+}
+
+void ids_uuid4(char out[37]) {
+    uint8_t b[16];
+    uint64_t a = ids_random_u64(), c = ids_random_u64();
+    memcpy(b, &a, 8);
+    memcpy(b + 8, &c, 8);
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    static const char hex[] = "0123456789abcdef";
+    char *p = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) *p++ = '-';
+        *p++ = hex[b[i] >> 4];
+        *p++ = hex[b[i] & 15];
+    }
+    *p = '\0';
+}
+
+uint64_t clock_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t clock_mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}

@@ -1,0 +1,29 @@
+/* ids: random trace and span ids and the wall clock. Ids come from a
+ * per-thread xoshiro256** generator seeded from getrandom(2); a fork bumps a
+ * generation so a child never repeats its parent's sequence. Depends on libc. */
+#ifndef OTELP_CORE_IDS_H
+#define OTELP_CORE_IDS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Fills out with a random non-zero trace id (16 bytes) or span id (8 bytes). */
+void ids_new_trace_id(uint8_t out[16]);
+void ids_new_span_id(uint8_t out[8]);
+uint64_t ids_random_u64(void);
+/* A random RFC 4122 version 4 UUID, formatted (36 characters + NUL). */
+void ids_uuid4(char out[37]);
+/* Call in a fork child: every thread's generator reseeds before next use. */
+void ids_after_fork(void);
+
+/* Nanoseconds since the Unix epoch (CLOCK_REALTIME) and a monotonic clock. */
+uint64_t clock_now_ns(void);
+uint64_t clock_mono_ns(void);
+
+static inline bool id_is_zero(const uint8_t *id, int len) {
+    for (int i = 0; i < len; i++)
+        if (id[i]) return false;
+    return true;
+}
+
+#endif

@@ -1,0 +1,310 @@
+/* processor: batch processors and the worker. See processor.h.
+ *
+ * Synchronisation: queues are lock-free; the worker sleeps on a futex word
+ * (wake_seq) that producers bump when a batch is due and flush requests bump
+ * always. A flush request is a ticket (flush_req); the worker publishes the
+ * last ticket it served in flush_done and wakes waiters on that word. No
+ * mutex exists, so a fork can never inherit one held. */
+#include "core/processor.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/diag.h"
+#include "core/guard.h"
+#include "core/ids.h"
+#include "core/queue.h"
+
+#define MAX_BATCHERS 4
+#define SYNC_CHUNK 128
+
+struct batcher {
+    const char *name;
+    struct batch_config cfg;
+    struct batch_sink sink;
+    _Atomic(struct queue *) q;
+    _Atomic uint64_t last_export_mono;
+    _Atomic uint64_t exported, dropped_queue_full, dropped_export_failed, dropped_shutdown;
+};
+
+int (*processor_thread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *),
+                               void *) = pthread_create;
+uint64_t (*processor_clock)(void) = clock_mono_ns;
+bool processor_autostart = true;
+
+static struct batcher *batchers[MAX_BATCHERS];
+static _Atomic int nbatchers;
+
+/* Worker state. */
+static _Atomic int worker_state; /* 0 none, 1 starting/running, 2 failed */
+static _Atomic int exiting;
+static _Atomic uint32_t wake_seq;
+static _Atomic uint32_t worker_sleeping;
+static _Atomic uint32_t flush_req, flush_done;
+static _Atomic int in_signal_flush;
+
+static long futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *ts) {
+    return syscall(SYS_futex, (uint32_t *)word, op, val, ts, NULL, 0);
+}
+
+static void futex_wait_until(_Atomic uint32_t *word, uint32_t seen, uint64_t deadline_mono) {
+    uint64_t now = clock_mono_ns();
+    if (deadline_mono != UINT64_MAX && now >= deadline_mono) return;
+    struct timespec ts, *tsp = NULL;
+    if (deadline_mono != UINT64_MAX) {
+        uint64_t left = deadline_mono - now;
+        ts.tv_sec = (time_t)(left / 1000000000u);
+        ts.tv_nsec = (long)(left % 1000000000u);
+        tsp = &ts;
+    }
+    futex(word, FUTEX_WAIT_PRIVATE, seen, tsp);
+}
+
+static void wake(_Atomic uint32_t *word) {
+    atomic_fetch_add(word, 1);
+    futex(word, FUTEX_WAKE_PRIVATE, 1 << 30, NULL);
+}
+
+struct batcher *batcher_new(const char *name, const struct batch_config *cfg,
+                            const struct batch_sink *sink) {
+    int i = atomic_load(&nbatchers);
+    if (i >= MAX_BATCHERS) return NULL;
+    struct batcher *b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    b->name = name;
+    b->cfg = *cfg;
+    b->sink = *sink;
+    atomic_store(&b->last_export_mono, processor_clock());
+    batchers[i] = b;
+    atomic_store(&nbatchers, i + 1);
+    return b;
+}
+
+static struct queue *get_queue(struct batcher *b) {
+    struct queue *q = atomic_load_explicit(&b->q, memory_order_acquire);
+    if (q) return q;
+    struct queue *fresh = queue_new(b->cfg.max_queue_size);
+    if (!fresh) return NULL;
+    if (!atomic_compare_exchange_strong(&b->q, &q, fresh)) {
+        queue_free(fresh);
+        return q;
+    }
+    return fresh;
+}
+
+void batcher_stats(const struct batcher *b, struct batch_stats *out) {
+    struct batcher *m = (struct batcher *)b;
+    out->exported = atomic_load(&m->exported);
+    out->dropped_queue_full = atomic_load(&m->dropped_queue_full);
+    out->dropped_export_failed = atomic_load(&m->dropped_export_failed);
+    out->dropped_shutdown = atomic_load(&m->dropped_shutdown);
+}
+
+bool batcher_due(const struct batcher *b, uint64_t now) {
+    struct queue *q = atomic_load(&((struct batcher *)b)->q);
+    size_t n = q ? queue_size(q) : 0;
+    if (!n) return false;
+    if (n >= b->cfg.max_export_batch_size) return true;
+    uint64_t last = atomic_load(&((struct batcher *)b)->last_export_mono);
+    return now - last >= (uint64_t)b->cfg.schedule_delay_ms * 1000000u;
+}
+
+static void *worker_main(void *arg);
+
+static void worker_start(void) {
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&worker_state, &expected, 1)) return;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    pthread_t t;
+    int rc = processor_thread_create(&t, &attr, worker_main, NULL);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc) {
+        atomic_store(&worker_state, 2); /* exports happen at exit instead */
+        diag_warn("cannot start the export thread (%s); exporting at exit only", strerror(rc));
+    }
+}
+
+bool processor_worker_running(void) {
+    return atomic_load(&worker_state) == 1;
+}
+
+bool batcher_on_end(struct batcher *b, void *record) {
+    struct queue *q = get_queue(b);
+    if (!q || !queue_push(q, record)) {
+        atomic_fetch_add_explicit(&b->dropped_queue_full, 1, memory_order_relaxed);
+        b->sink.free_record(record);
+        return false;
+    }
+    if (!processor_autostart || atomic_load_explicit(&exiting, memory_order_relaxed)) return true;
+    int state = atomic_load_explicit(&worker_state, memory_order_relaxed);
+    if (state == 1) {
+        if (atomic_load_explicit(&worker_sleeping, memory_order_relaxed) &&
+            queue_size(q) >= b->cfg.max_export_batch_size)
+            wake(&wake_seq);
+    } else if (state == 0 && batcher_due(b, processor_clock())) {
+        worker_start();
+    }
+    return true;
+}
+
+static size_t export_chunk(struct batcher *b, void **items, size_t cap, uint64_t deadline,
+                           bool free_after) {
+    struct queue *q = atomic_load(&b->q);
+    size_t n = 0;
+    while (q && n < cap) {
+        void *r = queue_pop(q);
+        if (!r) break;
+        items[n++] = r;
+    }
+    if (!n) return 0;
+    int rc = b->sink.export(b->sink.ctx, items, n, deadline);
+    atomic_fetch_add(rc == 0 ? &b->exported : &b->dropped_export_failed, n);
+    if (free_after)
+        for (size_t i = 0; i < n; i++)
+            b->sink.free_record(items[i]);
+    return n;
+}
+
+size_t batcher_export_batch(struct batcher *b, uint64_t now, uint64_t deadline) {
+    void *items[SYNC_CHUNK];
+    size_t want = b->cfg.max_export_batch_size, total = 0;
+    atomic_store(&b->last_export_mono, now);
+    while (total < want) {
+        size_t cap = want - total < SYNC_CHUNK ? want - total : SYNC_CHUNK;
+        size_t n = export_chunk(b, items, cap, deadline, !atomic_load(&in_signal_flush));
+        total += n;
+        if (n < cap) break;
+    }
+    return total;
+}
+
+static uint64_t export_deadline(const struct batcher *b, uint64_t now, uint64_t limit) {
+    uint64_t d = now + (uint64_t)b->cfg.export_timeout_ms * 1000000u;
+    return d < limit ? d : limit;
+}
+
+/* Exports everything queued (each batch within its export timeout and the
+ * overall deadline). Returns true when all queues were emptied. */
+static bool drain_all(uint64_t deadline) {
+    int n = atomic_load(&nbatchers);
+    bool empty = true;
+    for (int i = 0; i < n; i++) {
+        struct batcher *b = batchers[i];
+        struct queue *q = atomic_load(&b->q);
+        while (q && queue_size(q)) {
+            uint64_t now = clock_mono_ns();
+            if (now >= deadline) break;
+            if (!batcher_export_batch(b, processor_clock(), export_deadline(b, now, deadline)))
+                break;
+        }
+        if (q && queue_size(q)) empty = false;
+    }
+    return empty;
+}
+
+static void *worker_main(void *arg) {
+    (void)arg;
+    guard_enter(); /* for good: nothing this thread does is traced */
+    prctl(PR_SET_NAME, "otel-preload", 0, 0, 0);
+    for (;;) {
+        uint32_t seen = atomic_load(&wake_seq);
+        uint32_t req = atomic_load(&flush_req);
+        if (req != atomic_load(&flush_done)) {
+            drain_all(UINT64_MAX);
+            atomic_store(&flush_done, req);
+            futex(&flush_done, FUTEX_WAKE_PRIVATE, 1 << 30, NULL);
+            continue;
+        }
+        uint64_t now = processor_clock();
+        uint64_t next = UINT64_MAX;
+        int n = atomic_load(&nbatchers);
+        bool worked = false;
+        for (int i = 0; i < n; i++) {
+            struct batcher *b = batchers[i];
+            if (batcher_due(b, now)) {
+                batcher_export_batch(b, now, export_deadline(b, clock_mono_ns(), UINT64_MAX));
+                worked = true;
+            }
+            struct queue *q = atomic_load(&b->q);
+            if (q && queue_size(q)) {
+                uint64_t at = atomic_load(&b->last_export_mono) +
+                              (uint64_t)b->cfg.schedule_delay_ms * 1000000u;
+                if (at < next) next = at;
+            }
+        }
+        if (worked) continue;
+        /* processor_clock may be a fake clock; sleep on the real one. */
+        uint64_t deadline = next == UINT64_MAX ? UINT64_MAX : clock_mono_ns() + (next - now);
+        atomic_store(&worker_sleeping, 1);
+        if (atomic_load(&wake_seq) == seen && atomic_load(&flush_req) == atomic_load(&flush_done))
+            futex_wait_until(&wake_seq, seen, deadline);
+        atomic_store(&worker_sleeping, 0);
+    }
+    return NULL;
+}
+
+/* Asks the worker for a flush and waits until the deadline. */
+static bool worker_flush(uint64_t deadline) {
+    uint32_t ticket = atomic_fetch_add(&flush_req, 1) + 1;
+    wake(&wake_seq);
+    for (;;) {
+        uint32_t done = atomic_load(&flush_done);
+        if ((int32_t)(done - ticket) >= 0) return true;
+        if (clock_mono_ns() >= deadline) return false;
+        futex_wait_until(&flush_done, done, deadline);
+    }
+}
+
+int processor_force_flush(uint32_t timeout_ms) {
+    uint64_t deadline = clock_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+    if (processor_worker_running()) return worker_flush(deadline) ? 0 : -ETIMEDOUT;
+    return drain_all(deadline) ? 0 : -ETIMEDOUT;
+}
+
+void processor_shutdown(uint32_t timeout_ms, bool in_signal) {
+    atomic_store(&exiting, 1);
+    if (in_signal) atomic_store(&in_signal_flush, 1);
+    processor_force_flush(timeout_ms);
+    /* Whatever is left is lost: count it. */
+    int n = atomic_load(&nbatchers);
+    for (int i = 0; i < n; i++) {
+        struct queue *q = atomic_load(&batchers[i]->q);
+        if (q) atomic_fetch_add(&batchers[i]->dropped_shutdown, queue_size(q));
+    }
+}
+
+void processor_after_fork_child(void) {
+    atomic_store(&worker_state, 0);
+    atomic_store(&worker_sleeping, 0);
+    atomic_store(&flush_req, 0);
+    atomic_store(&flush_done, 0);
+    int n = atomic_load(&nbatchers);
+    uint64_t now = processor_clock();
+    for (int i = 0; i < n; i++) {
+        struct batcher *b = batchers[i];
+        struct queue *q = atomic_load(&b->q);
+        void *r;
+        while (q && (r = queue_pop(q)))
+            b->sink.free_record(r); /* the parent exports these, not us */
+        atomic_store(&b->last_export_mono, now);
+        atomic_store(&b->exported, 0);
+        atomic_store(&b->dropped_queue_full, 0);
+        atomic_store(&b->dropped_export_failed, 0);
+        atomic_store(&b->dropped_shutdown, 0);
+    }
+}

@@ -1,0 +1,71 @@
+/* processor: the batch processors (one per signal) and the one worker thread
+ * that serves them all.
+ *
+ * on_end pushes a finished record into the signal's bounded queue; a full
+ * queue drops and counts. The worker starts lazily, never from a
+ * constructor: only when a queue holds a full batch, or a record has waited
+ * the schedule delay, and not while the process is exiting. A process that
+ * ends before it ever started exports in one bounded synchronous flush at
+ * exit. The worker blocks all signals and runs inside the re-entry guard.
+ *
+ * Depends on queue.h, config.h, guard.h, ids.h (clock). */
+#ifndef OTELP_CORE_PROCESSOR_H
+#define OTELP_CORE_PROCESSOR_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/config.h"
+
+/* Where batches go. export() gets up to max_export_batch_size records and a
+ * deadline on the monotonic clock; it returns 0 when the batch was accepted,
+ * negative when it was lost (the processor counts it as export_failed). The
+ * processor frees the records afterwards with free_record. */
+struct batch_sink {
+    int (*export)(void *ctx, void *const *records, size_t n, uint64_t deadline_mono_ns);
+    void (*free_record)(void *record);
+    void *ctx;
+};
+
+/* Loss accounting, per processor. */
+struct batch_stats {
+    uint64_t exported, dropped_queue_full, dropped_export_failed, dropped_shutdown;
+};
+
+struct batcher;
+
+struct batcher *batcher_new(const char *name, const struct batch_config *cfg,
+                            const struct batch_sink *sink);
+/* Hands a finished record over; never blocks. Returns false when it was
+ * dropped (the record has been freed and counted). */
+bool batcher_on_end(struct batcher *b, void *record);
+void batcher_stats(const struct batcher *b, struct batch_stats *out);
+
+/* The scheduling rule, on a given clock (exposed for fake-clock tests):
+ * a batch is due when a full batch is queued, or when records are queued and
+ * the schedule delay has passed since the last export. */
+bool batcher_due(const struct batcher *b, uint64_t now_mono_ns);
+/* Exports one batch (up to the batch size) now, in the calling thread.
+ * Returns the number of records taken from the queue. */
+size_t batcher_export_batch(struct batcher *b, uint64_t now_mono_ns, uint64_t deadline_mono_ns);
+
+/* Exports everything queued in every processor, within timeout_ms: through
+ * the worker when it runs, else in the calling thread. Returns 0, or
+ * -ETIMEDOUT when records were left. */
+int processor_force_flush(uint32_t timeout_ms);
+/* The final flush: no new worker starts after this; what is not exported
+ * within timeout_ms is counted as dropped_shutdown. in_signal: called from a
+ * signal handler of a dying process: no malloc, no free, no locks. */
+void processor_shutdown(uint32_t timeout_ms, bool in_signal);
+/* In a fork child: forget the parent's queued records and worker. */
+void processor_after_fork_child(void);
+bool processor_worker_running(void);
+
+/* Seams for the preload layer and tests. */
+extern int (*processor_thread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *),
+                                      void *);
+extern uint64_t (*processor_clock)(void);
+extern bool processor_autostart; /* false in tests that drive batches by hand */
+
+#endif

@@ -1,0 +1,25 @@
+/* queue: a bounded multi-producer multi-consumer queue of pointers (the
+ * sequence-numbered ring design: each cell carries a ticket, producers and
+ * consumers claim positions with one compare-and-swap). Never blocks, never
+ * allocates after creation; a full queue refuses the push and the caller
+ * counts the drop. Depends on libc atomics. */
+#ifndef OTELP_CORE_QUEUE_H
+#define OTELP_CORE_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct queue;
+
+struct queue *queue_new(uint32_t capacity);
+void queue_free(struct queue *q);
+/* False when full. */
+bool queue_push(struct queue *q, void *item) __attribute__((warn_unused_result));
+/* NULL when empty (or when the next item is still being published). */
+void *queue_pop(struct queue *q);
+/* Approximate number of items. */
+size_t queue_size(const struct queue *q);
+uint32_t queue_capacity(const struct queue *q);
+
+#endif

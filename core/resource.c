@@ -1,0 +1,258 @@
+/* resource: resource detection. See resource.h. */
+#include "core/resource.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "core/diag.h"
+#include "core/ids.h"
+
+static const struct attr_limits unlimited = {UINT32_MAX, UINT32_MAX};
+
+/* Reads up to cap-1 bytes of root+path into buf, NUL-terminated. */
+static ssize_t read_file(const char *root, const char *path, char *buf, size_t cap) {
+    char full[512];
+    snprintf(full, sizeof full, "%s%s", root, path);
+    int fd = open(full, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    size_t len = 0;
+    while (len < cap - 1) {
+        ssize_t n = read(fd, buf + len, cap - 1 - len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        len += (size_t)n;
+    }
+    close(fd);
+    buf[len] = '\0';
+    return (ssize_t)len;
+}
+
+static int unhex(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes [s, s+len) into out (at least len bytes). Returns the
+ * decoded length or -EINVAL. */
+static int percent_decode(const char *s, size_t len, char *out) {
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '%') {
+            int hi, lo;
+            if (i + 2 >= len || (hi = unhex(s[i + 1])) < 0 || (lo = unhex(s[i + 2])) < 0)
+                return -EINVAL;
+            out[o++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    return (int)o;
+}
+
+static void trim(const char **b, const char **e) {
+    while (*b < *e && (**b == ' ' || **b == '\t'))
+        (*b)++;
+    while (*e > *b && ((*e)[-1] == ' ' || (*e)[-1] == '\t'))
+        (*e)--;
+}
+
+int resource_parse_attributes(struct attr_list *l, struct arena *a, const char *s) {
+    if (!s) return 0;
+    /* Two passes: validate everything first, so a malformed value adds
+     * nothing. */
+    for (int pass = 0; pass < 2; pass++) {
+        const char *p = s;
+        while (*p) {
+            const char *item = p;
+            while (*p && *p != ',')
+                p++;
+            const char *end = p;
+            if (*p == ',') p++;
+            const char *eq = memchr(item, '=', (size_t)(end - item));
+            const char *kb = item, *ke = eq ? eq : end;
+            trim(&kb, &ke);
+            if (!eq || kb == ke) {
+                if (kb == ke && !eq) continue; /* empty member, e.g. trailing comma */
+                diag_warn("OTEL_RESOURCE_ATTRIBUTES is malformed near '%.*s', ignored",
+                          (int)(end - item), item);
+                return -EINVAL;
+            }
+            const char *vb = eq + 1, *ve = end;
+            trim(&vb, &ve);
+            char key[256], value[4096];
+            size_t klen = (size_t)(ke - kb), vlen = (size_t)(ve - vb);
+            if (klen >= sizeof key || vlen >= sizeof value) {
+                diag_warn("OTEL_RESOURCE_ATTRIBUTES has an over-long member, ignored");
+                return -EINVAL;
+            }
+            int kn = percent_decode(kb, klen, key), vn = percent_decode(vb, vlen, value);
+            if (kn < 0 || vn < 0) {
+                diag_warn("OTEL_RESOURCE_ATTRIBUTES has a bad percent-encoding near '%.*s', "
+                          "ignored",
+                          (int)(end - item), item);
+                return -EINVAL;
+            }
+            if (pass == 1) {
+                struct attr_value v = {.type = ATTR_STRING, .u.s = str_of(value, (size_t)vn)};
+                (void)attrs_put(l, a, &unlimited, str_of(key, (size_t)kn), &v);
+            }
+        }
+    }
+    return 0;
+}
+
+const char *resource_host_arch(const char *m) {
+    static const char *const map[][2] = {
+        {"x86_64", "amd64"}, {"aarch64", "arm64"}, {"i386", "x86"},      {"i486", "x86"},
+        {"i586", "x86"},     {"i686", "x86"},      {"armv7l", "arm32"},  {"armv6l", "arm32"},
+        {"ppc", "ppc32"},    {"ppc64", "ppc64"},   {"ppc64le", "ppc64"}, {"s390x", "s390x"},
+        {"ia64", "ia64"}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (!strcmp(m, map[i][0])) return map[i][1];
+    return m;
+}
+
+static bool is_hex64(const char *p) {
+    for (int i = 0; i < 64; i++)
+        if (unhex(p[i]) < 0 || (p[i] >= 'A' && p[i] <= 'F')) return false;
+    return true;
+}
+
+/* Finds a 64-hex run in [b, e) that is delimited by non-hex characters. */
+static const char *find_id(const char *b, const char *e) {
+    for (const char *p = b; p + 64 <= e; p++) {
+        if (p > b && unhex(p[-1]) >= 0) continue;
+        if (is_hex64(p) && (p + 64 == e || unhex(p[64]) < 0)) return p;
+    }
+    return NULL;
+}
+
+int resource_container_id(const char *cgroup, const char *mountinfo, char out[65]) {
+    /* cgroup v1 ("12:pids:/docker/<id>") and v2 with a host cgroup namespace
+     * ("0::/system.slice/docker-<id>.scope", kubepods paths): the id is the
+     * last 64-hex component of a line. */
+    for (const char *line = cgroup; line && *line;) {
+        const char *end = strchr(line, '\n');
+        if (!end) end = line + strlen(line);
+        const char *found = NULL, *p = line, *id;
+        while ((id = find_id(p, end))) {
+            found = id;
+            p = id + 64;
+        }
+        if (found) {
+            memcpy(out, found, 64);
+            out[64] = '\0';
+            return 0;
+        }
+        line = *end ? end + 1 : end;
+    }
+    /* cgroup v2 with a private namespace shows "0::/": the container
+     * runtime's bind mounts name the id (".../containers/<id>/hostname"). */
+    for (const char *line = mountinfo; line && *line;) {
+        const char *end = strchr(line, '\n');
+        if (!end) end = line + strlen(line);
+        const char *c = strstr(line, "/containers/");
+        if (c && c < end) {
+            const char *id = find_id(c + 12, end);
+            if (id == c + 12) {
+                memcpy(out, id, 64);
+                out[64] = '\0';
+                return 0;
+            }
+        }
+        line = *end ? end + 1 : end;
+    }
+    return -ENOENT;
+}
+
+static void put_str(struct resource *r, const char *key, const char *value) {
+    (void)attrs_put_str(&r->attrs, &r->arena, &unlimited, key, value, strlen(value));
+}
+
+/* PRETTY_NAME="Debian GNU/Linux 12 (bookworm)" from os-release. */
+static bool os_pretty_name(const char *root, char *out, size_t cap) {
+    char buf[4096];
+    if (read_file(root, "/etc/os-release", buf, sizeof buf) <= 0 &&
+        read_file(root, "/usr/lib/os-release", buf, sizeof buf) <= 0)
+        return false;
+    for (char *line = buf; line && *line;) {
+        char *end = strchr(line, '\n');
+        if (end) *end = '\0';
+        if (!strncmp(line, "PRETTY_NAME=", 12)) {
+            char *v = line + 12;
+            size_t n = strlen(v);
+            if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
+                v++;
+                n -= 2;
+            }
+            if (n >= cap) n = cap - 1;
+            memcpy(out, v, n);
+            out[n] = '\0';
+            return n > 0;
+        }
+        line = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+void resource_detect(struct resource *r, const struct config *cfg, const char *exe_name,
+                     const char *root) {
+    char buf[8192];
+    struct utsname u;
+    bool have_uname = uname(&u) == 0;
+
+    put_str(r, "telemetry.sdk.name", TELEMETRY_SDK_NAME);
+    put_str(r, "telemetry.sdk.language", TELEMETRY_SDK_LANGUAGE);
+    put_str(r, "telemetry.sdk.version", OTELP_VERSION);
+    char uuid[37];
+    ids_uuid4(uuid);
+    put_str(r, "service.instance.id", uuid);
+    if (have_uname) {
+        put_str(r, "host.name", u.nodename);
+        put_str(r, "host.arch", resource_host_arch(u.machine));
+    }
+    if (read_file(root, "/etc/machine-id", buf, sizeof buf) > 0 ||
+        read_file(root, "/var/lib/dbus/machine-id", buf, sizeof buf) > 0) {
+        buf[strcspn(buf, " \t\r\n")] = '\0';
+        if (buf[0]) put_str(r, "host.id", buf);
+    }
+    put_str(r, "os.type", "linux");
+    char pretty[256];
+    if (os_pretty_name(root, pretty, sizeof pretty)) {
+        put_str(r, "os.description", pretty);
+    } else if (have_uname) {
+        snprintf(pretty, sizeof pretty, "%s %s", u.sysname, u.release);
+        put_str(r, "os.description", pretty);
+    }
+    if (have_uname) put_str(r, "os.version", u.release);
+
+    char cgroup[4096], id[65];
+    ssize_t n = read_file(root, "/proc/self/cgroup", cgroup, sizeof cgroup);
+    if (n < 0) cgroup[0] = '\0';
+    if (resource_container_id(cgroup, NULL, id) == 0) {
+        put_str(r, "container.id", id);
+    } else if (read_file(root, "/proc/self/mountinfo", buf, sizeof buf) > 0 &&
+               resource_container_id(NULL, buf, id) == 0) {
+        put_str(r, "container.id", id);
+    }
+
+    /* OTEL_RESOURCE_ATTRIBUTES overrides detected values; OTEL_SERVICE_NAME
+     * overrides it for service.name. */
+    if (cfg->resource_attributes &&
+        resource_parse_attributes(&r->attrs, &r->arena, cfg->resource_attributes) < 0) {
+        /* Malformed: already reported, and nothing of it was added. */
+    }
+    if (cfg->service_name) {
+        put_str(r, "service.name", cfg->service_name);
+    } else if (!attrs_find(&r->attrs, "service.name")) {
+        snprintf(buf, sizeof buf, "unknown_service:%s", exe_name && *exe_name ? exe_name : "");
+        put_str(r, "service.name", buf);
+    }
+}

@@ -1,0 +1,41 @@
+/* resource: the process's OpenTelemetry resource, detected once (lazily, at
+ * the first export): service.name and service.instance.id, host.*, os.*,
+ * container.id, telemetry.sdk.*, then OTEL_RESOURCE_ATTRIBUTES, with
+ * OTEL_SERVICE_NAME winning for service.name. Detection reads a few files
+ * with read(2) into stack buffers and never calls malloc once its static
+ * arena is set up, so it is safe in a dying process's signal handler.
+ * Depends on attr.h and config.h. */
+#ifndef OTELP_CORE_RESOURCE_H
+#define OTELP_CORE_RESOURCE_H
+
+#include "core/attr.h"
+#include "core/config.h"
+
+#define TELEMETRY_SDK_NAME "otel-preload"
+#define TELEMETRY_SDK_LANGUAGE "c"
+
+struct resource {
+    struct attr_list attrs;
+    struct arena arena;
+};
+
+/* Fills r (whose arena the caller has set up). exe_name is the executable's
+ * base name for unknown_service:<name>. root is prefixed to every file path
+ * read (tests point it at a fake tree; "" in production). */
+void resource_detect(struct resource *r, const struct config *cfg, const char *exe_name,
+                     const char *root);
+
+/* Parses OTEL_RESOURCE_ATTRIBUTES ("k=v,k2=v2", values percent-encoded) into
+ * l. Returns 0, or -EINVAL when the value is malformed: then nothing from it
+ * is added (the spec: discard the whole value) and a diagnostic is given. */
+int resource_parse_attributes(struct attr_list *l, struct arena *a, const char *s)
+    __attribute__((warn_unused_result));
+
+/* The 64-hex container id in a /proc/self/cgroup or /proc/self/mountinfo
+ * text, or -ENOENT. out gets 64 characters and a NUL. */
+int resource_container_id(const char *cgroup, const char *mountinfo, char out[65]);
+
+/* Maps uname's machine to semconv host.arch (x86_64 -> amd64, ...). */
+const char *resource_host_arch(const char *machine);
+
+#endif

@@ -1,0 +1,112 @@
+/* span: span records. See span.h. */
+#include "core/span.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ids.h"
+
+struct span *span_new(struct str name, const struct span_context *parent,
+                      const uint8_t trace_id[16], struct str trace_state, bool recording,
+                      uint64_t start_ns, const struct span_limits *limits, size_t arena_size) {
+    struct span *s = malloc(sizeof *s + arena_size);
+    if (!s) return NULL;
+    memset(s, 0, sizeof *s);
+    arena_init(&s->arena, s + 1, arena_size);
+    s->limits = limits;
+    s->recording = recording;
+    s->kind = SPAN_KIND_INTERNAL;
+    s->start_ns = start_ns;
+    if (parent) {
+        memcpy(s->ctx.trace_id, parent->trace_id, 16);
+        memcpy(s->parent_span_id, parent->span_id, 8);
+        s->has_parent = true;
+        s->parent_remote = parent->remote;
+    } else {
+        memcpy(s->ctx.trace_id, trace_id, 16);
+    }
+    ids_new_span_id(s->ctx.span_id);
+    s->ctx.flags = recording ? TRACE_FLAG_SAMPLED : 0;
+    /* The trace state travels with the context, recorded or not. */
+    if (trace_state.len && arena_strdup(&s->arena, trace_state, 512, &s->trace_state) < 0)
+        s->trace_state = str_of("", 0);
+    if (recording && arena_strdup(&s->arena, name, UINT32_MAX, &s->name) < 0)
+        s->name = str_of("", 0);
+    return s;
+}
+
+void span_free(struct span *s) {
+    if (!s) return;
+    arena_release(&s->arena);
+    free(s);
+}
+
+int span_set_attr(struct span *s, struct str key, const struct attr_value *value) {
+    if (!s->recording) return 0;
+    return attrs_put(&s->attrs, &s->arena, &s->limits->attrs, key, value);
+}
+
+int span_set_str(struct span *s, const char *key, const char *value, size_t len) {
+    struct attr_value v = {.type = ATTR_STRING, .u.s = str_of(value, len)};
+    return span_set_attr(s, str_cstr(key), &v);
+}
+
+int span_set_int(struct span *s, const char *key, int64_t value) {
+    struct attr_value v = {.type = ATTR_INT, .u.i = value};
+    return span_set_attr(s, str_cstr(key), &v);
+}
+
+int span_set_double(struct span *s, const char *key, double value) {
+    struct attr_value v = {.type = ATTR_DOUBLE, .u.d = value};
+    return span_set_attr(s, str_cstr(key), &v);
+}
+
+int span_set_bool(struct span *s, const char *key, bool value) {
+    struct attr_value v = {.type = ATTR_BOOL, .u.b = value};
+    return span_set_attr(s, str_cstr(key), &v);
+}
+
+struct span_event *span_add_event(struct span *s, const char *name, uint64_t time_ns) {
+    if (!s->recording) return NULL;
+    if (s->event_count >= s->limits->events) {
+        s->dropped_events++;
+        return NULL;
+    }
+    struct span_event *e = arena_alloc(&s->arena, sizeof *e);
+    if (!e) {
+        s->dropped_events++;
+        return NULL;
+    }
+    memset(e, 0, sizeof *e);
+    e->time_ns = time_ns;
+    e->name = str_cstr(name); /* event names are literals */
+    if (s->events_tail)
+        s->events_tail->next = e;
+    else
+        s->events = e;
+    s->events_tail = e;
+    s->event_count++;
+    return e;
+}
+
+int span_event_set_attr(struct span *s, struct span_event *e, struct str key,
+                        const struct attr_value *value) {
+    if (!e) return 0;
+    return attrs_put(&e->attrs, &s->arena, &s->limits->event_attrs, key, value);
+}
+
+void span_set_status(struct span *s, int code, const char *message) {
+    if (!s->recording) return;
+    /* Spec: OK is final; description only with ERROR. */
+    if (s->status_code == STATUS_OK) return;
+    s->status_code = (uint8_t)code;
+    s->status_message = str_of("", 0);
+    if (code == STATUS_ERROR && message) {
+        size_t len = strlen(message);
+        char *p = arena_alloc(&s->arena, len + 1);
+        if (p) {
+            memcpy(p, message, len + 1);
+            s->status_message = str_of(p, len);
+        }
+    }
+}

@@ -1,0 +1,72 @@
+/* span: the span record. One allocation holds the record and the first chunk
+ * of its arena; attributes, events and strings live in the arena, so a span
+ * is freed with one free() in the common case. A span is written by the
+ * thread that owns it until it ends; after that only the exporter reads it.
+ * Depends on attr.h and context.h. */
+#ifndef OTELP_CORE_SPAN_H
+#define OTELP_CORE_SPAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/attr.h"
+#include "core/context.h"
+
+/* OTLP's Span.SpanKind and Status.StatusCode values. */
+enum {
+    SPAN_KIND_INTERNAL = 1,
+    SPAN_KIND_SERVER,
+    SPAN_KIND_CLIENT,
+    SPAN_KIND_PRODUCER,
+    SPAN_KIND_CONSUMER
+};
+enum { STATUS_UNSET = 0, STATUS_OK = 1, STATUS_ERROR = 2 };
+
+struct span_limits {
+    struct attr_limits attrs, event_attrs;
+    uint32_t events;
+};
+
+struct span_event {
+    struct span_event *next;
+    uint64_t time_ns;
+    struct str name;
+    struct attr_list attrs;
+};
+
+struct span {
+    struct span_context ctx;
+    uint8_t parent_span_id[8];
+    bool has_parent, parent_remote, recording;
+    uint8_t kind, status_code;
+    struct str name, trace_state, status_message;
+    uint64_t start_ns, end_ns;
+    struct attr_list attrs;
+    struct span_event *events, *events_tail;
+    uint32_t event_count, dropped_events;
+    const struct span_limits *limits;
+    struct arena arena;
+};
+
+/* A new span. parent NULL makes a root span with trace_id; otherwise the
+ * parent's trace id is used. recording false makes a context-only span
+ * (not sampled). arena_size: bytes reserved inline for attributes and
+ * strings. Returns NULL when out of memory. */
+struct span *span_new(struct str name, const struct span_context *parent,
+                      const uint8_t trace_id[16], struct str trace_state, bool recording,
+                      uint64_t start_ns, const struct span_limits *limits, size_t arena_size);
+void span_free(struct span *s);
+
+int span_set_str(struct span *s, const char *key, const char *value, size_t len);
+int span_set_int(struct span *s, const char *key, int64_t value);
+int span_set_double(struct span *s, const char *key, double value);
+int span_set_bool(struct span *s, const char *key, bool value);
+int span_set_attr(struct span *s, struct str key, const struct attr_value *value);
+/* Adds an event; returns its attribute list (NULL when dropped) so the
+ * caller can attach attributes with attrs_put(..., &s->arena, &limits). */
+struct span_event *span_add_event(struct span *s, const char *name, uint64_t time_ns);
+int span_event_set_attr(struct span *s, struct span_event *e, struct str key,
+                        const struct attr_value *value);
+void span_set_status(struct span *s, int code, const char *message);
+
+#endif

@@ -1,0 +1,49 @@
+/* telemetry: the SDK facade the hooks call. Holds the configuration, span
+ * limits, the lazily detected resource and the span batch processor wired
+ * to the configured exporters; starts spans (sampler, ids, parent) and ends
+ * them (hand-over to the processor); runs the final flush.
+ * Depends on config, span, sampler, processor, resource, exporters. */
+#ifndef OTELP_CORE_TELEMETRY_H
+#define OTELP_CORE_TELEMETRY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/processor.h"
+#include "core/resource.h"
+#include "core/span.h"
+
+struct telemetry {
+    bool active; /* false: inert (secure mode, disabled, init failed) */
+    struct config cfg;
+    struct span_limits span_limits;
+    struct batcher *spans;
+    const char *exe_name;
+    /* Upstream context from TRACEPARENT/TRACESTATE, if valid. */
+    bool has_upstream;
+    struct span_context upstream;
+};
+
+extern struct telemetry telemetry;
+
+/* Reads the configuration from envp and wires the pipeline. Starts no
+ * thread. Returns 0, or negative when telemetry stays off. */
+int telemetry_init(char *const *envp, const char *exe_name) __attribute__((warn_unused_result));
+
+/* A new span, child of parent (NULL: the upstream context if any, else a
+ * new trace). Applies the sampler. NULL when inert or out of memory. */
+struct span *telemetry_span_start(struct str name, const struct span_context *parent,
+                                  struct str trace_state, uint64_t start_ns, size_t arena_size);
+/* Ends s at end_ns and hands it to the processor (a non-recording span is
+ * just freed). */
+void telemetry_span_end(struct span *s, uint64_t end_ns);
+
+/* The resource, detected on first use. */
+const struct attr_list *telemetry_resource(void);
+
+/* The final flush within OTEL_PRELOAD_SHUTDOWN_TIMEOUT. */
+void telemetry_shutdown(bool in_signal);
+void telemetry_after_fork_child(void);
+
+#endif

@@ -1,0 +1,118 @@
+/* console: the console exporter. One JSON object per span, one line each,
+ * written to stderr with write(2) (documented in docs/CONFIGURATION.md):
+ *   {"name":..,"traceId":..,"spanId":..,"parentSpanId":..,"kind":"internal",
+ *    "startTimeUnixNano":..,"endTimeUnixNano":..,"durationMs":..,
+ *    "status":{"code":"ERROR","message":..},"attributes":{..},
+ *    "events":[{"name":..,"timeUnixNano":..,"attributes":{..}}],
+ *    "droppedAttributesCount":..,"droppedEventsCount":..,"resource":{..}}
+ * Depends on json.h, exporter.h, core/span.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "core/diag.h"
+#include "core/span.h"
+#include "exporters/exporter.h"
+#include "exporters/json.h"
+
+struct console_exporter {
+    struct exporter base;
+    struct buf out;
+};
+
+static const char *const kind_names[] = {"unspecified", "internal", "server",
+                                         "client",      "producer", "consumer"};
+static const char *const status_names[] = {"UNSET", "OK", "ERROR"};
+
+static void put_span(struct buf *b, const struct span *s, const struct attr_list *resource) {
+    buf_puts(b, "{\"name\":");
+    json_string(b, s->name.ptr, s->name.len);
+    buf_puts(b, ",\"traceId\":");
+    json_hex(b, s->ctx.trace_id, 16);
+    buf_puts(b, ",\"spanId\":");
+    json_hex(b, s->ctx.span_id, 8);
+    if (s->has_parent) {
+        buf_puts(b, ",\"parentSpanId\":");
+        json_hex(b, s->parent_span_id, 8);
+    }
+    if (s->trace_state.len) {
+        buf_puts(b, ",\"traceState\":");
+        json_string(b, s->trace_state.ptr, s->trace_state.len);
+    }
+    buf_puts(b, ",\"kind\":\"");
+    buf_puts(b, kind_names[s->kind < 6 ? s->kind : 0]);
+    buf_puts(b, "\",\"startTimeUnixNano\":");
+    buf_put_u64(b, s->start_ns);
+    buf_puts(b, ",\"endTimeUnixNano\":");
+    buf_put_u64(b, s->end_ns);
+    struct attr_value ms = {.type = ATTR_DOUBLE,
+                            .u.d = s->end_ns > s->start_ns ? (double)(s->end_ns - s->start_ns) / 1e6
+                                                           : 0};
+    buf_puts(b, ",\"durationMs\":");
+    json_attr_value(b, &ms);
+    buf_puts(b, ",\"status\":{\"code\":\"");
+    buf_puts(b, status_names[s->status_code < 3 ? s->status_code : 0]);
+    buf_putc(b, '"');
+    if (s->status_message.len) {
+        buf_puts(b, ",\"message\":");
+        json_string(b, s->status_message.ptr, s->status_message.len);
+    }
+    buf_puts(b, "},\"attributes\":");
+    json_attr_object(b, &s->attrs);
+    buf_puts(b, ",\"events\":[");
+    for (const struct span_event *e = s->events; e; e = e->next) {
+        if (e != s->events) buf_putc(b, ',');
+        buf_puts(b, "{\"name\":");
+        json_string(b, e->name.ptr, e->name.len);
+        buf_puts(b, ",\"timeUnixNano\":");
+        buf_put_u64(b, e->time_ns);
+        buf_puts(b, ",\"attributes\":");
+        json_attr_object(b, &e->attrs);
+        buf_putc(b, '}');
+    }
+    buf_putc(b, ']');
+    if (s->attrs.dropped) {
+        buf_puts(b, ",\"droppedAttributesCount\":");
+        buf_put_u64(b, s->attrs.dropped);
+    }
+    if (s->dropped_events) {
+        buf_puts(b, ",\"droppedEventsCount\":");
+        buf_put_u64(b, s->dropped_events);
+    }
+    buf_puts(b, ",\"resource\":");
+    json_attr_object(b, resource);
+    buf_puts(b, "}\n");
+}
+
+static int console_export(struct exporter *e, void *const *records, size_t n,
+                          const struct attr_list *resource, uint64_t deadline) {
+    (void)deadline;
+    struct console_exporter *c = (struct console_exporter *)e;
+    buf_reset(&c->out);
+    for (size_t i = 0; i < n; i++)
+        put_span(&c->out, records[i], resource);
+    if (c->out.failed) return -ENOMEM;
+    for (size_t off = 0; off < c->out.len;) {
+        ssize_t w = write(diag_fd, c->out.data + off, c->out.len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -EIO;
+        off += (size_t)w;
+    }
+    return 0;
+}
+
+static void console_after_fork(struct exporter *e) {
+    (void)e;
+}
+
+static const struct exporter_ops console_ops = {"console", console_export, console_after_fork};
+
+struct exporter *console_exporter_new(enum signal_kind sig) {
+    if (sig != SIGNAL_TRACES) return NULL;
+    struct console_exporter *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->base.ops = &console_ops;
+    c->base.signal = sig;
+    diag_keep_stderr();
+    return &c->base;
+}

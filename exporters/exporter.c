@@ -1,0 +1,19 @@
+/* exporter: choosing exporters by name. See exporter.h. */
+#include "exporters/exporter.h"
+
+#include "core/diag.h"
+
+bool exporter_in_signal;
+
+struct exporter *exporter_new(enum exporter_kind kind, enum signal_kind sig,
+                              const struct config *cfg) {
+    switch (kind) {
+    case EXPORTER_OTLP:
+        return otlp_http_exporter_new(sig, &cfg->otlp[sig]);
+    case EXPORTER_CONSOLE:
+        return console_exporter_new(sig);
+    case EXPORTER_NONE:
+        break;
+    }
+    return NULL;
+}

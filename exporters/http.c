@@ -1,0 +1,388 @@
+/* http: minimal HTTP/1.1 client. See http.h. */
+#include "exporters/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/ids.h"
+
+int http_url_parse(const char *url, struct http_url *out) {
+    memset(out, 0, sizeof *out);
+    const char *p;
+    if (!strncasecmp(url, "http://", 7)) {
+        p = url + 7;
+        out->port = 80;
+    } else if (!strncasecmp(url, "https://", 8)) {
+        p = url + 8;
+        out->tls = true;
+        out->port = 443;
+    } else {
+        return -EINVAL;
+    }
+    const char *end = p + strcspn(p, "/?#");
+    const char *host = p, *host_end;
+    const char *colon = NULL;
+    if (*p == '[') { /* IPv6 literal */
+        const char *rb = memchr(p, ']', (size_t)(end - p));
+        if (!rb) return -EINVAL;
+        host = p + 1;
+        host_end = rb;
+        if (rb + 1 < end) {
+            if (rb[1] != ':') return -EINVAL;
+            colon = rb + 1;
+        }
+    } else {
+        colon = memchr(p, ':', (size_t)(end - p));
+        host_end = colon ? colon : end;
+    }
+    if (memchr(p, '@', (size_t)(end - p))) return -EINVAL; /* no userinfo */
+    size_t hlen = (size_t)(host_end - host);
+    if (!hlen || hlen >= sizeof out->host) return -EINVAL;
+    memcpy(out->host, host, hlen);
+    if (colon) {
+        unsigned long port = 0;
+        const char *d = colon + 1;
+        if (d == end) return -EINVAL;
+        for (; d < end; d++) {
+            if (*d < '0' || *d > '9') return -EINVAL;
+            port = port * 10 + (unsigned long)(*d - '0');
+            if (port > 65535) return -EINVAL;
+        }
+        if (!port) return -EINVAL;
+        out->port = (uint16_t)port;
+    }
+    size_t alen = (size_t)(end - p);
+    if (alen >= sizeof out->authority) return -EINVAL;
+    memcpy(out->authority, p, alen);
+    const char *path = *end == '/' ? end : "/";
+    size_t plen = strcspn(path, "#");
+    if (plen >= sizeof out->path) return -EINVAL;
+    memcpy(out->path, path, plen);
+    if (*end == '?') { /* "http://h?x" : path is "/?x" */
+        snprintf(out->path, sizeof out->path, "/%.*s", (int)strcspn(end, "#"), end);
+    }
+    return 0;
+}
+
+void http_client_init(struct http_client *c, const struct http_url *url) {
+    memset(c, 0, sizeof *c);
+    c->url = *url;
+    c->fd = -1;
+}
+
+void http_close(struct http_client *c) {
+    if (c->fd >= 0) close(c->fd);
+    c->fd = -1;
+}
+
+static void add_addr(struct http_client *c, const void *sa, socklen_t len) {
+    if (c->naddrs >= HTTP_MAX_ADDRS) return;
+    memcpy(&c->addrs[c->naddrs], sa, len);
+    c->addr_lens[c->naddrs++] = len;
+}
+
+static int resolve(struct http_client *c, bool may_resolve) {
+    if (c->naddrs) return 0;
+    struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = htons(c->url.port)};
+    struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = htons(c->url.port)};
+    if (inet_pton(AF_INET, c->url.host, &v4.sin_addr) == 1) {
+        add_addr(c, &v4, sizeof v4);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, c->url.host, &v6.sin6_addr) == 1) {
+        add_addr(c, &v6, sizeof v6);
+        return 0;
+    }
+    if (!strcasecmp(c->url.host, "localhost")) {
+        v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        add_addr(c, &v4, sizeof v4);
+        v6.sin6_addr = in6addr_loopback;
+        add_addr(c, &v6, sizeof v6);
+        return 0;
+    }
+    if (!may_resolve) return -EAGAIN;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG}, *res = NULL;
+    char port[8];
+    snprintf(port, sizeof port, "%u", c->url.port);
+    if (getaddrinfo(c->url.host, port, &hints, &res) != 0 || !res) return -EHOSTUNREACH;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
+        add_addr(c, ai->ai_addr, ai->ai_addrlen);
+    freeaddrinfo(res);
+    return c->naddrs ? 0 : -EHOSTUNREACH;
+}
+
+/* Waits for events on fd until the deadline. Returns 0, or -ETIMEDOUT. */
+static int wait_fd(int fd, short events, uint64_t deadline) {
+    for (;;) {
+        uint64_t now = clock_mono_ns();
+        if (now >= deadline) return -ETIMEDOUT;
+        uint64_t ms = (deadline - now + 999999) / 1000000;
+        struct pollfd p = {.fd = fd, .events = events};
+        int r = poll(&p, 1, ms > 60000 ? 60000 : (int)ms);
+        if (r > 0) return 0;
+        if (r < 0 && errno != EINTR) return -errno;
+    }
+}
+
+static int connect_one(const struct sockaddr_storage *sa, socklen_t len, uint64_t deadline) {
+    int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd, (const struct sockaddr *)sa, len) < 0) {
+        int err = errno;
+        if (err != EINPROGRESS) {
+            close(fd);
+            return -err;
+        }
+        int rc = wait_fd(fd, POLLOUT, deadline);
+        socklen_t elen = sizeof err;
+        if (rc == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0 && err) rc = -err;
+        if (rc < 0) {
+            close(fd);
+            return rc;
+        }
+    }
+    return fd;
+}
+
+static int ensure_connected(struct http_client *c, uint64_t deadline, bool may_resolve) {
+    if (c->fd >= 0) return 0;
+    int rc = resolve(c, may_resolve);
+    if (rc < 0) return rc;
+    for (int i = 0; i < c->naddrs; i++) {
+        rc = connect_one(&c->addrs[i], c->addr_lens[i], deadline);
+        if (rc >= 0) {
+            c->fd = rc;
+            return 0;
+        }
+        if (rc == -ETIMEDOUT) break;
+    }
+    return rc;
+}
+
+static int send_all(int fd, struct iovec *iov, int n, uint64_t deadline) {
+    while (n > 0) {
+        struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) return -errno;
+            int rc = wait_fd(fd, POLLOUT, deadline);
+            if (rc < 0) return rc;
+            continue;
+        }
+        size_t done = (size_t)w;
+        while (n > 0 && done >= iov->iov_len) {
+            done -= iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + done;
+            iov->iov_len -= done;
+        }
+    }
+    return 0;
+}
+
+/* Response reading state. */
+struct reader {
+    int fd;
+    uint64_t deadline;
+    char buf[8192];
+    size_t start, end;
+    bool any; /* received at least one byte */
+};
+
+static int fill(struct reader *r) {
+    if (r->start > 0 && r->start == r->end) r->start = r->end = 0;
+    if (r->end == sizeof r->buf) {
+        if (!r->start) return -E2BIG;
+        memmove(r->buf, r->buf + r->start, r->end - r->start);
+        r->end -= r->start;
+        r->start = 0;
+    }
+    for (;;) {
+        ssize_t n = recv(r->fd, r->buf + r->end, sizeof r->buf - r->end, 0);
+        if (n > 0) {
+            r->end += (size_t)n;
+            r->any = true;
+            return 0;
+        }
+        if (n == 0) return -ECONNRESET;
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) return -errno;
+        int rc = wait_fd(r->fd, POLLIN, r->deadline);
+        if (rc < 0) return rc;
+    }
+}
+
+/* Next CRLF-terminated line (CR LF stripped, NUL-terminated in place). */
+static int read_line(struct reader *r, char **line) {
+    for (;;) {
+        char *nl = memchr(r->buf + r->start, '\n', r->end - r->start);
+        if (nl) {
+            *line = r->buf + r->start;
+            *nl = '\0';
+            if (nl > *line && nl[-1] == '\r') nl[-1] = '\0';
+            r->start = (size_t)(nl - r->buf) + 1;
+            return 0;
+        }
+        int rc = fill(r);
+        if (rc < 0) return rc;
+    }
+}
+
+static int discard(struct reader *r, uint64_t n) {
+    while (n) {
+        if (r->start == r->end) {
+            int rc = fill(r);
+            if (rc < 0) return rc;
+        }
+        size_t have = r->end - r->start;
+        size_t take = have < n ? have : (size_t)n;
+        r->start += take;
+        n -= take;
+    }
+    return 0;
+}
+
+static int64_t parse_retry_after(const char *v) {
+    while (*v == ' ')
+        v++;
+    if (*v >= '0' && *v <= '9') {
+        int64_t s = 0;
+        for (; *v >= '0' && *v <= '9' && s < 86400 * 365; v++)
+            s = s * 10 + (*v - '0');
+        return s;
+    }
+    struct tm tm = {0};
+    if (strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm)) {
+        int64_t t = (int64_t)timegm(&tm) - (int64_t)(clock_now_ns() / 1000000000u);
+        return t > 0 ? t : 0;
+    }
+    return -1;
+}
+
+/* Reads status, headers and (discarding it) the body. keep: the connection
+ * may be reused. */
+static int read_response(struct reader *r, struct http_response *resp, bool *keep) {
+    char *line;
+    int rc = read_line(r, &line);
+    if (rc < 0) return rc;
+    int minor = 0, status = 0;
+    if (sscanf(line, "HTTP/1.%d %d", &minor, &status) != 2 || status < 100 || status > 999)
+        return -EPROTO;
+    *keep = minor >= 1;
+    int64_t length = -1;
+    bool chunked = false;
+    resp->retry_after_s = -1;
+    for (;;) {
+        rc = read_line(r, &line);
+        if (rc < 0) return rc;
+        if (!*line) break;
+        char *colon = strchr(line, ':');
+        if (!colon) continue;
+        *colon = '\0';
+        char *v = colon + 1;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        if (!strcasecmp(line, "content-length")) {
+            length = strtoll(v, NULL, 10);
+            if (length < 0) return -EPROTO;
+        } else if (!strcasecmp(line, "transfer-encoding")) {
+            chunked = strcasestr(v, "chunked") != NULL;
+        } else if (!strcasecmp(line, "connection")) {
+            if (strcasestr(v, "close"))
+                *keep = false;
+            else if (strcasestr(v, "keep-alive"))
+                *keep = true;
+        } else if (!strcasecmp(line, "retry-after")) {
+            resp->retry_after_s = parse_retry_after(v);
+        }
+    }
+    if (status >= 100 && status < 200) return read_response(r, resp, keep); /* 100-continue */
+    resp->status = status;
+    resp->body_len = 0;
+    if (chunked) {
+        for (;;) {
+            rc = read_line(r, &line);
+            if (rc < 0) return rc;
+            uint64_t n = strtoull(line, NULL, 16);
+            if (!n) break;
+            resp->body_len += n;
+            if (resp->body_len > HTTP_MAX_RESPONSE_BODY) return -E2BIG;
+            if ((rc = discard(r, n + 2)) < 0) return rc;
+        }
+        do /* trailers */
+            if ((rc = read_line(r, &line)) < 0) return rc;
+        while (*line);
+    } else if (length >= 0) {
+        if ((uint64_t)length > HTTP_MAX_RESPONSE_BODY) return -E2BIG;
+        resp->body_len = (size_t)length;
+        if ((rc = discard(r, (uint64_t)length)) < 0) return rc;
+    } else if (status != 204 && status != 304) {
+        *keep = false; /* body until close */
+        for (;;) {
+            rc = discard(r, r->end - r->start);
+            if (rc < 0) return rc;
+            rc = fill(r);
+            if (rc == -ECONNRESET) break;
+            if (rc < 0) return rc;
+            resp->body_len += r->end - r->start;
+            if (resp->body_len > HTTP_MAX_RESPONSE_BODY) return -E2BIG;
+        }
+    }
+    return 0;
+}
+
+int http_post(struct http_client *c, const char *content_type, const char *extra_headers,
+              const void *body, size_t len, uint64_t deadline, bool may_resolve,
+              struct http_response *resp) {
+    char head[8192];
+    int hlen = snprintf(head, sizeof head,
+                        "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\n"
+                        "Content-Length: %zu\r\n%s\r\n",
+                        c->url.path, c->url.authority, content_type, len,
+                        extra_headers ? extra_headers : "");
+    if (hlen < 0 || (size_t)hlen >= sizeof head) return -E2BIG;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        bool reused = c->fd >= 0;
+        int rc = ensure_connected(c, deadline, may_resolve);
+        if (rc < 0) return rc;
+        struct iovec iov[2] = {{head, (size_t)hlen}, {(void *)body, len}};
+        rc = send_all(c->fd, iov, len ? 2 : 1, deadline);
+        struct reader *r = NULL;
+        struct reader rd;
+        if (rc == 0) {
+            r = &rd;
+            r->fd = c->fd;
+            r->deadline = deadline;
+            r->start = r->end = 0;
+            r->any = false;
+            bool keep = false;
+            rc = read_response(r, resp, &keep);
+            if (rc == 0) {
+                if (!keep) http_close(c);
+                return 0;
+            }
+        }
+        http_close(c);
+        /* A kept-alive connection the server closed meanwhile: retry once
+         * on a fresh one, but only if nothing of a response arrived. */
+        if (!reused || rc == -ETIMEDOUT || (r && r->any)) return rc;
+    }
+    return -ECONNRESET;
+}

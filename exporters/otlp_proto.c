@@ -1,0 +1,264 @@
+/* otlp_proto: hand-written OTLP protobuf encoder. See otlp_proto.h.
+ *
+ * Field numbers (opentelemetry/proto, v1):
+ *   ExportTraceServiceRequest.resource_spans 1
+ *   ResourceSpans: resource 1, scope_spans 2, schema_url 3
+ *   Resource: attributes 1, dropped_attributes_count 2
+ *   ScopeSpans: scope 1, spans 2, schema_url 3
+ *   InstrumentationScope: name 1, version 2
+ *   Span: trace_id 1, span_id 2, trace_state 3, parent_span_id 4, name 5,
+ *         kind 6, start 7 (fixed64), end 8 (fixed64), attributes 9,
+ *         dropped_attributes_count 10, events 11, dropped_events_count 12,
+ *         status 15, flags 16 (fixed32)
+ *   Span.Event: time 1 (fixed64), name 2, attributes 3, dropped 4
+ *   Status: message 2, code 3
+ *   KeyValue: key 1, value 2
+ *   AnyValue: string 1, bool 2, int 3, double 4 (fixed64), array 5
+ *   ArrayValue: values 1 */
+#include "exporters/otlp_proto.h"
+
+#include <string.h>
+
+enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
+
+/* Span.flags bits for the parent's remoteness (OTLP 1.1). */
+#define FLAG_HAS_IS_REMOTE 0x100u
+#define FLAG_IS_REMOTE 0x200u
+
+static inline size_t vsize(uint64_t v) {
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/* Size of a length-delimited field with a one-byte tag. */
+static inline size_t lfield(size_t len) {
+    return 1 + vsize(len) + len;
+}
+
+static size_t anyvalue_size(const struct attr_value *v) {
+    switch (v->type) {
+    case ATTR_STRING:
+        return lfield(v->u.s.len);
+    case ATTR_BOOL:
+        return 2;
+    case ATTR_INT:
+        return 1 + vsize((uint64_t)v->u.i);
+    case ATTR_DOUBLE:
+        return 9;
+    case ATTR_STRING_ARRAY: {
+        size_t arr = 0;
+        for (uint32_t i = 0; i < v->u.arr.count; i++)
+            arr += lfield(lfield(v->u.arr.items[i].len));
+        return lfield(arr);
+    }
+    }
+    return 0;
+}
+
+static inline size_t keyvalue_size(const struct attr *a) {
+    return lfield(a->key.len) + lfield(anyvalue_size(&a->value));
+}
+
+static size_t attrs_size(const struct attr_list *l) {
+    size_t n = 0;
+    for (uint32_t i = 0; i < l->count; i++)
+        n += lfield(keyvalue_size(&l->items[i]));
+    return n;
+}
+
+static size_t status_size(const struct span *s) {
+    size_t n = 0;
+    if (s->status_message.len) n += lfield(s->status_message.len);
+    if (s->status_code) n += 2;
+    return n;
+}
+
+static size_t event_size(const struct span_event *e) {
+    size_t n = 9 + lfield(e->name.len) + attrs_size(&e->attrs);
+    if (e->attrs.dropped) n += 1 + vsize(e->attrs.dropped);
+    return n;
+}
+
+static size_t span_size(const struct span *s) {
+    size_t n = lfield(16) + lfield(8);
+    if (s->trace_state.len) n += lfield(s->trace_state.len);
+    if (s->has_parent) n += lfield(8);
+    n += lfield(s->name.len);
+    n += 2;     /* kind */
+    n += 9 + 9; /* start, end */
+    n += attrs_size(&s->attrs);
+    if (s->attrs.dropped) n += 1 + vsize(s->attrs.dropped);
+    for (const struct span_event *e = s->events; e; e = e->next)
+        n += lfield(event_size(e));
+    if (s->dropped_events) n += 1 + vsize(s->dropped_events);
+    size_t st = status_size(s);
+    if (st) n += lfield(st);
+    n += 2 + 4; /* flags: tag 16 takes two bytes */
+    return n;
+}
+
+/* The write pass. All sizes were reserved up front, so these never fail. */
+struct w {
+    uint8_t *p;
+};
+
+static inline void put_varint(struct w *w, uint64_t v) {
+    while (v >= 0x80) {
+        *w->p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *w->p++ = (uint8_t)v;
+}
+
+static inline void put_tag(struct w *w, unsigned field, unsigned wt) {
+    put_varint(w, (uint64_t)field << 3 | wt);
+}
+
+static inline void put_fixed64(struct w *w, unsigned field, uint64_t v) {
+    put_tag(w, field, WT_I64);
+    for (int i = 0; i < 8; i++)
+        *w->p++ = (uint8_t)(v >> (8 * i));
+}
+
+static inline void put_bytes(struct w *w, unsigned field, const void *data, size_t len) {
+    put_tag(w, field, WT_LEN);
+    put_varint(w, len);
+    memcpy(w->p, data, len);
+    w->p += len;
+}
+
+static inline void put_len(struct w *w, unsigned field, size_t len) {
+    put_tag(w, field, WT_LEN);
+    put_varint(w, len);
+}
+
+static void put_anyvalue(struct w *w, const struct attr_value *v) {
+    switch (v->type) {
+    case ATTR_STRING:
+        put_bytes(w, 1, v->u.s.ptr, v->u.s.len);
+        break;
+    case ATTR_BOOL:
+        put_tag(w, 2, WT_VARINT);
+        *w->p++ = v->u.b ? 1 : 0;
+        break;
+    case ATTR_INT:
+        put_tag(w, 3, WT_VARINT);
+        put_varint(w, (uint64_t)v->u.i);
+        break;
+    case ATTR_DOUBLE: {
+        uint64_t bits;
+        memcpy(&bits, &v->u.d, 8);
+        put_fixed64(w, 4, bits);
+        break;
+    }
+    case ATTR_STRING_ARRAY: {
+        size_t arr = 0;
+        for (uint32_t i = 0; i < v->u.arr.count; i++)
+            arr += lfield(lfield(v->u.arr.items[i].len));
+        put_len(w, 5, arr);
+        for (uint32_t i = 0; i < v->u.arr.count; i++) {
+            put_len(w, 1, lfield(v->u.arr.items[i].len));
+            put_bytes(w, 1, v->u.arr.items[i].ptr, v->u.arr.items[i].len);
+        }
+        break;
+    }
+    }
+}
+
+static void put_attrs(struct w *w, unsigned field, const struct attr_list *l) {
+    for (uint32_t i = 0; i < l->count; i++) {
+        const struct attr *a = &l->items[i];
+        put_len(w, field, keyvalue_size(a));
+        put_bytes(w, 1, a->key.ptr, a->key.len);
+        put_len(w, 2, anyvalue_size(&a->value));
+        put_anyvalue(w, &a->value);
+    }
+}
+
+static void put_span(struct w *w, const struct span *s) {
+    put_bytes(w, 1, s->ctx.trace_id, 16);
+    put_bytes(w, 2, s->ctx.span_id, 8);
+    if (s->trace_state.len) put_bytes(w, 3, s->trace_state.ptr, s->trace_state.len);
+    if (s->has_parent) put_bytes(w, 4, s->parent_span_id, 8);
+    put_bytes(w, 5, s->name.ptr, s->name.len);
+    put_tag(w, 6, WT_VARINT);
+    *w->p++ = s->kind;
+    put_fixed64(w, 7, s->start_ns);
+    put_fixed64(w, 8, s->end_ns);
+    put_attrs(w, 9, &s->attrs);
+    if (s->attrs.dropped) {
+        put_tag(w, 10, WT_VARINT);
+        put_varint(w, s->attrs.dropped);
+    }
+    for (const struct span_event *e = s->events; e; e = e->next) {
+        put_len(w, 11, event_size(e));
+        put_fixed64(w, 1, e->time_ns);
+        put_bytes(w, 2, e->name.ptr, e->name.len);
+        put_attrs(w, 3, &e->attrs);
+        if (e->attrs.dropped) {
+            put_tag(w, 4, WT_VARINT);
+            put_varint(w, e->attrs.dropped);
+        }
+    }
+    if (s->dropped_events) {
+        put_tag(w, 12, WT_VARINT);
+        put_varint(w, s->dropped_events);
+    }
+    size_t st = status_size(s);
+    if (st) {
+        put_len(w, 15, st);
+        if (s->status_message.len) put_bytes(w, 2, s->status_message.ptr, s->status_message.len);
+        if (s->status_code) {
+            put_tag(w, 3, WT_VARINT);
+            *w->p++ = s->status_code;
+        }
+    }
+    uint32_t flags = s->ctx.flags | FLAG_HAS_IS_REMOTE | (s->parent_remote ? FLAG_IS_REMOTE : 0);
+    put_tag(w, 16, WT_I32);
+    for (int i = 0; i < 4; i++)
+        *w->p++ = (uint8_t)(flags >> (8 * i));
+}
+
+#define SIZE_CACHE 512
+
+bool otlp_encode_traces(struct buf *out, const struct attr_list *resource,
+                        struct span *const *spans, size_t n) {
+    /* Sizing pass. The first SIZE_CACHE span sizes are kept for the write. */
+    uint32_t cache[SIZE_CACHE];
+    size_t spans_total = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t sz = span_size(spans[i]);
+        if (i < SIZE_CACHE) cache[i] = (uint32_t)sz;
+        spans_total += lfield(sz);
+    }
+    size_t scope = lfield(strlen(OTELP_SCOPE_NAME)) + lfield(strlen(OTELP_VERSION));
+    size_t scope_spans = lfield(scope) + spans_total;
+    size_t res = attrs_size(resource);
+    if (resource->dropped) res += 1 + vsize(resource->dropped);
+    size_t resource_spans = lfield(res) + lfield(scope_spans);
+    size_t total = lfield(resource_spans);
+    if (!buf_reserve(out, total)) return false;
+
+    struct w w = {out->data + out->len};
+    put_len(&w, 1, resource_spans);
+    put_len(&w, 1, res);
+    put_attrs(&w, 1, resource);
+    if (resource->dropped) {
+        put_tag(&w, 2, WT_VARINT);
+        put_varint(&w, resource->dropped);
+    }
+    put_len(&w, 2, scope_spans);
+    put_len(&w, 1, scope);
+    put_bytes(&w, 1, OTELP_SCOPE_NAME, strlen(OTELP_SCOPE_NAME));
+    put_bytes(&w, 2, OTELP_VERSION, strlen(OTELP_VERSION));
+    for (size_t i = 0; i < n; i++) {
+        put_len(&w, 2, i < SIZE_CACHE ? cache[i] : span_size(spans[i]));
+        put_span(&w, spans[i]);
+    }
+    out->len += total;
+    return (size_t)(w.p - out->data) == out->len;
+}

@@ -1,0 +1,24 @@
+/* symbols: lazy dlsym(RTLD_NEXT) resolution of hooked symbols. See symbols.h. */
+#include "preload/symbols.h"
+
+#include <dlfcn.h>
+
+#include "core/guard.h"
+
+#define HOOK(ret, name, params) ret(*real_##name) params;
+#include "preload/hooks.def"
+#undef HOOK
+
+void *symbols_lookup(const char *name) {
+    /* dlsym may allocate (dlerror state): keep it out of our hooks' view. */
+    guard_enter();
+    void *p = dlsym(RTLD_NEXT, name);
+    guard_leave();
+    return p;
+}
+
+void symbols_resolve_all(void) {
+#define HOOK(ret, name, params) (void)REAL(name);
+#include "preload/hooks.def"
+#undef HOOK
+}
