@@ -238,8 +238,12 @@ void resource_detect(struct resource *r, const struct config *cfg, const char *e
     if (n < 0) cgroup[0] = '\0';
     if (resource_container_id(cgroup, NULL, id) == 0) {
         put_str(r, "container.id", id);
-    } else if (read_file(root, "/proc/self/mountinfo", buf, sizeof buf) > 0 &&
+    } else if (!strcmp(cgroup, "0::/\n") &&
+               read_file(root, "/proc/self/mountinfo", buf, sizeof buf) > 0 &&
                resource_container_id(NULL, buf, id) == 0) {
+        /* Only a private cgroup namespace hides the id from the cgroup
+         * file; mountinfo is costly for the kernel to produce, so it is
+         * read only then. */
         put_str(r, "container.id", id);
     }
 

@@ -1,0 +1,22 @@
+"""Shared setup for the integration tests: paths, and the root span of a
+program run under the shim against a fresh test receiver."""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+
+from harness import Receiver, run  # noqa: E402,F401
+
+PROGS = os.environ.get("OTELP_PROGS", "")
+EXIT_PATHS = os.path.join(PROGS, "exit_paths")
+SANITIZED = os.environ.get("OTELP_SANITIZE", "none") not in ("", "none")
+
+
+def otlp_env(rcv, **extra):
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": rcv.endpoint}
+    env.update(extra)
+    return env
+
+
+def spans_named(rcv, name):
+    return [s for s in rcv.spans() if s["name"] == name]

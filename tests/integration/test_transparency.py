@@ -1,0 +1,81 @@
+"""Transparency: real programs give byte-identical stdout, stderr and exit
+status with and without the shim, while it exports every root span to a
+live receiver (and with the collector down)."""
+import os
+import shutil
+import tempfile
+import unittest
+
+from common import Receiver, otlp_env, run
+
+PY = "/usr/bin/python3"
+
+PROGRAMS = [
+    ["sh", "-c", "ls / | wc -l"],
+    ["sh", "-c", "echo out; echo err >&2; exit 3"],
+    ["sh", "-c", "printf 'b\\na\\nb\\n' | sort | uniq -c"],
+    ["sh", "-c", "yes | head -n 3"],
+    ["sh", "-c", "echo data | gzip -c | gzip -dc"],
+    ["sh", "-c", "kill -TERM $$"],
+    ["sh", "-c", "trap 'echo trapped' TERM; kill -TERM $$; echo after"],
+    ["sh", "-c", "(exit 7); echo sub=$?; false || echo no"],
+    ["ls", "-l", "/etc/hostname", "/nonexistent"],
+    ["cat", "/etc/os-release"],
+    ["grep", "-c", "root", "/etc/passwd"],
+    ["awk", "BEGIN { for (i = 0; i < 5; i++) s += i; print s; exit 4 }"],
+    ["sed", "-n", "1p", "/etc/passwd"],
+    ["date", "-u", "-d", "@0"],
+    ["env", "-u", "LD_PRELOAD", "sh", "-c", "env | grep -v '^_=' | sort"],
+    [PY, "-c", "import sys, signal; print(sum(range(10**5)), signal.getsignal(signal.SIGTERM), "
+               "signal.getsignal(signal.SIGPIPE)); sys.stderr.write('e\\n'); sys.exit(4)"],
+    [PY, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGINT)"],
+    [PY, "-c", "import subprocess; print(subprocess.run(['true']).returncode)"],
+    ["perl", "-e", "print 'x' x 10, qq(\\n); warn qq(w\\n); exit 5"],
+    ["perl", "-e", "$SIG{TERM} = sub { print qq(perl trapped\\n); exit 0 }; kill 'TERM', $$; sleep 1"],
+]
+
+
+def baseline(cmd, env=None):
+    return run(cmd, env=env, preload=False, timeout=60)
+
+
+class Transparency(unittest.TestCase):
+    def check_all(self, extra_env):
+        for cmd in PROGRAMS:
+            if not shutil.which(cmd[0]):
+                continue
+            with self.subTest(cmd=" ".join(cmd)):
+                want = baseline(cmd, extra_env)
+                got = run(cmd, env=extra_env, timeout=60)
+                self.assertEqual(got, want)
+
+    def test_exporting_to_a_receiver(self):
+        with Receiver() as rcv:
+            self.check_all(otlp_env(rcv))
+            # Every program (and each one it started) exported its root span.
+            rcv.wait_requests(len(PROGRAMS), 20)
+            names = {s["name"] for s in rcv.spans()}
+            for want in ("sh", "ls", "cat", "grep", "awk", "sed", "date", "perl", "python3", "sort"):
+                self.assertIn(want, names)
+
+    def test_collector_down(self):
+        s = __import__("socket").socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        self.check_all({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d" % port})
+
+    def test_disabled(self):
+        self.check_all({"OTEL_SDK_DISABLED": "true"})
+
+    def test_files_written_are_identical(self):
+        with tempfile.TemporaryDirectory() as d:
+            script = "seq 1 1000 > %s/a; sort -r %s/a | head -5 > %s/b; cat %s/b" % (d, d, d, d)
+            want = baseline(["sh", "-c", script])
+            with Receiver() as rcv:
+                got = run(["sh", "-c", script], env=otlp_env(rcv))
+            self.assertEqual(got, want)
+
+
+if __name__ == "__main__":
+    unittest.main()
