@@ -12,6 +12,16 @@ EXIT_PATHS = os.path.join(PROGS, "exit_paths")
 SANITIZED = os.environ.get("OTELP_SANITIZE", "none") not in ("", "none")
 
 
+def preload_env(**extra):
+    """os.environ with the shim (behind a sanitizer runtime, in sanitizer
+    builds) in LD_PRELOAD, plus extra."""
+    prefix = os.environ.get("OTELP_PRELOAD_PREFIX", "").strip()
+    env = dict(os.environ)
+    env["LD_PRELOAD"] = (prefix + " " if prefix else "") + os.environ["OTELP_LIB"]
+    env.update(extra)
+    return env
+
+
 def otlp_env(rcv, **extra):
     env = {"OTEL_EXPORTER_OTLP_ENDPOINT": rcv.endpoint}
     env.update(extra)

@@ -7,7 +7,7 @@ import subprocess
 import time
 import unittest
 
-from common import EXIT_PATHS, Receiver, otlp_env, run, spans_named
+from common import EXIT_PATHS, Receiver, otlp_env, preload_env, run, spans_named
 
 
 class ExitPaths(unittest.TestCase):
@@ -83,7 +83,7 @@ class ExitPaths(unittest.TestCase):
 
     def test_killed_from_outside(self):
         with Receiver() as rcv:
-            env = dict(os.environ, LD_PRELOAD=os.environ["OTELP_LIB"], **otlp_env(rcv))
+            env = preload_env(**otlp_env(rcv))
             p = subprocess.Popen([EXIT_PATHS, "sleep", "20000"], env=env,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             # Bounded wait for the program to be running main (its comm is set).
@@ -140,7 +140,7 @@ class ExitPaths(unittest.TestCase):
     def test_inherited_ignore_is_kept(self):
         # A signal ignored by the parent stays ignored: the shim leaves it.
         with Receiver() as rcv:
-            env = dict(os.environ, LD_PRELOAD=os.environ["OTELP_LIB"], **otlp_env(rcv))
+            env = preload_env(**otlp_env(rcv))
             p = subprocess.run([EXIT_PATHS, "raise", str(int(signal.SIGPIPE))], env=env,
                                capture_output=True, timeout=30,
                                preexec_fn=lambda: signal.signal(signal.SIGPIPE, signal.SIG_IGN))

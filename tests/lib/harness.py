@@ -380,7 +380,9 @@ def run(cmd, env=None, preload=True, timeout=30.0, input=None, cwd=None):
         lib = lib_path()
         if not lib.is_file():
             raise FileNotFoundError(f"shim not built: {lib} (set OTELP_LIB or OTELP_BUILD_DIR)")
-        full_env["LD_PRELOAD"] = str(lib)
+        # Sanitizer builds: the sanitizer runtime must come first.
+        prefix = os.environ.get("OTELP_PRELOAD_PREFIX", "").strip()
+        full_env["LD_PRELOAD"] = (prefix + " " if prefix else "") + str(lib)
     else:
         full_env.pop("LD_PRELOAD", None)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
