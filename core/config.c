@@ -167,31 +167,36 @@ static char *signal_endpoint(char *const *envp, enum signal_kind sig) {
     return url;
 }
 
+/* *report is false when the value is the generic one and an earlier signal
+ * already reported on it. */
 static const char *signal_var(char *const *envp, enum signal_kind sig, const char *suffix,
-                              char *name, size_t cap) {
+                              char *name, size_t cap, bool *report) {
     snprintf(name, cap, "OTEL_EXPORTER_OTLP_%s_%s", signal_upper[sig], suffix);
     const char *v = env_lookup(envp, name);
+    *report = true;
     if (v) return v;
     snprintf(name, cap, "OTEL_EXPORTER_OTLP_%s", suffix);
+    *report = sig == SIGNAL_TRACES;
     return env_lookup(envp, name);
 }
 
 static int load_otlp(struct otlp_config *o, char *const *envp, enum signal_kind sig) {
     char name[64];
     o->endpoint = signal_endpoint(envp, sig);
-    o->headers = dup_or_null(signal_var(envp, sig, "HEADERS", name, sizeof name));
+    bool report;
+    o->headers = dup_or_null(signal_var(envp, sig, "HEADERS", name, sizeof name, &report));
     o->timeout_ms = 10000;
-    const char *t = signal_var(envp, sig, "TIMEOUT", name, sizeof name);
+    const char *t = signal_var(envp, sig, "TIMEOUT", name, sizeof name, &report);
     uint32_t v;
     if (t) {
-        if (config_parse_u32(t, &v) < 0)
-            bad_value(name, t, "10000");
-        else
+        if (config_parse_u32(t, &v) < 0) {
+            if (report) bad_value(name, t, "10000");
+        } else
             o->timeout_ms = v;
     }
     o->protocol = OTLP_HTTP_PROTOBUF;
-    const char *p = signal_var(envp, sig, "PROTOCOL", name, sizeof name);
-    if (p) {
+    const char *p = signal_var(envp, sig, "PROTOCOL", name, sizeof name, &report);
+    if (p && report) {
         int proto = lookup_name(protocols, p, strlen(p));
         if (proto < 0)
             bad_value(name, p, "http/protobuf");

@@ -83,7 +83,7 @@ bool tracestate_valid(const char *s) {
         const char *key = p;
         while (key_char(*p))
             p++;
-        if (p == key || *p != '=' ||
+        if (p == key || p - key > 256 || *p != '=' ||
             !((*key >= 'a' && *key <= 'z') || (*key >= '0' && *key <= '9')))
             return false;
         p++;

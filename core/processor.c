@@ -24,7 +24,6 @@
 #include "core/queue.h"
 
 #define MAX_BATCHERS 4
-#define SYNC_CHUNK 128
 
 struct batcher {
     const char *name;
@@ -33,6 +32,7 @@ struct batcher {
     _Atomic(struct queue *) q;
     _Atomic uint64_t last_export_mono;
     _Atomic uint64_t exported, dropped_queue_full, dropped_export_failed, dropped_shutdown;
+    void **items; /* max_export_batch_size slots: one batch, one export */
 };
 
 int (*processor_thread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *),
@@ -79,6 +79,11 @@ struct batcher *batcher_new(const char *name, const struct batch_config *cfg,
     if (i >= MAX_BATCHERS) return NULL;
     struct batcher *b = calloc(1, sizeof *b);
     if (!b) return NULL;
+    b->items = calloc(cfg->max_export_batch_size, sizeof *b->items);
+    if (!b->items) {
+        free(b);
+        return NULL;
+    }
     b->name = name;
     b->cfg = *cfg;
     b->sink = *sink;
@@ -153,8 +158,8 @@ bool batcher_on_end(struct batcher *b, void *record) {
     if (!processor_autostart || atomic_load_explicit(&exiting, memory_order_relaxed)) return true;
     int state = atomic_load_explicit(&worker_state, memory_order_relaxed);
     if (state == 1) {
-        if (atomic_load_explicit(&worker_sleeping, memory_order_relaxed) &&
-            queue_size(q) >= b->cfg.max_export_batch_size)
+        size_t n = queue_size(q);
+        if (atomic_load(&worker_sleeping) && (n >= b->cfg.max_export_batch_size || n == 1))
             wake(&wake_seq);
     } else if (state == 0 && batcher_due(b, processor_clock())) {
         worker_start();
@@ -162,35 +167,24 @@ bool batcher_on_end(struct batcher *b, void *record) {
     return true;
 }
 
-static size_t export_chunk(struct batcher *b, void **items, size_t cap, uint64_t deadline,
-                           bool free_after) {
+/* Exports one batch. Only one thread at a time exports a given batcher:
+ * the worker while it runs, else the thread flushing at exit. */
+size_t batcher_export_batch(struct batcher *b, uint64_t now, uint64_t deadline) {
+    atomic_store(&b->last_export_mono, now);
     struct queue *q = atomic_load(&b->q);
     size_t n = 0;
-    while (q && n < cap) {
+    while (q && n < b->cfg.max_export_batch_size) {
         void *r = queue_pop(q);
         if (!r) break;
-        items[n++] = r;
+        b->items[n++] = r;
     }
     if (!n) return 0;
-    int rc = b->sink.export(b->sink.ctx, items, n, deadline);
+    int rc = b->sink.export(b->sink.ctx, b->items, n, deadline);
     atomic_fetch_add(rc == 0 ? &b->exported : &b->dropped_export_failed, n);
-    if (free_after)
+    if (!atomic_load(&in_signal_flush))
         for (size_t i = 0; i < n; i++)
-            b->sink.free_record(items[i]);
+            b->sink.free_record(b->items[i]);
     return n;
-}
-
-size_t batcher_export_batch(struct batcher *b, uint64_t now, uint64_t deadline) {
-    void *items[SYNC_CHUNK];
-    size_t want = b->cfg.max_export_batch_size, total = 0;
-    atomic_store(&b->last_export_mono, now);
-    while (total < want) {
-        size_t cap = want - total < SYNC_CHUNK ? want - total : SYNC_CHUNK;
-        size_t n = export_chunk(b, items, cap, deadline, !atomic_load(&in_signal_flush));
-        total += n;
-        if (n < cap) break;
-    }
-    return total;
 }
 
 static uint64_t export_deadline(const struct batcher *b, uint64_t now, uint64_t limit) {
@@ -222,6 +216,7 @@ static void *worker_main(void *arg) {
     guard_enter(); /* for good: nothing this thread does is traced */
     prctl(PR_SET_NAME, "otel-preload", 0, 0, 0);
     for (;;) {
+        atomic_store(&worker_sleeping, 1); /* before the scan: a later push wakes us */
         uint32_t seen = atomic_load(&wake_seq);
         uint32_t req = atomic_load(&flush_req);
         if (req != atomic_load(&flush_done)) {
@@ -250,7 +245,6 @@ static void *worker_main(void *arg) {
         if (worked) continue;
         /* processor_clock may be a fake clock; sleep on the real one. */
         uint64_t deadline = next == UINT64_MAX ? UINT64_MAX : clock_mono_ns() + (next - now);
-        atomic_store(&worker_sleeping, 1);
         if (atomic_load(&wake_seq) == seen && atomic_load(&flush_req) == atomic_load(&flush_done))
             futex_wait_until(&wake_seq, seen, deadline);
         atomic_store(&worker_sleeping, 0);

@@ -30,7 +30,7 @@ struct queue *queue_new(uint32_t capacity) {
     atomic_init(&q->tail, 0);
     q->capacity = capacity;
     for (uint32_t i = 0; i < capacity; i++) {
-        atomic_init(&q->cells[i].seq, i);
+        atomic_init(&q->cells[i].seq, 2 * (uint64_t)i);
         q->cells[i].item = NULL;
     }
     return q;
@@ -45,12 +45,12 @@ bool queue_push(struct queue *q, void *item) {
     for (;;) {
         struct cell *c = &q->cells[pos % q->capacity];
         uint64_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
-        int64_t diff = (int64_t)(seq - pos);
+        int64_t diff = (int64_t)(seq - 2 * pos);
         if (diff == 0) {
             if (atomic_compare_exchange_weak_explicit(&q->tail, &pos, pos + 1, memory_order_relaxed,
                                                       memory_order_relaxed)) {
                 c->item = item;
-                atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
+                atomic_store_explicit(&c->seq, 2 * pos + 1, memory_order_release);
                 return true;
             }
         } else if (diff < 0) {
@@ -66,12 +66,12 @@ void *queue_pop(struct queue *q) {
     for (;;) {
         struct cell *c = &q->cells[pos % q->capacity];
         uint64_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
-        int64_t diff = (int64_t)(seq - (pos + 1));
+        int64_t diff = (int64_t)(seq - (2 * pos + 1));
         if (diff == 0) {
             if (atomic_compare_exchange_weak_explicit(&q->head, &pos, pos + 1, memory_order_relaxed,
                                                       memory_order_relaxed)) {
                 void *item = c->item;
-                atomic_store_explicit(&c->seq, pos + q->capacity, memory_order_release);
+                atomic_store_explicit(&c->seq, 2 * (pos + q->capacity), memory_order_release);
                 return item;
             }
         } else if (diff < 0) {

@@ -158,10 +158,11 @@ int resource_container_id(const char *cgroup, const char *mountinfo, char out[65
     for (const char *line = mountinfo; line && *line;) {
         const char *end = strchr(line, '\n');
         if (!end) end = line + strlen(line);
-        const char *c = strstr(line, "/containers/");
-        if (c && c < end) {
-            const char *id = find_id(c + 12, end);
-            if (id == c + 12) {
+        /* ".../containers/<id>/..." (docker) or
+         * ".../overlay-containers/<id>/userdata/..." (podman) */
+        for (const char *c = line; (c = strstr(c, "containers/")) && c < end; c += 11) {
+            const char *id = find_id(c + 11, end);
+            if (id == c + 11) {
                 memcpy(out, id, 64);
                 out[64] = '\0';
                 return 0;

@@ -97,8 +97,8 @@ int span_event_set_attr(struct span *s, struct span_event *e, struct str key,
 
 void span_set_status(struct span *s, int code, const char *message) {
     if (!s->recording) return;
-    /* Spec: OK is final; description only with ERROR. */
-    if (s->status_code == STATUS_OK) return;
+    /* Spec: OK is final; setting UNSET is ignored; description only with ERROR. */
+    if (s->status_code == STATUS_OK || code == STATUS_UNSET) return;
     s->status_code = (uint8_t)code;
     s->status_message = str_of("", 0);
     if (code == STATUS_ERROR && message) {

@@ -54,6 +54,7 @@ static void free_span(void *record) {
 int telemetry_init(char *const *envp, const char *exe_name) {
     struct telemetry *t = &telemetry;
     memset(t, 0, sizeof *t);
+    n_span_exporters = 0;
     t->exe_name = exe_name;
     if (config_load(&t->cfg, envp) < 0) return -ENOMEM;
     if (t->cfg.disabled) return -ECANCELED;

@@ -112,7 +112,8 @@ static int resolve(struct http_client *c, bool may_resolve) {
         return 0;
     }
     if (!may_resolve) return -EAGAIN;
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG}, *res = NULL;
+    /* No AI_ADDRCONFIG: it hides IPv4 answers on hosts with only loopback. */
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
     char port[8];
     snprintf(port, sizeof port, "%u", c->url.port);
     if (getaddrinfo(c->url.host, port, &hints, &res) != 0 || !res) return -EHOSTUNREACH;
@@ -336,13 +337,12 @@ static int read_response(struct reader *r, struct http_response *resp, bool *kee
     } else if (status != 204 && status != 304) {
         *keep = false; /* body until close */
         for (;;) {
-            rc = discard(r, r->end - r->start);
-            if (rc < 0) return rc;
+            resp->body_len += r->end - r->start;
+            if (resp->body_len > HTTP_MAX_RESPONSE_BODY) return -E2BIG;
+            r->start = r->end;
             rc = fill(r);
             if (rc == -ECONNRESET) break;
             if (rc < 0) return rc;
-            resp->body_len += r->end - r->start;
-            if (resp->body_len > HTTP_MAX_RESPONSE_BODY) return -E2BIG;
         }
     }
     return 0;

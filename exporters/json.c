@@ -102,6 +102,17 @@ void json_attr_value(struct buf *b, const struct attr_value *v) {
             buf_putc(b, '-');
             d = -d;
         }
+        int exp10 = 0;
+        while (d >= 1e15) { /* beyond exact microseconds: d.dddddde<exp> */
+            d /= 10;
+            exp10++;
+        }
+        if (exp10) {
+            while (d >= 10) {
+                d /= 10;
+                exp10++;
+            }
+        }
         uint64_t whole = (uint64_t)d;
         uint64_t frac = (uint64_t)((d - (double)whole) * 1e6 + 0.5);
         if (frac >= 1000000) {
@@ -113,6 +124,10 @@ void json_attr_value(struct buf *b, const struct attr_value *v) {
         for (int i = 6; i >= 1; i--, frac /= 10)
             f[i] = (char)('0' + frac % 10);
         buf_append(b, f, 7);
+        if (exp10) {
+            buf_putc(b, 'e');
+            buf_put_u64(b, (uint64_t)exp10);
+        }
         break;
     }
     case ATTR_STRING_ARRAY:

@@ -1,0 +1,238 @@
+/* test_span: span_new (root, child of a remote or local parent, name and
+ * trace state copied), attributes through the span's limits, the event
+ * limit and each event's attribute limit, status rules (OK is final, a
+ * message only with ERROR, UNSET ignored), and non-recording spans. Depends
+ * on core/span.h and test.h. */
+#include <stdlib.h>
+
+#include "core/ids.h"
+#include "core/span.h"
+#include "tests/unit/test.h"
+
+static const struct span_limits limits = {
+    .attrs = {4, 8},
+    .event_attrs = {2, 4},
+    .events = 3,
+};
+
+static const uint8_t tid[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+
+static struct span *root(const char *name, bool recording) {
+    return span_new(str_cstr(name), NULL, tid, str_of("", 0), recording, 1000, &limits, 512);
+}
+
+static void test_root_span(void) {
+    char name[] = "root span";
+    struct span *s = span_new(str_cstr(name), NULL, tid, str_of("", 0), true, 1234, &limits, 256);
+    REQUIRE(s);
+    name[0] = 'X'; /* the name was copied */
+    CHECK_STRN(s->name.ptr, s->name.len, "root span");
+    CHECK_MEM(s->ctx.trace_id, tid, 16);
+    CHECK(!id_is_zero(s->ctx.span_id, 8));
+    CHECK(!s->has_parent);
+    CHECK(!s->parent_remote);
+    CHECK(s->recording);
+    CHECK_EQ_INT(s->ctx.flags, TRACE_FLAG_SAMPLED);
+    CHECK(!s->ctx.remote);
+    CHECK_EQ_INT(s->kind, SPAN_KIND_INTERNAL);
+    CHECK_EQ_INT(s->status_code, STATUS_UNSET);
+    CHECK_EQ_U64(s->start_ns, 1234);
+    CHECK_EQ_INT(s->trace_state.len, 0);
+    CHECK(s->limits == &limits);
+    span_free(s);
+    span_free(NULL);
+}
+
+static void test_child_spans(void) {
+    struct span_context parent = {.flags = TRACE_FLAG_SAMPLED, .remote = true};
+    memset(parent.trace_id, 0xaa, 16);
+    memset(parent.span_id, 0xbb, 8);
+    char ts[] = "congo=t61rcWkgMzE";
+    struct span *s = span_new(str_cstr("child"), &parent, tid, str_cstr(ts), true, 5, &limits, 0);
+    REQUIRE(s);
+    ts[0] = 'X';
+    CHECK_MEM(s->ctx.trace_id, parent.trace_id, 16); /* the parent's trace */
+    CHECK_MEM(s->parent_span_id, parent.span_id, 8);
+    CHECK(memcmp(s->ctx.span_id, parent.span_id, 8) != 0);
+    CHECK(s->has_parent);
+    CHECK(s->parent_remote);
+    CHECK_STRN(s->trace_state.ptr, s->trace_state.len, "congo=t61rcWkgMzE");
+    span_free(s);
+
+    parent.remote = false;
+    s = span_new(str_cstr("local child"), &parent, NULL, str_of("", 0), true, 5, &limits, 64);
+    REQUIRE(s);
+    CHECK(s->has_parent);
+    CHECK(!s->parent_remote);
+    span_free(s);
+
+    /* Span ids differ between spans. */
+    struct span *a = root("a", true), *b = root("b", true);
+    REQUIRE(a && b);
+    CHECK(memcmp(a->ctx.span_id, b->ctx.span_id, 8) != 0);
+    span_free(a);
+    span_free(b);
+}
+
+static void test_trace_state_cut(void) {
+    char ts[700];
+    memset(ts, 'v', sizeof ts - 1);
+    ts[sizeof ts - 1] = '\0';
+    memcpy(ts, "k=", 2);
+    struct span *s = span_new(str_cstr("t"), NULL, tid, str_cstr(ts), true, 0, &limits, 0);
+    REQUIRE(s);
+    CHECK_EQ_INT(s->trace_state.len, 512);
+    span_free(s);
+}
+
+static void test_attributes(void) {
+    struct span *s = root("attrs", true);
+    REQUIRE(s);
+    CHECK_EQ_INT(span_set_str(s, "s", "0123456789", 10), 0);
+    CHECK_EQ_INT(span_set_int(s, "i", -7), 0);
+    CHECK_EQ_INT(span_set_double(s, "d", 0.5), 0);
+    CHECK_EQ_INT(span_set_bool(s, "b", false), 0);
+    CHECK(span_set_int(s, "over", 1) < 0);    /* count limit 4 */
+    CHECK_EQ_INT(span_set_int(s, "i", 8), 0); /* overwrite is fine */
+    CHECK_EQ_INT(s->attrs.count, 4);
+    CHECK_EQ_INT(s->attrs.dropped, 1);
+    const struct attr *x = attrs_find(&s->attrs, "s");
+    REQUIRE(x);
+    CHECK_STRN(x->value.u.s.ptr, x->value.u.s.len, "01234567"); /* value length 8 */
+    x = attrs_find(&s->attrs, "i");
+    REQUIRE(x);
+    CHECK_EQ_INT(x->value.u.i, 8);
+    span_free(s);
+}
+
+static void test_events(void) {
+    struct span *s = root("events", true);
+    REQUIRE(s);
+    struct span_event *e1 = span_add_event(s, "one", 10);
+    struct span_event *e2 = span_add_event(s, "two", 20);
+    struct span_event *e3 = span_add_event(s, "three", 30);
+    REQUIRE(e1 && e2 && e3);
+    CHECK(span_add_event(s, "four", 40) == NULL);
+    CHECK(span_add_event(s, "five", 50) == NULL);
+    CHECK_EQ_INT(s->event_count, 3);
+    CHECK_EQ_INT(s->dropped_events, 2);
+    CHECK(s->events == e1 && e1->next == e2 && e2->next == e3 && !e3->next);
+    CHECK(s->events_tail == e3);
+    CHECK_STRN(e2->name.ptr, e2->name.len, "two");
+    CHECK_EQ_U64(e3->time_ns, 30);
+
+    struct attr_value v = {.type = ATTR_STRING, .u.s = str_cstr("abcdefgh")};
+    CHECK_EQ_INT(span_event_set_attr(s, e1, str_cstr("k1"), &v), 0);
+    struct attr_value i = {.type = ATTR_INT, .u.i = 3};
+    CHECK_EQ_INT(span_event_set_attr(s, e1, str_cstr("k2"), &i), 0);
+    CHECK(span_event_set_attr(s, e1, str_cstr("k3"), &i) < 0); /* event attrs limit 2 */
+    CHECK_EQ_INT(e1->attrs.count, 2);
+    CHECK_EQ_INT(e1->attrs.dropped, 1);
+    const struct attr *x = attrs_find(&e1->attrs, "k1");
+    REQUIRE(x);
+    CHECK_STRN(x->value.u.s.ptr, x->value.u.s.len, "abcd"); /* event value length 4 */
+    CHECK_EQ_INT(e2->attrs.count, 0);
+    /* A dropped event's attributes go nowhere, quietly. */
+    CHECK_EQ_INT(span_event_set_attr(s, NULL, str_cstr("k"), &i), 0);
+    span_free(s);
+}
+
+static void test_event_limit_zero(void) {
+    struct span_limits none = limits;
+    none.events = 0;
+    struct span *s = span_new(str_cstr("x"), NULL, tid, str_of("", 0), true, 0, &none, 64);
+    REQUIRE(s);
+    CHECK(span_add_event(s, "e", 1) == NULL);
+    CHECK_EQ_INT(s->dropped_events, 1);
+    CHECK(s->events == NULL);
+    span_free(s);
+}
+
+static void test_status(void) {
+    struct span *s = root("status", true);
+    REQUIRE(s);
+    span_set_status(s, STATUS_ERROR, "boom");
+    CHECK_EQ_INT(s->status_code, STATUS_ERROR);
+    CHECK_STRN(s->status_message.ptr, s->status_message.len, "boom");
+    span_set_status(s, STATUS_ERROR, "second");
+    CHECK_STRN(s->status_message.ptr, s->status_message.len, "second");
+    span_set_status(s, STATUS_OK, "ignored");
+    CHECK_EQ_INT(s->status_code, STATUS_OK);
+    CHECK_EQ_INT(s->status_message.len, 0); /* message only with ERROR */
+    span_set_status(s, STATUS_ERROR, "too late");
+    CHECK_EQ_INT(s->status_code, STATUS_OK); /* OK is final */
+    CHECK_EQ_INT(s->status_message.len, 0);
+    span_free(s);
+
+    s = root("error without message", true);
+    REQUIRE(s);
+    span_set_status(s, STATUS_ERROR, NULL);
+    CHECK_EQ_INT(s->status_code, STATUS_ERROR);
+    CHECK_EQ_INT(s->status_message.len, 0);
+    span_free(s);
+}
+
+/* Spec (trace API, Set Status): an attempt to set UNSET is ignored. */
+static void test_status_unset_ignored(void) {
+    struct span *s = root("unset", true);
+    REQUIRE(s);
+    span_set_status(s, STATUS_ERROR, "boom");
+    span_set_status(s, STATUS_UNSET, NULL);
+    CHECK_EQ_INT(s->status_code, STATUS_ERROR);
+    CHECK_STRN(s->status_message.ptr, s->status_message.len, "boom");
+    span_free(s);
+}
+
+static void test_non_recording(void) {
+    struct span *s =
+        span_new(str_cstr("quiet"), NULL, tid, str_cstr("k=v"), false, 0, &limits, 128);
+    REQUIRE(s);
+    CHECK(!s->recording);
+    CHECK_EQ_INT(s->ctx.flags, 0);
+    CHECK_EQ_INT(s->name.len, 0);
+    CHECK_STRN(s->trace_state.ptr, s->trace_state.len, "k=v"); /* context still flows */
+    CHECK_EQ_INT(span_set_int(s, "i", 1), 0);
+    CHECK_EQ_INT(span_set_str(s, "s", "x", 1), 0);
+    CHECK_EQ_INT(s->attrs.count, 0);
+    CHECK_EQ_INT(s->attrs.dropped, 0);
+    CHECK(span_add_event(s, "e", 1) == NULL);
+    CHECK_EQ_INT(s->dropped_events, 0);
+    span_set_status(s, STATUS_ERROR, "x");
+    CHECK_EQ_INT(s->status_code, STATUS_UNSET);
+    span_free(s);
+}
+
+/* A span with no inline arena keeps everything in malloc'd chunks. */
+static void test_spill(void) {
+    struct span_limits big = {{200, UINT32_MAX}, {200, UINT32_MAX}, 200};
+    struct span *s = span_new(str_cstr("spill"), NULL, tid, str_of("", 0), true, 0, &big, 0);
+    REQUIRE(s);
+    for (int i = 0; i < 150; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "attribute.%d", i);
+        CHECK_EQ_INT(span_set_str(s, key, "some value that takes room", 26), 0);
+        struct span_event *e = span_add_event(s, "e", (uint64_t)i);
+        REQUIRE(e);
+        struct attr_value v = {.type = ATTR_INT, .u.i = i};
+        CHECK_EQ_INT(span_event_set_attr(s, e, str_cstr("n"), &v), 0);
+    }
+    CHECK_EQ_INT(s->attrs.count, 150);
+    CHECK_EQ_INT(s->event_count, 150);
+    span_set_status(s, STATUS_ERROR, "a message in a chunk");
+    CHECK_STRN(s->status_message.ptr, s->status_message.len, "a message in a chunk");
+    span_free(s);
+}
+
+int main(void) {
+    RUN(test_root_span);
+    RUN(test_child_spans);
+    RUN(test_trace_state_cut);
+    RUN(test_attributes);
+    RUN(test_events);
+    RUN(test_event_limit_zero);
+    RUN(test_status);
+    RUN(test_status_unset_ignored);
+    RUN(test_non_recording);
+    RUN(test_spill);
+    return test_report("span");
+}

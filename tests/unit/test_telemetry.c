@@ -1,0 +1,410 @@
+/* test_telemetry: the SDK facade end to end, without LD_PRELOAD: config ->
+ * sampler -> span -> batch processor -> OTLP/HTTP exporter (to a loopback
+ * server, bytes decoded with tests/lib's decoder) and console exporter (to a
+ * memfd standing in for stderr). Covers upstream TRACEPARENT/TRACESTATE,
+ * OTEL_EXPORTER_OTLP_*HEADERS, the resource, disabled and exporter-less
+ * set-ups, samplers, export failures (HTTP 500, refused), unusable
+ * endpoints, after_fork, loss reporting at shutdown and the in-signal flush.
+ * telemetry_init runs once per process, so each scenario runs in a forked
+ * child. Depends on core/telemetry.h, exporters/exporter.h, server.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/diag.h"
+#include "core/ids.h"
+#include "core/telemetry.h"
+#include "exporters/exporter.h"
+#include "tests/unit/server.h"
+#include "tests/unit/test.h"
+#ifdef OTELP_HAVE_OTLP_DECODE
+#include "tests/lib/otlp_decode.h"
+#endif
+
+#define TID "0af7651916cd43dd8448eb211c80319c"
+#define SID "b7ad6b7169203331"
+#define TRACEPARENT "TRACEPARENT=00-" TID "-" SID "-01"
+#define OK_EMPTY "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+
+/* Diagnostics, captured. */
+static int ndiag;
+static char diags[8192];
+static void capture(enum diag_level level, const char *line) {
+    (void)level;
+    ndiag++;
+    size_t n = strlen(diags);
+    snprintf(diags + n, sizeof diags - n, "%s\n", line);
+}
+
+/* The console exporter writes to diag_fd: a memfd here. */
+static int console_fd = -1;
+static void capture_console(void) {
+    console_fd = memfd_create("console", MFD_CLOEXEC);
+    if (console_fd >= 0) diag_fd = console_fd;
+}
+static const char *console_text(void) {
+    static char text[65536];
+    ssize_t n = pread(console_fd, text, sizeof text - 1, 0);
+    text[n > 0 ? n : 0] = '\0';
+    return text;
+}
+
+static char endpoint_env[128];
+static const char *endpoint(uint16_t port) {
+    snprintf(endpoint_env, sizeof endpoint_env,
+             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://127.0.0.1:%u/v1/traces", port);
+    return endpoint_env;
+}
+
+static struct batch_stats span_stats(void) {
+    struct batch_stats st = {0};
+    if (telemetry.spans) batcher_stats(telemetry.spans, &st);
+    return st;
+}
+
+static struct span *start(const char *name, const struct span_context *parent) {
+    return telemetry_span_start(str_cstr(name), parent, str_of("", 0), clock_now_ns(), 512);
+}
+
+/* ---- scenarios, one process each ---- */
+
+static void scenario_end_to_end(void) {
+    const struct step steps[] = {{OK_EMPTY, 0, false}, {OK_EMPTY, 0, false}};
+    REQUIRE(srv_start(steps, 2));
+    char *envp[] = {
+        "OTEL_TRACES_EXPORTER=otlp,console",
+        (char *)endpoint(srv.port),
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS=api-key=secret%20value, x-tenant = a%2Cb ,novalue, "
+        "=x,bad=%zz,",
+        "OTEL_SERVICE_NAME=unit-svc",
+        "OTEL_RESOURCE_ATTRIBUTES=deployment.environment=test",
+        TRACEPARENT,
+        "TRACESTATE=congo=t61rcWkgMzE",
+        "OTEL_LOG_LEVEL=info",
+        "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT=2",
+        "OTEL_SPAN_EVENT_COUNT_LIMIT=1",
+        NULL,
+    };
+    processor_autostart = false;
+    capture_console();
+    REQUIRE(telemetry_init(envp, "unit-exe") == 0);
+    CHECK(telemetry.active);
+    CHECK(telemetry.has_upstream);
+    CHECK(telemetry.spans != NULL);
+    CHECK_EQ_INT(ndiag, 2); /* the two bad header members */
+    CHECK(strstr(diags, "'novalue'") != NULL);
+    CHECK(strstr(diags, "'bad'") != NULL);
+    CHECK(strstr(diags, "%zz") == NULL); /* values are never shown */
+
+    struct span *root = start("root", NULL);
+    REQUIRE(root);
+    CHECK(root->recording);
+    CHECK(root->has_parent);
+    CHECK(root->parent_remote);
+    CHECK_STRN(root->trace_state.ptr, root->trace_state.len, "congo=t61rcWkgMzE");
+    (void)span_set_int(root, "n", 1);
+    (void)span_set_str(root, "s", "x\"y", 3);
+    (void)span_set_bool(root, "dropped", true); /* over the limit of 2 */
+    struct span_event *e = span_add_event(root, "evt", clock_now_ns());
+    struct attr_value v = {.type = ATTR_DOUBLE, .u.d = 1.5};
+    (void)span_event_set_attr(root, e, str_cstr("d"), &v);
+    CHECK(span_add_event(root, "over", clock_now_ns()) == NULL);
+    span_set_status(root, STATUS_ERROR, "bad");
+    struct span *child = start("child", &root->ctx);
+    REQUIRE(child);
+    CHECK(!child->parent_remote);
+    uint8_t root_id[8], child_id[8];
+    memcpy(root_id, root->ctx.span_id, 8);
+    memcpy(child_id, child->ctx.span_id, 8);
+    telemetry_span_end(child, clock_now_ns());
+    telemetry_span_end(root, clock_now_ns());
+    CHECK_EQ_INT(processor_force_flush(5000), 0);
+    CHECK_EQ_U64(span_stats().exported, 2);
+
+    /* What the collector got. */
+    const char *head = srv_head();
+    CHECK(!strncmp(head, "POST /v1/traces HTTP/1.1\r\n", 26));
+    CHECK(strstr(head, "\r\nContent-Type: application/x-protobuf\r\n") != NULL);
+    CHECK(strstr(head, "\r\nUser-Agent: OTel-OTLP-Exporter-C/") != NULL);
+    CHECK(strstr(head, "\r\napi-key: secret value\r\n") != NULL);
+    CHECK(strstr(head, "\r\nx-tenant: a,b\r\n") != NULL);
+    CHECK(strstr(head, "novalue") == NULL);
+    CHECK(strstr(head, "\r\nbad") == NULL);
+#ifdef OTELP_HAVE_OTLP_DECODE
+    size_t len;
+    const char *body = srv_body(&len);
+    char err[256];
+    struct otlp_traces *t = otlp_traces_decode(body, len, err, sizeof err);
+    REQUIRE(t);
+    CHECK_EQ_INT(otlp_traces_span_count(t), 2);
+    const struct otlp_span *oc = otlp_traces_find_span(t, "child");
+    const struct otlp_span *orr = otlp_traces_find_span(t, "root");
+    REQUIRE(oc && orr);
+    char hex[33];
+    CHECK_STR(otlp_hex(orr->trace_id, 16, hex), TID);
+    CHECK_STR(otlp_hex(orr->parent_span_id, 8, hex), SID);
+    CHECK_EQ_INT(orr->flags, 0x301);
+    CHECK_STR(orr->trace_state, "congo=t61rcWkgMzE");
+    CHECK_EQ_INT(orr->attrs.count, 2);
+    CHECK_EQ_INT(orr->dropped_attributes_count, 1);
+    CHECK_EQ_INT(orr->n_events, 1);
+    CHECK_EQ_INT(orr->dropped_events_count, 1);
+    CHECK_EQ_INT(orr->status_code, STATUS_ERROR);
+    CHECK_MEM(oc->parent_span_id, root_id, 8);
+    CHECK_MEM(oc->span_id, child_id, 8);
+    CHECK_EQ_INT(oc->flags, 0x101);
+    const struct otlp_attrs *res = &t->resource_spans[0].resource.attrs;
+    const struct otlp_value *rv = otlp_attrs_find(res, "service.name");
+    CHECK(rv && !strcmp(rv->str, "unit-svc"));
+    rv = otlp_attrs_find(res, "deployment.environment");
+    CHECK(rv && !strcmp(rv->str, "test"));
+    rv = otlp_attrs_find(res, "telemetry.sdk.name");
+    CHECK(rv && !strcmp(rv->str, "otel-preload"));
+    otlp_traces_free(t);
+#endif
+
+    /* What the console showed: one JSON object per line. */
+    const char *text = console_text();
+    const char *nl = strchr(text, '\n');
+    CHECK(nl && strchr(nl + 1, '\n') && !strchr(nl + 1, '\n')[1]);
+    CHECK(!strncmp(text, "{\"name\":\"child\",\"traceId\":\"" TID "\"", 27 + 32 + 1));
+    CHECK(strstr(text, "\n{\"name\":\"root\",") != NULL);
+    CHECK(strstr(text, "\"parentSpanId\":\"" SID "\"") != NULL);
+    CHECK(strstr(text, "\"traceState\":\"congo=t61rcWkgMzE\"") != NULL);
+    CHECK(strstr(text, "\"kind\":\"internal\"") != NULL);
+    CHECK(strstr(text, "\"status\":{\"code\":\"ERROR\",\"message\":\"bad\"}") != NULL);
+    CHECK(strstr(text, "\"status\":{\"code\":\"UNSET\"}") != NULL);
+    CHECK(strstr(text, "\"attributes\":{\"n\":1,\"s\":\"x\\\"y\"}") != NULL);
+    CHECK(strstr(text, "\"events\":[{\"name\":\"evt\",\"timeUnixNano\":") != NULL);
+    CHECK(strstr(text, "\"attributes\":{\"d\":1.500000}}]") != NULL);
+    CHECK(strstr(text, "\"droppedAttributesCount\":1,\"droppedEventsCount\":1") != NULL);
+    CHECK(strstr(text, "\"resource\":{") != NULL);
+    CHECK(strstr(text, "\"service.name\":\"unit-svc\"") != NULL);
+    CHECK(strstr(text, "\"durationMs\":") != NULL);
+
+    const struct attr_list *resource = telemetry_resource();
+    CHECK(attrs_find(resource, "service.name") != NULL);
+    CHECK(telemetry_resource() == resource); /* detected once */
+
+    /* In a fork child the exporter drops the parent's connection. */
+    CHECK_EQ_INT(srv.accepts, 1);
+    telemetry_after_fork_child();
+    struct span *late = start("after fork", NULL);
+    REQUIRE(late);
+    telemetry_span_end(late, clock_now_ns());
+    CHECK_EQ_INT(processor_force_flush(5000), 0);
+    CHECK_EQ_INT(srv.accepts, 2);
+    CHECK_EQ_U64(span_stats().exported, 1); /* the stats restarted */
+
+    /* Shutdown reports the loss accounting at info level. */
+    ndiag = 0;
+    diags[0] = '\0';
+    telemetry_shutdown(false);
+    CHECK(strstr(diags, "spans: exported 1, dropped 0 (queue full), 0 (export failed), 0 "
+                        "(shutdown)") != NULL);
+    srv_stop();
+}
+
+static void scenario_disabled(void) {
+    char *envp[] = {"OTEL_SDK_DISABLED=true", NULL};
+    CHECK_EQ_INT(telemetry_init(envp, "x"), -ECANCELED);
+    CHECK(!telemetry.active);
+    CHECK(start("nothing", NULL) == NULL);
+    telemetry_span_end(NULL, 0);
+    telemetry_shutdown(false);
+    telemetry_after_fork_child();
+}
+
+/* No exporter: nothing is recorded, but contexts (and the sampling
+ * decision) still flow to children. */
+static void scenario_no_exporter(void) {
+    char *envp[] = {"OTEL_TRACES_EXPORTER=none", NULL};
+    REQUIRE(telemetry_init(envp, "x") == 0);
+    CHECK(telemetry.active);
+    CHECK(telemetry.spans == NULL);
+    struct span *s = start("ctx only", NULL);
+    REQUIRE(s);
+    CHECK(!s->recording);
+    CHECK_EQ_INT(s->ctx.flags & TRACE_FLAG_SAMPLED, TRACE_FLAG_SAMPLED);
+    CHECK(span_context_valid(&s->ctx));
+    struct span *c = start("child", &s->ctx);
+    REQUIRE(c);
+    CHECK_MEM(c->ctx.trace_id, s->ctx.trace_id, 16);
+    telemetry_span_end(c, 1);
+    telemetry_span_end(s, 2);
+    telemetry_shutdown(false);
+}
+
+static void scenario_samplers(void) {
+    char *envp[] = {"OTEL_TRACES_EXPORTER=console", "OTEL_TRACES_SAMPLER=parentbased_always_off",
+                    NULL};
+    processor_autostart = false;
+    capture_console();
+    REQUIRE(telemetry_init(envp, "x") == 0);
+    struct span *s = start("root", NULL);
+    REQUIRE(s);
+    CHECK(!s->recording);
+    CHECK_EQ_INT(s->ctx.flags, 0);
+    struct span_context sampled = {.flags = TRACE_FLAG_SAMPLED, .remote = true};
+    memset(sampled.trace_id, 1, 16);
+    memset(sampled.span_id, 2, 8);
+    struct span *c = start("sampled parent", &sampled);
+    REQUIRE(c);
+    CHECK(c->recording);
+    CHECK_EQ_INT(c->ctx.flags, TRACE_FLAG_SAMPLED);
+    telemetry_span_end(s, 1);
+    telemetry_span_end(c, 2);
+    CHECK_EQ_INT(processor_force_flush(5000), 0);
+    CHECK_EQ_U64(span_stats().exported, 1);
+    CHECK(strstr(console_text(), "\"name\":\"sampled parent\"") != NULL);
+    CHECK(strstr(console_text(), "\"name\":\"root\"") == NULL);
+}
+
+static void scenario_bad_upstream(void) {
+    char *envp[] = {"OTEL_TRACES_EXPORTER=none", "TRACEPARENT=00-nonsense",
+                    "TRACESTATE=congo=t61rcWkgMzE", NULL};
+    REQUIRE(telemetry_init(envp, "x") == 0);
+    CHECK(!telemetry.has_upstream);
+    CHECK(telemetry.cfg.tracestate == NULL); /* no state without a parent */
+    CHECK_EQ_INT(ndiag, 1);
+    CHECK(strstr(diags, "TRACEPARENT") != NULL);
+    struct span *s = start("new trace", NULL);
+    REQUIRE(s);
+    CHECK(!s->has_parent);
+    CHECK_EQ_INT(s->trace_state.len, 0);
+    telemetry_span_end(s, 1);
+}
+
+static void scenario_bad_tracestate(void) {
+    char *envp[] = {"OTEL_TRACES_EXPORTER=none", TRACEPARENT, "TRACESTATE=Bad Key=1", NULL};
+    REQUIRE(telemetry_init(envp, "x") == 0);
+    CHECK(telemetry.has_upstream);
+    CHECK(telemetry.cfg.tracestate == NULL);
+    CHECK_EQ_INT(ndiag, 1);
+    CHECK(strstr(diags, "TRACESTATE") != NULL);
+    struct span *s = start("child of upstream", NULL);
+    REQUIRE(s);
+    CHECK(s->has_parent);
+    CHECK_EQ_INT(s->trace_state.len, 0);
+    /* An explicit trace state wins over the upstream one. */
+    struct span *t = telemetry_span_start(str_cstr("own state"), NULL, str_cstr("a=b"), 1, 0);
+    REQUIRE(t);
+    CHECK_STRN(t->trace_state.ptr, t->trace_state.len, "a=b");
+    telemetry_span_end(t, 2);
+    telemetry_span_end(s, 2);
+}
+
+/* HTTP 500 loses the batch (counted, reported); so does a refused
+ * connection. */
+static void scenario_export_failures(void) {
+    const struct step steps[] = {
+        {"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", 0,
+         true}};
+    REQUIRE(srv_start(steps, 1));
+    char *envp[] = {(char *)endpoint(srv.port), NULL};
+    processor_autostart = false;
+    REQUIRE(telemetry_init(envp, "x") == 0);
+    struct span *s = start("lost", NULL);
+    REQUIRE(s);
+    telemetry_span_end(s, 1);
+    CHECK_EQ_INT(processor_force_flush(5000), 0);
+    struct batch_stats st = span_stats();
+    CHECK_EQ_U64(st.exported, 0);
+    CHECK_EQ_U64(st.dropped_export_failed, 1);
+    CHECK(strstr(diags, "rejected: HTTP 500") != NULL);
+    srv_stop(); /* nobody listens any more */
+    s = start("lost too", NULL);
+    REQUIRE(s);
+    telemetry_span_end(s, 1);
+    CHECK_EQ_INT(processor_force_flush(5000), 0);
+    CHECK_EQ_U64(span_stats().dropped_export_failed, 2);
+    CHECK(strstr(diags, "failed: Connection refused") != NULL);
+}
+
+/* Endpoints the OTLP exporter cannot use: a diagnostic, no exporter, no
+ * recording. */
+static void scenario_unusable_endpoints(void) {
+    char *envp[] = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=https://collector:4318/v1/traces", NULL};
+    REQUIRE(telemetry_init(envp, "x") == 0);
+    CHECK(telemetry.spans == NULL);
+    CHECK(strstr(diags, "TLS") != NULL);
+    struct config cfg;
+    char *bad[] = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=ftp://collector/", NULL};
+    REQUIRE(config_load(&cfg, bad) == 0);
+    ndiag = 0;
+    CHECK(exporter_new(EXPORTER_OTLP, SIGNAL_TRACES, &cfg) == NULL);
+    CHECK_EQ_INT(ndiag, 1);
+    CHECK(strstr(diags, "invalid OTLP endpoint") != NULL);
+    /* Signals other than traces, and "none", have no exporter yet. */
+    CHECK(exporter_new(EXPORTER_OTLP, SIGNAL_LOGS, &cfg) == NULL);
+    CHECK(exporter_new(EXPORTER_CONSOLE, SIGNAL_METRICS, &cfg) == NULL);
+    CHECK(exporter_new(EXPORTER_NONE, SIGNAL_TRACES, &cfg) == NULL);
+    config_free(&cfg);
+}
+
+/* A dying process flushes from its signal handler: no malloc, no free (the
+ * records stay allocated; this test frees them), no resolver. */
+static void scenario_in_signal_shutdown(void) {
+    const struct step steps[] = {{OK_EMPTY, 0, false}};
+    REQUIRE(srv_start(steps, 1));
+    char *envp[] = {(char *)endpoint(srv.port), NULL};
+    processor_autostart = false;
+    REQUIRE(telemetry_init(envp, "x") == 0);
+    (void)telemetry_resource(); /* detected before, as the preload layer does */
+    struct span *s = start("crashing", NULL);
+    REQUIRE(s);
+    span_set_status(s, STATUS_ERROR, "SIGSEGV");
+    telemetry_span_end(s, 1);
+    telemetry_shutdown(true);
+    CHECK(exporter_in_signal);
+    CHECK_EQ_U64(span_stats().exported, 1);
+    CHECK_EQ_U64(span_stats().dropped_shutdown, 0);
+#ifdef OTELP_HAVE_OTLP_DECODE
+    size_t len;
+    const char *body = srv_body(&len);
+    struct otlp_traces *t = otlp_traces_decode(body, len, NULL, 0);
+    REQUIRE(t);
+    const struct otlp_span *o = otlp_traces_find_span(t, "crashing");
+    CHECK(o && o->status_code == STATUS_ERROR);
+    otlp_traces_free(t);
+#endif
+    span_free(s); /* the in-signal flush did not */
+    srv_stop();
+}
+
+/* Runs fn in a child process (a fresh telemetry) and counts its result. */
+static void run_child(const char *name, void (*fn)(void)) {
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        TEST_FAIL_("fork for %s: %s", name, strerror(errno));
+        return;
+    }
+    if (pid == 0) {
+        test_current = name;
+        test_failures = test_checks = 0;
+        diag_set_sink(capture);
+        fn();
+        exit(test_failures ? 1 : 0); /* exit, not _exit: coverage data is written */
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    test_checks++;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        TEST_FAIL_("%s failed (wait status %#x)", name, status);
+}
+
+int main(void) {
+    run_child("end_to_end", scenario_end_to_end);
+    run_child("disabled", scenario_disabled);
+    run_child("no_exporter", scenario_no_exporter);
+    run_child("samplers", scenario_samplers);
+    run_child("bad_upstream", scenario_bad_upstream);
+    run_child("bad_tracestate", scenario_bad_tracestate);
+    run_child("export_failures", scenario_export_failures);
+    run_child("unusable_endpoints", scenario_unusable_endpoints);
+    run_child("in_signal_shutdown", scenario_in_signal_shutdown);
+    return test_report("telemetry");
+}
