@@ -20,7 +20,7 @@ PROGRAMS = [
     ["sh", "-c", "trap 'echo trapped' TERM; kill -TERM $$; echo after"],
     ["sh", "-c", "(exit 7); echo sub=$?; false || echo no"],
     ["ls", "-l", "/etc/hostname", "/nonexistent"],
-    ["sh", "-c", "ls /proc/self/fd; ls -l /proc/$$/fd | wc -l"],
+    ["sh", "-c", "ls /proc/self/fd; ls /proc/$$/fd"],
     ["cat", "/etc/os-release"],
     ["grep", "-c", "root", "/etc/passwd"],
     ["awk", "BEGIN { for (i = 0; i < 5; i++) s += i; print s; exit 4 }"],
