@@ -122,7 +122,6 @@ static const struct name_value protocols[] = {{"http/protobuf", OTLP_HTTP_PROTOB
                                               {"grpc", OTLP_GRPC},
                                               {NULL, 0}};
 
-static const char *const signal_upper[SIGNAL_COUNT] = {"TRACES", "LOGS", "METRICS"};
 static const char *const signal_lower[SIGNAL_COUNT] = {"traces", "logs", "metrics"};
 
 /* OTEL_*_EXPORTER: a comma-separated list; "none" alone disables. */
@@ -151,10 +150,20 @@ static unsigned parse_exporters(char *const *envp, const char *name, unsigned de
     return set;
 }
 
+enum { OTLP_ENDPOINT, OTLP_HEADERS, OTLP_TIMEOUT, OTLP_PROTOCOL, OTLP_VARS };
+static const char *const generic_names[OTLP_VARS] = {
+    "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL"};
+static const char *const signal_names[SIGNAL_COUNT][OTLP_VARS] = {
+    {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+     "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"},
+    {"OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+     "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL"},
+    {"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+     "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"}};
+
 static char *signal_endpoint(char *const *envp, enum signal_kind sig) {
-    char name[64];
-    snprintf(name, sizeof name, "OTEL_EXPORTER_OTLP_%s_ENDPOINT", signal_upper[sig]);
-    const char *own = env_lookup(envp, name);
+    const char *own = env_lookup(envp, signal_names[sig][0]);
     if (own) return strdup(own);
     const char *base = env_lookup(envp, "OTEL_EXPORTER_OTLP_ENDPOINT");
     if (!base) base = "http://localhost:4318";
@@ -167,35 +176,36 @@ static char *signal_endpoint(char *const *envp, enum signal_kind sig) {
     return url;
 }
 
-/* *report is false when the value is the generic one and an earlier signal
- * already reported on it. */
-static const char *signal_var(char *const *envp, enum signal_kind sig, const char *suffix,
-                              char *name, size_t cap, bool *report) {
-    snprintf(name, cap, "OTEL_EXPORTER_OTLP_%s_%s", signal_upper[sig], suffix);
-    const char *v = env_lookup(envp, name);
+/* The signal-specific value, else the generic one. *name is the variable
+ * that gave it; *report is false for a generic value an earlier signal has
+ * already reported on. */
+static const char *signal_var(char *const *envp, enum signal_kind sig, int var, const char **name,
+                              bool *report) {
+    *name = signal_names[sig][var];
     *report = true;
+    const char *v = env_lookup(envp, *name);
     if (v) return v;
-    snprintf(name, cap, "OTEL_EXPORTER_OTLP_%s", suffix);
+    *name = generic_names[var];
     *report = sig == SIGNAL_TRACES;
-    return env_lookup(envp, name);
+    return env_lookup(envp, *name);
 }
 
 static int load_otlp(struct otlp_config *o, char *const *envp, enum signal_kind sig) {
-    char name[64];
-    o->endpoint = signal_endpoint(envp, sig);
+    const char *name;
     bool report;
-    o->headers = dup_or_null(signal_var(envp, sig, "HEADERS", name, sizeof name, &report));
+    o->endpoint = signal_endpoint(envp, sig);
+    o->headers = dup_or_null(signal_var(envp, sig, OTLP_HEADERS, &name, &report));
     o->timeout_ms = 10000;
-    const char *t = signal_var(envp, sig, "TIMEOUT", name, sizeof name, &report);
+    const char *t = signal_var(envp, sig, OTLP_TIMEOUT, &name, &report);
     uint32_t v;
     if (t) {
-        if (config_parse_u32(t, &v) < 0) {
-            if (report) bad_value(name, t, "10000");
-        } else
+        if (config_parse_u32(t, &v) == 0)
             o->timeout_ms = v;
+        else if (report)
+            bad_value(name, t, "10000");
     }
     o->protocol = OTLP_HTTP_PROTOBUF;
-    const char *p = signal_var(envp, sig, "PROTOCOL", name, sizeof name, &report);
+    const char *p = signal_var(envp, sig, OTLP_PROTOCOL, &name, &report);
     if (p && report) {
         int proto = lookup_name(protocols, p, strlen(p));
         if (proto < 0)
@@ -206,28 +216,50 @@ static int load_otlp(struct otlp_config *o, char *const *envp, enum signal_kind 
     return o->endpoint ? 0 : -ENOMEM;
 }
 
-static void load_batch(struct batch_config *b, char *const *envp, const char *prefix,
+/* OTEL_BSP_* and OTEL_BLRP_*, in batch_config field order. */
+static const char *const bsp_names[4] = {"OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BSP_SCHEDULE_DELAY",
+                                         "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+                                         "OTEL_BSP_EXPORT_TIMEOUT"};
+static const char *const blrp_names[4] = {"OTEL_BLRP_MAX_QUEUE_SIZE", "OTEL_BLRP_SCHEDULE_DELAY",
+                                          "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+                                          "OTEL_BLRP_EXPORT_TIMEOUT"};
+
+static void load_batch(struct batch_config *b, char *const *envp, const char *const names[4],
                        uint32_t delay_ms, uint32_t queue) {
-    char name[64];
     *b = (struct batch_config){queue, delay_ms, 512, 30000};
-    snprintf(name, sizeof name, "%s_MAX_QUEUE_SIZE", prefix);
-    get_u32(envp, name, &b->max_queue_size, 1);
-    snprintf(name, sizeof name, "%s_SCHEDULE_DELAY", prefix);
-    get_u32(envp, name, &b->schedule_delay_ms, 0);
-    snprintf(name, sizeof name, "%s_MAX_EXPORT_BATCH_SIZE", prefix);
-    get_u32(envp, name, &b->max_export_batch_size, 1);
-    snprintf(name, sizeof name, "%s_EXPORT_TIMEOUT", prefix);
-    get_u32(envp, name, &b->export_timeout_ms, 0);
+    get_u32(envp, names[0], &b->max_queue_size, 1);
+    get_u32(envp, names[1], &b->schedule_delay_ms, 0);
+    get_u32(envp, names[2], &b->max_export_batch_size, 1);
+    get_u32(envp, names[3], &b->export_timeout_ms, 0);
     if (b->max_export_batch_size > b->max_queue_size) {
-        diag_warn("%s_MAX_EXPORT_BATCH_SIZE %u is larger than the queue, using %u", prefix,
-                  b->max_export_batch_size, b->max_queue_size);
+        diag_warn("%s %u is larger than the queue, using %u", names[2], b->max_export_batch_size,
+                  b->max_queue_size);
         b->max_export_batch_size = b->max_queue_size;
     }
 }
 
-int config_load(struct config *c, char *const *envp) {
+/* The entries that can matter to us, found in one pass over the
+ * environment (a CI job's may hold hundreds of variables). */
+#define MAX_OURS 255
+static int filter_env(char *const *envp, char **ours) {
+    int n = 0;
+    for (char *const *e = envp; e && *e; e++) {
+        const char *v = *e;
+        if ((v[0] == 'O' && !strncmp(v, "OTEL_", 5)) || (v[0] == 'T' && !strncmp(v, "TRACE", 5)) ||
+            (v[0] == 'B' && !strncmp(v, "BAGGAGE=", 8))) {
+            if (n == MAX_OURS) return -1;
+            ours[n++] = *e;
+        }
+    }
+    ours[n] = NULL;
+    return n;
+}
+
+int config_load(struct config *c, char *const *all_env) {
     memset(c, 0, sizeof *c);
     int rc = 0;
+    char *ours[MAX_OURS + 1];
+    char *const *envp = filter_env(all_env, ours) < 0 ? all_env : ours;
 
     /* The log level first, so that everything after it can report. */
     c->log_level = DIAG_NONE;
@@ -246,6 +278,7 @@ int config_load(struct config *c, char *const *envp) {
     if (c->log_level != DIAG_NONE) diag_keep_stderr();
 
     get_bool(envp, "OTEL_SDK_DISABLED", &c->disabled);
+    if (c->disabled) return 0; /* nothing else will be used */
     c->service_name = dup_or_null(env_lookup(envp, "OTEL_SERVICE_NAME"));
     c->resource_attributes = dup_or_null(env_lookup(envp, "OTEL_RESOURCE_ATTRIBUTES"));
     c->traceparent = dup_or_null(env_lookup(envp, "TRACEPARENT"));
@@ -259,8 +292,8 @@ int config_load(struct config *c, char *const *envp) {
         if (load_otlp(&c->otlp[s], envp, (enum signal_kind)s) < 0) rc = -ENOMEM;
     }
 
-    load_batch(&c->bsp, envp, "OTEL_BSP", 5000, 2048);
-    load_batch(&c->blrp, envp, "OTEL_BLRP", 1000, 2048);
+    load_batch(&c->bsp, envp, bsp_names, 5000, 2048);
+    load_batch(&c->blrp, envp, blrp_names, 1000, 2048);
 
     c->sampler = SAMPLER_PARENTBASED_ALWAYS_ON;
     c->sampler_ratio = 1.0;

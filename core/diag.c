@@ -30,8 +30,12 @@ void diag_set_sink(void (*sink)(enum diag_level, const char *)) {
 
 static const char *const level_names[] = {"none", "error", "warn", "info", "debug"};
 
+bool diag_enabled(enum diag_level level) {
+    return level <= current_level || current_sink;
+}
+
 void diag_log(enum diag_level level, const char *fmt, ...) {
-    if (level > current_level && !current_sink) return;
+    if (!diag_enabled(level)) return;
     int saved_errno = errno;
     char line[1024];
     int head = snprintf(line, sizeof line, "otel-preload: %s: ", level_names[level]);

@@ -4,12 +4,15 @@
 #ifndef OTELP_CORE_DIAG_H
 #define OTELP_CORE_DIAG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum diag_level { DIAG_NONE = 0, DIAG_ERROR, DIAG_WARN, DIAG_INFO, DIAG_DEBUG };
 
 void diag_set_level(enum diag_level level);
 enum diag_level diag_get_level(void);
+/* Whether a line at level would go anywhere (skip costly arguments). */
+bool diag_enabled(enum diag_level level);
 /* Tests capture diagnostics instead of writing them to fd 2. */
 void diag_set_sink(void (*sink)(enum diag_level level, const char *line));
 /* The descriptor our own output (diagnostics, console exporter) goes to:

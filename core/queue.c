@@ -4,11 +4,15 @@
  * cell when seq == pos, then publishes with seq = pos + 1. A consumer at pos
  * may read when seq == pos + 1, then frees the cell for the producer one lap
  * later with seq = pos + capacity. Positions are 64-bit and never wrap in
- * practice; cells are indexed pos % capacity so any capacity works. */
+ * practice; cells are indexed pos % capacity so any capacity works.
+ * Sequence numbers count in half-steps (free 2*pos, published 2*pos+1), so
+ * capacity 1 works too, and each cell stores its sequence minus 2*index:
+ * zeroed memory from mmap is a valid empty queue, and a queue that only
+ * ever holds one record touches one page. */
 #include "core/queue.h"
 
 #include <stdatomic.h>
-#include <stdlib.h>
+#include <sys/mman.h>
 
 struct cell {
     _Atomic uint64_t seq;
@@ -22,35 +26,36 @@ struct queue {
     struct cell cells[];
 };
 
+static size_t queue_bytes(uint32_t capacity) {
+    return sizeof(struct queue) + (size_t)capacity * sizeof(struct cell);
+}
+
 struct queue *queue_new(uint32_t capacity) {
     if (!capacity) return NULL;
-    struct queue *q = malloc(sizeof *q + (size_t)capacity * sizeof(struct cell));
-    if (!q) return NULL;
-    atomic_init(&q->head, 0);
-    atomic_init(&q->tail, 0);
+    void *p = mmap(NULL, queue_bytes(capacity), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    struct queue *q = p;
     q->capacity = capacity;
-    for (uint32_t i = 0; i < capacity; i++) {
-        atomic_init(&q->cells[i].seq, 2 * (uint64_t)i);
-        q->cells[i].item = NULL;
-    }
     return q;
 }
 
 void queue_free(struct queue *q) {
-    free(q);
+    if (q) munmap(q, queue_bytes(q->capacity));
 }
 
 bool queue_push(struct queue *q, void *item) {
     uint64_t pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
     for (;;) {
-        struct cell *c = &q->cells[pos % q->capacity];
-        uint64_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+        uint64_t idx = pos % q->capacity;
+        struct cell *c = &q->cells[idx];
+        uint64_t seq = atomic_load_explicit(&c->seq, memory_order_acquire) + 2 * idx;
         int64_t diff = (int64_t)(seq - 2 * pos);
         if (diff == 0) {
             if (atomic_compare_exchange_weak_explicit(&q->tail, &pos, pos + 1, memory_order_relaxed,
                                                       memory_order_relaxed)) {
                 c->item = item;
-                atomic_store_explicit(&c->seq, 2 * pos + 1, memory_order_release);
+                atomic_store_explicit(&c->seq, 2 * pos + 1 - 2 * idx, memory_order_release);
                 return true;
             }
         } else if (diff < 0) {
@@ -64,14 +69,16 @@ bool queue_push(struct queue *q, void *item) {
 void *queue_pop(struct queue *q) {
     uint64_t pos = atomic_load_explicit(&q->head, memory_order_relaxed);
     for (;;) {
-        struct cell *c = &q->cells[pos % q->capacity];
-        uint64_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+        uint64_t idx = pos % q->capacity;
+        struct cell *c = &q->cells[idx];
+        uint64_t seq = atomic_load_explicit(&c->seq, memory_order_acquire) + 2 * idx;
         int64_t diff = (int64_t)(seq - (2 * pos + 1));
         if (diff == 0) {
             if (atomic_compare_exchange_weak_explicit(&q->head, &pos, pos + 1, memory_order_relaxed,
                                                       memory_order_relaxed)) {
                 void *item = c->item;
-                atomic_store_explicit(&c->seq, 2 * (pos + q->capacity), memory_order_release);
+                atomic_store_explicit(&c->seq, 2 * (pos + q->capacity) - 2 * idx,
+                                      memory_order_release);
                 return item;
             }
         } else if (diff < 0) {

@@ -5,13 +5,33 @@
 #include <string.h>
 
 #include "core/ids.h"
+#include "core/queue.h"
+
+#include <stdatomic.h>
+
+static _Atomic(struct queue *) free_slots;
+static uint32_t slot_cache_size = 1024;
+
+void span_set_slot_cache(uint32_t slots) {
+    slot_cache_size = slots ? slots : 1;
+}
 
 struct span *span_new(struct str name, const struct span_context *parent,
                       const uint8_t trace_id[16], struct str trace_state, bool recording,
                       uint64_t start_ns, const struct span_limits *limits, size_t arena_size) {
-    struct span *s = malloc(sizeof *s + arena_size);
+    bool slot = sizeof(struct span) + arena_size <= SPAN_SLOT;
+    struct span *s = NULL;
+    if (slot) {
+        struct queue *q = atomic_load_explicit(&free_slots, memory_order_acquire);
+        if (q) s = queue_pop(q);
+        if (!s) s = malloc(SPAN_SLOT);
+        arena_size = SPAN_SLOT - sizeof *s;
+    } else {
+        s = malloc(sizeof *s + arena_size);
+    }
     if (!s) return NULL;
     memset(s, 0, sizeof *s);
+    s->slot = slot;
     arena_init(&s->arena, s + 1, arena_size);
     s->limits = limits;
     s->recording = recording;
@@ -35,9 +55,25 @@ struct span *span_new(struct str name, const struct span_context *parent,
     return s;
 }
 
+static struct queue *slot_cache(void) {
+    struct queue *q = atomic_load_explicit(&free_slots, memory_order_acquire);
+    if (q) return q;
+    struct queue *fresh = queue_new(slot_cache_size);
+    if (!fresh) return NULL;
+    if (!atomic_compare_exchange_strong(&free_slots, &q, fresh)) {
+        queue_free(fresh);
+        return q;
+    }
+    return fresh;
+}
+
 void span_free(struct span *s) {
     if (!s) return;
     arena_release(&s->arena);
+    if (s->slot) {
+        struct queue *q = slot_cache();
+        if (q && queue_push(q, s)) return;
+    }
     free(s);
 }
 

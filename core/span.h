@@ -37,7 +37,7 @@ struct span_event {
 struct span {
     struct span_context ctx;
     uint8_t parent_span_id[8];
-    bool has_parent, parent_remote, recording;
+    bool has_parent, parent_remote, recording, slot;
     uint8_t kind, status_code;
     struct str name, trace_state, status_message;
     uint64_t start_ns, end_ns;
@@ -47,6 +47,15 @@ struct span {
     const struct span_limits *limits;
     struct arena arena;
 };
+
+/* Spans whose record fits SPAN_SLOT bytes live in fixed-size slots that are
+ * recycled through a bounded free queue instead of going back to malloc
+ * (which trims freed heap and faults it back in: 4x the cost of the span). */
+#define SPAN_SLOT 1024
+/* How many free slots are kept (default 1024; the SDK sets it to the span
+ * queue's size, the most spans that can be waiting at once). Set before the
+ * first span is freed. */
+void span_set_slot_cache(uint32_t slots);
 
 /* A new span. parent NULL makes a root span with trace_id; otherwise the
  * parent's trace id is used. recording false makes a context-only span

@@ -77,6 +77,7 @@ int telemetry_init(char *const *envp, const char *exe_name) {
         if (e) span_exporters[n_span_exporters++] = e;
     }
     if (n_span_exporters) {
+        span_set_slot_cache(t->cfg.bsp.max_queue_size);
         struct batch_sink sink = {export_spans, free_span, NULL};
         t->spans = batcher_new("spans", &t->cfg.bsp, &sink);
     }

@@ -13,6 +13,7 @@ struct buf {
     uint8_t *data;
     size_t len, cap;
     bool failed;
+    bool heap; /* grow with realloc instead of mmap (not signal-safe) */
 };
 
 /* Makes room for n more bytes. Returns false (and sets failed) on failure. */

@@ -207,6 +207,9 @@ struct reader {
     bool any; /* received at least one byte */
 };
 
+/* The answer cannot be there right after we sent: wait first, then read
+ * (saves a recv that fails with EAGAIN). */
+
 static int fill(struct reader *r) {
     if (r->start > 0 && r->start == r->end) r->start = r->end = 0;
     if (r->end == sizeof r->buf) {
@@ -214,6 +217,10 @@ static int fill(struct reader *r) {
         memmove(r->buf, r->buf + r->start, r->end - r->start);
         r->end -= r->start;
         r->start = 0;
+    }
+    if (!r->any) {
+        int rc = wait_fd(r->fd, POLLIN, r->deadline);
+        if (rc < 0) return rc;
     }
     for (;;) {
         ssize_t n = recv(r->fd, r->buf + r->end, sizeof r->buf - r->end, 0);

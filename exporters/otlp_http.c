@@ -51,7 +51,7 @@ static bool decode_into(struct buf *out, const char *s, size_t n) {
  * malformed member is skipped with a diagnostic naming the key only (values
  * are often tokens). */
 static char *build_headers(const char *spec) {
-    struct buf b = {0};
+    struct buf b = {.heap = true};
     buf_puts(&b, "User-Agent: OTel-OTLP-Exporter-C/" OTELP_VERSION " otel-preload\r\n");
     for (const char *p = spec; p && *p;) {
         const char *item = p;
@@ -87,13 +87,12 @@ static char *build_headers(const char *spec) {
                       (int)(ke - kb), kb);
         }
     }
-    char *out = NULL;
-    if (!b.failed && (out = malloc(b.len + 1))) {
-        memcpy(out, b.data, b.len);
-        out[b.len] = '\0';
+    buf_putc(&b, '\0');
+    if (b.failed) {
+        buf_release(&b);
+        return NULL;
     }
-    buf_release(&b);
-    return out;
+    return (char *)b.data;
 }
 
 static int otlp_http_export(struct exporter *e, void *const *records, size_t n,
@@ -106,14 +105,15 @@ static int otlp_http_export(struct exporter *e, void *const *records, size_t n,
     struct http_response resp;
     int rc = http_post(&x->client, "application/x-protobuf", x->headers, x->body.data, x->body.len,
                        deadline, !exporter_in_signal, &resp);
+    bool report = !exporter_in_signal && diag_enabled(DIAG_WARN);
     if (rc < 0) {
-        if (!exporter_in_signal)
+        if (report)
             diag_warn("export of %zu spans to %s failed: %s", n, x->client.url.authority,
                       strerror(-rc));
         return rc;
     }
     if (resp.status < 200 || resp.status > 299) {
-        if (!exporter_in_signal)
+        if (report)
             diag_warn("export of %zu spans to %s rejected: HTTP %d", n, x->client.url.authority,
                       resp.status);
         return -EIO;

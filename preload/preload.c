@@ -36,7 +36,6 @@ static const char *base_name(const char *path) {
 __attribute__((constructor)) static void preload_init(int argc, char **argv, char **envp) {
     if (getauxval(AT_SECURE)) return; /* inert: no environment, no files */
     guard_enter();
-    symbols_resolve_all();
     if (telemetry_init(envp, base_name(argc > 0 ? argv[0] : NULL)) == 0) {
         preload_active = true;
         process_start(argc, argv);

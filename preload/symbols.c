@@ -16,9 +16,3 @@ void *symbols_lookup(const char *name) {
     guard_leave();
     return p;
 }
-
-void symbols_resolve_all(void) {
-#define HOOK(ret, name, params) (void)REAL(name);
-#include "preload/hooks.def"
-#undef HOOK
-}

@@ -1,14 +1,14 @@
 /* symbols: pointers to the real libc functions behind our hooks, one per
- * entry of hooks.def, resolved lazily (safe before the constructor ran) or
- * all at once by symbols_resolve_all() from the constructor, so that signal
- * handlers never need the loader. Depends on libc and libdl. */
+ * entry of hooks.def, resolved lazily on first use (safe before the
+ * constructor ran). The one a signal handler needs, sigaction, is resolved
+ * when the handlers are installed, so a handler never calls into dlsym.
+ * Depends on libc and libdl. */
 #ifndef OTELP_PRELOAD_SYMBOLS_H
 #define OTELP_PRELOAD_SYMBOLS_H
 
 #include <signal.h>
 
 void *symbols_lookup(const char *name);
-void symbols_resolve_all(void);
 
 #define HOOK(ret, name, params)                                                                    \
     extern ret(*real_##name) params;                                                               \
