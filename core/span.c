@@ -68,7 +68,7 @@ static struct queue *slot_cache(void) {
 }
 
 void span_free(struct span *s) {
-    if (!s) return;
+    if (!s || s->pinned) return;
     arena_release(&s->arena);
     if (s->slot) {
         struct queue *q = slot_cache();

@@ -38,6 +38,7 @@ struct span {
     struct span_context ctx;
     uint8_t parent_span_id[8];
     bool has_parent, parent_remote, recording, slot;
+    bool pinned; /* never freed (a process root span: other threads may hold it) */
     uint8_t kind, status_code;
     struct str name, trace_state, status_message;
     uint64_t start_ns, end_ns;

@@ -51,6 +51,46 @@ static void free_span(void *record) {
     span_free(record);
 }
 
+static _Thread_local struct span *tls_current __attribute__((tls_model("initial-exec")));
+static struct span_context root_ctx;
+static _Atomic int root_state; /* 0 none, 1 live, 2 ended */
+
+struct span *telemetry_current_span(void) {
+    return atomic_load_explicit(&root_state, memory_order_acquire) == 2 ? NULL : tls_current;
+}
+
+void telemetry_set_current_span(struct span *s) {
+    tls_current = s;
+}
+
+void telemetry_set_root_span(struct span *root) {
+    if (root) {
+        root_ctx = root->ctx;
+        tls_current = root;
+        atomic_store_explicit(&root_state, 1, memory_order_release);
+    } else {
+        atomic_store_explicit(&root_state, 2, memory_order_release);
+        tls_current = NULL;
+    }
+}
+
+bool telemetry_current_context(struct span_context *out) {
+    struct span *s = telemetry_current_span();
+    if (s) {
+        *out = s->ctx;
+        return true;
+    }
+    if (atomic_load_explicit(&root_state, memory_order_acquire) != 0) {
+        *out = root_ctx;
+        return true;
+    }
+    if (telemetry.has_upstream) {
+        *out = telemetry.upstream;
+        return true;
+    }
+    return false;
+}
+
 int telemetry_init(char *const *envp, const char *exe_name) {
     struct telemetry *t = &telemetry;
     memset(t, 0, sizeof *t);

@@ -39,6 +39,21 @@ struct span *telemetry_span_start(struct str name, const struct span_context *pa
  * just freed). */
 void telemetry_span_end(struct span *s, uint64_t end_ns);
 
+/* The calling thread's current span, which only this thread writes to (add
+ * events here), or NULL: the thread has none, or the process is ending.
+ * The main thread's is the process root span; threads and fork children
+ * get theirs from the hooks. */
+struct span *telemetry_current_span(void);
+void telemetry_set_current_span(struct span *s);
+/* The context new work on this thread belongs to: the current span's, else
+ * the process root span's (any thread may read it), else the upstream one.
+ * Returns false when there is none (telemetry off, not sampled contexts
+ * included: check flags). */
+bool telemetry_current_context(struct span_context *out);
+/* Records the process root span: its context for every thread, and the
+ * calling thread's current span. NULL when it ends. */
+void telemetry_set_root_span(struct span *root);
+
 /* The resource, detected on first use. */
 const struct attr_list *telemetry_resource(void);
 

@@ -111,7 +111,10 @@ void process_start(int argc, char **argv) {
     size_t arena =
         1024 + args_len + 2 * (size_t)n + EXIT_ARENA + (EXIT_ATTRS + 12) * sizeof(struct attr);
     root = telemetry_span_start(str_cstr(name), NULL, str_of("", 0), clock_now_ns(), arena);
-    if (!root || !root->recording) return;
+    if (!root) return;
+    root->pinned = true;
+    telemetry_set_root_span(root);
+    if (!root->recording) return;
 
     span_set_int(root, "process.pid", process_pid);
     span_set_int(root, "process.parent_pid", getppid());
@@ -221,6 +224,7 @@ void process_finish(bool in_signal) {
     guard_enter();
     struct span *s = root;
     root = NULL;
+    telemetry_set_root_span(NULL);
     if (s && s->recording) {
         if (in_signal) s->arena.no_malloc = true;
         add_exit_attributes(s);
@@ -244,8 +248,12 @@ void process_after_fork_child(void) {
     struct span_context ctx = parent->ctx;
     root = telemetry_span_start(parent->name, &ctx, parent->trace_state, clock_now_ns(),
                                 1024 + EXIT_ARENA + (EXIT_ATTRS + 8) * sizeof(struct attr));
+    parent->pinned = false;
     span_free(parent); /* our copy of the parent's record */
-    if (!root || !root->recording) return;
+    if (!root) return;
+    root->pinned = true;
+    telemetry_set_root_span(root);
+    if (!root->recording) return;
     span_set_int(root, "process.pid", process_pid);
     span_set_int(root, "process.parent_pid", getppid());
     span_set_str(root, "process.executable.name", exe_base, strlen(exe_base));
