@@ -1,0 +1,49 @@
+/* log: the log record (OpenTelemetry log data model). Like a span, one
+ * allocation holds the record and the first chunk of its arena, where the
+ * body, severity text and attributes live. Written by the thread that emits
+ * it, then handed to the logs processor; only the exporter reads it after.
+ * Depends on attr.h and context.h. */
+#ifndef OTELP_CORE_LOG_H
+#define OTELP_CORE_LOG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/attr.h"
+#include "core/context.h"
+
+/* Data model SeverityNumber ranges (the first of each). */
+enum {
+    SEVERITY_TRACE = 1,
+    SEVERITY_DEBUG = 5,
+    SEVERITY_INFO = 9,
+    SEVERITY_WARN = 13,
+    SEVERITY_ERROR = 17,
+    SEVERITY_FATAL = 21
+};
+
+struct log_record {
+    uint64_t time_ns, observed_ns;
+    uint8_t severity_number;
+    struct str severity_text;
+    struct attr_value body; /* ATTR_STRING for the calls we hook */
+    struct str event_name;
+    struct attr_list attrs;
+    bool has_context; /* trace_id/span_id/flags of the emitting thread */
+    uint8_t trace_id[16], span_id[8], flags;
+    const struct attr_limits *limits;
+    struct arena arena;
+};
+
+/* A new record with a string body (copied, cut to the value length limit).
+ * ctx: the emitting thread's context, or NULL. NULL when out of memory. */
+struct log_record *log_record_new(uint64_t time_ns, uint64_t observed_ns, int severity_number,
+                                  const char *severity_text, const char *body, size_t body_len,
+                                  const struct span_context *ctx, const struct attr_limits *limits,
+                                  size_t arena_size);
+void log_record_free(struct log_record *r);
+int log_record_set_attr(struct log_record *r, struct str key, const struct attr_value *value);
+int log_record_set_str(struct log_record *r, const char *key, const char *value, size_t len);
+int log_record_set_int(struct log_record *r, const char *key, int64_t value);
+
+#endif
