@@ -39,6 +39,9 @@ struct span {
     uint8_t parent_span_id[8];
     bool has_parent, parent_remote, recording, slot;
     bool pinned; /* never freed (a process root span: other threads may hold it) */
+    /* A thread's start routine: the exporter names an unnamed thread's span
+     * after its symbol (dladdr is too slow for the thread's own exit). */
+    void *symbolize;
     uint8_t kind, status_code;
     struct str name, trace_state, status_message;
     uint64_t start_ns, end_ns;

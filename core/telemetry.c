@@ -1,8 +1,11 @@
 /* telemetry: the SDK facade. See telemetry.h. */
 #include "core/telemetry.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdatomic.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,14 +33,60 @@ const struct attr_list *telemetry_resource(void) {
         resource_detect(&resource, &telemetry.cfg, telemetry.exe_name, "");
         atomic_store(&resource_state, 2);
     }
-    /* Another thread detecting: wait for it (it never blocks). */
-    while (atomic_load(&resource_state) != 2)
-        ;
+    /* Another thread is detecting: wait for it (it never blocks; the bound
+     * only guards against the unforeseen). */
+    for (int spins = 0; atomic_load(&resource_state) != 2 && spins < 1000000; spins++)
+        sched_yield();
     return &resource.attrs;
+}
+
+static char *baggage_entry;
+
+const char *telemetry_baggage_entry(void) {
+    return baggage_entry;
+}
+
+/* Unnamed threads' spans are named after their start routine: the exact
+ * dynamic symbol, else module+offset. A few recent answers are kept: a
+ * program usually starts many threads on the same routine. */
+static void name_threads(void *const *records, size_t n) {
+    static struct {
+        void *pc;
+        char name[96];
+    } cache[8];
+    static unsigned next;
+    for (size_t i = 0; i < n; i++) {
+        struct span *s = records[i];
+        if (!s->symbolize) continue;
+        const char *name = NULL;
+        for (int c = 0; c < 8 && !name; c++)
+            if (cache[c].pc == s->symbolize) name = cache[c].name;
+        if (!name) {
+            Dl_info info;
+            unsigned slot = next++ % 8;
+            cache[slot].pc = s->symbolize;
+            if (dladdr(s->symbolize, &info) && info.dli_sname && info.dli_saddr == s->symbolize) {
+                snprintf(cache[slot].name, sizeof cache[slot].name, "%s", info.dli_sname);
+            } else if (info.dli_fname) {
+                const char *base = strrchr(info.dli_fname, '/');
+                snprintf(cache[slot].name, sizeof cache[slot].name, "%s+0x%lx",
+                         base ? base + 1 : info.dli_fname,
+                         (unsigned long)((char *)s->symbolize - (char *)info.dli_fbase));
+            } else {
+                snprintf(cache[slot].name, sizeof cache[slot].name, "thread");
+            }
+            name = cache[slot].name;
+        }
+        struct str copy;
+        if (arena_strdup(&s->arena, str_cstr(name), UINT32_MAX, &copy) == 0) s->name = copy;
+        span_set_str(s, "thread.name", name, strlen(name));
+        s->symbolize = NULL;
+    }
 }
 
 static int export_spans(void *ctx, void *const *records, size_t n, uint64_t deadline) {
     (void)ctx;
+    if (!exporter_in_signal) name_threads(records, n);
     const struct attr_list *res = telemetry_resource();
     int rc = 0;
     for (int i = 0; i < n_span_exporters; i++) {
@@ -105,6 +154,14 @@ int telemetry_init(char *const *envp, const char *exe_name) {
             t->has_upstream = true;
         else
             diag_warn("ignoring invalid TRACEPARENT '%s'", t->cfg.traceparent);
+    }
+    if (t->cfg.baggage) {
+        size_t len = strlen(t->cfg.baggage);
+        baggage_entry = malloc(len + 9);
+        if (baggage_entry) {
+            memcpy(baggage_entry, "BAGGAGE=", 8);
+            memcpy(baggage_entry + 8, t->cfg.baggage, len + 1);
+        }
     }
     if (t->cfg.tracestate && (!t->has_upstream || !tracestate_valid(t->cfg.tracestate))) {
         if (t->has_upstream) diag_warn("ignoring invalid TRACESTATE");
@@ -177,6 +234,9 @@ void telemetry_shutdown(bool in_signal) {
 
 void telemetry_after_fork_child(void) {
     ids_after_fork();
+    /* A new process: its own resource (service.instance.id), detected anew;
+     * also, a parent thread may have been detecting at the fork. */
+    atomic_store(&resource_state, 0);
     if (!telemetry.active) return;
     processor_after_fork_child();
     for (int i = 0; i < n_span_exporters; i++)

@@ -54,6 +54,10 @@ bool telemetry_current_context(struct span_context *out);
  * calling thread's current span. NULL when it ends. */
 void telemetry_set_root_span(struct span *root);
 
+/* "BAGGAGE=<value>" from the environment we started with, for children;
+ * NULL when there was none. */
+const char *telemetry_baggage_entry(void);
+
 /* The resource, detected on first use. */
 const struct attr_list *telemetry_resource(void);
 

@@ -4,7 +4,10 @@
 #define OTELP_HOOKS_HOOKS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
+
+#include "core/context.h"
 
 /* Marks an interposed libc name: visible, and listed in hooks.def and the
  * version script. */
@@ -19,6 +22,26 @@ void process_note_signal(int sig);
  * in_signal: from a fatal signal's handler (no malloc). */
 void process_finish(bool in_signal);
 void process_after_fork_child(void);
+void process_before_fork(void);
+/* The context a child process (or thread) of the calling thread gets, with
+ * its trace state. for_exec: this image is being replaced (a fork child's
+ * own span is skipped then, see process.c). False when there is none. */
+bool process_child_context(bool for_exec, struct span_context *ctx, const char **ts,
+                           size_t *ts_len);
+/* Around a real exec of this image (not in a vfork child): ends and exports
+ * what the image has; on failure, continues it. */
+void process_before_exec(const char *target);
+void process_exec_failed(int err);
+/* A vfork child runs in its parent's memory: it must not allocate or lock. */
+bool process_in_vfork_child(void);
+/* Adds an event with one int attribute to the calling thread's span. */
+void process_add_event_int(const char *event, const char *key, int64_t value);
+
+/* threads.c: thread spans. */
+/* Ends every thread span still running (the process is ending), marked as
+ * cut short. */
+void threads_cut_short(bool in_signal);
+void threads_after_fork_child(void);
 /* The pid this process image recorded (a vfork child shares our memory but
  * not our pid: hooks compare before touching state). */
 extern pid_t process_pid;

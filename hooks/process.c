@@ -27,6 +27,7 @@
 
 #include "core/guard.h"
 #include "core/ids.h"
+#include "core/processor.h"
 #include "core/telemetry.h"
 #include "hooks/hooks.h"
 #include "preload/symbols.h"
@@ -97,20 +98,17 @@ done:
     return found;
 }
 
-void process_start(int argc, char **argv) {
-    process_pid = getpid();
-    ssize_t n = readlink("/proc/self/exe", exe_path, sizeof exe_path - 1);
-    exe_path[n > 0 ? n : 0] = '\0';
-    exe_base = base_name(exe_path);
-    if (*exe_base) telemetry.exe_name = exe_base;
-    const char *name = argc > 0 && argv[0] && *argv[0] ? base_name(argv[0]) : exe_base;
-
+/* Starts a root span for this process image (name; parent NULL: the
+ * upstream context or a new trace) with the process attributes, and makes
+ * it the root: current for the calling thread, context for the others. */
+static void start_root(struct str name, const struct span_context *parent, struct str trace_state,
+                       int argc, char **argv, uint64_t start_ns) {
     size_t args_len = 0;
     for (int i = 0; i < argc; i++)
         args_len += strlen(argv[i]) + 1 + 2 * sizeof(struct str);
-    size_t arena =
-        1024 + args_len + 2 * (size_t)n + EXIT_ARENA + (EXIT_ATTRS + 12) * sizeof(struct attr);
-    root = telemetry_span_start(str_cstr(name), NULL, str_of("", 0), clock_now_ns(), arena);
+    size_t arena = 1024 + args_len + 2 * strlen(exe_path) + EXIT_ARENA +
+                   (EXIT_ATTRS + 12) * sizeof(struct attr);
+    root = telemetry_span_start(name, parent, trace_state, start_ns, arena);
     if (!root) return;
     root->pinned = true;
     telemetry_set_root_span(root);
@@ -136,7 +134,162 @@ void process_start(int argc, char **argv) {
     if (passwd_name(uid, user, sizeof user))
         span_set_str(root, "process.owner", user, strlen(user));
     span_set_int(root, "process.user.id", uid);
+    span_add_event(root, "process.start", start_ns);
     (void)attrs_reserve(&root->attrs, &root->arena, EXIT_ATTRS);
+}
+
+static int saved_argc;
+static char **saved_argv;
+
+void process_start(int argc, char **argv) {
+    process_pid = getpid();
+    ssize_t n = readlink("/proc/self/exe", exe_path, sizeof exe_path - 1);
+    exe_path[n > 0 ? n : 0] = '\0';
+    exe_base = base_name(exe_path);
+    if (*exe_base) telemetry.exe_name = exe_base;
+    saved_argc = argc;
+    saved_argv = argv;
+    const char *name = argc > 0 && argv[0] && *argv[0] ? base_name(argv[0]) : exe_base;
+    start_root(str_cstr(name), NULL, str_of("", 0), argc, argv, clock_now_ns());
+}
+
+/* ---- fork children and exec ----
+ *
+ * A fork child gets its own root span, child of the forking thread's
+ * current span. Most fork children exec at once (shells, make): then that
+ * span would only sit between the parent and the new program, so it is
+ * discarded and the new program becomes the child of the forking thread's
+ * span. Only if something already took the fork child's span as its parent
+ * (a child process, a thread) is it kept and exported, so no parent is ever
+ * missing from the trace. */
+static bool fork_child;      /* this image is a fork child that has not exec'd */
+static bool root_referenced; /* something took the root span as its parent */
+static struct span_context fork_parent;
+static bool has_fork_parent;
+static char fork_parent_ts[513];
+static size_t fork_parent_ts_len;
+
+bool process_in_vfork_child(void) {
+    return preload_active && getpid() != process_pid;
+}
+
+bool process_child_context(bool for_exec, struct span_context *ctx, const char **ts,
+                           size_t *ts_len) {
+    struct span *cur = telemetry_current_span();
+    bool at_root = !cur || cur == root;
+    if (for_exec && fork_child && !root_referenced && at_root && has_fork_parent) {
+        *ctx = fork_parent;
+        *ts = fork_parent_ts;
+        *ts_len = fork_parent_ts_len;
+        return true;
+    }
+    if (!telemetry_current_context(ctx)) return false;
+    struct span *from = cur ? cur : root;
+    *ts = from ? from->trace_state.ptr : NULL;
+    *ts_len = from ? from->trace_state.len : 0;
+    if (fork_child && at_root) root_referenced = true;
+    return true;
+}
+
+void process_before_fork(void) {
+    struct span_context ctx;
+    const char *ts;
+    size_t len;
+    (void)process_child_context(false, &ctx, &ts, &len); /* marks our span referenced */
+}
+
+void process_after_fork_child(void) {
+    struct span *parent = root;
+    struct span_context ctx;
+    const char *ts;
+    size_t ts_len;
+    /* The forking thread's span, as this thread (the only one left) saw it. */
+    has_fork_parent = telemetry_current_context(&ctx);
+    struct span *cur = telemetry_current_span();
+    struct span *from = cur ? cur : parent;
+    ts = from ? from->trace_state.ptr : NULL;
+    ts_len = from ? from->trace_state.len : 0;
+    process_pid = getpid();
+    atomic_store(&finished, 0);
+    atomic_store(&exit_code, -1);
+    atomic_store(&exit_signal, 0);
+    root = NULL;
+    fork_child = true;
+    root_referenced = false;
+    if (has_fork_parent) {
+        fork_parent = ctx;
+        fork_parent_ts_len = ts_len <= 512 ? ts_len : 0;
+        if (fork_parent_ts_len) memcpy(fork_parent_ts, ts, fork_parent_ts_len);
+        fork_parent_ts[fork_parent_ts_len] = '\0';
+    }
+    struct str name = parent ? parent->name : str_cstr(exe_base);
+    char name_copy[256];
+    size_t nlen = name.len < sizeof name_copy ? name.len : sizeof name_copy - 1;
+    memcpy(name_copy, name.ptr ? name.ptr : "", nlen);
+    name_copy[nlen] = '\0';
+    if (parent) {
+        parent->pinned = false;
+        span_free(parent); /* our copy of the parent's record */
+    }
+    start_root(str_of(name_copy, nlen), has_fork_parent ? &fork_parent : NULL,
+               str_of(fork_parent_ts, fork_parent_ts_len), saved_argc, saved_argv, clock_now_ns());
+    if (root) span_set_bool(root, "process.forked", true);
+}
+
+/* What exec_prepare decided, for exec_failed. */
+static bool exec_ended_root;
+
+void process_before_exec(const char *target) {
+    exec_ended_root = false;
+    if (fork_child && !root_referenced) {
+        /* The fork span is discarded (see above); send what else is
+         * queued, if anything. */
+        processor_force_flush(telemetry.cfg.shutdown_timeout_ms);
+        return;
+    }
+    struct span *s = root;
+    if (s) {
+        uint64_t now = clock_now_ns();
+        struct span_event *e = span_add_event(s, "process.exec", now);
+        if (e) {
+            struct attr_value v = {.type = ATTR_STRING, .u.s = str_cstr(target)};
+            span_event_set_attr(s, e, str_cstr("process.executable.path"), &v);
+        }
+        telemetry_span_end(s, now);
+        exec_ended_root = true;
+    }
+    processor_force_flush(telemetry.cfg.shutdown_timeout_ms);
+}
+
+void process_exec_failed(int err) {
+    if (!exec_ended_root || !root) return;
+    /* The old image goes on: continue it in a new span, child of the one
+     * that ended at the exec. */
+    struct span *old = root;
+    struct span_context ctx = old->ctx;
+    char name[256];
+    size_t nlen = old->name.len < sizeof name ? old->name.len : sizeof name - 1;
+    memcpy(name, old->name.ptr ? old->name.ptr : "", nlen);
+    name[nlen] = '\0';
+    uint64_t now = clock_now_ns();
+    start_root(str_of(name, nlen), &ctx, old->trace_state, saved_argc, saved_argv, now);
+    if (root) {
+        struct span_event *e = span_add_event(root, "process.exec.failed", now);
+        if (e) {
+            struct attr_value v = {.type = ATTR_INT, .u.i = err};
+            span_event_set_attr(root, e, str_cstr("error.code"), &v);
+        }
+    }
+}
+
+void process_add_event_int(const char *event, const char *key, int64_t value) {
+    struct span *cur = telemetry_current_span();
+    if (!cur) return;
+    struct span_event *e = span_add_event(cur, event, clock_now_ns());
+    if (e) {
+        struct attr_value v = {.type = ATTR_INT, .u.i = value};
+        span_event_set_attr(cur, e, str_cstr(key), &v);
+    }
 }
 
 void process_note_exit_code(int code) {
@@ -225,40 +378,15 @@ void process_finish(bool in_signal) {
     struct span *s = root;
     root = NULL;
     telemetry_set_root_span(NULL);
+    threads_cut_short(in_signal);
     if (s && s->recording) {
         if (in_signal) s->arena.no_malloc = true;
         add_exit_attributes(s);
+        span_add_event(s, "process.exit", clock_now_ns());
     }
     telemetry_span_end(s, clock_now_ns());
     telemetry_shutdown(in_signal);
     guard_leave();
-}
-
-void process_after_fork_child(void) {
-    /* A fork child is a new process: it gets its own span, child of the
-     * forking process's root span, and a fresh finish. (Process trees come
-     * with the next issue; this keeps ids unique and pids right.) */
-    struct span *parent = root;
-    process_pid = getpid();
-    atomic_store(&finished, 0);
-    atomic_store(&exit_code, -1);
-    atomic_store(&exit_signal, 0);
-    root = NULL;
-    if (!parent) return;
-    struct span_context ctx = parent->ctx;
-    root = telemetry_span_start(parent->name, &ctx, parent->trace_state, clock_now_ns(),
-                                1024 + EXIT_ARENA + (EXIT_ATTRS + 8) * sizeof(struct attr));
-    parent->pinned = false;
-    span_free(parent); /* our copy of the parent's record */
-    if (!root) return;
-    root->pinned = true;
-    telemetry_set_root_span(root);
-    if (!root->recording) return;
-    span_set_int(root, "process.pid", process_pid);
-    span_set_int(root, "process.parent_pid", getppid());
-    span_set_str(root, "process.executable.name", exe_base, strlen(exe_base));
-    span_set_str(root, "process.executable.path", exe_path, strlen(exe_path));
-    (void)attrs_reserve(&root->attrs, &root->arena, EXIT_ATTRS);
 }
 
 /* ---- hooks ---- */

@@ -19,10 +19,18 @@
 
 bool preload_active;
 
+static void before_fork(void) {
+    if (!preload_active || guard_active()) return;
+    guard_enter();
+    process_before_fork();
+    guard_leave();
+}
+
 static void after_fork_child(void) {
     if (!preload_active) return;
     guard_enter();
     telemetry_after_fork_child();
+    threads_after_fork_child();
     process_after_fork_child();
     signals_after_fork_child();
     guard_leave();
@@ -40,7 +48,7 @@ __attribute__((constructor)) static void preload_init(int argc, char **argv, cha
         preload_active = true;
         process_start(argc, argv);
         signals_install();
-        pthread_atfork(NULL, NULL, after_fork_child);
+        pthread_atfork(before_fork, NULL, after_fork_child);
     }
     guard_leave();
 }

@@ -6,7 +6,11 @@
 #ifndef OTELP_PRELOAD_SYMBOLS_H
 #define OTELP_PRELOAD_SYMBOLS_H
 
+#include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <sys/types.h>
 
 void *symbols_lookup(const char *name);
 

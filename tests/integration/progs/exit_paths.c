@@ -27,7 +27,9 @@ static void on_signal(int sig) {
     _exit(0);
 }
 
-static void print_at_exit(void) { printf("atexit ran\n"); }
+static void print_at_exit(void) {
+    printf("atexit ran\n");
+}
 
 static const char *disposition(int sig) {
     struct sigaction sa;

@@ -1,0 +1,265 @@
+/* threads: one span per thread, child of the creating thread's current
+ * span, with thread.id (kernel tid) and thread.name as the thread was named
+ * by the time it ended.
+ *
+ * pthread_create runs the start routine through a trampoline that starts the
+ * span, makes it the thread's current span and ends it when the routine
+ * returns, calls pthread_exit or is cancelled (a cleanup handler). Live
+ * thread spans sit in a fixed table of slots (claimed with one CAS, no
+ * lock), which is how pthread_setname_np on another thread finds the span
+ * and how the process's exit ends the spans of threads still running,
+ * marked thread.cut_short. An unnamed thread's span is named after its
+ * start routine, resolved by the exporter (dladdr is too slow here).
+ * Depends on core/ and process.c. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/prctl.h>
+#include <stdarg.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core/guard.h"
+#include "core/ids.h"
+#include "core/telemetry.h"
+#include "hooks/hooks.h"
+#include "preload/symbols.h"
+
+#define THREAD_SLOTS 4096
+#define NAME_LEN 16
+
+struct thread_slot {
+    _Atomic(struct span *) span;
+    pthread_t handle;
+    _Atomic int named;
+    char name[NAME_LEN];
+};
+
+static struct thread_slot slots[THREAD_SLOTS];
+/* Claimed slots: the exit path and fork children look at the table only
+ * when there is something in it (it is 160 KiB of untouched pages). */
+static _Atomic int live_slots;
+static _Thread_local int my_slot = -1;
+
+/* Names given to a thread before it claimed its slot (its creator names it
+ * right after pthread_create). Each side publishes first and then looks at
+ * the other's table (seq_cst), so one of them always sees the other. */
+#define PENDING 16
+static struct {
+    _Atomic int used;
+    _Atomic(pthread_t) handle;
+    char name[NAME_LEN];
+} pending[PENDING];
+
+struct thread_start {
+    void *(*fn)(void *);
+    void *arg;
+    bool has_parent;
+    struct span_context parent;
+    char trace_state[513];
+    size_t ts_len;
+};
+
+static void remember_name(int slot, const char *name);
+
+static void take_pending_name(int slot) {
+    pthread_t self = pthread_self();
+    for (int i = 0; i < PENDING; i++)
+        if (atomic_load(&pending[i].used) == 2 &&
+            pthread_equal(atomic_load(&pending[i].handle), self)) {
+            remember_name(slot, pending[i].name);
+            atomic_store(&pending[i].used, 0);
+        }
+}
+
+static void add_pending_name(pthread_t th, const char *name) {
+    for (int i = 0; i < PENDING; i++) {
+        int free_ = 0;
+        if (!atomic_compare_exchange_strong(&pending[i].used, &free_, 1)) continue;
+        size_t n = strnlen(name, NAME_LEN - 1);
+        memcpy(pending[i].name, name, n);
+        pending[i].name[n] = '\0';
+        atomic_store(&pending[i].handle, th);
+        atomic_store(&pending[i].used, 2);
+        return;
+    }
+}
+
+static int claim_slot(struct span *s) {
+    unsigned h = (unsigned)syscall(SYS_gettid) % THREAD_SLOTS;
+    for (unsigned i = 0; i < THREAD_SLOTS; i++) {
+        struct thread_slot *t = &slots[(h + i) % THREAD_SLOTS];
+        struct span *none = NULL;
+        if (atomic_load_explicit(&t->span, memory_order_relaxed) == NULL &&
+            atomic_compare_exchange_strong(&t->span, &none, s)) {
+            t->handle = pthread_self();
+            atomic_store(&t->named, 0);
+            atomic_fetch_add(&live_slots, 1);
+            int slot = (int)((h + i) % THREAD_SLOTS);
+            take_pending_name(slot);
+            return slot;
+        }
+    }
+    return -1;
+}
+
+/* Ends s as the thread's span: name, thread.name, the exit event. */
+static void finish_thread_span(struct span *s, struct thread_slot *t, bool cut_short) {
+    uint64_t now = clock_now_ns();
+    if (t && atomic_load(&t->named)) {
+        char name[NAME_LEN];
+        memcpy(name, t->name, NAME_LEN);
+        name[NAME_LEN - 1] = '\0';
+        size_t len = strlen(name);
+        span_set_str(s, "thread.name", name, len);
+        struct str copy;
+        if (arena_strdup(&s->arena, str_of(name, len), UINT32_MAX, &copy) == 0) s->name = copy;
+        s->symbolize = NULL;
+    }
+    if (cut_short) span_set_bool(s, "thread.cut_short", true);
+    span_add_event(s, "thread.exit", now);
+    telemetry_span_end(s, now);
+}
+
+static void thread_end(void *arg) {
+    (void)arg;
+    int slot = my_slot;
+    my_slot = -1;
+    struct span *s = telemetry_current_span();
+    telemetry_set_current_span(NULL);
+    if (slot < 0 || !s) return;
+    struct thread_slot *t = &slots[slot];
+    /* The process's exit may have taken the span already. */
+    struct span *expected = s;
+    if (!atomic_compare_exchange_strong(&t->span, &expected, NULL)) return;
+    atomic_fetch_sub(&live_slots, 1);
+    guard_enter();
+    finish_thread_span(s, t, false);
+    guard_leave();
+}
+
+static void *trampoline(void *p) {
+    struct thread_start *ts = p;
+    void *(*fn)(void *) = ts->fn;
+    void *arg = ts->arg;
+    guard_enter();
+    uint64_t now = clock_now_ns();
+    struct span *s = telemetry_span_start(str_of("thread", 6), ts->has_parent ? &ts->parent : NULL,
+                                          str_of(ts->trace_state, ts->ts_len), now, 0);
+    free(ts);
+    if (s) {
+        s->symbolize = (void *)fn;
+        span_set_int(s, "thread.id", syscall(SYS_gettid));
+        span_add_event(s, "thread.start", now);
+        telemetry_set_current_span(s);
+        my_slot = claim_slot(s);
+        if (my_slot < 0) { /* table full: still traced, not cut short at exit */
+        }
+    }
+    guard_leave();
+    void *ret;
+    pthread_cleanup_push(thread_end, NULL);
+    ret = fn(arg);
+    pthread_cleanup_pop(1);
+    return ret;
+}
+
+HOOK_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
+                               void *arg) {
+    if (!REAL(pthread_create)) return EAGAIN;
+    if (!preload_active || guard_active() || !telemetry.spans)
+        return real_pthread_create(thread, attr, fn, arg);
+    int saved_errno = errno;
+    struct thread_start *ts = malloc(sizeof *ts);
+    if (!ts) {
+        errno = saved_errno;
+        return real_pthread_create(thread, attr, fn, arg);
+    }
+    ts->fn = fn;
+    ts->arg = arg;
+    const char *state;
+    ts->has_parent = process_child_context(false, &ts->parent, &state, &ts->ts_len);
+    if (!ts->has_parent || ts->ts_len > 512) ts->ts_len = 0;
+    if (ts->ts_len) memcpy(ts->trace_state, state, ts->ts_len);
+    errno = saved_errno;
+    int rc = real_pthread_create(thread, attr, trampoline, ts);
+    if (rc) free(ts);
+    errno = saved_errno;
+    return rc;
+}
+
+HOOK_EXPORT void pthread_exit(void *ret) {
+    /* The trampoline's cleanup handler ends the span. */
+    REAL(pthread_exit)(ret);
+    __builtin_unreachable();
+}
+
+static void remember_name(int slot, const char *name) {
+    if (slot < 0 || !name) return;
+    struct thread_slot *t = &slots[slot];
+    size_t n = strnlen(name, NAME_LEN - 1);
+    memcpy(t->name, name, n);
+    t->name[n] = '\0';
+    atomic_store(&t->named, 1);
+}
+
+static int slot_of(pthread_t th) {
+    if (pthread_equal(th, pthread_self())) return my_slot;
+    for (int i = 0; i < THREAD_SLOTS && atomic_load(&live_slots) > 0; i++)
+        if (atomic_load_explicit(&slots[i].span, memory_order_relaxed) &&
+            pthread_equal(slots[i].handle, th))
+            return i;
+    return -1;
+}
+
+HOOK_EXPORT int pthread_setname_np(pthread_t th, const char *name) {
+    if (!REAL(pthread_setname_np)) return ENOSYS;
+    int rc = real_pthread_setname_np(th, name);
+    if (rc == 0 && preload_active && !guard_active()) {
+        int saved_errno = errno;
+        int slot = slot_of(th);
+        if (slot < 0 && !pthread_equal(th, pthread_self())) {
+            add_pending_name(th, name); /* the thread has not claimed a slot yet */
+            slot = slot_of(th);
+        }
+        remember_name(slot, name);
+        errno = saved_errno;
+    }
+    return rc;
+}
+
+/* glibc declares prctl variadic; it reads four unsigned longs. */
+HOOK_EXPORT int prctl(int option, ...) {
+    va_list ap;
+    va_start(ap, option);
+    unsigned long a2 = va_arg(ap, unsigned long), a3 = va_arg(ap, unsigned long);
+    unsigned long a4 = va_arg(ap, unsigned long), a5 = va_arg(ap, unsigned long);
+    va_end(ap);
+    int rc = REAL(prctl) ? real_prctl(option, a2, a3, a4, a5)
+                         : (int)syscall(SYS_prctl, option, a2, a3, a4, a5);
+    if (rc == 0 && option == PR_SET_NAME && preload_active && !guard_active())
+        remember_name(my_slot, (const char *)a2);
+    return rc;
+}
+
+void threads_cut_short(bool in_signal) {
+    for (int i = 0; i < THREAD_SLOTS && atomic_load(&live_slots) > 0; i++) {
+        struct span *s = atomic_load_explicit(&slots[i].span, memory_order_acquire);
+        if (!s || !atomic_compare_exchange_strong(&slots[i].span, &s, NULL)) continue;
+        atomic_fetch_sub(&live_slots, 1);
+        if (in_signal) s->arena.no_malloc = true;
+        finish_thread_span(s, &slots[i], true);
+    }
+}
+
+void threads_after_fork_child(void) {
+    /* Only the forking thread goes on in the child, and it has a new root
+     * span: the parent's thread spans are not ours to end. */
+    if (atomic_load(&live_slots))
+        for (int i = 0; i < THREAD_SLOTS; i++)
+            atomic_store_explicit(&slots[i].span, NULL, memory_order_relaxed);
+    atomic_store(&live_slots, 0);
+    my_slot = -1;
+}

@@ -1,0 +1,154 @@
+/* tree: starts children and threads every way the process-tree hooks
+ * cover, as argv[1] says; prints what the tests compare. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static void wait_for(pid_t pid) {
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+}
+
+static void *idle(void *arg) {
+    (void)arg;
+    return NULL;
+}
+
+static void *named_by_setname(void *arg) {
+    (void)arg;
+    pthread_setname_np(pthread_self(), "setname-th");
+    return NULL;
+}
+
+static void *named_by_prctl(void *arg) {
+    (void)arg;
+    prctl(PR_SET_NAME, "prctl-th", 0, 0, 0);
+    return NULL;
+}
+
+static void *exits_early(void *arg) {
+    pthread_exit(arg);
+    return NULL;
+}
+
+static void *forever(void *arg) {
+    while (!arg)
+        pause();
+    return NULL;
+}
+
+static void *spinner(void *arg) {
+    volatile int *stop = arg;
+    while (!*stop) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, idle, NULL) == 0) pthread_join(t, NULL);
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    const char *how = argc > 1 ? argv[1] : "";
+    char *true_argv[] = {"true", NULL};
+    pid_t pid;
+    if (!strcmp(how, "spawn")) {
+        if (posix_spawnp(&pid, "true", NULL, NULL, true_argv, environ)) return 1;
+        wait_for(pid);
+    } else if (!strcmp(how, "system")) {
+        printf("system=%d\n", system("exit 3"));
+    } else if (!strcmp(how, "popen")) {
+        FILE *f = popen("echo from-popen; exit 2", "r");
+        char line[64] = "";
+        if (!f || !fgets(line, sizeof line, f)) return 1;
+        printf("%sstatus=%d\n", line, pclose(f));
+    } else if (!strcmp(how, "fork-exec")) {
+        if ((pid = fork()) == 0) {
+            execvp("true", true_argv);
+            _exit(127);
+        }
+        wait_for(pid);
+    } else if (!strcmp(how, "vfork-exec")) {
+        if ((pid = vfork()) == 0) {
+            execve("/bin/true", true_argv, environ);
+            _exit(127);
+        }
+        wait_for(pid);
+    } else if (!strcmp(how, "execl")) {
+        if ((pid = fork()) == 0) {
+            execl("/bin/sh", "sh", "-c", "exit 0", (char *)NULL);
+            _exit(127);
+        }
+        wait_for(pid);
+    } else if (!strcmp(how, "execle-env")) {
+        /* the child's env: ours plus the carriers */
+        char *env[] = {"MINE=1", NULL};
+        if ((pid = fork()) == 0) {
+            execle("/usr/bin/env", "env", (char *)NULL, env);
+            _exit(127);
+        }
+        wait_for(pid);
+        printf("own TRACEPARENT=%s\n", getenv("TRACEPARENT") ? getenv("TRACEPARENT") : "(none)");
+    } else if (!strcmp(how, "fork-noexec")) {
+        if ((pid = fork()) == 0) exit(3);
+        wait_for(pid);
+    } else if (!strcmp(how, "exec-self")) {
+        execl("/bin/sh", "sh", "-c", "exit 4", (char *)NULL);
+        return 1;
+    } else if (!strcmp(how, "exec-fail")) {
+        execl("/nonexistent/prog", "prog", (char *)NULL);
+        int e1 = errno;
+        execl("/etc/hostname", "hostname", (char *)NULL); /* exists, not executable */
+        int e2 = errno;
+        printf("errno=%d,%d\n", e1, e2);
+        return 5;
+    } else if (!strcmp(how, "threads")) {
+        pthread_t t[4];
+        pthread_create(&t[0], NULL, named_by_setname, NULL);
+        pthread_create(&t[1], NULL, named_by_prctl, NULL);
+        pthread_create(&t[2], NULL, idle, NULL);
+        pthread_create(&t[3], NULL, exits_early, NULL);
+        for (int i = 0; i < 4; i++)
+            pthread_join(t[i], NULL);
+        pthread_t other;
+        pthread_create(&other, NULL, forever, NULL);
+        pthread_setname_np(other, "renamed-th");
+        /* exit with `other` still running: its span is cut short */
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL);
+        exit(0);
+    } else if (!strcmp(how, "fork-storm")) {
+        /* forks while other threads create threads (their spans keep the
+         * exporter busy): must never deadlock */
+        int n = argc > 2 ? atoi(argv[2]) : 100;
+        volatile int stop = 0;
+        pthread_t spin[2];
+        for (int i = 0; i < 2; i++)
+            pthread_create(&spin[i], NULL, spinner, (void *)&stop);
+        for (int i = 0; i < n; i++) {
+            if ((pid = fork()) == 0) {
+                pthread_t t;
+                pthread_create(&t, NULL, idle, NULL);
+                pthread_join(t, NULL);
+                _exit(i % 2 ? 0 : 1);
+            }
+            wait_for(pid);
+        }
+        stop = 1;
+        for (int i = 0; i < 2; i++)
+            pthread_join(spin[i], NULL);
+        printf("forked %d\n", n);
+    } else {
+        return 2;
+    }
+    return 0;
+}

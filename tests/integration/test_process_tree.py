@@ -1,0 +1,257 @@
+"""Process trees and threads: one trace whose shape is the real process
+tree. Every way of starting a program or thread lands in the parent's
+trace, with carriers in the child's environment only, no redundant fork
+spans, every parent present and no duplicate span ids."""
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+
+from common import PROGS, SANITIZED, Receiver, no_shells_under_tsan, otlp_env, run
+
+TREE = os.path.join(PROGS, "tree")
+
+
+def check_tree(test, spans):
+    """One trace, unique span ids, every parent present (but the top)."""
+    ids = [s["spanId"] for s in spans]
+    test.assertEqual(len(ids), len(set(ids)), "duplicate span ids")
+    test.assertEqual(len({s["traceId"] for s in spans}), 1, "more than one trace")
+    by_id = {s["spanId"]: s for s in spans}
+    tops = [s for s in spans if "parentSpanId" not in s]
+    test.assertEqual(len(tops), 1, [s["name"] for s in tops])
+    for s in spans:
+        if "parentSpanId" in s:
+            test.assertIn(s["parentSpanId"], by_id, "parent of %s missing" % s["name"])
+    return by_id, tops[0]
+
+
+def children(spans, parent):
+    return [s for s in spans if s.get("parentSpanId") == parent["spanId"]]
+
+
+def run_tree(test, *args, expect_rc=0, **env):
+    with Receiver() as rcv:
+        rc, out, err = run([TREE] + list(args), env=otlp_env(rcv, **env), timeout=120)
+        test.assertEqual((rc, err), (expect_rc, b""))
+        time.sleep(0.1)  # every process exported before it exited
+        spans = rcv.spans()
+    return out, spans
+
+
+class StartingChildren(unittest.TestCase):
+    def one_child(self, how, child_name):
+        out, spans = run_tree(self, how)
+        _, top = check_tree(self, spans)
+        self.assertEqual(top["name"], "tree")
+        (child,) = children(spans, top)
+        self.assertEqual(child["name"], child_name)
+        self.assertNotIn("process.forked", child["attributes"])
+        events = [e["name"] for e in top["events"]]
+        return out, top, child, events
+
+    def test_posix_spawnp(self):
+        _, top, child, events = self.one_child("spawn", "true")
+        self.assertIn("process.spawn", events)
+        ev = [e for e in top["events"] if e["name"] == "process.spawn"][0]
+        self.assertEqual(ev["attributes"]["process.pid"], child["attributes"]["process.pid"])
+
+    @no_shells_under_tsan
+    def test_system(self):
+        out, _, child, _ = self.one_child("system", "sh")
+        self.assertEqual(out, b"system=768\n")  # exit 3, as glibc reports it
+        self.assertEqual(child["attributes"]["process.exit.code"], 3)
+
+    @no_shells_under_tsan
+    def test_popen(self):
+        out, _, child, _ = self.one_child("popen", "sh")
+        self.assertEqual(out, b"from-popen\nstatus=512\n")
+        self.assertEqual(child["attributes"]["process.exit.code"], 2)
+
+    @no_shells_under_tsan
+    def test_fork_execvp(self):
+        _, top, child, events = self.one_child("fork-exec", "true")
+        self.assertIn("process.fork", events)
+
+    def test_vfork_execve(self):
+        self.one_child("vfork-exec", "true")
+
+    @no_shells_under_tsan
+    def test_execl(self):
+        self.one_child("execl", "sh")
+
+    @no_shells_under_tsan
+    def test_same_results_without_the_shim(self):
+        for how in ("system", "popen", "execle-env", "exec-self", "exec-fail"):
+            with self.subTest(how=how):
+                base = run([TREE, how], preload=False)
+                with Receiver() as rcv:
+                    got = run([TREE, how], env=otlp_env(rcv))
+                strip = lambda b: re.sub(rb"TRACEPARENT=[^\n]*\n", b"", b)
+                self.assertEqual((got[0], strip(got[1]), got[2]), (base[0], strip(base[1]), base[2]))
+
+
+class Carriers(unittest.TestCase):
+    @no_shells_under_tsan
+    def test_child_has_carriers_parent_does_not(self):
+        tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        out, spans = run_tree(self, "execle-env", TRACEPARENT=tp, TRACESTATE="v=1",
+                              BAGGAGE="user=alice")
+        lines = out.decode().splitlines()
+        self.assertIn("MINE=1", lines)  # the program's own envp is kept
+        (top,) = [s for s in spans if s["name"] == "tree"]
+        self.assertIn("TRACEPARENT=00-%s-%s-01" % (top["traceId"], top["spanId"]), lines)
+        self.assertIn("TRACESTATE=v=1", lines)
+        self.assertIn("BAGGAGE=user=alice", lines)
+        self.assertEqual(len([l for l in lines if l.startswith("TRACEPARENT=")]), 1)
+        # the program's own environment still says what it said
+        self.assertIn("own TRACEPARENT=%s" % tp, lines)
+
+    @no_shells_under_tsan
+    def test_own_environment_unchanged(self):
+        out, _ = run_tree(self, "execle-env")
+        self.assertIn(b"own TRACEPARENT=(none)", out)
+
+
+class ForkAndExec(unittest.TestCase):
+    @no_shells_under_tsan
+    def test_fork_without_exec_is_a_child_span(self):
+        _, spans = run_tree(self, "fork-noexec")
+        _, top = check_tree(self, spans)
+        (child,) = children(spans, top)
+        a = child["attributes"]
+        self.assertTrue(a["process.forked"])
+        self.assertEqual(a["process.exit.code"], 3)
+        self.assertEqual(a["process.parent_pid"], top["attributes"]["process.pid"])
+        self.assertNotEqual(a["process.pid"], top["attributes"]["process.pid"])
+
+    @no_shells_under_tsan
+    def test_no_intermediate_fork_spans(self):
+        with Receiver() as rcv:
+            rc, out, _ = run(["sh", "-c", "ls / | wc -l"], env=otlp_env(rcv))
+            self.assertEqual(rc, 0)
+            time.sleep(0.1)
+            spans = rcv.spans()
+        _, top = check_tree(self, spans)
+        self.assertEqual(top["name"], "sh")
+        self.assertEqual(sorted(s["name"] for s in children(spans, top)), ["ls", "wc"])
+        self.assertEqual(len(spans), 3)
+
+    @no_shells_under_tsan
+    def test_subshell_keeps_its_span_when_it_has_children(self):
+        with Receiver() as rcv:
+            run(["sh", "-c", "(ls / >/dev/null; exec true)"], env=otlp_env(rcv))
+            time.sleep(0.1)
+            spans = rcv.spans()
+        check_tree(self, spans)
+        names = sorted(s["name"] for s in spans)
+        self.assertEqual(names, ["ls", "sh", "sh", "true"])
+
+    @no_shells_under_tsan
+    def test_exec_replaces_the_image(self):
+        _, spans = run_tree(self, "exec-self", expect_rc=4)
+        _, top = check_tree(self, spans)
+        self.assertEqual(top["name"], "tree")
+        self.assertIn("process.exec", [e["name"] for e in top["events"]])
+        (child,) = children(spans, top)
+        self.assertEqual(child["name"], "sh")
+        self.assertEqual(child["attributes"]["process.exit.code"], 4)
+
+    def test_failed_exec_leaves_telemetry_working(self):
+        out, spans = run_tree(self, "exec-fail", expect_rc=5)
+        self.assertTrue(out.startswith(b"errno="))
+        by_id, top = check_tree(self, spans)
+        last = [s for s in spans if s["attributes"].get("process.exit.code") == 5]
+        self.assertEqual(len(last), 1)
+        self.assertIn("process.exec.failed", [e["name"] for e in last[0]["events"]])
+
+    @unittest.skipIf(os.environ.get("OTELP_SANITIZE") == "address",
+                     "GCC 12's ASan allocator lock is not fork-safe: a child of a threaded "
+                     "process can deadlock in malloc, with or without the shim")
+    @no_shells_under_tsan
+    def test_fork_storm_with_busy_threads_never_deadlocks(self):
+        for delay in (None, 50):
+            with self.subTest(receiver_delay_ms=delay):
+                with Receiver(delay_ms=delay) as rcv:
+                    rc, out, err = run([TREE, "fork-storm", "60"], timeout=120,
+                                       env=otlp_env(rcv, OTEL_PRELOAD_SHUTDOWN_TIMEOUT="1000",
+                                                    OTEL_BSP_SCHEDULE_DELAY="10"))
+                self.assertEqual((rc, out, err), (0, b"forked 60\n", b""))
+
+
+class Threads(unittest.TestCase):
+    @unittest.skipIf(os.environ.get("OTELP_SANITIZE") == "thread",
+                     "TSan's pthread_create interceptor, in front of ours, starts our trampoline "
+                     "(which runs instrumented code) before it has set the thread up")
+    def test_thread_spans(self):
+        _, spans = run_tree(self, "threads")
+        _, top = check_tree(self, spans)
+        threads = children(spans, top)
+        by_name = {s["attributes"].get("thread.name"): s for s in threads}
+        self.assertIn("setname-th", by_name)
+        self.assertIn("prctl-th", by_name)
+        self.assertIn("renamed-th", by_name)  # named by its creator, still running at exit
+        self.assertTrue(by_name["renamed-th"]["attributes"]["thread.cut_short"])
+        self.assertEqual(len(threads), 5)
+        tids = {s["attributes"]["thread.id"] for s in threads}
+        self.assertEqual(len(tids), 5)
+        for s in threads:
+            self.assertEqual(s["name"], s["attributes"]["thread.name"])
+            self.assertEqual([e["name"] for e in s["events"]][-1], "thread.exit")
+        unnamed = [s for s in threads if s["name"] not in ("setname-th", "prctl-th", "renamed-th")]
+        self.assertEqual(len(unnamed), 2)
+        if not SANITIZED:  # (a sanitizer's pthread_create wraps the start routine)
+            for s in unnamed:
+                self.assertRegex(s["name"], r"^tree\+0x[0-9a-f]+$")  # module+offset
+
+
+@unittest.skipUnless(shutil.which("strace") and shutil.which("make") and shutil.which("cc"),
+                     "needs strace, make and cc")
+@no_shells_under_tsan
+class RealBuild(unittest.TestCase):
+    """make -j2 of a generated multi-file C project: one span per exec'd
+    program, counted against strace's execve calls."""
+
+    def make_project(self, d, n=12):
+        for i in range(n):
+            with open(os.path.join(d, "f%d.c" % i), "w") as f:
+                f.write("int f%d(int x) { return x * %d; }\n" % (i, i + 1))
+        with open(os.path.join(d, "main.c"), "w") as f:
+            f.write("".join("int f%d(int);\n" % i for i in range(n)))
+            f.write("int main(void) { return %s; }\n" % " + ".join("f%d(0)" % i for i in range(n)))
+        objs = " ".join("f%d.o" % i for i in range(n)) + " main.o"
+        with open(os.path.join(d, "Makefile"), "w") as f:
+            f.write("prog: %s\n\tcc -o $@ %s\n\t@echo linked $@ | tr a-z A-Z > link.log\n"
+                    "%%.o: %%.c\n\tcc -O0 -c $< -o $@\n"
+                    "clean:\n\trm -f *.o prog link.log\n" % (objs, objs))
+
+    def test_make_j2(self):
+        with tempfile.TemporaryDirectory() as d:
+            self.make_project(d)
+            trace = os.path.join(d, "strace.txt")
+            p = subprocess.run(["strace", "-f", "-qq", "-e", "trace=execve", "-o", trace,
+                                "make", "-j2"], cwd=d, capture_output=True, timeout=300)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            with open(trace) as f:
+                execs = sum(1 for line in f if re.search(r"execve\(.*= 0$", line)
+                            or re.search(r"execve resumed>.*= 0$", line))
+            subprocess.run(["make", "clean"], cwd=d, capture_output=True, timeout=60)
+            with Receiver() as rcv:
+                rc, out, err = run(["make", "-j2"], cwd=d, env=otlp_env(rcv), timeout=300)
+                self.assertEqual(rc, 0, err)
+                time.sleep(0.2)
+                spans = rcv.spans()
+            _, top = check_tree(self, spans)
+            self.assertEqual(top["name"], "make")
+            images = [s for s in spans if not s["attributes"].get("process.forked")
+                      and "thread.id" not in s["attributes"]]
+            self.assertEqual(len(images), execs,
+                             sorted(s["name"] for s in images))
+            self.assertGreaterEqual(len([s for s in images if s["name"] == "cc"]), 13)
+
+
+if __name__ == "__main__":
+    unittest.main()
