@@ -7,7 +7,8 @@ import subprocess
 import time
 import unittest
 
-from common import EXIT_PATHS, Receiver, otlp_env, preload_env, run, spans_named
+from common import (EXIT_PATHS, Receiver, no_threads_under_tsan, otlp_env, preload_env, run,
+                    spans_named)
 
 
 class ExitPaths(unittest.TestCase):
@@ -55,6 +56,7 @@ class ExitPaths(unittest.TestCase):
     def test_quick_exit(self):
         self.assert_code(self.root_span(["quick_exit", "7"], 7), 7)
 
+    @no_threads_under_tsan
     def test_exit_from_another_thread(self):
         self.assert_code(self.root_span(["thread-exit", "9"], 9), 9)
 

@@ -10,7 +10,8 @@ import tempfile
 import time
 import unittest
 
-from common import PROGS, SANITIZED, Receiver, no_shells_under_tsan, otlp_env, run
+from common import (PROGS, SANITIZED, Receiver, no_shells_under_tsan, no_threads_under_tsan,
+                    otlp_env, run)
 
 TREE = os.path.join(PROGS, "tree")
 
@@ -76,6 +77,7 @@ class StartingChildren(unittest.TestCase):
         _, top, child, events = self.one_child("fork-exec", "true")
         self.assertIn("process.fork", events)
 
+    @unittest.skipIf(os.environ.get("OTELP_SANITIZE") == "thread", "TSan turns vfork into fork")
     def test_vfork_execve(self):
         self.one_child("vfork-exec", "true")
 
@@ -183,9 +185,7 @@ class ForkAndExec(unittest.TestCase):
 
 
 class Threads(unittest.TestCase):
-    @unittest.skipIf(os.environ.get("OTELP_SANITIZE") == "thread",
-                     "TSan's pthread_create interceptor, in front of ours, starts our trampoline "
-                     "(which runs instrumented code) before it has set the thread up")
+    @no_threads_under_tsan
     def test_thread_spans(self):
         _, spans = run_tree(self, "threads")
         _, top = check_tree(self, spans)
