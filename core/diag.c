@@ -10,10 +10,18 @@
 static enum diag_level current_level = DIAG_NONE;
 int diag_fd = STDERR_FILENO;
 
+int fd_move_high(int fd) {
+    if (fd < 0 || fd >= OTELP_FD_BASE) return fd;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, OTELP_FD_BASE);
+    if (high < 0) return fd;
+    close(fd);
+    return high;
+}
+
 void diag_keep_stderr(void) {
     if (diag_fd != STDERR_FILENO) return;
     /* High, so it does not take a number the program expects to get. */
-    int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 900);
+    int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, OTELP_FD_BASE);
     if (fd >= 0) diag_fd = fd;
 }
 static void (*current_sink)(enum diag_level, const char *);

@@ -21,6 +21,12 @@ void diag_set_sink(void (*sink)(enum diag_level level, const char *line));
  * (coreutils do) does not silence us at exit. */
 extern int diag_fd;
 void diag_keep_stderr(void);
+
+/* Moves a descriptor the shim keeps to 900 or above, close-on-exec, so the
+ * program's own descriptor numbers are what they would be without us.
+ * Returns the new fd (the old one is closed), or fd unchanged on failure. */
+#define OTELP_FD_BASE 900
+int fd_move_high(int fd);
 void diag_log(enum diag_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define diag_error(...) diag_log(DIAG_ERROR, __VA_ARGS__)

@@ -148,6 +148,10 @@ bool processor_worker_running(void) {
     return atomic_load(&worker_state) == 1;
 }
 
+bool processor_exiting(void) {
+    return atomic_load(&exiting) != 0;
+}
+
 bool batcher_on_end(struct batcher *b, void *record) {
     struct queue *q = get_queue(b);
     if (!q || !queue_push(q, record)) {
@@ -284,6 +288,8 @@ void processor_shutdown(uint32_t timeout_ms, bool in_signal) {
 
 void processor_after_fork_child(void) {
     atomic_store(&worker_state, 0);
+    atomic_store(&exiting, 0);
+    atomic_store(&exiting, 0);
     atomic_store(&worker_sleeping, 0);
     atomic_store(&flush_req, 0);
     atomic_store(&flush_done, 0);

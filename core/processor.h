@@ -61,6 +61,8 @@ void processor_shutdown(uint32_t timeout_ms, bool in_signal);
 /* In a fork child: forget the parent's queued records and worker. */
 void processor_after_fork_child(void);
 bool processor_worker_running(void);
+/* True once the final flush has begun (processor_shutdown). */
+bool processor_exiting(void);
 
 /* Seams for the preload layer and tests. */
 extern int (*processor_thread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *),

@@ -8,11 +8,13 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/diag.h"
 #include "core/ids.h"
 #include "core/sampler.h"
 #include "exporters/exporter.h"
+#include "exporters/handoff.h"
 
 struct telemetry telemetry;
 
@@ -173,6 +175,7 @@ int telemetry_init(char *const *envp, const char *exe_name) {
         struct exporter *e = exporter_new((enum exporter_kind)k, SIGNAL_TRACES, &t->cfg);
         if (e) span_exporters[n_span_exporters++] = e;
     }
+    handoff_init(&t->cfg);
     if (n_span_exporters) {
         span_set_slot_cache(t->cfg.bsp.max_queue_size);
         struct batch_sink sink = {export_spans, free_span, NULL};
@@ -218,8 +221,9 @@ static void report_loss(void) {
     if (!telemetry.spans || diag_get_level() < DIAG_INFO) return;
     struct batch_stats st;
     batcher_stats(telemetry.spans, &st);
-    diag_info("spans: exported %llu, dropped %llu (queue full), %llu (export failed), "
+    diag_info("%s[%d]: spans: exported %llu, dropped %llu (queue full), %llu (export failed), "
               "%llu (shutdown)",
+              telemetry.exe_name ? telemetry.exe_name : "", (int)getpid(),
               (unsigned long long)st.exported, (unsigned long long)st.dropped_queue_full,
               (unsigned long long)st.dropped_export_failed,
               (unsigned long long)st.dropped_shutdown);
@@ -228,7 +232,14 @@ static void report_loss(void) {
 void telemetry_shutdown(bool in_signal) {
     if (!telemetry.active) return;
     if (in_signal) exporter_in_signal = true;
-    processor_shutdown(telemetry.cfg.shutdown_timeout_ms, in_signal);
+    /* One budget for both: what children handed us, then our own. */
+    uint64_t start = clock_mono_ns();
+    relay_shutdown(telemetry.cfg.shutdown_timeout_ms, in_signal);
+    uint64_t spent_ms = (clock_mono_ns() - start) / 1000000u;
+    uint32_t left = spent_ms >= telemetry.cfg.shutdown_timeout_ms
+                        ? 0
+                        : telemetry.cfg.shutdown_timeout_ms - (uint32_t)spent_ms;
+    processor_shutdown(left, in_signal);
     if (!in_signal) report_loss();
 }
 
@@ -239,6 +250,7 @@ void telemetry_after_fork_child(void) {
     atomic_store(&resource_state, 0);
     if (!telemetry.active) return;
     processor_after_fork_child();
+    relay_after_fork_child();
     for (int i = 0; i < n_span_exporters; i++)
         span_exporters[i]->ops->after_fork(span_exporters[i]);
 }

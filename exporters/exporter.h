@@ -38,6 +38,10 @@ struct exporter *exporter_new(enum exporter_kind kind, enum signal_kind sig,
 struct exporter *console_exporter_new(enum signal_kind sig);
 struct exporter *otlp_http_exporter_new(enum signal_kind sig, const struct otlp_config *cfg);
 
+/* "Name: value\r\n" lines for OTEL_EXPORTER_OTLP_*HEADERS (percent-decoded),
+ * with our User-Agent; malloc'd. */
+char *otlp_http_header_block(const char *spec);
+
 /* Set while a dying process flushes from a signal handler. */
 extern bool exporter_in_signal;
 

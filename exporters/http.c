@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/diag.h"
 #include "core/ids.h"
 
 int http_url_parse(const char *url, struct http_url *out) {
@@ -139,6 +140,7 @@ static int wait_fd(int fd, short events, uint64_t deadline) {
 static int connect_one(const struct sockaddr_storage *sa, socklen_t len, uint64_t deadline) {
     int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return -errno;
+    fd = fd_move_high(fd); /* keeps its O_NONBLOCK (a file status flag) */
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (connect(fd, (const struct sockaddr *)sa, len) < 0) {

@@ -11,6 +11,8 @@
 #include "core/diag.h"
 #include "core/ids.h"
 #include "exporters/exporter.h"
+#include "core/processor.h"
+#include "exporters/handoff.h"
 #include "exporters/http.h"
 #include "exporters/otlp_proto.h"
 
@@ -50,7 +52,7 @@ static bool decode_into(struct buf *out, const char *s, size_t n) {
 /* OTEL_EXPORTER_OTLP_HEADERS "k=v,k2=v2" -> "k: v\r\nk2: v2\r\n". A
  * malformed member is skipped with a diagnostic naming the key only (values
  * are often tokens). */
-static char *build_headers(const char *spec) {
+char *otlp_http_header_block(const char *spec) {
     struct buf b = {.heap = true};
     buf_puts(&b, "User-Agent: OTel-OTLP-Exporter-C/" OTELP_VERSION " otel-preload\r\n");
     for (const char *p = spec; p && *p;) {
@@ -102,6 +104,10 @@ static int otlp_http_export(struct exporter *e, void *const *records, size_t n,
     if (own < deadline) deadline = own;
     buf_reset(&x->body);
     if (!otlp_encode_traces(&x->body, resource, (struct span *const *)records, n)) return -ENOMEM;
+    /* The final flush of a process whose parent relays for it: hand over. */
+    if (processor_exiting() &&
+        handoff_send(x->base.signal, (uint32_t)n, x->body.data, x->body.len) == 0)
+        return 0;
     struct http_response resp;
     int rc = http_post(&x->client, "application/x-protobuf", x->headers, x->body.data, x->body.len,
                        deadline, !exporter_in_signal, &resp);
@@ -146,7 +152,7 @@ struct exporter *otlp_http_exporter_new(enum signal_kind sig, const struct otlp_
     x->base.ops = &otlp_http_ops;
     x->base.signal = sig;
     x->timeout_ms = cfg->timeout_ms;
-    x->headers = build_headers(cfg->headers);
+    x->headers = otlp_http_header_block(cfg->headers);
     http_client_init(&x->client, &url);
     return &x->base;
 }

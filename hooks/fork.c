@@ -13,11 +13,17 @@
 #include <unistd.h>
 
 #include "core/guard.h"
+#include "exporters/handoff.h"
 #include "hooks/hooks.h"
 #include "preload/symbols.h"
 
 HOOK_EXPORT pid_t fork(void) {
     if (!REAL(fork)) return -1;
+    if (preload_active && !guard_active()) {
+        guard_enter();
+        relay_start(); /* the child may hand its spans to us */
+        guard_leave();
+    }
     pid_t pid = real_fork();
     if (pid > 0 && preload_active && !guard_active()) {
         guard_enter();
@@ -33,6 +39,7 @@ void *vfork_prepare(void) {
     if (preload_active && !guard_active()) {
         guard_enter();
         process_before_fork(); /* the child will be a child of our span */
+        relay_start();
         guard_leave();
     }
     void *real = (void *)REAL(vfork);

@@ -28,6 +28,7 @@
 #include "core/guard.h"
 #include "core/ids.h"
 #include "core/processor.h"
+#include "exporters/handoff.h"
 #include "core/telemetry.h"
 #include "hooks/hooks.h"
 #include "preload/symbols.h"
@@ -241,6 +242,7 @@ static bool exec_ended_root;
 
 void process_before_exec(const char *target) {
     exec_ended_root = false;
+    relay_shutdown(telemetry.cfg.shutdown_timeout_ms, false); /* its thread dies at exec */
     if (fork_child && !root_referenced) {
         /* The fork span is discarded (see above); send what else is
          * queued, if anything. */

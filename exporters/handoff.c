@@ -1,0 +1,303 @@
+/* handoff: children hand their exports to their parent's relay. See
+ * handoff.h. */
+#include "exporters/handoff.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/diag.h"
+#include "core/guard.h"
+#include "core/ids.h"
+#include "core/processor.h"
+#include "exporters/buf.h"
+#include "exporters/exporter.h"
+#include "exporters/http.h"
+
+#define MAGIC 0x6f74706cu /* "otpl" */
+#define MAX_MESSAGE (256u << 10)
+#define FLUSH_BYTES (1u << 20)
+#define ACK_MS 200 /* a child waits this long for its parent's receipt */
+
+struct header {
+    uint32_t magic;
+    uint8_t version, signal;
+    uint16_t reserved;
+    uint32_t count;
+};
+
+static bool enabled; /* http/protobuf, no compression, endpoints valid */
+static uint64_t config_hash;
+static uint32_t delay_ms, budget_ms;
+static struct http_url urls[SIGNAL_COUNT];
+static bool url_ok[SIGNAL_COUNT];
+static char *headers[SIGNAL_COUNT];
+static const char *header_specs[SIGNAL_COUNT];
+
+static uint64_t fnv1a(uint64_t h, const char *s) {
+    for (; s && *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return (h ^ 0xff) * 0x100000001b3ULL; /* field separator */
+}
+
+void handoff_init(const struct config *cfg) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    enabled = true;
+    for (int s = 0; s < SIGNAL_COUNT; s++) {
+        const struct otlp_config *o = &cfg->otlp[s];
+        h = fnv1a(h, o->endpoint);
+        h = fnv1a(h, o->headers);
+        if (o->protocol != OTLP_HTTP_PROTOBUF) enabled = false;
+        url_ok[s] = o->endpoint && http_url_parse(o->endpoint, &urls[s]) == 0 && !urls[s].tls;
+        header_specs[s] = o->headers;
+    }
+    config_hash = h;
+    delay_ms = cfg->bsp.schedule_delay_ms;
+    budget_ms = cfg->shutdown_timeout_ms;
+}
+
+/* "\0otel-preload/<uid>/<pid>/<hash>" */
+static socklen_t socket_name(struct sockaddr_un *a, pid_t pid) {
+    memset(a, 0, sizeof *a);
+    a->sun_family = AF_UNIX;
+    int n = snprintf(a->sun_path + 1, sizeof a->sun_path - 1, "otel-preload/%u/%d/%016llx",
+                     (unsigned)getuid(), (int)pid, (unsigned long long)config_hash);
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+}
+
+/* ---- child side ---- */
+
+int handoff_send(enum signal_kind sig, uint32_t count, const void *body, size_t len) {
+    if (!enabled || !url_ok[sig] || len > MAX_MESSAGE) return -ENOTSUP;
+    pid_t parent = getppid();
+    if (parent <= 1) return -ENOENT;
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    struct sockaddr_un a;
+    socklen_t alen = socket_name(&a, parent);
+    int rc = 0;
+    struct ucred peer;
+    socklen_t plen = sizeof peer;
+    if (connect(fd, (struct sockaddr *)&a, alen) < 0) {
+        rc = -errno;
+    } else if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) < 0 || peer.pid != parent ||
+               peer.uid != getuid()) {
+        rc = -EPERM; /* not our parent's relay */
+    } else {
+        struct header h = {MAGIC, 1, (uint8_t)sig, 0, count};
+        struct iovec iov[2] = {{&h, sizeof h}, {(void *)body, len}};
+        struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
+        ssize_t sent = sendmsg(fd, &m, MSG_NOSIGNAL);
+        if (sent != (ssize_t)(sizeof h + len)) rc = sent < 0 ? -errno : -EIO;
+        /* Delivered only once the relay says it holds it (a listener that
+         * closes drops what sits in its backlog). */
+        char ack = 0;
+        struct pollfd p = {fd, POLLIN, 0};
+        if (rc == 0 && (poll(&p, 1, ACK_MS) != 1 || recv(fd, &ack, 1, 0) != 1 || ack != 'k'))
+            rc = -ETIMEDOUT;
+    }
+    close(fd);
+    return rc;
+}
+
+/* ---- parent side: the relay ---- */
+
+static _Atomic int relay_state; /* 0 none, 1 running, 2 stopped/failed */
+static int listen_fd = -1;
+static struct sockaddr_un listen_name;
+static socklen_t listen_name_len;
+static _Atomic uint32_t relay_done;
+static struct buf pending[SIGNAL_COUNT];
+static uint64_t pending_records[SIGNAL_COUNT];
+static uint64_t first_pending_ns;
+static struct http_client clients[SIGNAL_COUNT];
+static uint64_t relayed, relay_lost;
+
+/* Whether listen_fd is still our socket: a program may close descriptors it
+ * does not know (daemons close them all) and reuse the number. */
+static bool still_ours(void) {
+    struct sockaddr_un a;
+    socklen_t len = sizeof a;
+    return listen_fd >= 0 && getsockname(listen_fd, (struct sockaddr *)&a, &len) == 0 &&
+           len == listen_name_len && !memcmp(&a, &listen_name, len);
+}
+
+static void flush_pending(uint64_t deadline) {
+    for (int s = 0; s < SIGNAL_COUNT; s++) {
+        struct buf *b = &pending[s];
+        if (!b->len) continue;
+        struct http_response resp;
+        int rc = http_post(&clients[s], "application/x-protobuf", headers[s], b->data, b->len,
+                           deadline, true, &resp);
+        if (rc == 0 && resp.status >= 200 && resp.status < 300)
+            relayed += pending_records[s];
+        else
+            relay_lost += pending_records[s];
+        buf_reset(b);
+        pending_records[s] = 0;
+    }
+    first_pending_ns = 0;
+}
+
+/* Takes one message from a connection (already readable or about to be). */
+static void take_message(int conn, int wait_ms) {
+    struct ucred peer;
+    socklen_t plen = sizeof peer;
+    if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &peer, &plen) < 0 || peer.uid != getuid()) return;
+    struct pollfd p = {conn, POLLIN, 0};
+    if (poll(&p, 1, wait_ms) <= 0) return;
+    struct header h;
+    ssize_t n = recv(conn, NULL, 0, MSG_PEEK | MSG_TRUNC);
+    if (n < (ssize_t)sizeof h || n > (ssize_t)(sizeof h + MAX_MESSAGE)) return;
+    char *msg = malloc((size_t)n);
+    if (!msg) return;
+    if (recv(conn, msg, (size_t)n, 0) == n) {
+        memcpy(&h, msg, sizeof h);
+        if (h.magic == MAGIC && h.version == 1 && h.signal < SIGNAL_COUNT && url_ok[h.signal]) {
+            if (!pending[h.signal].len && !first_pending_ns) first_pending_ns = clock_mono_ns();
+            buf_append(&pending[h.signal], msg + sizeof h, (size_t)n - sizeof h);
+            pending_records[h.signal] += h.count;
+            if (!pending[h.signal].failed) (void)send(conn, "k", 1, MSG_NOSIGNAL);
+        }
+    }
+    free(msg);
+}
+
+static void accept_all(int wait_ms) {
+    for (;;) {
+        int conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (conn < 0) return;
+        take_message(conn, wait_ms);
+        close(conn);
+    }
+}
+
+static size_t pending_bytes(void) {
+    size_t n = 0;
+    for (int s = 0; s < SIGNAL_COUNT; s++)
+        n += pending[s].len;
+    return n;
+}
+
+static void *relay_main(void *arg) {
+    (void)arg;
+    guard_enter(); /* for good */
+    prctl(PR_SET_NAME, "otel-relay", 0, 0, 0);
+    /* relay_shutdown sets the state before it connects to wake us: checked
+     * before every sleep, a wake-up consumed along with a child's message
+     * is never slept through. */
+    while (atomic_load(&relay_state) == 1) {
+        int timeout = -1;
+        if (first_pending_ns) {
+            uint64_t due = first_pending_ns + (uint64_t)delay_ms * 1000000u, now = clock_mono_ns();
+            timeout = now >= due ? 0 : (int)((due - now) / 1000000u) + 1;
+        }
+        struct pollfd p = {listen_fd, POLLIN, 0};
+        int r = poll(&p, 1, timeout);
+        if (r < 0 && errno != EINTR) break;
+        if (atomic_load(&relay_state) != 1) break;   /* shutdown */
+        if (p.revents & (POLLNVAL | POLLERR)) break; /* the program closed our socket */
+        if (p.revents & POLLIN) accept_all(100);
+        uint64_t now = clock_mono_ns();
+        if (pending_bytes() >= FLUSH_BYTES ||
+            (first_pending_ns && now - first_pending_ns >= (uint64_t)delay_ms * 1000000u))
+            flush_pending(now + (uint64_t)budget_ms * 1000000u * 5);
+    }
+    /* Shutdown: what is queued on the socket, then stop listening (a child
+     * that connects later gets no receipt and exports itself), then one
+     * last flush. */
+    accept_all(20);
+    if (still_ours()) close(listen_fd);
+    listen_fd = -1;
+    flush_pending(clock_mono_ns() + (uint64_t)budget_ms * 1000000u);
+    if (relayed || relay_lost)
+        diag_info("relay: forwarded %llu records of child processes, lost %llu",
+                  (unsigned long long)relayed, (unsigned long long)relay_lost);
+    atomic_store(&relay_done, 1);
+    syscall(SYS_futex, &relay_done, FUTEX_WAKE_PRIVATE, 1 << 30, NULL, NULL, 0);
+    return NULL;
+}
+
+void relay_start(void) {
+    if (!enabled || atomic_load_explicit(&relay_state, memory_order_relaxed)) return;
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&relay_state, &expected, 1)) return;
+    struct sockaddr_un a;
+    socklen_t alen = socket_name(&a, getpid());
+    listen_fd = fd_move_high(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&a, alen) < 0 ||
+        listen(listen_fd, 128) < 0)
+        goto fail;
+    listen_name = a;
+    listen_name_len = alen;
+    for (int s = 0; s < SIGNAL_COUNT; s++) {
+        http_client_init(&clients[s], &urls[s]);
+        pending[s].heap = true;
+        if (!headers[s]) headers[s] = otlp_http_header_block(header_specs[s]);
+    }
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 128 * 1024);
+    pthread_t t;
+    int rc = processor_thread_create(&t, &attr, relay_main, NULL);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc == 0) return;
+fail:
+    if (listen_fd >= 0) close(listen_fd);
+    listen_fd = -1;
+    atomic_store(&relay_state, 2);
+}
+
+void relay_shutdown(uint32_t timeout_ms, bool in_signal) {
+    (void)in_signal;
+    int expected = 1;
+    if (!atomic_compare_exchange_strong(&relay_state, &expected, 2)) return;
+    /* Wake the relay by connecting to it: it then sees the state, drains
+     * its backlog and flushes. */
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0) return;
+    int rc = connect(fd, (struct sockaddr *)&listen_name, listen_name_len);
+    close(fd);
+    if (rc < 0) return;
+    uint64_t deadline = clock_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+    while (!atomic_load(&relay_done)) {
+        uint64_t now = clock_mono_ns();
+        if (now >= deadline) break;
+        uint64_t left = deadline - now;
+        struct timespec ts = {(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
+        syscall(SYS_futex, &relay_done, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0);
+    }
+}
+
+void relay_after_fork_child(void) {
+    if (atomic_load(&relay_state) == 1) {
+        if (still_ours()) close(listen_fd); /* the parent's socket: not ours to serve */
+        listen_fd = -1;
+        for (int s = 0; s < SIGNAL_COUNT; s++) {
+            buf_release(&pending[s]);
+            pending_records[s] = 0;
+            http_close(&clients[s]);
+        }
+        first_pending_ns = 0;
+    }
+    atomic_store(&relay_state, 0);
+    atomic_store(&relay_done, 0);
+    relayed = relay_lost = 0;
+}

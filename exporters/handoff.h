@@ -1,0 +1,46 @@
+/* handoff: short-lived children hand their export to their parent.
+ *
+ * A process that starts children (fork, vfork, spawn, system, popen)
+ * listens on an abstract Unix socket named after its uid, its pid and a
+ * hash of its export configuration, served by one "relay" thread. A child
+ * that exports synchronously at exit (no worker thread: the common case in
+ * shells and builds) first tries its parent's socket: one connect and one
+ * send of the request it encoded, instead of a TCP connection and an HTTP
+ * round trip. The relay forwards what it received as one POST per signal:
+ * concatenated ExportTraceServiceRequest messages are one valid request
+ * (protobuf's merge rule), so nothing is decoded. Both ends check the peer
+ * (same uid; the listener must be our parent), and anything unexpected
+ * falls back to the child exporting directly. Only http/protobuf without
+ * compression is handed off.
+ *
+ * The relay flushes when it holds a batch's worth of bytes, after the
+ * schedule delay, before its process execs, and at its exit within the
+ * shutdown budget. Depends on http.h, buf.h, core/config.h. */
+#ifndef OTELP_EXPORTERS_HANDOFF_H
+#define OTELP_EXPORTERS_HANDOFF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/config.h"
+
+/* Sets up the configuration both ends use (called once at init). */
+void handoff_init(const struct config *cfg);
+
+/* Child side: hands body (an encoded export request of count records) to
+ * the parent's relay. 0 on success, negative errno otherwise (then export
+ * directly). Async-signal-safe. */
+int handoff_send(enum signal_kind sig, uint32_t count, const void *body, size_t len);
+
+/* Parent side: makes sure this process listens for its children (cheap
+ * after the first call). Call before starting a child. */
+void relay_start(void);
+/* Forwards everything received and stops listening (the process is ending
+ * or exec'ing), within timeout_ms. in_signal: from a dying process's signal
+ * handler. */
+void relay_shutdown(uint32_t timeout_ms, bool in_signal);
+/* In a fork child: the parent's relay is not ours. */
+void relay_after_fork_child(void);
+
+#endif
