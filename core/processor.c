@@ -124,20 +124,25 @@ bool batcher_due(const struct batcher *b, uint64_t now) {
 
 static void *worker_main(void *arg);
 
-static void worker_start(void) {
-    int expected = 0;
-    if (!atomic_compare_exchange_strong(&worker_state, &expected, 1)) return;
+int processor_spawn_thread(void *(*fn)(void *), size_t stack_size) {
     sigset_t all, old;
     sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* the new thread inherits the mask */
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
+    pthread_attr_setstacksize(&attr, stack_size);
     pthread_t t;
-    int rc = processor_thread_create(&t, &attr, worker_main, NULL);
+    int rc = processor_thread_create(&t, &attr, fn, NULL);
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+static void worker_start(void) {
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&worker_state, &expected, 1)) return;
+    int rc = processor_spawn_thread(worker_main, 256 * 1024);
     if (rc) {
         atomic_store(&worker_state, 2); /* exports happen at exit instead */
         diag_warn("cannot start the export thread (%s); exporting at exit only", strerror(rc));

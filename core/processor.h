@@ -64,6 +64,11 @@ bool processor_worker_running(void);
 /* True once the final flush has begun (processor_shutdown). */
 bool processor_exiting(void);
 
+/* Starts one of our own threads: detached, every signal blocked (so a
+ * program's signals never land on it), through processor_thread_create.
+ * Returns 0 or an error number. */
+int processor_spawn_thread(void *(*fn)(void *), size_t stack_size);
+
 /* Seams for the preload layer and tests. */
 extern int (*processor_thread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *),
                                       void *);

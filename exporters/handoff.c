@@ -247,17 +247,7 @@ void relay_start(void) {
         pending[s].heap = true;
         if (!headers[s]) headers[s] = otlp_http_header_block(header_specs[s]);
     }
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 128 * 1024);
-    pthread_t t;
-    int rc = processor_thread_create(&t, &attr, relay_main, NULL);
-    pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int rc = processor_spawn_thread(relay_main, 128 * 1024);
     if (rc == 0) return;
 fail:
     if (listen_fd >= 0) close(listen_fd);
