@@ -23,6 +23,7 @@
 
 #include "core/guard.h"
 #include "core/ids.h"
+#include "core/queue.h"
 #include "core/telemetry.h"
 #include "hooks/hooks.h"
 #include "preload/symbols.h"
@@ -87,6 +88,27 @@ static void add_pending_name(pthread_t th, const char *name) {
     }
 }
 
+/* Start records go back through a free queue, not free(): a thread that
+ * calls free() makes glibc set up (and at its exit tear down) a malloc
+ * cache for it, which costs more than the rest of what we do per thread. */
+static _Atomic(struct queue *) free_starts;
+
+static struct thread_start *start_record(void) {
+    struct queue *q = atomic_load_explicit(&free_starts, memory_order_acquire);
+    if (!q) {
+        struct queue *fresh = queue_new(64), *none = NULL;
+        if (fresh && !atomic_compare_exchange_strong(&free_starts, &none, fresh)) queue_free(fresh);
+        q = atomic_load(&free_starts);
+    }
+    struct thread_start *ts = q ? queue_pop(q) : NULL;
+    return ts ? ts : malloc(sizeof *ts);
+}
+
+static void release_start_record(struct thread_start *ts) {
+    struct queue *q = atomic_load_explicit(&free_starts, memory_order_acquire);
+    if (!q || !queue_push(q, ts)) free(ts);
+}
+
 static int claim_slot(struct span *s) {
     unsigned h = (unsigned)syscall(SYS_gettid) % THREAD_SLOTS;
     for (unsigned i = 0; i < THREAD_SLOTS; i++) {
@@ -148,7 +170,7 @@ static void *trampoline(void *p) {
     uint64_t now = clock_now_ns();
     struct span *s = telemetry_span_start(str_of("thread", 6), ts->has_parent ? &ts->parent : NULL,
                                           str_of(ts->trace_state, ts->ts_len), now, 0);
-    free(ts);
+    release_start_record(ts);
     if (s) {
         s->symbolize = (void *)fn;
         span_set_int(s, "thread.id", syscall(SYS_gettid));
@@ -172,7 +194,7 @@ HOOK_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, vo
     if (!preload_active || guard_active() || !telemetry.spans)
         return real_pthread_create(thread, attr, fn, arg);
     int saved_errno = errno;
-    struct thread_start *ts = malloc(sizeof *ts);
+    struct thread_start *ts = start_record();
     if (!ts) {
         errno = saved_errno;
         return real_pthread_create(thread, attr, fn, arg);
@@ -185,7 +207,7 @@ HOOK_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, vo
     if (ts->ts_len) memcpy(ts->trace_state, state, ts->ts_len);
     errno = saved_errno;
     int rc = real_pthread_create(thread, attr, trampoline, ts);
-    if (rc) free(ts);
+    if (rc) release_start_record(ts);
     errno = saved_errno;
     return rc;
 }
