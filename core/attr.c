@@ -95,8 +95,8 @@ const struct attr *attrs_find(const struct attr_list *l, const char *key) {
     return NULL;
 }
 
-static int put(struct attr_list *l, struct arena *a, const struct attr_limits *lim, struct str key,
-               bool copy_key, const struct attr_value *value) {
+int attrs_put(struct attr_list *l, struct arena *a, const struct attr_limits *lim, struct str key,
+              const struct attr_value *value) {
     struct attr *slot = NULL;
     for (uint32_t i = 0; i < l->count; i++)
         if (l->items[i].key.len == key.len && !memcmp(l->items[i].key.ptr, key.ptr, key.len)) {
@@ -113,9 +113,7 @@ static int put(struct attr_list *l, struct arena *a, const struct attr_limits *l
             return -ENOMEM;
         }
         slot = &l->items[l->count];
-        if (!copy_key)
-            slot->key = key;
-        else if (arena_strdup(a, key, UINT32_MAX, &slot->key) < 0) {
+        if (arena_strdup(a, key, UINT32_MAX, &slot->key) < 0) {
             l->dropped++;
             return -ENOMEM;
         }
@@ -138,16 +136,6 @@ static int put(struct attr_list *l, struct arena *a, const struct attr_limits *l
     slot->value = v;
     if (slot == &l->items[l->count]) l->count++;
     return 0;
-}
-
-int attrs_put(struct attr_list *l, struct arena *a, const struct attr_limits *lim, struct str key,
-              const struct attr_value *value) {
-    return put(l, a, lim, key, true, value);
-}
-
-int attrs_put_lit(struct attr_list *l, struct arena *a, const struct attr_limits *lim,
-                  const char *key, const struct attr_value *value) {
-    return put(l, a, lim, str_cstr(key), false, value);
 }
 
 int attrs_put_str(struct attr_list *l, struct arena *a, const struct attr_limits *lim,

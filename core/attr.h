@@ -73,10 +73,6 @@ int arena_strdup(struct arena *a, struct str in, uint32_t limit, struct str *out
  * it in dropped. Returns 0 or -ENOMEM/-ENOSPC. */
 int attrs_put(struct attr_list *l, struct arena *a, const struct attr_limits *lim, struct str key,
               const struct attr_value *value);
-/* The same for a key that outlives the list (a string literal): not
- * copied. */
-int attrs_put_lit(struct attr_list *l, struct arena *a, const struct attr_limits *lim,
-                  const char *key, const struct attr_value *value);
 int attrs_put_str(struct attr_list *l, struct arena *a, const struct attr_limits *lim,
                   const char *key, const char *value, size_t len);
 int attrs_put_int(struct attr_list *l, struct arena *a, const struct attr_limits *lim,

@@ -82,29 +82,24 @@ int span_set_attr(struct span *s, struct str key, const struct attr_value *value
     return attrs_put(&s->attrs, &s->arena, &s->limits->attrs, key, value);
 }
 
-static int set_lit(struct span *s, const char *key, const struct attr_value *v) {
-    if (!s->recording) return 0;
-    return attrs_put_lit(&s->attrs, &s->arena, &s->limits->attrs, key, v);
-}
-
 int span_set_str(struct span *s, const char *key, const char *value, size_t len) {
     struct attr_value v = {.type = ATTR_STRING, .u.s = str_of(value, len)};
-    return set_lit(s, key, &v);
+    return span_set_attr(s, str_cstr(key), &v);
 }
 
 int span_set_int(struct span *s, const char *key, int64_t value) {
     struct attr_value v = {.type = ATTR_INT, .u.i = value};
-    return set_lit(s, key, &v);
+    return span_set_attr(s, str_cstr(key), &v);
 }
 
 int span_set_double(struct span *s, const char *key, double value) {
     struct attr_value v = {.type = ATTR_DOUBLE, .u.d = value};
-    return set_lit(s, key, &v);
+    return span_set_attr(s, str_cstr(key), &v);
 }
 
 int span_set_bool(struct span *s, const char *key, bool value) {
     struct attr_value v = {.type = ATTR_BOOL, .u.b = value};
-    return set_lit(s, key, &v);
+    return span_set_attr(s, str_cstr(key), &v);
 }
 
 struct span_event *span_add_event(struct span *s, const char *name, uint64_t time_ns) {

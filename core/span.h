@@ -70,7 +70,6 @@ struct span *span_new(struct str name, const struct span_context *parent,
                       uint64_t start_ns, const struct span_limits *limits, size_t arena_size);
 void span_free(struct span *s);
 
-/* key: a string literal (not copied). span_set_attr copies its key. */
 int span_set_str(struct span *s, const char *key, const char *value, size_t len);
 int span_set_int(struct span *s, const char *key, int64_t value);
 int span_set_double(struct span *s, const char *key, double value);
