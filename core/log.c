@@ -1,8 +1,25 @@
 /* log: log records. See log.h. */
 #include "core/log.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+/* Free slots form a lock-free stack (Treiber) of slot indexes: top holds
+ * index + 1 (0: empty) and, above it, a tag bumped by every change, so a
+ * slot taken and given back between another thread's read and its
+ * compare-and-swap cannot fool it (ABA). Slots are taken from the stack
+ * first, then from the never-used tail (next_new), so only as many slots
+ * are ever touched as were in use at once. */
+struct log_pool {
+    char *base;
+    size_t slot_size;
+    uint32_t slots;
+    _Atomic uint32_t next_new;
+    _Atomic uint64_t top;
+    _Atomic uint32_t *next; /* per slot: the index + 1 below it on the stack */
+};
 
 struct log_record *log_record_new(uint64_t time_ns, uint64_t observed_ns, int severity_number,
                                   const char *severity_text, const char *body, size_t body_len,
@@ -34,8 +51,91 @@ struct log_record *log_record_new(uint64_t time_ns, uint64_t observed_ns, int se
 
 void log_record_free(struct log_record *r) {
     if (!r) return;
+    if (r->pool) {
+        struct log_pool *p = r->pool;
+        uint32_t k = (uint32_t)(((char *)r - p->base) / p->slot_size);
+        uint64_t top = atomic_load_explicit(&p->top, memory_order_relaxed), next;
+        do {
+            atomic_store_explicit(&p->next[k], (uint32_t)top, memory_order_relaxed);
+            next = ((top >> 32) + 1) << 32 | (k + 1);
+        } while (!atomic_compare_exchange_weak_explicit(&p->top, &top, next, memory_order_release,
+                                                        memory_order_relaxed));
+        return;
+    }
     arena_release(&r->arena);
     free(r);
+}
+
+struct log_pool *log_pool_new(uint32_t slots, size_t slot_size) {
+    if (!slots || slot_size < sizeof(struct log_record) + 64) return NULL;
+    slot_size = (slot_size + 63) & ~(size_t)63;
+    struct log_pool *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->base = mmap(NULL, (size_t)slots * slot_size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    p->next = calloc(slots, sizeof *p->next);
+    if (p->base == MAP_FAILED || !p->next) {
+        if (p->base != MAP_FAILED) munmap(p->base, (size_t)slots * slot_size);
+        free(p->next);
+        free(p);
+        return NULL;
+    }
+    p->slot_size = slot_size;
+    p->slots = slots;
+    return p;
+}
+
+static struct log_record *slot(struct log_pool *p, uint32_t k) {
+    return (struct log_record *)(p->base + (size_t)k * p->slot_size);
+}
+
+struct log_record *log_pool_get(struct log_pool *p) {
+    struct log_record *r = NULL;
+    uint64_t top = atomic_load_explicit(&p->top, memory_order_acquire);
+    while ((uint32_t)top) {
+        uint32_t k = (uint32_t)top - 1;
+        uint32_t below = atomic_load_explicit(&p->next[k], memory_order_relaxed);
+        uint64_t next = ((top >> 32) + 1) << 32 | below;
+        if (atomic_compare_exchange_weak_explicit(&p->top, &top, next, memory_order_acquire,
+                                                  memory_order_acquire)) {
+            r = slot(p, k);
+            break;
+        }
+    }
+    if (!r) {
+        uint32_t k = atomic_load_explicit(&p->next_new, memory_order_relaxed);
+        do {
+            if (k >= p->slots) return NULL;
+        } while (!atomic_compare_exchange_weak_explicit(
+            &p->next_new, &k, k + 1, memory_order_relaxed, memory_order_relaxed));
+        r = slot(p, k);
+    }
+    memset(r, 0, sizeof *r);
+    arena_init(&r->arena, r + 1, p->slot_size - sizeof *r);
+    r->arena.no_malloc = true;
+    r->pool = p;
+    return r;
+}
+
+int log_syslog_severity(int level, const char **text) {
+    static const struct {
+        uint8_t number;
+        const char *text;
+    } map[8] = {{SEVERITY_FATAL, "emerg"},    {SEVERITY_ERROR + 2, "alert"},
+                {SEVERITY_ERROR + 1, "crit"}, {SEVERITY_ERROR, "err"},
+                {SEVERITY_WARN, "warning"},   {SEVERITY_INFO + 1, "notice"},
+                {SEVERITY_INFO, "info"},      {SEVERITY_DEBUG, "debug"}};
+    level &= 7;
+    if (text) *text = map[level].text;
+    return map[level].number;
+}
+
+const char *log_syslog_facility_name(int code) {
+    static const char *const names[24] = {
+        "kern",   "user",   "mail",     "daemon", "auth",   "syslog", "lpr",    "news",
+        "uucp",   "cron",   "authpriv", "ftp",    NULL,     NULL,     NULL,     NULL,
+        "local0", "local1", "local2",   "local3", "local4", "local5", "local6", "local7"};
+    return code >= 0 && code < 24 ? names[code] : NULL;
 }
 
 int log_record_set_attr(struct log_record *r, struct str key, const struct attr_value *value) {

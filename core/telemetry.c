@@ -15,6 +15,9 @@ struct telemetry telemetry;
 
 static struct exporter *span_exporters[EXPORTER_MAX];
 static int n_span_exporters;
+static struct exporter *log_exporters[EXPORTER_MAX];
+static int n_log_exporters;
+static _Atomic uint64_t logs_dropped_no_memory, logs_truncated;
 
 /* The resource lives in static storage: detection may happen in a dying
  * process's signal handler, where malloc is off limits. */
@@ -49,6 +52,21 @@ static int export_spans(void *ctx, void *const *records, size_t n, uint64_t dead
 
 static void free_span(void *record) {
     span_free(record);
+}
+
+static int export_logs(void *ctx, void *const *records, size_t n, uint64_t deadline) {
+    (void)ctx;
+    const struct attr_list *res = telemetry_resource();
+    int rc = 0;
+    for (int i = 0; i < n_log_exporters; i++) {
+        int r = log_exporters[i]->ops->export(log_exporters[i], records, n, res, deadline);
+        if (r < 0) rc = r;
+    }
+    return rc;
+}
+
+static void free_log(void *record) {
+    log_record_free(record);
 }
 
 static _Thread_local struct span *tls_current __attribute__((tls_model("initial-exec")));
@@ -94,7 +112,7 @@ bool telemetry_current_context(struct span_context *out) {
 int telemetry_init(char *const *envp, const char *exe_name) {
     struct telemetry *t = &telemetry;
     memset(t, 0, sizeof *t);
-    n_span_exporters = 0;
+    n_span_exporters = n_log_exporters = 0;
     t->exe_name = exe_name;
     if (config_load(&t->cfg, envp) < 0) return -ENOMEM;
     if (t->cfg.disabled) return -ECANCELED;
@@ -120,6 +138,15 @@ int telemetry_init(char *const *envp, const char *exe_name) {
         span_set_slot_cache(t->cfg.bsp.max_queue_size);
         struct batch_sink sink = {export_spans, free_span, NULL};
         t->spans = batcher_new("spans", &t->cfg.bsp, &sink);
+    }
+    for (int k = 1; k <= EXPORTER_MAX; k++) {
+        if (!(t->cfg.exporters[SIGNAL_LOGS] & (1u << k))) continue;
+        struct exporter *e = exporter_new((enum exporter_kind)k, SIGNAL_LOGS, &t->cfg);
+        if (e) log_exporters[n_log_exporters++] = e;
+    }
+    if (n_log_exporters) {
+        struct batch_sink sink = {export_logs, free_log, NULL};
+        t->logs = batcher_new("logs", &t->cfg.blrp, &sink);
     }
     t->active = true;
     return 0;
@@ -157,15 +184,103 @@ void telemetry_span_end(struct span *s, uint64_t end_ns) {
     batcher_on_end(telemetry.spans, s);
 }
 
-static void report_loss(void) {
-    if (!telemetry.spans || diag_get_level() < DIAG_INFO) return;
+static size_t align8(size_t n) {
+    return (n + 7) & ~(size_t)7;
+}
+
+/* Arena bytes for copies of v (strings as arena_strdup makes them). */
+static size_t value_room(const struct attr_value *v) {
+    if (v->type == ATTR_STRING) return align8(v->u.s.len + 1);
+    if (v->type != ATTR_STRING_ARRAY) return 0;
+    size_t n = align8(v->u.arr.count * sizeof(struct str));
+    for (uint32_t i = 0; i < v->u.arr.count; i++)
+        n += align8(v->u.arr.items[i].len + 1);
+    return n;
+}
+
+void telemetry_log_count_dropped(void) {
+    atomic_fetch_add_explicit(&logs_dropped_no_memory, 1, memory_order_relaxed);
+}
+
+void telemetry_log_count_truncated(void) {
+    atomic_fetch_add_explicit(&logs_truncated, 1, memory_order_relaxed);
+}
+
+void telemetry_log_push(struct log_record *r) {
+    if (telemetry.logs)
+        batcher_on_end(telemetry.logs, r);
+    else
+        log_record_free(r);
+}
+
+static void log_to_record(const struct log_call *c, uint64_t now, const struct span_context *ctx) {
+    /* One allocation: the record, its body, severity text, the attribute
+     * array (at least the 8 slots the list starts with) and their strings. */
+    size_t room = align8(c->body_len + 1) + (c->nattrs > 8 ? c->nattrs : 8) * sizeof(struct attr);
+    if (c->severity_text) room += align8(strlen(c->severity_text) + 1);
+    for (uint32_t i = 0; i < c->nattrs; i++)
+        room += align8(c->attrs[i].key.len + 1) + value_room(&c->attrs[i].value);
+    struct log_record *r = log_record_new(now, now, c->severity_number, c->severity_text, c->body,
+                                          c->body_len, ctx, &telemetry.cfg.log_attrs, room);
+    if (!r) {
+        telemetry_log_count_dropped();
+        return;
+    }
+    for (uint32_t i = 0; i < c->nattrs; i++)
+        (void)log_record_set_attr(r, c->attrs[i].key, &c->attrs[i].value);
+    batcher_on_end(telemetry.logs, r);
+}
+
+/* The log-as-span-event view: an event "log" carrying the record's fields
+ * as attributes (named after the OTLP LogRecord fields, as the
+ * OpenTelemetry Java contrib event bridge does), then its attributes. */
+static void log_to_span_event(const struct log_call *c, uint64_t now) {
+    struct span *s = telemetry_current_span();
+    if (!s || !s->recording) return;
+    struct span_event *e = span_add_event(s, "log", now);
+    if (!e) return;
+    struct attr_value v = {.type = ATTR_INT, .u.i = c->severity_number};
+    (void)span_event_set_attr(s, e, str_cstr("log.record.severity_number"), &v);
+    if (c->severity_text) {
+        v = (struct attr_value){.type = ATTR_STRING, .u.s = str_cstr(c->severity_text)};
+        (void)span_event_set_attr(s, e, str_cstr("log.record.severity_text"), &v);
+    }
+    v = (struct attr_value){.type = ATTR_STRING, .u.s = str_of(c->body, c->body_len)};
+    (void)span_event_set_attr(s, e, str_cstr("log.record.body"), &v);
+    for (uint32_t i = 0; i < c->nattrs; i++)
+        (void)span_event_set_attr(s, e, c->attrs[i].key, &c->attrs[i].value);
+}
+
+void telemetry_log_emit(const struct log_call *c) {
+    if (!telemetry.active) return;
+    uint64_t now = clock_now_ns();
+    if (telemetry.logs) {
+        struct span_context ctx;
+        bool has_ctx = telemetry_current_context(&ctx);
+        log_to_record(c, now, has_ctx ? &ctx : NULL);
+    }
+    if (telemetry.cfg.log_span_events) log_to_span_event(c, now);
+}
+
+static void report_batcher(const char *what, const struct batcher *b) {
     struct batch_stats st;
-    batcher_stats(telemetry.spans, &st);
-    diag_info("spans: exported %llu, dropped %llu (queue full), %llu (export failed), "
+    batcher_stats(b, &st);
+    diag_info("%s: exported %llu, dropped %llu (queue full), %llu (export failed), "
               "%llu (shutdown)",
-              (unsigned long long)st.exported, (unsigned long long)st.dropped_queue_full,
+              what, (unsigned long long)st.exported, (unsigned long long)st.dropped_queue_full,
               (unsigned long long)st.dropped_export_failed,
               (unsigned long long)st.dropped_shutdown);
+}
+
+static void report_loss(void) {
+    if (diag_get_level() < DIAG_INFO) return;
+    if (telemetry.spans) report_batcher("spans", telemetry.spans);
+    if (telemetry.logs) {
+        report_batcher("logs", telemetry.logs);
+        diag_info("logs: dropped %llu (no memory), %llu bodies truncated",
+                  (unsigned long long)atomic_load(&logs_dropped_no_memory),
+                  (unsigned long long)atomic_load(&logs_truncated));
+    }
 }
 
 void telemetry_shutdown(bool in_signal) {
@@ -181,4 +296,8 @@ void telemetry_after_fork_child(void) {
     processor_after_fork_child();
     for (int i = 0; i < n_span_exporters; i++)
         span_exporters[i]->ops->after_fork(span_exporters[i]);
+    for (int i = 0; i < n_log_exporters; i++)
+        log_exporters[i]->ops->after_fork(log_exporters[i]);
+    atomic_store(&logs_dropped_no_memory, 0);
+    atomic_store(&logs_truncated, 0);
 }
