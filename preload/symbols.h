@@ -7,6 +7,9 @@
 #define OTELP_PRELOAD_SYMBOLS_H
 
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/uio.h>
 
 void *symbols_lookup(const char *name);
 
