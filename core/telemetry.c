@@ -9,6 +9,7 @@
 #include "core/diag.h"
 #include "core/ids.h"
 #include "core/sampler.h"
+#include "core/stream.h"
 #include "exporters/exporter.h"
 
 struct telemetry telemetry;
@@ -148,6 +149,13 @@ int telemetry_init(char *const *envp, const char *exe_name) {
         struct batch_sink sink = {export_logs, free_log, NULL};
         t->logs = batcher_new("logs", &t->cfg.blrp, &sink);
     }
+    /* Stream lines wait in the queue, in a batch being exported, or are
+     * being assembled (a few per thread): a pool that size rarely runs dry
+     * before the queue is full. */
+    if (t->logs && t->cfg.log_streams &&
+        stream_init(t->cfg.log_streams,
+                    t->cfg.blrp.max_queue_size + t->cfg.blrp.max_export_batch_size + 64) < 0)
+        diag_warn("cannot capture the standard streams: out of memory");
     t->active = true;
     return 0;
 }
@@ -251,15 +259,30 @@ static void log_to_span_event(const struct log_call *c, uint64_t now) {
         (void)span_event_set_attr(s, e, c->attrs[i].key, &c->attrs[i].value);
 }
 
-void telemetry_log_emit(const struct log_call *c) {
+void telemetry_log_emit(const struct log_call *call) {
     if (!telemetry.active) return;
     uint64_t now = clock_now_ns();
+    /* A body that is not UTF-8 (Latin-1 text, binary) gets U+FFFD for each
+     * bad byte: OTLP strings must be UTF-8. */
+    struct log_call c = *call;
+    char *fixed = NULL;
+    if (!utf8_valid(c.body, c.body_len)) {
+        size_t need = utf8_sanitized_len(c.body, c.body_len);
+        fixed = malloc(need);
+        if (!fixed) {
+            telemetry_log_count_dropped();
+            return;
+        }
+        c.body_len = utf8_sanitize(fixed, need, c.body, c.body_len);
+        c.body = fixed;
+    }
     if (telemetry.logs) {
         struct span_context ctx;
         bool has_ctx = telemetry_current_context(&ctx);
-        log_to_record(c, now, has_ctx ? &ctx : NULL);
+        log_to_record(&c, now, has_ctx ? &ctx : NULL);
     }
-    if (telemetry.cfg.log_span_events) log_to_span_event(c, now);
+    if (telemetry.cfg.log_span_events) log_to_span_event(&c, now);
+    free(fixed);
 }
 
 static void report_batcher(const char *what, const struct batcher *b) {
@@ -286,6 +309,7 @@ static void report_loss(void) {
 void telemetry_shutdown(bool in_signal) {
     if (!telemetry.active) return;
     if (in_signal) exporter_in_signal = true;
+    stream_flush_thread();
     processor_shutdown(telemetry.cfg.shutdown_timeout_ms, in_signal);
     if (!in_signal) report_loss();
 }
