@@ -87,7 +87,13 @@ static size_t utf8_seq(const unsigned char *s, size_t left) {
 
 bool utf8_valid(const char *str, size_t len) {
     const unsigned char *s = (const unsigned char *)str;
-    for (size_t i = 0; i < len;) {
+    size_t i = 0;
+    /* ASCII, eight bytes at a time. */
+    for (uint64_t w; i + 8 <= len; i += 8) {
+        memcpy(&w, s + i, 8);
+        if (w & 0x8080808080808080ull) break;
+    }
+    while (i < len) {
         if (s[i] < 0x80) {
             i++;
             continue;

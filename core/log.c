@@ -21,14 +21,9 @@ struct log_pool {
     _Atomic uint32_t *next; /* per slot: the index + 1 below it on the stack */
 };
 
-struct log_record *log_record_new(uint64_t time_ns, uint64_t observed_ns, int severity_number,
-                                  const char *severity_text, const char *body, size_t body_len,
-                                  const struct span_context *ctx, const struct attr_limits *limits,
-                                  size_t arena_size) {
-    struct log_record *r = malloc(sizeof *r + arena_size);
-    if (!r) return NULL;
-    memset(r, 0, sizeof *r);
-    arena_init(&r->arena, r + 1, arena_size);
+static void fill(struct log_record *r, uint64_t time_ns, uint64_t observed_ns, int severity_number,
+                 const char *severity_text, const char *body, size_t body_len,
+                 const struct span_context *ctx, const struct attr_limits *limits) {
     r->limits = limits;
     r->time_ns = time_ns;
     r->observed_ns = observed_ns;
@@ -46,13 +41,68 @@ struct log_record *log_record_new(uint64_t time_ns, uint64_t observed_ns, int se
         memcpy(r->span_id, ctx->span_id, 8);
         r->flags = ctx->flags;
     }
+}
+
+struct log_record *log_record_new(uint64_t time_ns, uint64_t observed_ns, int severity_number,
+                                  const char *severity_text, const char *body, size_t body_len,
+                                  const struct span_context *ctx, const struct attr_limits *limits,
+                                  size_t arena_size) {
+    struct log_record *r = malloc(sizeof *r + arena_size);
+    if (!r) return NULL;
+    memset(r, 0, sizeof *r);
+    arena_init(&r->arena, r + 1, arena_size);
+    fill(r, time_ns, observed_ns, severity_number, severity_text, body, body_len, ctx, limits);
     return r;
+}
+
+struct log_record *log_record_new_pooled(struct log_pool *p, uint64_t time_ns, uint64_t observed_ns,
+                                         int severity_number, const char *severity_text,
+                                         const char *body, size_t body_len,
+                                         const struct span_context *ctx,
+                                         const struct attr_limits *limits) {
+    struct log_record *r = log_pool_get(p);
+    if (r)
+        fill(r, time_ns, observed_ns, severity_number, severity_text, body, body_len, ctx, limits);
+    return r;
+}
+
+size_t log_pool_room(const struct log_pool *p) {
+    return p->slot_size - sizeof(struct log_record);
+}
+
+void log_record_add_attrs(struct log_record *r, const struct attr *attrs, uint32_t n) {
+    uint32_t keep = n;
+    if (r->attrs.count + keep > r->limits->count)
+        keep = r->limits->count > r->attrs.count ? r->limits->count - r->attrs.count : 0;
+    r->attrs.dropped += n - keep;
+    if (!keep) return;
+    if (attrs_reserve(&r->attrs, &r->arena, keep) < 0) {
+        r->attrs.dropped += keep;
+        return;
+    }
+    for (uint32_t i = 0; i < keep; i++) {
+        struct attr *a = &r->attrs.items[r->attrs.count];
+        a->key = attrs[i].key; /* static: see log.h */
+        a->value = attrs[i].value;
+        if (a->value.type == ATTR_STRING) {
+            if (arena_strdup(&r->arena, attrs[i].value.u.s, r->limits->value_length,
+                             &a->value.u.s) < 0) {
+                r->attrs.dropped++;
+                continue;
+            }
+        } else if (a->value.type == ATTR_STRING_ARRAY) {
+            r->attrs.dropped++; /* not made by our callers */
+            continue;
+        }
+        r->attrs.count++;
+    }
 }
 
 void log_record_free(struct log_record *r) {
     if (!r) return;
     if (r->pool) {
         struct log_pool *p = r->pool;
+        arena_release(&r->arena);
         uint32_t k = (uint32_t)(((char *)r - p->base) / p->slot_size);
         uint64_t top = atomic_load_explicit(&p->top, memory_order_relaxed), next;
         do {

@@ -46,6 +46,19 @@ struct log_record *log_record_new(uint64_t time_ns, uint64_t observed_ns, int se
                                   const char *severity_text, const char *body, size_t body_len,
                                   const struct span_context *ctx, const struct attr_limits *limits,
                                   size_t arena_size);
+/* Like log_record_new, in a slot of p (whose arena never mallocs: size
+ * the record with log_pool_room). NULL when the pool is empty. */
+struct log_record *log_record_new_pooled(struct log_pool *p, uint64_t time_ns, uint64_t observed_ns,
+                                         int severity_number, const char *severity_text,
+                                         const char *body, size_t body_len,
+                                         const struct span_context *ctx,
+                                         const struct attr_limits *limits);
+/* Appends n attributes in one go, for records built from known parts: the
+ * keys must be distinct, not already set, and outlive the record (string
+ * literals: they are not copied); string values are copied and cut to the
+ * value length limit; past the count limit attributes are dropped and
+ * counted. */
+void log_record_add_attrs(struct log_record *r, const struct attr *attrs, uint32_t n);
 /* Frees r, or gives a pooled record back to its pool. */
 void log_record_free(struct log_record *r);
 int log_record_set_attr(struct log_record *r, struct str key, const struct attr_value *value);
@@ -59,6 +72,8 @@ struct log_pool *log_pool_new(uint32_t slots, size_t slot_size);
 /* A zeroed record whose arena is the rest of its slot and never mallocs,
  * or NULL when every slot is in use. Lock-free, async-signal-safe. */
 struct log_record *log_pool_get(struct log_pool *p);
+/* Arena bytes in one of p's records. */
+size_t log_pool_room(const struct log_pool *p);
 
 /* Syslog level (LOG_EMERG..LOG_DEBUG, 0..7) to SeverityNumber as the data
  * model's appendix B maps it (Emergency FATAL, Alert ERROR3, Critical

@@ -221,21 +221,45 @@ void telemetry_log_push(struct log_record *r) {
         log_record_free(r);
 }
 
+/* Records of logging calls come from a pool of small slots (made on first
+ * use), recycled when exported: no malloc and free in different threads
+ * for each call. A record too big for a slot, or an empty pool, takes the
+ * malloc path. */
+#define LOG_SLOT 1024
+static _Atomic(struct log_pool *) call_pool;
+
+static struct log_pool *get_call_pool(void) {
+    struct log_pool *p = atomic_load_explicit(&call_pool, memory_order_acquire);
+    if (p) return p;
+    const struct batch_config *b = &telemetry.cfg.blrp;
+    struct log_pool *fresh =
+        log_pool_new(b->max_queue_size + b->max_export_batch_size + 64, LOG_SLOT);
+    if (!fresh) return NULL;
+    if (!atomic_compare_exchange_strong(&call_pool, &p, fresh)) return p; /* never freed */
+    return fresh;
+}
+
 static void log_to_record(const struct log_call *c, uint64_t now, const struct span_context *ctx) {
-    /* One allocation: the record, its body, severity text, the attribute
-     * array (at least the 8 slots the list starts with) and their strings. */
+    /* Room for the body, severity text, the attribute array (at least the
+     * 8 slots the list starts with) and the string values. */
     size_t room = align8(c->body_len + 1) + (c->nattrs > 8 ? c->nattrs : 8) * sizeof(struct attr);
     if (c->severity_text) room += align8(strlen(c->severity_text) + 1);
     for (uint32_t i = 0; i < c->nattrs; i++)
-        room += align8(c->attrs[i].key.len + 1) + value_room(&c->attrs[i].value);
-    struct log_record *r = log_record_new(now, now, c->severity_number, c->severity_text, c->body,
-                                          c->body_len, ctx, &telemetry.cfg.log_attrs, room);
+        room += value_room(&c->attrs[i].value);
+    const struct attr_limits *lim = &telemetry.cfg.log_attrs;
+    struct log_pool *pool = get_call_pool();
+    struct log_record *r = NULL;
+    if (pool && room <= log_pool_room(pool))
+        r = log_record_new_pooled(pool, now, now, c->severity_number, c->severity_text, c->body,
+                                  c->body_len, ctx, lim);
+    if (!r)
+        r = log_record_new(now, now, c->severity_number, c->severity_text, c->body, c->body_len,
+                           ctx, lim, room);
     if (!r) {
         telemetry_log_count_dropped();
         return;
     }
-    for (uint32_t i = 0; i < c->nattrs; i++)
-        (void)log_record_set_attr(r, c->attrs[i].key, &c->attrs[i].value);
+    log_record_add_attrs(r, c->attrs, c->nattrs);
     batcher_on_end(telemetry.logs, r);
 }
 

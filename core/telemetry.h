@@ -59,7 +59,8 @@ bool telemetry_current_context(struct span_context *out);
 void telemetry_set_root_span(struct span *root);
 
 /* What a logging call carried. Strings and attribute values point to the
- * caller's memory; telemetry_log_emit copies what it keeps. */
+ * caller's memory; telemetry_log_emit copies what it keeps, except the
+ * attribute keys: distinct string literals. */
 struct log_call {
     int severity_number;
     const char *severity_text; /* NULL: none */
