@@ -15,13 +15,14 @@
  *                             error_one_per_line suppresses the message
  *
  * Each hook saves errno first (err/warn append strerror(errno)), formats
- * the message once into a bounded stack buffer (MSG_CAP; longer messages
- * are cut and counted), emits the record inside the re-entry guard, restores
- * errno and calls the real function with the original arguments (a va_copy):
- * the program's output is byte for byte what it was. error() and
- * error_at_line() have no va_list variant, so the real function gets the
- * formatted message as "%s" (the same bytes; a message over MSG_CAP is
- * formatted again onto the heap for it). glibc's err* and error() call
+ * the message once into a bounded stack buffer (MSG_CAP) as the real
+ * function would (the fortified entry points with the same checks), emits
+ * the record inside the re-entry guard, restores errno and calls the real
+ * function with that message as "%s": the same bytes, formatted once, so
+ * the call costs little more than it did. A message over MSG_CAP is cut
+ * (and counted) in the record, and the real function gets the original
+ * arguments instead (error() and error_at_line(), which have no va_list
+ * variant, get it formatted again onto the heap). glibc's err* and error() call
  * exit() internally, past our exit hook: the exit code is noted here, and
  * the destructor that exit() runs flushes spans and logs.
  *
@@ -52,6 +53,7 @@
 
 void __syslog_chk(int pri, int flag, const char *fmt, ...);
 void __vsyslog_chk(int pri, int flag, const char *fmt, va_list ap);
+int __vsnprintf_chk(char *s, size_t maxlen, int flag, size_t slen, const char *fmt, va_list ap);
 
 /* ---- the common path ---- */
 
@@ -85,21 +87,28 @@ static void add_errno(struct attrs *l, int errnum, char *buf, size_t cap) {
     add_str(l, "errno.message", strerror(errnum));
 }
 
-/* Formats fmt/ap (which the caller owns) into buf. Returns the length kept;
- * counts a cut message. errno is the caller's, for %m. */
-static size_t format_body(char *buf, const char *fmt, va_list ap) {
-    if (!fmt) {
-        buf[0] = '\0';
-        return 0;
-    }
-    int n = vsnprintf(buf, MSG_CAP, fmt, ap);
+/* Formats fmt with a copy of ap into buf as the real function would (flag
+ * >= 0: with the _FORTIFY_SOURCE checks of that level). *len: the bytes
+ * kept, cut at a UTF-8 boundary (and counted) past MSG_CAP. Returns true
+ * when buf holds the whole message. errno must be the caller's, for %m. */
+static bool format_message(char *buf, int flag, const char *fmt, va_list ap, size_t *len) {
+    va_list copy;
+    va_copy(copy, ap);
+    int n = flag >= 0 ? __vsnprintf_chk(buf, MSG_CAP, flag, MSG_CAP, fmt, copy)
+                      : vsnprintf(buf, MSG_CAP, fmt, copy);
+    va_end(copy);
     if (n < 0) {
         buf[0] = '\0';
-        return 0;
+        *len = 0;
+        return false;
     }
-    if ((size_t)n < MSG_CAP) return (size_t)n;
+    if ((size_t)n < MSG_CAP) {
+        *len = (size_t)n;
+        return true;
+    }
     telemetry_log_count_truncated();
-    return utf8_truncate(buf, MSG_CAP - 1, MSG_CAP - 1);
+    *len = utf8_truncate(buf, MSG_CAP - 1, MSG_CAP - 1);
+    return false;
 }
 
 static void emit(int severity, const char *text, const char *body, size_t len,
@@ -156,20 +165,19 @@ HOOK_EXPORT void closelog(void) {
     if (REAL(closelog)) real_closelog();
 }
 
-/* Records one syslog call. ap is the caller's copy. */
-static void syslog_record(int pri, const char *fmt, va_list ap) {
-    int saved_errno = errno;
-    /* glibc drops unknown bits (and says so through syslog itself). */
+/* Whether syslog would log pri at all (setlogmask). glibc drops unknown
+ * bits (and says so through syslog itself). */
+static bool syslog_logs(int pri) {
     pri &= LOG_PRIMASK | LOG_FACMASK;
-    if (!(LOG_MASK(LOG_PRI(pri)) & setlogmask(0))) return; /* syslog logs nothing */
+    return LOG_MASK(LOG_PRI(pri)) & setlogmask(0);
+}
+
+static void syslog_record(int pri, const char *body, size_t len) {
+    pri &= LOG_PRIMASK | LOG_FACMASK;
     int facility = pri & LOG_FACMASK;
     if (!facility) facility = atomic_load_explicit(&syslog_facility, memory_order_relaxed);
     const char *ident = atomic_load_explicit(&syslog_ident, memory_order_relaxed);
     if (!ident) ident = program_invocation_short_name;
-
-    char body[MSG_CAP];
-    errno = saved_errno;
-    size_t len = format_body(body, fmt, ap);
     const char *text;
     int severity = log_syslog_severity(LOG_PRI(pri), &text);
     struct attrs l = {.n = 0};
@@ -177,18 +185,36 @@ static void syslog_record(int pri, const char *fmt, va_list ap) {
     add_int(&l, "syslog.facility.code", LOG_FAC(facility));
     add_str(&l, "syslog.facility.name", log_syslog_facility_name(LOG_FAC(facility)));
     if (atomic_load_explicit(&syslog_options, memory_order_relaxed) & LOG_PID)
-        add_int(&l, "syslog.procid", getpid());
+        add_int(&l, "syslog.procid", process_pid);
     emit(severity, text, body, len, &l);
+}
+
+/* The common part of vsyslog and __vsyslog_chk (flag < 0: not fortified).
+ * Returns true when the real function was called here (with the message
+ * formatted once, as "%s"). */
+static bool syslog_common(int pri, int flag, const char *fmt, va_list ap) {
+    int saved_errno = errno;
+    if (!may_log() || !syslog_logs(pri)) return false;
     errno = saved_errno;
+    char body[MSG_CAP];
+    size_t len;
+    bool whole = format_message(body, flag, fmt, ap, &len);
+    syslog_record(pri, body, len);
+    errno = saved_errno;
+    if (!whole) return false;
+    if (flag < 0 && REAL(syslog)) {
+        real_syslog(pri, "%s", body);
+        return true;
+    }
+    if (flag >= 0 && REAL(__syslog_chk)) {
+        real___syslog_chk(pri, flag, "%s", body);
+        return true;
+    }
+    return false;
 }
 
 HOOK_EXPORT void vsyslog(int pri, const char *fmt, va_list ap) {
-    if (may_log()) {
-        va_list copy;
-        va_copy(copy, ap);
-        syslog_record(pri, fmt, copy);
-        va_end(copy);
-    }
+    if (syslog_common(pri, -1, fmt, ap)) return;
     if (REAL(vsyslog)) real_vsyslog(pri, fmt, ap);
 }
 
@@ -199,15 +225,11 @@ HOOK_EXPORT void syslog(int pri, const char *fmt, ...) {
     va_end(ap);
 }
 
-/* What -D_FORTIFY_SOURCE builds call. flag asks for the format checks,
- * which the real function does (our own formatting never aborts). */
+/* What -D_FORTIFY_SOURCE builds call. flag asks for the format checks:
+ * our formatting makes them too (a check that fails aborts here, as the
+ * real function would have). */
 HOOK_EXPORT void __vsyslog_chk(int pri, int flag, const char *fmt, va_list ap) {
-    if (may_log()) {
-        va_list copy;
-        va_copy(copy, ap);
-        syslog_record(pri, fmt, copy);
-        va_end(copy);
-    }
+    if (syslog_common(pri, flag < 0 ? 0 : flag, fmt, ap)) return;
     if (REAL(__vsyslog_chk)) real___vsyslog_chk(pri, flag, fmt, ap);
 }
 
@@ -220,56 +242,60 @@ HOOK_EXPORT void __syslog_chk(int pri, int flag, const char *fmt, ...) {
 
 /* ---- err, warn ---- */
 
-/* with_errno: the call appends strerror(errno). exit_code: -1, or what an
- * err* call exits with. ap is the caller's copy. */
-static void errwarn_record(int severity, const char *text, bool with_errno, int exit_code,
-                           const char *fmt, va_list ap) {
-    int saved_errno = errno;
-    char body[MSG_CAP], num[16];
-    size_t len = format_body(body, fmt, ap);
+/* Records an err/warn call: body/len the formatted message (fmt NULL: the
+ * call prints only the errno text, which becomes the body). with_errno:
+ * the call appends strerror(errnum). exit_code: -1, or what err* exits
+ * with. */
+static void errwarn_record(int severity, const char *text, bool with_errno, int errnum,
+                           int exit_code, const char *fmt, const char *body, size_t len) {
+    char num[16];
     struct attrs l = {.n = 0};
     if (with_errno) {
-        add_errno(&l, saved_errno, num, sizeof num);
-        /* err(1, NULL) prints only the errno text: that is the message. */
+        add_errno(&l, errnum, num, sizeof num);
         if (!fmt) {
-            len = strlen(strerror(saved_errno));
-            memcpy(body, strerror(saved_errno), len);
+            body = strerror(errnum);
+            len = strlen(body);
         }
     }
     if (exit_code >= 0) add_int(&l, "process.exit.code", exit_code & 0xff);
     emit(severity, text, body, len, &l);
+}
+
+/* Formats and records one err/warn call; returns true when body holds the
+ * whole message for the real function as "%s". */
+static bool errwarn_common(int severity, const char *text, bool with_errno, int exit_code,
+                           const char *fmt, va_list ap, char *body) {
+    int saved_errno = errno;
+    size_t len = 0;
+    body[0] = '\0';
+    bool whole = fmt && format_message(body, -1, fmt, ap, &len);
+    errwarn_record(severity, text, with_errno, saved_errno, exit_code, fmt, body, len);
     errno = saved_errno;
-}
-
-static void err_common(int eval, bool with_errno, const char *fmt, va_list ap) {
-    if (may_note_exit()) {
-        process_note_exit_code(eval);
-        if (telemetry_logs_wanted()) {
-            va_list copy;
-            va_copy(copy, ap);
-            errwarn_record(SEVERITY_ERROR, "ERROR", with_errno, eval, fmt, copy);
-            va_end(copy);
-        }
-    }
-}
-
-static void warn_common(bool with_errno, const char *fmt, va_list ap) {
-    if (may_log()) {
-        va_list copy;
-        va_copy(copy, ap);
-        errwarn_record(SEVERITY_WARN, "WARN", with_errno, -1, fmt, copy);
-        va_end(copy);
-    }
+    return whole;
 }
 
 HOOK_EXPORT void verr(int eval, const char *fmt, va_list ap) {
-    err_common(eval, true, fmt, ap);
+    char body[MSG_CAP];
+    bool whole = false;
+    if (may_note_exit()) {
+        process_note_exit_code(eval);
+        if (telemetry_logs_wanted())
+            whole = errwarn_common(SEVERITY_ERROR, "ERROR", true, eval, fmt, ap, body);
+    }
+    if (whole && REAL(err)) real_err(eval, "%s", body);
     if (REAL(verr)) real_verr(eval, fmt, ap);
     exit(eval); /* not reached with glibc */
 }
 
 HOOK_EXPORT void verrx(int eval, const char *fmt, va_list ap) {
-    err_common(eval, false, fmt, ap);
+    char body[MSG_CAP];
+    bool whole = false;
+    if (may_note_exit()) {
+        process_note_exit_code(eval);
+        if (telemetry_logs_wanted())
+            whole = errwarn_common(SEVERITY_ERROR, "ERROR", false, eval, fmt, ap, body);
+    }
+    if (whole && REAL(errx)) real_errx(eval, "%s", body);
     if (REAL(verrx)) real_verrx(eval, fmt, ap);
     exit(eval);
 }
@@ -287,12 +313,21 @@ HOOK_EXPORT void errx(int eval, const char *fmt, ...) {
 }
 
 HOOK_EXPORT void vwarn(const char *fmt, va_list ap) {
-    warn_common(true, fmt, ap);
+    char body[MSG_CAP];
+    if (may_log() && errwarn_common(SEVERITY_WARN, "WARN", true, -1, fmt, ap, body) && REAL(warn)) {
+        real_warn("%s", body);
+        return;
+    }
     if (REAL(vwarn)) real_vwarn(fmt, ap);
 }
 
 HOOK_EXPORT void vwarnx(const char *fmt, va_list ap) {
-    warn_common(false, fmt, ap);
+    char body[MSG_CAP];
+    if (may_log() && errwarn_common(SEVERITY_WARN, "WARN", false, -1, fmt, ap, body) &&
+        REAL(warnx)) {
+        real_warnx("%s", body);
+        return;
+    }
     if (REAL(vwarnx)) real_vwarnx(fmt, ap);
 }
 

@@ -38,6 +38,14 @@
 #include "hooks/hooks.h"
 #include "preload/symbols.h"
 
+/* Optimised builds get some of these as macros from <bits/stdio.h>. */
+#undef fwrite_unlocked
+#undef fputc_unlocked
+#undef putc_unlocked
+#undef putchar_unlocked
+#undef putc
+#undef putchar
+
 int __printf_chk(int flag, const char *fmt, ...);
 int __vprintf_chk(int flag, const char *fmt, va_list ap);
 int __fprintf_chk(FILE *f, int flag, const char *fmt, ...);
