@@ -1,0 +1,191 @@
+/* logging: logs the way argv[1] says, for the integration tests of the
+ * logging hooks. Built twice: plain, and with -O2 -D_FORTIFY_SOURCE=2
+ * (logging_fortify), where syslog and printf become __syslog_chk and
+ * __printf_chk.
+ *   syslog-levels      openlog, one syslog per level, a facility in the
+ *                      priority, a masked priority, vsyslog, closelog
+ *   syslog-perror      syslog with LOG_PERROR (the message on stderr too)
+ *   percent-m          syslog with %m after a failed call
+ *   errwarn            warn, warnx, vwarn, vwarnx, error, error_at_line
+ *                      (with error_one_per_line), a message over 8 KiB
+ *   err N | errx N | verr N | error-exit N | error-at-line-exit N
+ *                      ends with exit code N through that call
+ *   threads N          N threads each log (syslog, warnx), then main does
+ *   fork               a fork child logs, then the parent
+ *   million N          N warnx lines with stderr sent to /dev/null first;
+ *                      prints the wall time on stdout
+ *   streams            printf, puts, fputs, fwrite, putchar, write, writev,
+ *                      dprintf, perror on stdout and stderr; a partial line
+ *                      at the end
+ *   streams-million N  N printf lines to stdout
+ * Exits 0 unless told otherwise. */
+#include <err.h>
+#include <errno.h>
+#include <error.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+static void v_syslog(int pri, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsyslog(pri, fmt, ap);
+    va_end(ap);
+}
+
+static void v_warn(int with_errno, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (with_errno)
+        vwarn(fmt, ap);
+    else
+        vwarnx(fmt, ap);
+    va_end(ap);
+}
+
+static void v_err(int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    verr(code, fmt, ap);
+}
+
+static void *thread_main(void *arg) {
+    int i = (int)(long)arg;
+    syslog(LOG_INFO, "thread %d syslog", i);
+    warnx("thread %d warnx", i);
+    return NULL;
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) return 2;
+    const char *how = argv[1];
+    int n = argc > 2 ? atoi(argv[2]) : 0;
+
+    if (!strcmp(how, "syslog-levels")) {
+        openlog("lg-ident", LOG_PID, LOG_LOCAL2);
+        for (int level = LOG_EMERG; level <= LOG_DEBUG; level++)
+            syslog(level, "level %d", level);
+        syslog(LOG_MAIL | LOG_INFO, "mail facility");
+        setlogmask(LOG_UPTO(LOG_ERR));
+        syslog(LOG_INFO, "masked");
+        setlogmask(LOG_UPTO(LOG_DEBUG));
+        v_syslog(LOG_WARNING, "via %s", "vsyslog");
+        closelog();
+        syslog(LOG_NOTICE, "after closelog");
+        return 0;
+    }
+    if (!strcmp(how, "syslog-perror")) {
+        openlog("lg", LOG_PERROR, LOG_USER);
+        syslog(LOG_ERR, "to stderr %s", "too");
+        v_syslog(LOG_INFO, "and %d more", 1);
+        return 0;
+    }
+    if (!strcmp(how, "percent-m")) {
+        if (open("/nonexistent/file", O_RDONLY) < 0) syslog(LOG_ERR, "open failed: %m");
+        return 0;
+    }
+    if (!strcmp(how, "errwarn")) {
+        errno = ENOENT;
+        warn("warn %s", "one");
+        warnx("warnx %d", 2);
+        errno = EACCES;
+        v_warn(1, "vwarn %s", "three");
+        v_warn(0, "vwarnx %s", "four");
+        errno = EPERM;
+        warn(NULL);
+        error(0, EIO, "error %s", "five");
+        error(0, 0, "error without errno");
+        error_one_per_line = 1;
+        error_at_line(0, ENOSPC, "file.c", 42, "at line %d", 42);
+        error_at_line(0, ENOSPC, "file.c", 42, "suppressed repeat");
+        error_at_line(0, 0, "file.c", 43, "next line");
+        char *big = malloc(9000);
+        if (!big) return 3;
+        memset(big, 'x', 8999);
+        big[8999] = '\0';
+        warnx("big %s", big);
+        error(0, 0, "big error %s", big);
+        free(big);
+        fflush(stdout);
+        return 0;
+    }
+    if (!strcmp(how, "err")) {
+        errno = ENOENT;
+        err(n, "fatal %s", "err");
+    }
+    if (!strcmp(how, "errx")) errx(n, "fatal %s", "errx");
+    if (!strcmp(how, "verr")) {
+        errno = EBADF;
+        v_err(n, "fatal %s", "verr");
+    }
+    if (!strcmp(how, "error-exit")) error(n, EIO, "fatal %s", "error");
+    if (!strcmp(how, "error-at-line-exit")) error_at_line(n, 0, "main.c", 7, "fatal at line");
+    if (!strcmp(how, "threads")) {
+        pthread_t t[64];
+        if (n > 64) n = 64;
+        for (int i = 0; i < n; i++)
+            pthread_create(&t[i], NULL, thread_main, (void *)(long)i);
+        for (int i = 0; i < n; i++)
+            pthread_join(t[i], NULL);
+        syslog(LOG_INFO, "main syslog");
+        return 0;
+    }
+    if (!strcmp(how, "fork")) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            syslog(LOG_INFO, "from the child");
+            exit(0);
+        }
+        int status;
+        waitpid(pid, &status, 0);
+        syslog(LOG_INFO, "from the parent");
+        return 0;
+    }
+    if (!strcmp(how, "million")) {
+        int fd = open("/dev/null", O_WRONLY);
+        if (fd < 0 || dup2(fd, 2) < 0) return 3;
+        double t0 = now_ms();
+        for (int i = 0; i < n; i++)
+            warnx("line %d of the million", i);
+        printf("elapsed_ms=%.1f\n", now_ms() - t0);
+        return 0;
+    }
+    if (!strcmp(how, "streams")) {
+        printf("printf %d\n", 1);
+        puts("puts");
+        fputs("fputs to ", stderr);
+        fputs("stderr\n", stderr);
+        fwrite("fwrite\n", 1, 7, stdout);
+        putchar('c');
+        putchar('\n');
+        fflush(stdout);
+        if (write(1, "write ", 6) < 0 || write(1, "in two\n", 7) < 0) return 3;
+        struct iovec iov[2] = {{"writev ", 7}, {"line\n", 5}};
+        if (writev(2, iov, 2) < 0) return 3;
+        dprintf(1, "dprintf %s\n", "line");
+        errno = ENOENT;
+        perror("perror");
+        printf("partial at exit");
+        return 0;
+    }
+    if (!strcmp(how, "streams-million")) {
+        for (int i = 0; i < n; i++)
+            printf("stdout line %d\n", i);
+        return 0;
+    }
+    return 2;
+}
