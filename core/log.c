@@ -76,6 +76,10 @@ void log_record_add_attrs(struct log_record *r, const struct attr *attrs, uint32
         keep = r->limits->count > r->attrs.count ? r->limits->count - r->attrs.count : 0;
     r->attrs.dropped += n - keep;
     if (!keep) return;
+    if (!r->attrs.cap) { /* exactly what is needed, not the list's first 8 */
+        r->attrs.items = arena_alloc(&r->arena, keep * sizeof *r->attrs.items);
+        if (r->attrs.items) r->attrs.cap = keep;
+    }
     if (attrs_reserve(&r->attrs, &r->arena, keep) < 0) {
         r->attrs.dropped += keep;
         return;

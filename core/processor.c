@@ -163,9 +163,12 @@ bool batcher_on_end(struct batcher *b, void *record) {
     if (!processor_autostart || atomic_load_explicit(&exiting, memory_order_relaxed)) return true;
     int state = atomic_load_explicit(&worker_state, memory_order_relaxed);
     if (state == 1) {
-        size_t n = queue_size(q);
-        if (atomic_load(&worker_sleeping) && (n >= b->cfg.max_export_batch_size || n == 1))
-            wake(&wake_seq);
+        /* The queue's size reads the head the worker writes: only when the
+         * worker may need waking. */
+        if (atomic_load(&worker_sleeping)) {
+            size_t n = queue_size(q);
+            if (n >= b->cfg.max_export_batch_size || n == 1) wake(&wake_seq);
+        }
     } else if (state == 0 && batcher_due(b, processor_clock())) {
         worker_start();
     }

@@ -240,9 +240,9 @@ static struct log_pool *get_call_pool(void) {
 }
 
 static void log_to_record(const struct log_call *c, uint64_t now, const struct span_context *ctx) {
-    /* Room for the body, severity text, the attribute array (at least the
-     * 8 slots the list starts with) and the string values. */
-    size_t room = align8(c->body_len + 1) + (c->nattrs > 8 ? c->nattrs : 8) * sizeof(struct attr);
+    /* Room for the body, severity text, the attribute array and the
+     * string values. */
+    size_t room = align8(c->body_len + 1) + c->nattrs * sizeof(struct attr);
     if (c->severity_text) room += align8(strlen(c->severity_text) + 1);
     for (uint32_t i = 0; i < c->nattrs; i++)
         room += value_room(&c->attrs[i].value);

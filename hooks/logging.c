@@ -64,14 +64,17 @@ struct attrs {
     uint32_t n;
 };
 
-static void add_str(struct attrs *l, const char *key, const char *value) {
+/* Keys are string literals (their length known at compile time). */
+#define add_str(l, key, value) add_str_(l, str_of(key, sizeof(key) - 1), value)
+#define add_int(l, key, value) add_int_(l, str_of(key, sizeof(key) - 1), value)
+
+static void add_str_(struct attrs *l, struct str key, const char *value) {
     if (value && l->n < MAX_ATTRS)
-        l->a[l->n++] = (struct attr){str_cstr(key), {.type = ATTR_STRING, .u.s = str_cstr(value)}};
+        l->a[l->n++] = (struct attr){key, {.type = ATTR_STRING, .u.s = str_cstr(value)}};
 }
 
-static void add_int(struct attrs *l, const char *key, int64_t value) {
-    if (l->n < MAX_ATTRS)
-        l->a[l->n++] = (struct attr){str_cstr(key), {.type = ATTR_INT, .u.i = value}};
+static void add_int_(struct attrs *l, struct str key, int64_t value) {
+    if (l->n < MAX_ATTRS) l->a[l->n++] = (struct attr){key, {.type = ATTR_INT, .u.i = value}};
 }
 
 /* error.type (the errno name, stable semantic convention) and
