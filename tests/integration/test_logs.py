@@ -123,6 +123,17 @@ class Logs(unittest.TestCase):
         self.assertEqual(by_body(logs, "level 2")["severityNumber"], 18)
         self.assertEqual(by_body(logs, "via vsyslog")["spanId"], root["spanId"])
 
+    def test_fortify_checks_kept(self):
+        # A fortified syslog with %n in writable memory aborts without the
+        # shim; formatting it in the shim must not lift that check.
+        base = run([LOGGING_FORTIFY, "percent-n"], preload=False)
+        self.assertEqual(base[0], -6)
+        rc, out, err = run([LOGGING_FORTIFY, "percent-n"], env={"OTEL_TRACES_EXPORTER": "none"})
+        self.assertEqual((rc, out, err), base)
+        # Not fortified: %n works, with or without the shim.
+        self.assertEqual(run([LOGGING, "percent-n"], preload=False)[1], b"count=5\n")
+        self.assertEqual(run([LOGGING, "percent-n"])[1], b"count=5\n")
+
     def test_err_exit_code_preserved_and_flushed(self):
         for how, body, errno_name in (("err", "fatal err", "ENOENT"), ("errx", "fatal errx", None),
                                       ("verr", "fatal verr", "EBADF"),

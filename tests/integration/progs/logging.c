@@ -18,6 +18,8 @@
  *                      dprintf, perror on stdout and stderr; a partial line
  *                      at the end
  *   streams-million N  N printf lines to stdout
+ *   percent-n          syslog with %n in a writable format (a fortified
+ *                      build aborts, shim or not)
  * Exits 0 unless told otherwise. */
 #include <err.h>
 #include <errno.h>
@@ -180,6 +182,13 @@ int main(int argc, char **argv) {
         errno = ENOENT;
         perror("perror");
         printf("partial at exit");
+        return 0;
+    }
+    if (!strcmp(how, "percent-n")) {
+        char fmt[] = "count%n";
+        int count = 0;
+        syslog(LOG_ERR, fmt, &count);
+        printf("count=%d\n", count);
         return 0;
     }
     if (!strcmp(how, "streams-million")) {
