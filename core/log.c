@@ -139,6 +139,13 @@ struct log_pool *log_pool_new(uint32_t slots, size_t slot_size) {
     return p;
 }
 
+void log_pool_free(struct log_pool *p) {
+    if (!p) return;
+    munmap(p->base, (size_t)p->slots * p->slot_size);
+    free(p->next);
+    free(p);
+}
+
 static struct log_record *slot(struct log_pool *p, uint32_t k) {
     return (struct log_record *)(p->base + (size_t)k * p->slot_size);
 }

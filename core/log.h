@@ -72,6 +72,8 @@ struct log_pool *log_pool_new(uint32_t slots, size_t slot_size);
 /* A zeroed record whose arena is the rest of its slot and never mallocs,
  * or NULL when every slot is in use. Lock-free, async-signal-safe. */
 struct log_record *log_pool_get(struct log_pool *p);
+/* Frees a pool none of whose records is in use any more (tests). */
+void log_pool_free(struct log_pool *p);
 /* Arena bytes in one of p's records. */
 size_t log_pool_room(const struct log_pool *p);
 

@@ -192,6 +192,23 @@ static void syslog_record(int pri, const char *body, size_t len) {
     emit(severity, text, body, len, &l);
 }
 
+/* Whether a fortified call's format has what the fortify checks look at
+ * (%n, positional arguments): then the real function gets the original
+ * arguments too, to make its own checks (a sanitizer runtime may stand in
+ * for the __vsnprintf_chk that made ours). */
+static bool fortify_sensitive(const char *fmt) {
+    for (const char *p = fmt; (p = strchr(p, '%')) != NULL;) {
+        p++;
+        while (*p && strchr("#0- +'I*.$123456789hlLqjzt", *p)) {
+            if (*p == '$') return true;
+            p++;
+        }
+        if (*p == 'n') return true;
+        if (*p) p++;
+    }
+    return false;
+}
+
 /* The common part of vsyslog and __vsyslog_chk (flag < 0: not fortified).
  * Returns true when the real function was called here (with the message
  * formatted once, as "%s"). */
@@ -209,6 +226,7 @@ static bool syslog_common(int pri, int flag, const char *fmt, va_list ap) {
         real_syslog(pri, "%s", body);
         return true;
     }
+    if (flag > 0 && fortify_sensitive(fmt)) return false;
     if (flag >= 0 && REAL(__syslog_chk)) {
         real___syslog_chk(pri, flag, "%s", body);
         return true;

@@ -113,6 +113,8 @@ static void test_pool(void) {
         CHECK((r[i] = log_pool_get(p)) != NULL);
     for (int i = 0; i < 3; i++)
         log_record_free(r[i]);
+    log_pool_free(p);
+    log_pool_free(NULL);
 }
 
 /* Threads take and give back slots concurrently; every slot stays
@@ -155,6 +157,7 @@ static void test_pool_threads(void) {
     CHECK(log_pool_get(shared_pool) == NULL);
     for (int i = 0; i < 6; i++)
         log_record_free(all[i]);
+    log_pool_free(shared_pool);
 }
 
 static void test_syslog_vocabulary(void) {

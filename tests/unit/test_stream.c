@@ -159,9 +159,10 @@ static void scenario_pool_empty(void) {
     const char *t = console_text();
     CHECK(strstr(t, "\"body\":\"one\"") != NULL);
     CHECK(strstr(t, "\"body\":\"two\"") != NULL);
-    CHECK(strstr(t, "ee") == NULL);
-    CHECK(strstr(t, "four") == NULL);
-    CHECK(strstr(t, "off") == NULL);
+    CHECK(strstr(t, "\"body\":\"ee\"") == NULL);
+    CHECK(strstr(t, "\"body\":\"thr") == NULL);
+    CHECK(strstr(t, "\"body\":\"four\"") == NULL);
+    CHECK(strstr(t, "\"body\":\"off\"") == NULL);
     put(1, "five\n"); /* exported slots came back */
     t = console_text();
     CHECK(strstr(t, "\"body\":\"five\"") != NULL);

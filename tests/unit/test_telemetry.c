@@ -433,6 +433,7 @@ static void scenario_logs(void) {
     CHECK_EQ_U64(log_stats().exported, 3);
     CHECK((pr = log_pool_get(pool)) != NULL); /* back after the export */
     log_record_free(pr);
+    log_pool_free(pool);
 
     const char *head = srv_head();
     CHECK(!strncmp(head, "POST /v1/logs HTTP/1.1\r\n", 24));
@@ -534,6 +535,7 @@ static void scenario_logs_off(void) {
                     "OTEL_TRACES_EXPORTER=none", NULL};
     REQUIRE(telemetry_init(envp, "x") == 0);
     CHECK(!telemetry_logs_wanted());
+    config_free(&telemetry.cfg);
     char *envp2[] = {"OTEL_PRELOAD_LOGS_SPAN_EVENTS=false", "OTEL_TRACES_EXPORTER=none",
                      "OTEL_LOGS_EXPORTER=console", NULL};
     REQUIRE(telemetry_init(envp2, "x") == 0);
