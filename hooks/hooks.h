@@ -27,7 +27,8 @@ extern pid_t process_pid;
 void signals_install(void);
 void signals_after_fork_child(void);
 
-/* streams.c: standard stream capture (core/stream.c does the work). */
+/* streams.c: standard stream capture (core/stream.c does the work), set
+ * up after telemetry_init. */
 void streams_install(void);
 
 /* Set by the constructor: false in secure-execution mode, when disabled, or

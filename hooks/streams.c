@@ -102,8 +102,9 @@ static int preformat(char *buf, const char *fmt, va_list ap) {
 }
 
 void streams_install(void) {
-    /* Resolved now, so a first write(2) in a signal handler never runs
-     * dlsym. */
+    /* When capturing, resolved now, so that a first write(2) in a signal
+     * handler never runs dlsym (which then may capture). */
+    if (!stream_capture) return;
     (void)REAL(write);
     (void)REAL(writev);
 }
