@@ -102,9 +102,9 @@ static int preformat(char *buf, const char *fmt, va_list ap) {
 }
 
 void streams_install(void) {
-    /* When capturing, resolved now, so that a first write(2) in a signal
-     * handler never runs dlsym (which then may capture). */
-    if (!stream_capture) return;
+    /* Resolved now, so that a program whose first write(2) is in a signal
+     * handler (the async-signal-safe way to print there) never runs dlsym
+     * in it. */
     (void)REAL(write);
     (void)REAL(writev);
 }
