@@ -20,6 +20,10 @@
  *   streams-million N  N printf lines to stdout
  *   percent-n          syslog with %n in a writable format (a fortified
  *                      build aborts, shim or not)
+ *   errno              sets errno before each hooked call and prints what
+ *                      errno is after it
+ *   streams-signal N   N printf lines while a 1 ms timer's handler writes
+ *                      "tick" lines with write(2)
  * Exits 0 unless told otherwise. */
 #include <err.h>
 #include <errno.h>
@@ -29,6 +33,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -64,6 +70,25 @@ static void *thread_main(void *arg) {
     syslog(LOG_INFO, "thread %d syslog", i);
     warnx("thread %d warnx", i);
     return NULL;
+}
+
+static void on_alarm(int sig) {
+    (void)sig;
+    int saved = errno;
+    static const char tick[] = "tick\n";
+    if (write(STDOUT_FILENO, tick, sizeof tick - 1) < 0) _exit(3);
+    errno = saved;
+}
+
+/* Each call runs with errno set to a marker; what errno is after it is
+ * printed (to a buffer, written at the end, so printing does not disturb
+ * it). */
+static char errno_log[4096];
+static size_t errno_len;
+static void note_errno(const char *what) {
+    int e = errno;
+    errno_len += (size_t)snprintf(errno_log + errno_len, sizeof errno_log - errno_len, "%s %d\n",
+                                  what, e);
 }
 
 static double now_ms(void) {
@@ -189,6 +214,56 @@ int main(int argc, char **argv) {
         int count = 0;
         syslog(LOG_ERR, fmt, &count);
         printf("count=%d\n", count);
+        return 0;
+    }
+    if (!strcmp(how, "errno")) {
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull < 0 || dup2(devnull, 2) < 0) return 3;
+        errno = EDOM;
+        syslog(LOG_INFO, "x");
+        note_errno("syslog");
+        errno = EDOM;
+        syslog(LOG_INFO, "failed: %m");
+        note_errno("syslog-m");
+        errno = EDOM;
+        warnx("x");
+        note_errno("warnx");
+        errno = EDOM;
+        warn("x");
+        note_errno("warn");
+        errno = EDOM;
+        error(0, EIO, "x");
+        note_errno("error");
+        errno = EDOM;
+        openlog("x", 0, LOG_USER);
+        note_errno("openlog");
+        errno = EDOM;
+        printf("x\n");
+        note_errno("printf");
+        errno = EDOM;
+        fputs("x\n", stdout);
+        note_errno("fputs");
+        errno = EDOM;
+        if (write(devnull, "x\n", 2) < 0) return 3;
+        note_errno("write");
+        errno = EDOM;
+        if (write(-1, "x", 1) >= 0) return 3; /* EBADF from the real call */
+        note_errno("write-ebadf");
+        errno = EDOM;
+        perror("x");
+        note_errno("perror");
+        fflush(stdout);
+        if (write(STDOUT_FILENO, errno_log, errno_len) < 0) return 3;
+        return 0;
+    }
+    if (!strcmp(how, "streams-signal")) {
+        signal(SIGALRM, on_alarm);
+        struct itimerval it = {{0, 1000}, {0, 1000}};
+        setitimer(ITIMER_REAL, &it, NULL);
+        for (int i = 0; i < n; i++)
+            printf("main line %d\n", i);
+        struct itimerval off = {{0, 0}, {0, 0}};
+        setitimer(ITIMER_REAL, &off, NULL);
         return 0;
     }
     if (!strcmp(how, "streams-million")) {
