@@ -10,9 +10,9 @@
  * (and the _FORTIFY_SOURCE __*_chk forms), puts, fputs, fwrite, fputc,
  * putc, putchar (and their _unlocked forms) and perror. The text is
  * captured at the call, after the real function returned, from what the
- * call was given (the printf family: formatted once more into a stack
- * buffer first, FMT_CAP bytes kept, a longer text cut and counted); a
- * failed call captures nothing. The bytes on the streams are the real
+ * call was given (the printf family: formatted once more, into a stack
+ * buffer, or the heap for a text over FMT_CAP); a failed call captures
+ * nothing. The bytes on the streams are the real
  * functions' own, untouched.
  *
  * Not captured: stdio macros that write into the FILE buffer inline
@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -53,7 +54,7 @@ int __vfprintf_chk(FILE *f, int flag, const char *fmt, va_list ap);
 int __dprintf_chk(int fd, int flag, const char *fmt, ...);
 int __vdprintf_chk(int fd, int flag, const char *fmt, va_list ap);
 
-/* Bytes of one printf-family call's text captured. */
+/* Bytes of a printf-family call's text formatted on the stack. */
 #define FMT_CAP 4096
 
 /* fd when writes to it are captured now, else -1. */
@@ -79,26 +80,42 @@ static void capture(int fd, const void *data, size_t n) {
     errno = saved_errno;
 }
 
-/* What a printf-family call printed: n the formatted length, written what
- * the real call returned. */
-static void capture_formatted(int fd, const char *buf, int n, int written) {
-    if (written <= 0 || n < 0) return;
-    size_t len = (size_t)(n < written ? n : written);
-    if (len >= FMT_CAP) {
-        len = FMT_CAP - 1;
+/* A printf-family call's text, formatted once more for capture: on the
+ * stack when it fits FMT_CAP, else on the heap (the printf family is no
+ * async-signal-safe path). */
+struct fmt_text {
+    char buf[FMT_CAP];
+    char *heap;
+    const char *text;
+    int n;
+};
+
+static void preformat(struct fmt_text *t, const char *fmt, va_list ap) {
+    va_list copy;
+    va_copy(copy, ap);
+    t->n = vsnprintf(t->buf, FMT_CAP, fmt, copy);
+    va_end(copy);
+    t->text = t->buf;
+    t->heap = NULL;
+    if (t->n < FMT_CAP) return;
+    t->heap = malloc((size_t)t->n + 1);
+    if (t->heap) {
+        va_copy(copy, ap);
+        t->n = vsnprintf(t->heap, (size_t)t->n + 1, fmt, copy);
+        va_end(copy);
+        t->text = t->heap;
+    } else {
+        t->n = FMT_CAP - 1;
         guard_enter();
         telemetry_log_count_truncated();
         guard_leave();
     }
-    capture(fd, buf, len);
 }
 
-static int preformat(char *buf, const char *fmt, va_list ap) {
-    va_list copy;
-    va_copy(copy, ap);
-    int n = vsnprintf(buf, FMT_CAP, fmt, copy);
-    va_end(copy);
-    return n;
+/* What the call printed: written is what the real call returned. */
+static void capture_formatted(int fd, struct fmt_text *t, int written) {
+    if (written > 0 && t->n > 0) capture(fd, t->text, (size_t)(t->n < written ? t->n : written));
+    free(t->heap);
 }
 
 void streams_install(void) {
@@ -135,10 +152,10 @@ HOOK_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt) {
 HOOK_EXPORT int vfprintf(FILE *f, const char *fmt, va_list ap) {
     int fd = captured_file(f);
     if (fd < 0) return REAL(vfprintf)(f, fmt, ap);
-    char buf[FMT_CAP];
-    int n = preformat(buf, fmt, ap);
+    struct fmt_text t;
+    preformat(&t, fmt, ap);
     int r = REAL(vfprintf)(f, fmt, ap);
-    capture_formatted(fd, buf, n, r);
+    capture_formatted(fd, &t, r);
     return r;
 }
 
@@ -153,10 +170,10 @@ HOOK_EXPORT int fprintf(FILE *f, const char *fmt, ...) {
 HOOK_EXPORT int vprintf(const char *fmt, va_list ap) {
     int fd = captured_file(stdout);
     if (fd < 0) return REAL(vprintf)(fmt, ap);
-    char buf[FMT_CAP];
-    int n = preformat(buf, fmt, ap);
+    struct fmt_text t;
+    preformat(&t, fmt, ap);
     int r = REAL(vprintf)(fmt, ap);
-    capture_formatted(fd, buf, n, r);
+    capture_formatted(fd, &t, r);
     return r;
 }
 
@@ -170,10 +187,10 @@ HOOK_EXPORT int printf(const char *fmt, ...) {
 
 HOOK_EXPORT int vdprintf(int fd, const char *fmt, va_list ap) {
     if (captured_fd(fd) < 0) return REAL(vdprintf)(fd, fmt, ap);
-    char buf[FMT_CAP];
-    int n = preformat(buf, fmt, ap);
+    struct fmt_text t;
+    preformat(&t, fmt, ap);
     int r = REAL(vdprintf)(fd, fmt, ap);
-    capture_formatted(fd, buf, n, r);
+    capture_formatted(fd, &t, r);
     return r;
 }
 
@@ -190,10 +207,10 @@ HOOK_EXPORT int dprintf(int fd, const char *fmt, ...) {
 HOOK_EXPORT int __vfprintf_chk(FILE *f, int flag, const char *fmt, va_list ap) {
     int fd = captured_file(f);
     if (fd < 0) return REAL(__vfprintf_chk)(f, flag, fmt, ap);
-    char buf[FMT_CAP];
-    int n = preformat(buf, fmt, ap);
+    struct fmt_text t;
+    preformat(&t, fmt, ap);
     int r = REAL(__vfprintf_chk)(f, flag, fmt, ap);
-    capture_formatted(fd, buf, n, r);
+    capture_formatted(fd, &t, r);
     return r;
 }
 
@@ -208,10 +225,10 @@ HOOK_EXPORT int __fprintf_chk(FILE *f, int flag, const char *fmt, ...) {
 HOOK_EXPORT int __vprintf_chk(int flag, const char *fmt, va_list ap) {
     int fd = captured_file(stdout);
     if (fd < 0) return REAL(__vprintf_chk)(flag, fmt, ap);
-    char buf[FMT_CAP];
-    int n = preformat(buf, fmt, ap);
+    struct fmt_text t;
+    preformat(&t, fmt, ap);
     int r = REAL(__vprintf_chk)(flag, fmt, ap);
-    capture_formatted(fd, buf, n, r);
+    capture_formatted(fd, &t, r);
     return r;
 }
 
@@ -225,10 +242,10 @@ HOOK_EXPORT int __printf_chk(int flag, const char *fmt, ...) {
 
 HOOK_EXPORT int __vdprintf_chk(int fd, int flag, const char *fmt, va_list ap) {
     if (captured_fd(fd) < 0) return REAL(__vdprintf_chk)(fd, flag, fmt, ap);
-    char buf[FMT_CAP];
-    int n = preformat(buf, fmt, ap);
+    struct fmt_text t;
+    preformat(&t, fmt, ap);
     int r = REAL(__vdprintf_chk)(fd, flag, fmt, ap);
-    capture_formatted(fd, buf, n, r);
+    capture_formatted(fd, &t, r);
     return r;
 }
 

@@ -65,6 +65,17 @@ static void v_err(int code, const char *fmt, ...) {
     verr(code, fmt, ap);
 }
 
+/* vfprintf to f, or vprintf when f is NULL. */
+static void v_print(FILE *f, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (f)
+        vfprintf(f, fmt, ap);
+    else
+        vprintf(fmt, ap);
+    va_end(ap);
+}
+
 static void *thread_main(void *arg) {
     int i = (int)(long)arg;
     syslog(LOG_INFO, "thread %d syslog", i);
@@ -206,6 +217,23 @@ int main(int argc, char **argv) {
         dprintf(1, "dprintf %s\n", "line");
         errno = ENOENT;
         perror("perror");
+        fprintf(stdout, "fprintf %d\n", 2);
+        v_print(stderr, "vfprintf %d\n", 3);
+        v_print(NULL, "vprintf %d\n", 4);
+        const char *volatile dyn = "fputs dynamic\n"; /* not turned into fwrite */
+        fputs(dyn, stdout);
+        fputs_unlocked(dyn, stdout);
+        fwrite_unlocked(dyn, 1, strlen(dyn), stdout);
+        fputc('f', stdout);
+        putc('\n', stdout);
+        putchar_unlocked('u');
+        fputc_unlocked('\n', stdout);
+        char *big = malloc(6000);
+        if (!big) return 3;
+        memset(big, 'y', 5999);
+        big[5999] = '\0';
+        printf("%s\n", big); /* more than a printf capture keeps: cut */
+        free(big);
         printf("partial at exit");
         return 0;
     }
