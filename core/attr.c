@@ -61,6 +61,110 @@ size_t utf8_truncate(const char *s, size_t len, size_t limit) {
     return n;
 }
 
+/* Length of the valid UTF-8 sequence at s (at most left bytes), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t left) {
+    unsigned c = s[0];
+    size_t n;
+    uint32_t min;
+    if (c < 0x80) return 1;
+    if ((c & 0xe0) == 0xc0)
+        n = 2, min = 0x80;
+    else if ((c & 0xf0) == 0xe0)
+        n = 3, min = 0x800;
+    else if ((c & 0xf8) == 0xf0)
+        n = 4, min = 0x10000;
+    else
+        return 0;
+    if (n > left) return 0;
+    uint32_t cp = c & (0x7fu >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+    return n;
+}
+
+bool utf8_valid(const char *str, size_t len) {
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    /* ASCII, eight bytes at a time. */
+    for (uint64_t w; i + 8 <= len; i += 8) {
+        memcpy(&w, s + i, 8);
+        if (w & 0x8080808080808080ull) break;
+    }
+    while (i < len) {
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n = utf8_seq(s + i, len - i);
+        if (!n) return false;
+        i += n;
+    }
+    return true;
+}
+
+size_t utf8_sanitized_len(const char *str, size_t len) {
+    const unsigned char *s = (const unsigned char *)str;
+    size_t out = 0;
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_seq(s + i, len - i);
+        out += n ? n : 3;
+        i += n ? n : 1;
+    }
+    return out;
+}
+
+size_t utf8_sanitize(char *dst, size_t cap, const char *str, size_t len) {
+    static const char replacement[3] = {(char)0xef, (char)0xbf, (char)0xbd};
+    const unsigned char *s = (const unsigned char *)str;
+    size_t out = 0;
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_seq(s + i, len - i);
+        const char *from = n ? (const char *)s + i : replacement;
+        size_t w = n ? n : 3;
+        if (out + w > cap) break;
+        memcpy(dst + out, from, w);
+        out += w;
+        i += n ? n : 1;
+    }
+    return out;
+}
+
+size_t utf8_sanitize_in_place(char *buf, size_t len, size_t cap) {
+    static const char replacement[3] = {(char)0xef, (char)0xbf, (char)0xbd};
+    /* Move the bytes to the end of the room and rewrite them forward: the
+     * writer never passes the reader. */
+    size_t rd = cap - len, wr = 0;
+    memmove(buf + rd, buf, len);
+    while (rd < cap) {
+        size_t n = utf8_seq((const unsigned char *)buf + rd, cap - rd);
+        if (n) {
+            memmove(buf + wr, buf + rd, n);
+            wr += n;
+            rd += n;
+        } else {
+            if (wr + 3 > rd + 1) break;
+            memcpy(buf + wr, replacement, 3);
+            wr += 3;
+            rd++;
+        }
+    }
+    return wr;
+}
+
+size_t utf8_complete_prefix(const char *str, size_t len) {
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = len;
+    while (i > 0 && len - i < 3 && (s[i - 1] & 0xc0) == 0x80)
+        i--;
+    if (i == 0 || s[i - 1] < 0xc0) return len; /* ends on ASCII or stray bytes */
+    unsigned c = s[i - 1];
+    size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+    return len - (i - 1) < need ? i - 1 : len;
+}
+
 int arena_strdup(struct arena *a, struct str in, uint32_t limit, struct str *out) {
     size_t len = utf8_truncate(in.ptr, in.len, limit);
     char *p = arena_alloc(a, len + 1);

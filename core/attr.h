@@ -88,5 +88,21 @@ int attrs_reserve(struct attr_list *l, struct arena *a, uint32_t n);
 
 /* Length of s cut to at most limit bytes without splitting a UTF-8 sequence. */
 size_t utf8_truncate(const char *s, size_t len, size_t limit);
+/* Whether s is valid UTF-8 (OTLP strings must be: a collector rejects the
+ * whole request otherwise). */
+bool utf8_valid(const char *s, size_t len);
+/* Copies s into dst (cap bytes) with every byte that does not begin a valid
+ * UTF-8 sequence replaced by U+FFFD; stops before a character that would
+ * not fit. Returns the bytes written. */
+size_t utf8_sanitize(char *dst, size_t cap, const char *s, size_t len);
+/* The bytes utf8_sanitize needs for all of s. */
+size_t utf8_sanitized_len(const char *s, size_t len);
+/* utf8_sanitize within buf itself (len bytes held, cap bytes of room),
+ * without a second buffer; stops early when the replacements do not fit.
+ * Returns the new length. */
+size_t utf8_sanitize_in_place(char *buf, size_t len, size_t cap);
+/* The length of the longest prefix of s that does not end inside a UTF-8
+ * sequence (s may have been cut anywhere). */
+size_t utf8_complete_prefix(const char *s, size_t len);
 
 #endif

@@ -150,6 +150,33 @@ static unsigned parse_exporters(char *const *envp, const char *name, unsigned de
     return set;
 }
 
+static const struct name_value stream_names[] = {
+    {"stdout", 1u << 1}, {"stderr", 1u << 2}, {"none", 0}, {NULL, 0}};
+
+/* OTEL_PRELOAD_LOGS_STREAMS: a comma-separated list of stdout, stderr (or
+ * none). Unknown names are skipped with a diagnostic. */
+static unsigned parse_streams(char *const *envp, const char *name) {
+    const char *s = env_lookup(envp, name);
+    unsigned set = 0;
+    for (const char *p = s; p && *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *start = p;
+        while (*p && *p != ',')
+            p++;
+        const char *end = p;
+        while (end > start && end[-1] == ' ')
+            end--;
+        if (end == start) continue;
+        int bit = lookup_name(stream_names, start, (size_t)(end - start));
+        if (bit < 0)
+            diag_warn("unknown stream '%.*s' in %s, ignored", (int)(end - start), start, name);
+        else
+            set |= (unsigned)bit;
+    }
+    return set;
+}
+
 enum { OTLP_ENDPOINT, OTLP_HEADERS, OTLP_TIMEOUT, OTLP_PROTOCOL, OTLP_VARS };
 static const char *const generic_names[OTLP_VARS] = {
     "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TIMEOUT",
@@ -330,6 +357,14 @@ int config_load(struct config *c, char *const *all_env) {
 
     c->shutdown_timeout_ms = 2000;
     get_u32(envp, "OTEL_PRELOAD_SHUTDOWN_TIMEOUT", &c->shutdown_timeout_ms, 0);
+
+    c->log_span_events = true;
+    const char *se = env_lookup(envp, "OTEL_PRELOAD_LOGS_SPAN_EVENTS");
+    if (se && config_parse_bool(se, &c->log_span_events) < 0) {
+        bad_value("OTEL_PRELOAD_LOGS_SPAN_EVENTS", se, "true");
+        c->log_span_events = true;
+    }
+    c->log_streams = parse_streams(envp, "OTEL_PRELOAD_LOGS_STREAMS");
     return rc;
 }
 

@@ -32,6 +32,11 @@ struct batcher {
     _Atomic(struct queue *) q;
     _Atomic uint64_t last_export_mono;
     _Atomic uint64_t exported, dropped_queue_full, dropped_export_failed, dropped_shutdown;
+    /* Records taken from the queue by an export that has not returned,
+     * counted one by one as they are taken: whoever takes this count (the
+     * export when it returns, or the final flush giving up on it) accounts
+     * for them, never both. */
+    _Atomic uint64_t in_flight;
     void **items; /* max_export_batch_size slots: one batch, one export */
 };
 
@@ -167,9 +172,12 @@ bool batcher_on_end(struct batcher *b, void *record) {
     if (!processor_autostart || atomic_load_explicit(&exiting, memory_order_relaxed)) return true;
     int state = atomic_load_explicit(&worker_state, memory_order_relaxed);
     if (state == 1) {
-        size_t n = queue_size(q);
-        if (atomic_load(&worker_sleeping) && (n >= b->cfg.max_export_batch_size || n == 1))
-            wake(&wake_seq);
+        /* The queue's size reads the head the worker writes: only when the
+         * worker may need waking. */
+        if (atomic_load(&worker_sleeping)) {
+            size_t n = queue_size(q);
+            if (n >= b->cfg.max_export_batch_size || n == 1) wake(&wake_seq);
+        }
     } else if (state == 0 && batcher_due(b, processor_clock())) {
         worker_start();
     }
@@ -186,10 +194,12 @@ size_t batcher_export_batch(struct batcher *b, uint64_t now, uint64_t deadline) 
         void *r = queue_pop(q);
         if (!r) break;
         b->items[n++] = r;
+        atomic_fetch_add(&b->in_flight, 1);
     }
     if (!n) return 0;
     int rc = b->sink.export(b->sink.ctx, b->items, n, deadline);
-    atomic_fetch_add(rc == 0 ? &b->exported : &b->dropped_export_failed, n);
+    uint64_t mine = atomic_exchange(&b->in_flight, 0);
+    if (mine) atomic_fetch_add(rc == 0 ? &b->exported : &b->dropped_export_failed, mine);
     if (!atomic_load(&in_signal_flush))
         for (size_t i = 0; i < n; i++)
             b->sink.free_record(b->items[i]);
@@ -283,11 +293,20 @@ void processor_shutdown(uint32_t timeout_ms, bool in_signal) {
     atomic_store(&exiting, 1);
     if (in_signal) atomic_store(&in_signal_flush, 1);
     processor_force_flush(timeout_ms);
-    /* Whatever is left is lost: count it. */
+    /* Whatever is left is lost: a batch the worker is still exporting, and
+     * what is queued (taken out, so that it is not exported after being
+     * counted). */
     int n = atomic_load(&nbatchers);
     for (int i = 0; i < n; i++) {
-        struct queue *q = atomic_load(&batchers[i]->q);
-        if (q) atomic_fetch_add(&batchers[i]->dropped_shutdown, queue_size(q));
+        struct batcher *b = batchers[i];
+        struct queue *q = atomic_load(&b->q);
+        uint64_t lost = atomic_exchange(&b->in_flight, 0);
+        void *r;
+        while (q && (r = queue_pop(q))) {
+            lost++;
+            if (!in_signal) b->sink.free_record(r);
+        }
+        atomic_fetch_add(&b->dropped_shutdown, lost);
     }
 }
 
@@ -311,5 +330,6 @@ void processor_after_fork_child(void) {
         atomic_store(&b->dropped_queue_full, 0);
         atomic_store(&b->dropped_export_failed, 0);
         atomic_store(&b->dropped_shutdown, 0);
+        atomic_store(&b->in_flight, 0);
     }
 }

@@ -55,8 +55,11 @@ size_t batcher_export_batch(struct batcher *b, uint64_t now_mono_ns, uint64_t de
  * -ETIMEDOUT when records were left. */
 int processor_force_flush(uint32_t timeout_ms);
 /* The final flush: no new worker starts after this; what is not exported
- * within timeout_ms is counted as dropped_shutdown. in_signal: called from a
- * signal handler of a dying process: no malloc, no free, no locks. */
+ * within timeout_ms (still queued, or in an export that has not returned)
+ * is counted as dropped_shutdown, and queued records are taken out (freed
+ * unless in_signal) so that nothing counted is exported later.
+ * in_signal: called from a signal handler of a dying process: no malloc,
+ * no free, no locks. */
 void processor_shutdown(uint32_t timeout_ms, bool in_signal);
 /* In a fork child: forget the parent's queued records and worker. */
 void processor_after_fork_child(void);

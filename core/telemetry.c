@@ -13,6 +13,7 @@
 #include "core/diag.h"
 #include "core/ids.h"
 #include "core/sampler.h"
+#include "core/stream.h"
 #include "exporters/exporter.h"
 #include "exporters/handoff.h"
 
@@ -20,6 +21,9 @@ struct telemetry telemetry;
 
 static struct exporter *span_exporters[EXPORTER_MAX];
 static int n_span_exporters;
+static struct exporter *log_exporters[EXPORTER_MAX];
+static int n_log_exporters;
+static _Atomic uint64_t logs_dropped_no_memory, logs_truncated;
 
 /* The resource lives in static storage: detection may happen in a dying
  * process's signal handler, where malloc is off limits. */
@@ -102,6 +106,21 @@ static void free_span(void *record) {
     span_free(record);
 }
 
+static int export_logs(void *ctx, void *const *records, size_t n, uint64_t deadline) {
+    (void)ctx;
+    const struct attr_list *res = telemetry_resource();
+    int rc = 0;
+    for (int i = 0; i < n_log_exporters; i++) {
+        int r = log_exporters[i]->ops->export(log_exporters[i], records, n, res, deadline);
+        if (r < 0) rc = r;
+    }
+    return rc;
+}
+
+static void free_log(void *record) {
+    log_record_free(record);
+}
+
 static _Thread_local struct span *tls_current __attribute__((tls_model("initial-exec")));
 static struct span_context root_ctx;
 static _Atomic int root_state; /* 0 none, 1 live, 2 ended */
@@ -145,7 +164,7 @@ bool telemetry_current_context(struct span_context *out) {
 int telemetry_init(char *const *envp, const char *exe_name) {
     struct telemetry *t = &telemetry;
     memset(t, 0, sizeof *t);
-    n_span_exporters = 0;
+    n_span_exporters = n_log_exporters = 0;
     t->exe_name = exe_name;
     if (config_load(&t->cfg, envp) < 0) return -ENOMEM;
     if (t->cfg.disabled) return -ECANCELED;
@@ -181,6 +200,22 @@ int telemetry_init(char *const *envp, const char *exe_name) {
         struct batch_sink sink = {export_spans, free_span, NULL};
         t->spans = batcher_new("spans", &t->cfg.bsp, &sink);
     }
+    for (int k = 1; k <= EXPORTER_MAX; k++) {
+        if (!(t->cfg.exporters[SIGNAL_LOGS] & (1u << k))) continue;
+        struct exporter *e = exporter_new((enum exporter_kind)k, SIGNAL_LOGS, &t->cfg);
+        if (e) log_exporters[n_log_exporters++] = e;
+    }
+    if (n_log_exporters) {
+        struct batch_sink sink = {export_logs, free_log, NULL};
+        t->logs = batcher_new("logs", &t->cfg.blrp, &sink);
+    }
+    /* Stream lines wait in the queue, in a batch being exported, or are
+     * being assembled (a few per thread): a pool that size rarely runs dry
+     * before the queue is full. */
+    if (t->logs && t->cfg.log_streams &&
+        stream_init(t->cfg.log_streams,
+                    t->cfg.blrp.max_queue_size + t->cfg.blrp.max_export_batch_size + 64) < 0)
+        diag_warn("cannot capture the standard streams: out of memory");
     t->active = true;
     return 0;
 }
@@ -217,21 +252,149 @@ void telemetry_span_end(struct span *s, uint64_t end_ns) {
     batcher_on_end(telemetry.spans, s);
 }
 
-static void report_loss(void) {
-    if (!telemetry.spans || diag_get_level() < DIAG_INFO) return;
+static size_t align8(size_t n) {
+    return (n + 7) & ~(size_t)7;
+}
+
+/* Arena bytes for copies of v (strings as arena_strdup makes them). */
+static size_t value_room(const struct attr_value *v) {
+    if (v->type == ATTR_STRING) return align8(v->u.s.len + 1);
+    if (v->type != ATTR_STRING_ARRAY) return 0;
+    size_t n = align8(v->u.arr.count * sizeof(struct str));
+    for (uint32_t i = 0; i < v->u.arr.count; i++)
+        n += align8(v->u.arr.items[i].len + 1);
+    return n;
+}
+
+void telemetry_log_count_dropped(void) {
+    atomic_fetch_add_explicit(&logs_dropped_no_memory, 1, memory_order_relaxed);
+}
+
+void telemetry_log_count_truncated(void) {
+    atomic_fetch_add_explicit(&logs_truncated, 1, memory_order_relaxed);
+}
+
+void telemetry_log_push(struct log_record *r) {
+    if (telemetry.logs)
+        batcher_on_end(telemetry.logs, r);
+    else
+        log_record_free(r);
+}
+
+/* Records of logging calls come from a pool of small slots (made on first
+ * use), recycled when exported: no malloc and free in different threads
+ * for each call. A record too big for a slot, or an empty pool, takes the
+ * malloc path. */
+#define LOG_SLOT 1024
+static _Atomic(struct log_pool *) call_pool;
+
+static struct log_pool *get_call_pool(void) {
+    struct log_pool *p = atomic_load_explicit(&call_pool, memory_order_acquire);
+    if (p) return p;
+    const struct batch_config *b = &telemetry.cfg.blrp;
+    struct log_pool *fresh =
+        log_pool_new(b->max_queue_size + b->max_export_batch_size + 64, LOG_SLOT);
+    if (!fresh) return NULL;
+    if (!atomic_compare_exchange_strong(&call_pool, &p, fresh)) return p; /* never freed */
+    return fresh;
+}
+
+static void log_to_record(const struct log_call *c, uint64_t now, const struct span_context *ctx) {
+    /* Room for the body, severity text, the attribute array and the
+     * string values. */
+    size_t room = align8(c->body_len + 1) + c->nattrs * sizeof(struct attr);
+    if (c->severity_text) room += align8(strlen(c->severity_text) + 1);
+    for (uint32_t i = 0; i < c->nattrs; i++)
+        room += value_room(&c->attrs[i].value);
+    const struct attr_limits *lim = &telemetry.cfg.log_attrs;
+    struct log_pool *pool = get_call_pool();
+    struct log_record *r = NULL;
+    if (pool && room <= log_pool_room(pool))
+        r = log_record_new_pooled(pool, now, now, c->severity_number, c->severity_text, c->body,
+                                  c->body_len, ctx, lim);
+    if (!r)
+        r = log_record_new(now, now, c->severity_number, c->severity_text, c->body, c->body_len,
+                           ctx, lim, room);
+    if (!r) {
+        telemetry_log_count_dropped();
+        return;
+    }
+    log_record_add_attrs(r, c->attrs, c->nattrs);
+    batcher_on_end(telemetry.logs, r);
+}
+
+/* The log-as-span-event view: an event "log" carrying the record's fields
+ * as attributes (named after the OTLP LogRecord fields, as the
+ * OpenTelemetry Java contrib event bridge does), then its attributes. */
+static void log_to_span_event(const struct log_call *c, uint64_t now) {
+    struct span *s = telemetry_current_span();
+    if (!s || !s->recording) return;
+    struct span_event *e = span_add_event(s, "log", now);
+    if (!e) return;
+    struct attr_value v = {.type = ATTR_INT, .u.i = c->severity_number};
+    (void)span_event_set_attr(s, e, str_cstr("log.record.severity_number"), &v);
+    if (c->severity_text) {
+        v = (struct attr_value){.type = ATTR_STRING, .u.s = str_cstr(c->severity_text)};
+        (void)span_event_set_attr(s, e, str_cstr("log.record.severity_text"), &v);
+    }
+    v = (struct attr_value){.type = ATTR_STRING, .u.s = str_of(c->body, c->body_len)};
+    (void)span_event_set_attr(s, e, str_cstr("log.record.body"), &v);
+    for (uint32_t i = 0; i < c->nattrs; i++)
+        (void)span_event_set_attr(s, e, c->attrs[i].key, &c->attrs[i].value);
+}
+
+void telemetry_log_emit(const struct log_call *call) {
+    if (!telemetry.active) return;
+    uint64_t now = clock_now_ns();
+    /* A body that is not UTF-8 (Latin-1 text, binary) gets U+FFFD for each
+     * bad byte: OTLP strings must be UTF-8. */
+    struct log_call c = *call;
+    char *fixed = NULL;
+    if (!utf8_valid(c.body, c.body_len)) {
+        size_t need = utf8_sanitized_len(c.body, c.body_len);
+        fixed = malloc(need);
+        if (!fixed) {
+            telemetry_log_count_dropped();
+            return;
+        }
+        c.body_len = utf8_sanitize(fixed, need, c.body, c.body_len);
+        c.body = fixed;
+    }
+    if (telemetry.logs) {
+        struct span_context ctx;
+        bool has_ctx = telemetry_current_context(&ctx);
+        log_to_record(&c, now, has_ctx ? &ctx : NULL);
+    }
+    if (telemetry.cfg.log_span_events) log_to_span_event(&c, now);
+    free(fixed);
+}
+
+static void report_batcher(const char *what, const struct batcher *b) {
     struct batch_stats st;
-    batcher_stats(telemetry.spans, &st);
-    diag_info("%s[%d]: spans: exported %llu, dropped %llu (queue full), %llu (export failed), "
+    batcher_stats(b, &st);
+    diag_info("%s[%d]: %s: exported %llu, dropped %llu (queue full), %llu (export failed), "
               "%llu (shutdown)",
-              telemetry.exe_name ? telemetry.exe_name : "", (int)getpid(),
+              telemetry.exe_name ? telemetry.exe_name : "", (int)getpid(), what,
               (unsigned long long)st.exported, (unsigned long long)st.dropped_queue_full,
               (unsigned long long)st.dropped_export_failed,
               (unsigned long long)st.dropped_shutdown);
 }
 
+static void report_loss(void) {
+    if (diag_get_level() < DIAG_INFO) return;
+    if (telemetry.spans) report_batcher("spans", telemetry.spans);
+    if (telemetry.logs) {
+        report_batcher("logs", telemetry.logs);
+        diag_info("logs: dropped %llu (no memory), %llu bodies truncated",
+                  (unsigned long long)atomic_load(&logs_dropped_no_memory),
+                  (unsigned long long)atomic_load(&logs_truncated));
+    }
+}
+
 void telemetry_shutdown(bool in_signal) {
     if (!telemetry.active) return;
     if (in_signal) exporter_in_signal = true;
+    stream_flush_thread();
     /* One budget for both: what children handed us, then our own. */
     uint64_t start = clock_mono_ns();
     relay_shutdown(telemetry.cfg.shutdown_timeout_ms, in_signal);
@@ -253,4 +416,8 @@ void telemetry_after_fork_child(void) {
     relay_after_fork_child();
     for (int i = 0; i < n_span_exporters; i++)
         span_exporters[i]->ops->after_fork(span_exporters[i]);
+    for (int i = 0; i < n_log_exporters; i++)
+        log_exporters[i]->ops->after_fork(log_exporters[i]);
+    atomic_store(&logs_dropped_no_memory, 0);
+    atomic_store(&logs_truncated, 0);
 }

@@ -1,8 +1,10 @@
 /* telemetry: the SDK facade the hooks call. Holds the configuration, span
- * limits, the lazily detected resource and the span batch processor wired
- * to the configured exporters; starts spans (sampler, ids, parent) and ends
- * them (hand-over to the processor); runs the final flush.
- * Depends on config, span, sampler, processor, resource, exporters. */
+ * limits, the lazily detected resource and the span and log batch
+ * processors wired to the configured exporters; starts spans (sampler, ids,
+ * parent) and ends them (hand-over to the processor); emits log records
+ * (stamped with the calling thread's context, and also added as events to
+ * its own current span); runs the final flush.
+ * Depends on config, span, log, sampler, processor, resource, exporters. */
 #ifndef OTELP_CORE_TELEMETRY_H
 #define OTELP_CORE_TELEMETRY_H
 
@@ -10,6 +12,7 @@
 #include <stdint.h>
 
 #include "core/config.h"
+#include "core/log.h"
 #include "core/processor.h"
 #include "core/resource.h"
 #include "core/span.h"
@@ -19,6 +22,7 @@ struct telemetry {
     struct config cfg;
     struct span_limits span_limits;
     struct batcher *spans;
+    struct batcher *logs; /* NULL: no logs exporter */
     const char *exe_name;
     /* Upstream context from TRACEPARENT/TRACESTATE, if valid. */
     bool has_upstream;
@@ -57,6 +61,37 @@ void telemetry_set_root_span(struct span *root);
 /* "BAGGAGE=<value>" from the environment we started with, for children;
  * NULL when there was none. */
 const char *telemetry_baggage_entry(void);
+/* What a logging call carried. Strings and attribute values point to the
+ * caller's memory; telemetry_log_emit copies what it keeps, except the
+ * attribute keys: distinct string literals. */
+struct log_call {
+    int severity_number;
+    const char *severity_text; /* NULL: none */
+    const char *body;
+    size_t body_len;
+    const struct attr *attrs;
+    uint32_t nattrs;
+};
+
+/* Whether logging calls are wanted at all: telemetry is on and there is a
+ * logs exporter, or span events for logs. Cheap: hooks test it first. */
+static inline bool telemetry_logs_wanted(void) {
+    return telemetry.active && (telemetry.logs || telemetry.cfg.log_span_events);
+}
+/* Emits one log record now: timestamp and observed timestamp, the calling
+ * thread's trace context, the resource (at export), through the batch log
+ * record processor; and, when OTEL_PRELOAD_LOGS_SPAN_EVENTS allows, an
+ * event "log" on the calling thread's own current span if it records. Call
+ * inside the re-entry guard. Never blocks. */
+void telemetry_log_emit(const struct log_call *c);
+/* Hands a finished record (from log_record_new or a log_pool) to the logs
+ * processor, or frees it when there is none. */
+void telemetry_log_push(struct log_record *r);
+/* Loss the logs processor cannot see: a record that could not be allocated
+ * (no memory, pool empty), a body cut to fit a buffer. Reported with the
+ * processor's counts at exit. */
+void telemetry_log_count_dropped(void);
+void telemetry_log_count_truncated(void);
 
 /* The resource, detected on first use. */
 const struct attr_list *telemetry_resource(void);

@@ -5,12 +5,17 @@
  *    "status":{"code":"ERROR","message":..},"attributes":{..},
  *    "events":[{"name":..,"timeUnixNano":..,"attributes":{..}}],
  *    "droppedAttributesCount":..,"droppedEventsCount":..,"resource":{..}}
- * Depends on json.h, exporter.h, core/span.h. */
+ * and for logs one JSON object per log record (structured JSON logging):
+ *   {"timeUnixNano":..,"observedTimeUnixNano":..,"severityNumber":17,
+ *    "severityText":"ERROR","body":"..","attributes":{..},"traceId":..,
+ *    "spanId":..,"flags":1,"droppedAttributesCount":..,"resource":{..}}
+ * Depends on json.h, exporter.h, core/span.h, core/log.h. */
 #include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "core/diag.h"
+#include "core/log.h"
 #include "core/span.h"
 #include "exporters/exporter.h"
 #include "exporters/json.h"
@@ -84,13 +89,57 @@ static void put_span(struct buf *b, const struct span *s, const struct attr_list
     buf_puts(b, "}\n");
 }
 
+/* severityText, traceId, spanId, flags and droppedAttributesCount appear
+ * only when set; severityNumber 0 (unspecified) is left out. */
+static void put_log(struct buf *b, const struct log_record *r, const struct attr_list *resource) {
+    buf_puts(b, "{\"timeUnixNano\":");
+    buf_put_u64(b, r->time_ns);
+    buf_puts(b, ",\"observedTimeUnixNano\":");
+    buf_put_u64(b, r->observed_ns);
+    if (r->severity_number) {
+        buf_puts(b, ",\"severityNumber\":");
+        buf_put_u64(b, r->severity_number);
+    }
+    if (r->severity_text.len) {
+        buf_puts(b, ",\"severityText\":");
+        json_string(b, r->severity_text.ptr, r->severity_text.len);
+    }
+    if (r->event_name.len) {
+        buf_puts(b, ",\"eventName\":");
+        json_string(b, r->event_name.ptr, r->event_name.len);
+    }
+    buf_puts(b, ",\"body\":");
+    json_attr_value(b, &r->body);
+    buf_puts(b, ",\"attributes\":");
+    json_attr_object(b, &r->attrs);
+    if (r->has_context) {
+        buf_puts(b, ",\"traceId\":");
+        json_hex(b, r->trace_id, 16);
+        buf_puts(b, ",\"spanId\":");
+        json_hex(b, r->span_id, 8);
+        buf_puts(b, ",\"flags\":");
+        buf_put_u64(b, r->flags);
+    }
+    if (r->attrs.dropped) {
+        buf_puts(b, ",\"droppedAttributesCount\":");
+        buf_put_u64(b, r->attrs.dropped);
+    }
+    buf_puts(b, ",\"resource\":");
+    json_attr_object(b, resource);
+    buf_puts(b, "}\n");
+}
+
 static int console_export(struct exporter *e, void *const *records, size_t n,
                           const struct attr_list *resource, uint64_t deadline) {
     (void)deadline;
     struct console_exporter *c = (struct console_exporter *)e;
     buf_reset(&c->out);
-    for (size_t i = 0; i < n; i++)
-        put_span(&c->out, records[i], resource);
+    for (size_t i = 0; i < n; i++) {
+        if (e->signal == SIGNAL_LOGS)
+            put_log(&c->out, records[i], resource);
+        else
+            put_span(&c->out, records[i], resource);
+    }
     if (c->out.failed) return -ENOMEM;
     for (size_t off = 0; off < c->out.len;) {
         ssize_t w = write(diag_fd, c->out.data + off, c->out.len - off);
@@ -108,7 +157,7 @@ static void console_after_fork(struct exporter *e) {
 static const struct exporter_ops console_ops = {"console", console_export, console_after_fork};
 
 struct exporter *console_exporter_new(enum signal_kind sig) {
-    if (sig != SIGNAL_TRACES) return NULL;
+    if (sig != SIGNAL_TRACES && sig != SIGNAL_LOGS) return NULL;
     struct console_exporter *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->base.ops = &console_ops;

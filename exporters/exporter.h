@@ -2,7 +2,7 @@
  * pointers (otlp over HTTP, console, none), chosen by OTEL_*_EXPORTER at run
  * time. export() must not call malloc when in_signal is set (a dying process
  * flushing from its signal handler): encoders write into mmap-backed bufs.
- * Depends on core/config.h, core/span.h, core/resource.h. */
+ * Depends on core/config.h, core/span.h, core/log.h, core/resource.h. */
 #ifndef OTELP_EXPORTERS_EXPORTER_H
 #define OTELP_EXPORTERS_EXPORTER_H
 
@@ -17,7 +17,8 @@ struct exporter;
 
 struct exporter_ops {
     const char *name;
-    /* records are struct span * for SIGNAL_TRACES. Returns 0 when the batch
+    /* records are struct span * for SIGNAL_TRACES, struct log_record * for
+     * SIGNAL_LOGS. Returns 0 when the batch
      * was delivered, negative errno when it was lost. */
     int (*export)(struct exporter *e, void *const *records, size_t n,
                   const struct attr_list *resource, uint64_t deadline_mono_ns);

@@ -97,13 +97,26 @@ char *otlp_http_header_block(const char *spec) {
     return (char *)b.data;
 }
 
+/* The per-signal part: which request encodes the batch, and what the
+ * records are called in diagnostics. */
+static bool encode_batch(struct otlp_http *x, void *const *records, size_t n,
+                         const struct attr_list *resource) {
+    if (x->base.signal == SIGNAL_LOGS)
+        return otlp_encode_logs(&x->body, resource, (struct log_record *const *)records, n);
+    return otlp_encode_traces(&x->body, resource, (struct span *const *)records, n);
+}
+
+static const char *record_noun(const struct otlp_http *x) {
+    return x->base.signal == SIGNAL_LOGS ? "log records" : "spans";
+}
+
 static int otlp_http_export(struct exporter *e, void *const *records, size_t n,
                             const struct attr_list *resource, uint64_t deadline) {
     struct otlp_http *x = (struct otlp_http *)e;
     uint64_t own = clock_mono_ns() + (uint64_t)x->timeout_ms * 1000000u;
     if (own < deadline) deadline = own;
     buf_reset(&x->body);
-    if (!otlp_encode_traces(&x->body, resource, (struct span *const *)records, n)) return -ENOMEM;
+    if (!encode_batch(x, records, n, resource)) return -ENOMEM;
     /* The final flush of a process whose parent relays for it: hand over. */
     if (processor_exiting() &&
         handoff_send(x->base.signal, (uint32_t)n, x->body.data, x->body.len) == 0)
@@ -114,14 +127,14 @@ static int otlp_http_export(struct exporter *e, void *const *records, size_t n,
     bool report = !exporter_in_signal && diag_enabled(DIAG_WARN);
     if (rc < 0) {
         if (report)
-            diag_warn("export of %zu spans to %s failed: %s", n, x->client.url.authority,
-                      strerror(-rc));
+            diag_warn("export of %zu %s to %s failed: %s", n, record_noun(x),
+                      x->client.url.authority, strerror(-rc));
         return rc;
     }
     if (resp.status < 200 || resp.status > 299) {
         if (report)
-            diag_warn("export of %zu spans to %s rejected: HTTP %d", n, x->client.url.authority,
-                      resp.status);
+            diag_warn("export of %zu %s to %s rejected: HTTP %d", n, record_noun(x),
+                      x->client.url.authority, resp.status);
         return -EIO;
     }
     return 0;
@@ -135,16 +148,17 @@ static void otlp_http_after_fork(struct exporter *e) {
 static const struct exporter_ops otlp_http_ops = {"otlp", otlp_http_export, otlp_http_after_fork};
 
 struct exporter *otlp_http_exporter_new(enum signal_kind sig, const struct otlp_config *cfg) {
-    if (sig != SIGNAL_TRACES) return NULL;
+    if (sig != SIGNAL_TRACES && sig != SIGNAL_LOGS) return NULL;
+    const char *noun = sig == SIGNAL_LOGS ? "logs" : "spans";
     struct http_url url;
     if (http_url_parse(cfg->endpoint, &url) < 0) {
-        diag_warn("invalid OTLP endpoint '%s'; spans will not be exported", cfg->endpoint);
+        diag_warn("invalid OTLP endpoint '%s'; %s will not be exported", cfg->endpoint, noun);
         return NULL;
     }
     if (url.tls) {
-        diag_warn("https endpoints need the TLS transport, which is not built yet; spans to %s "
+        diag_warn("https endpoints need the TLS transport, which is not built yet; %s to %s "
                   "will not be exported",
-                  url.authority);
+                  noun, url.authority);
         return NULL;
     }
     struct otlp_http *x = calloc(1, sizeof *x);

@@ -14,7 +14,13 @@
  *   Status: message 2, code 3
  *   KeyValue: key 1, value 2
  *   AnyValue: string 1, bool 2, int 3, double 4 (fixed64), array 5
- *   ArrayValue: values 1 */
+ *   ArrayValue: values 1
+ *   ExportLogsServiceRequest.resource_logs 1
+ *   ResourceLogs: resource 1, scope_logs 2; ScopeLogs: scope 1, log_records 2
+ *   LogRecord: time_unix_nano 1 (fixed64), severity_number 2, severity_text 3,
+ *         body 5 (AnyValue), attributes 6, dropped_attributes_count 7,
+ *         flags 8 (fixed32), trace_id 9, span_id 10,
+ *         observed_time_unix_nano 11 (fixed64), event_name 12 */
 #include "exporters/otlp_proto.h"
 
 #include <string.h>
@@ -258,6 +264,88 @@ bool otlp_encode_traces(struct buf *out, const struct attr_list *resource,
     for (size_t i = 0; i < n; i++) {
         put_len(&w, 2, i < SIZE_CACHE ? cache[i] : span_size(spans[i]));
         put_span(&w, spans[i]);
+    }
+    out->len += total;
+    return (size_t)(w.p - out->data) == out->len;
+}
+
+/* ---- logs ---- */
+
+static size_t log_size(const struct log_record *r) {
+    size_t n = 9 + 9; /* time, observed time */
+    if (r->severity_number) n += 1 + vsize(r->severity_number);
+    if (r->severity_text.len) n += lfield(r->severity_text.len);
+    n += lfield(anyvalue_size(&r->body));
+    n += attrs_size(&r->attrs);
+    if (r->attrs.dropped) n += 1 + vsize(r->attrs.dropped);
+    if (r->has_context) {
+        if (r->flags) n += 1 + 4;
+        n += lfield(16) + lfield(8);
+    }
+    if (r->event_name.len) n += lfield(r->event_name.len);
+    return n;
+}
+
+static void put_log(struct w *w, const struct log_record *r) {
+    put_fixed64(w, 1, r->time_ns);
+    if (r->severity_number) {
+        put_tag(w, 2, WT_VARINT);
+        put_varint(w, r->severity_number);
+    }
+    if (r->severity_text.len) put_bytes(w, 3, r->severity_text.ptr, r->severity_text.len);
+    put_len(w, 5, anyvalue_size(&r->body));
+    put_anyvalue(w, &r->body);
+    put_attrs(w, 6, &r->attrs);
+    if (r->attrs.dropped) {
+        put_tag(w, 7, WT_VARINT);
+        put_varint(w, r->attrs.dropped);
+    }
+    if (r->has_context) {
+        if (r->flags) { /* LogRecordFlags: the W3C trace flags in the low byte */
+            put_tag(w, 8, WT_I32);
+            *w->p++ = r->flags;
+            for (int i = 1; i < 4; i++)
+                *w->p++ = 0;
+        }
+        put_bytes(w, 9, r->trace_id, 16);
+        put_bytes(w, 10, r->span_id, 8);
+    }
+    put_fixed64(w, 11, r->observed_ns);
+    if (r->event_name.len) put_bytes(w, 12, r->event_name.ptr, r->event_name.len);
+}
+
+bool otlp_encode_logs(struct buf *out, const struct attr_list *resource,
+                      struct log_record *const *logs, size_t n) {
+    uint32_t cache[SIZE_CACHE];
+    size_t logs_total = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t sz = log_size(logs[i]);
+        if (i < SIZE_CACHE) cache[i] = (uint32_t)sz;
+        logs_total += lfield(sz);
+    }
+    size_t scope = lfield(strlen(OTELP_SCOPE_NAME)) + lfield(strlen(OTELP_VERSION));
+    size_t scope_logs = lfield(scope) + logs_total;
+    size_t res = attrs_size(resource);
+    if (resource->dropped) res += 1 + vsize(resource->dropped);
+    size_t resource_logs = lfield(res) + lfield(scope_logs);
+    size_t total = lfield(resource_logs);
+    if (!buf_reserve(out, total)) return false;
+
+    struct w w = {out->data + out->len};
+    put_len(&w, 1, resource_logs);
+    put_len(&w, 1, res);
+    put_attrs(&w, 1, resource);
+    if (resource->dropped) {
+        put_tag(&w, 2, WT_VARINT);
+        put_varint(&w, resource->dropped);
+    }
+    put_len(&w, 2, scope_logs);
+    put_len(&w, 1, scope);
+    put_bytes(&w, 1, OTELP_SCOPE_NAME, strlen(OTELP_SCOPE_NAME));
+    put_bytes(&w, 2, OTELP_VERSION, strlen(OTELP_VERSION));
+    for (size_t i = 0; i < n; i++) {
+        put_len(&w, 2, i < SIZE_CACHE ? cache[i] : log_size(logs[i]));
+        put_log(&w, logs[i]);
     }
     out->len += total;
     return (size_t)(w.p - out->data) == out->len;

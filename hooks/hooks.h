@@ -50,6 +50,10 @@ extern pid_t process_pid;
 void signals_install(void);
 void signals_after_fork_child(void);
 
+/* streams.c: standard stream capture (core/stream.c does the work), set
+ * up after telemetry_init. */
+void streams_install(void);
+
 /* Set by the constructor: false in secure-execution mode, when disabled, or
  * before initialisation; every hook passes straight through then. */
 extern bool preload_active;

@@ -28,6 +28,7 @@
 #include "core/guard.h"
 #include "core/ids.h"
 #include "core/processor.h"
+#include "core/stream.h"
 #include "exporters/handoff.h"
 #include "core/telemetry.h"
 #include "hooks/hooks.h"
@@ -242,6 +243,7 @@ static bool exec_ended_root;
 
 void process_before_exec(const char *target) {
     exec_ended_root = false;
+    stream_flush_thread(); /* a partial stream line becomes a record now */
     relay_shutdown(telemetry.cfg.shutdown_timeout_ms, false); /* its thread dies at exec */
     if (fork_child && !root_referenced) {
         /* The fork span is discarded (see above); send what else is

@@ -48,6 +48,7 @@ __attribute__((constructor)) static void preload_init(int argc, char **argv, cha
         preload_active = true;
         process_start(argc, argv);
         signals_install();
+        streams_install();
         pthread_atfork(before_fork, NULL, after_fork_child);
     }
     guard_leave();

@@ -11,6 +11,8 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include <stdarg.h>
+#include <sys/uio.h>
 
 void *symbols_lookup(const char *name);
 

@@ -5,7 +5,9 @@ field they do not know. (0.57.x predates Span.flags; decode.js reads that one
 field with protobufjs's wire reader and reports any other unknown field.)"""
 import unittest
 
-from common import EXIT_PATHS, Receiver, otlp_env, run
+import os
+
+from common import EXIT_PATHS, PROGS, Receiver, otlp_env, run
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -44,6 +46,44 @@ class Interop(unittest.TestCase):
         self.assertIn("doubleValue", attrs["process.cpu.time.user"])
         res = {a["key"]: a["value"] for a in rs["resource"]["attributes"]}
         self.assertEqual(res["team"], {"stringValue": "a,b"})
+
+    def test_official_definitions_decode_our_logs(self):
+        # /v1/logs: every LogRecord field we send, decoded by the official
+        # definitions to exactly our values, nothing unknown.
+        with Receiver() as rcv:
+            rc, _, _ = run([os.path.join(PROGS, "logging"), "err", "9"],
+                           env=otlp_env(rcv, TRACEPARENT=TRACEPARENT, OTEL_TRACES_EXPORTER="none",
+                                        OTEL_RESOURCE_ATTRIBUTES="team=a%2Cb"))
+            self.assertEqual(rc, 9)
+            rcv.wait_requests(1, 10)
+            (req,) = rcv.decoded()
+        self.assertEqual(req["signal"], "logs")
+        self.assertEqual(req["path"], "/v1/logs")
+        self.assertEqual(req["headers"]["content-type"], "application/x-protobuf")
+        self.assertNotIn("unknownFields", req)
+        self.assertNotIn("error", req)
+        (rl,) = req["body"]["resourceLogs"]
+        res = {a["key"]: a["value"] for a in rl["resource"]["attributes"]}
+        self.assertEqual(res["team"], {"stringValue": "a,b"})
+        self.assertEqual(res["service.name"], {"stringValue": "unknown_service:logging"})
+        (sl,) = rl["scopeLogs"]
+        self.assertEqual(sl["scope"]["name"], "otel-preload")
+        (lr,) = sl["logRecords"]
+        self.assertEqual(lr["severityNumber"], 17)
+        self.assertEqual(lr["severityText"], "ERROR")
+        self.assertEqual(lr["body"], {"stringValue": "fatal err"})
+        self.assertEqual(lr["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736")
+        self.assertRegex(lr["spanId"], "^[0-9a-f]{16}$")
+        self.assertNotEqual(lr["spanId"], "00f067aa0ba902b7")  # our root span, not the parent
+        self.assertEqual(lr["flags"], 1)
+        self.assertEqual(lr["timeUnixNano"], lr["observedTimeUnixNano"])
+        self.assertGreater(int(lr["timeUnixNano"]), 1600000000 * 10**9)
+        self.assertEqual({a["key"]: a["value"] for a in lr["attributes"]},
+                         {"error.type": {"stringValue": "ENOENT"},
+                          "errno.message": {"stringValue": "No such file or directory"},
+                          "process.exit.code": {"intValue": "9"}})
+        self.assertNotIn("eventName", lr)
+        self.assertNotIn("droppedAttributesCount", lr)
 
 
 if __name__ == "__main__":

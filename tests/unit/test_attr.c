@@ -82,6 +82,52 @@ static void test_utf8_truncate(void) {
     CHECK_EQ_INT(utf8_truncate("hello", 5, 3), 3);
 }
 
+/* Validity, replacement of bad bytes by U+FFFD (to another buffer and in
+ * place), and cutting a buffer cut anywhere back to whole characters. */
+static void test_utf8_sanitize(void) {
+    CHECK(utf8_valid("", 0));
+    CHECK(utf8_valid("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 10));
+    CHECK(!utf8_valid("\xff", 1));
+    CHECK(!utf8_valid("\xc3", 1));             /* cut short */
+    CHECK(!utf8_valid("\xc0\x80", 2));         /* overlong */
+    CHECK(!utf8_valid("\xed\xa0\x80", 3));     /* a surrogate */
+    CHECK(!utf8_valid("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
+
+    const char *bad = "a\xff"
+                      "b\xc3\xa9\xc3";
+    CHECK_EQ_INT(utf8_sanitized_len(bad, 6), 1 + 3 + 1 + 2 + 3);
+    char out[32];
+    size_t n = utf8_sanitize(out, sizeof out, bad, 6);
+    CHECK_EQ_INT(n, 10);
+    CHECK_MEM(out,
+              "a\xef\xbf\xbd"
+              "b\xc3\xa9\xef\xbf\xbd",
+              10);
+    CHECK(utf8_valid(out, n));
+    CHECK_EQ_INT(utf8_sanitize(out, 3, bad, 6), 1); /* U+FFFD does not fit in 2 */
+    CHECK_EQ_INT(utf8_sanitize(out, 5, "abcdef", 6), 5);
+
+    char buf[16] = "x\xff\xfey";
+    n = utf8_sanitize_in_place(buf, 4, sizeof buf);
+    CHECK_EQ_INT(n, 8);
+    CHECK_MEM(buf, "x\xef\xbf\xbd\xef\xbf\xbdy", 8);
+    /* Too little room: stops before a replacement that would overrun. */
+    char tight[6] = "\xff\xff\xff\xff";
+    n = utf8_sanitize_in_place(tight, 4, sizeof tight);
+    CHECK(n <= sizeof tight && n % 3 == 0 && n > 0);
+    CHECK(utf8_valid(tight, n));
+    char valid[8] = "abc";
+    CHECK_EQ_INT(utf8_sanitize_in_place(valid, 3, 3), 3);
+
+    CHECK_EQ_INT(utf8_complete_prefix("abc", 3), 3);
+    CHECK_EQ_INT(utf8_complete_prefix("a\xe2\x82", 3), 1);
+    CHECK_EQ_INT(utf8_complete_prefix("a\xe2", 2), 1);
+    CHECK_EQ_INT(utf8_complete_prefix("a\xe2\x82\xac", 4), 4);
+    CHECK_EQ_INT(utf8_complete_prefix("a\xf0\x9f\x98", 4), 1);
+    CHECK_EQ_INT(utf8_complete_prefix("\x80\x80", 2), 2); /* stray bytes stay */
+    CHECK_EQ_INT(utf8_complete_prefix("", 0), 0);
+}
+
 static void test_str_helpers(void) {
     struct str s = str_cstr("abc");
     CHECK_STRN(s.ptr, s.len, "abc");
@@ -348,6 +394,7 @@ int main(void) {
     RUN(test_arena_growth);
     RUN(test_arena_no_malloc);
     RUN(test_utf8_truncate);
+    RUN(test_utf8_sanitize);
     RUN(test_str_helpers);
     RUN(test_count_limit);
     RUN(test_types_and_find);

@@ -79,6 +79,8 @@ static void test_defaults(void) {
     CHECK_EQ_U64(c.log_attrs.value_length, UINT32_MAX);
     CHECK_EQ_INT(c.span_event_count, 128);
     CHECK_EQ_INT(c.shutdown_timeout_ms, 2000);
+    CHECK(c.log_span_events);
+    CHECK_EQ_INT(c.log_streams, 0);
     config_free(&c);
     CHECK_STR(c.otlp[SIGNAL_TRACES].endpoint, NULL); /* config_free clears */
 
@@ -558,6 +560,39 @@ static void test_batch_clamp(void) {
     config_free(&c);
 }
 
+/* OTEL_PRELOAD_LOGS_SPAN_EVENTS (boolean, default true) and
+ * OTEL_PRELOAD_LOGS_STREAMS (a list of stdout, stderr; bits 1 << fd). */
+static void test_log_options(void) {
+    struct config c = load1("OTEL_PRELOAD_LOGS_SPAN_EVENTS=false");
+    CHECK(!c.log_span_events);
+    CHECK_EQ_INT(ndiag, 0);
+    config_free(&c);
+    c = load1("OTEL_PRELOAD_LOGS_SPAN_EVENTS=TRUE");
+    CHECK(c.log_span_events);
+    config_free(&c);
+    c = load1("OTEL_PRELOAD_LOGS_SPAN_EVENTS=off");
+    CHECK(c.log_span_events);
+    CHECK_EQ_INT(ndiag, 1);
+    CHECK(strstr(last_diag, "OTEL_PRELOAD_LOGS_SPAN_EVENTS") != NULL);
+    config_free(&c);
+
+    c = load1("OTEL_PRELOAD_LOGS_STREAMS=stdout");
+    CHECK_EQ_INT(c.log_streams, 1u << 1);
+    config_free(&c);
+    c = load1("OTEL_PRELOAD_LOGS_STREAMS= stderr , STDOUT,");
+    CHECK_EQ_INT(c.log_streams, (1u << 1) | (1u << 2));
+    CHECK_EQ_INT(ndiag, 0);
+    config_free(&c);
+    c = load1("OTEL_PRELOAD_LOGS_STREAMS=none");
+    CHECK_EQ_INT(c.log_streams, 0);
+    config_free(&c);
+    c = load1("OTEL_PRELOAD_LOGS_STREAMS=stdin,stderr");
+    CHECK_EQ_INT(c.log_streams, 1u << 2);
+    CHECK_EQ_INT(ndiag, 1);
+    CHECK(strstr(last_diag, "'stdin'") != NULL);
+    config_free(&c);
+}
+
 /* Several bad values at once: one diagnostic each. */
 static void test_many_bad_values(void) {
     char *envp[] = {"OTEL_SDK_DISABLED=maybe", "OTEL_BSP_SCHEDULE_DELAY=soon",
@@ -590,6 +625,7 @@ int main(void) {
     RUN(test_samplers);
     RUN(test_limits);
     RUN(test_batch_clamp);
+    RUN(test_log_options);
     RUN(test_many_bad_values);
     return test_report("config");
 }

@@ -4,8 +4,10 @@
  * parents (local and remote), trace state, kinds, dropped counts, flags
  * (0x100 always, 0x200 for a remote parent, the sampled bit), the resource
  * and scope, large values, appending after existing bytes, more spans than
- * the size cache (512), and an empty batch. Depends on
- * exporters/otlp_proto.h, tests/lib/otlp_decode.h and test.h. */
+ * the size cache (512), and an empty batch; the same for log records
+ * (every LogRecord field, records without context or severity, batches past
+ * the size cache, an empty batch). Depends on exporters/otlp_proto.h,
+ * tests/lib/otlp_decode.h and test.h. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -357,6 +359,162 @@ static void test_appends(void) {
     span_free(s);
 }
 
+/* ---- logs ---- */
+
+static struct otlp_logs *encode_decode_logs(struct log_record *const *logs, size_t n,
+                                            struct buf *b) {
+    if (!otlp_encode_logs(b, &resource, logs, n)) return NULL;
+    char err[256] = "";
+    struct otlp_logs *l = otlp_logs_decode(b->data, b->len, err, sizeof err);
+    if (!l) fprintf(stderr, "decode failed: %s\n", err);
+    return l;
+}
+
+static void test_full_log(void) {
+    make_resource();
+    struct span_context ctx = {.flags = TRACE_FLAG_SAMPLED};
+    for (int i = 0; i < 16; i++)
+        ctx.trace_id[i] = (uint8_t)(0x10 + i);
+    for (int i = 0; i < 8; i++)
+        ctx.span_id[i] = (uint8_t)(0x20 + i);
+    const struct attr_limits lim = {4, UINT32_MAX};
+    const char *body = "disk \xc3\xa9 full: 93%";
+    struct log_record *r = log_record_new(1700000000123456789ull, 1700000000223456789ull, 18,
+                                          "crit", body, strlen(body), &ctx, &lim, 512);
+    REQUIRE(r);
+    (void)log_record_set_str(r, "syslog.ident", "etl", 3);
+    (void)log_record_set_int(r, "syslog.facility.code", 16);
+    (void)log_record_set_int(r, "neg", INT64_MIN);
+    struct attr_value d = {.type = ATTR_DOUBLE, .u.d = -0.25};
+    (void)log_record_set_attr(r, str_cstr("d"), &d);
+    (void)log_record_set_str(r, "over", "limit", 5); /* dropped: count limit 4 */
+    r->event_name = str_cstr("app.disk.full");
+
+    struct buf b = {0};
+    struct otlp_logs *l = encode_decode_logs(&r, 1, &b);
+    REQUIRE(l);
+    CHECK_EQ_INT(l->unknown_fields, 0);
+    REQUIRE(l->n_resource_logs == 1);
+    const struct otlp_resource_logs *rl = &l->resource_logs[0];
+    CHECK_EQ_INT(rl->resource.attrs.count, 2);
+    CHECK_EQ_INT(rl->resource.dropped_attributes_count, 3);
+    REQUIRE(rl->n_scope_logs == 1);
+    CHECK_STR(rl->scope_logs[0].scope.name, OTELP_SCOPE_NAME);
+    CHECK_STR(rl->scope_logs[0].scope.version, OTELP_VERSION);
+    REQUIRE(otlp_logs_record_count(l) == 1);
+    const struct otlp_log *o = otlp_logs_record_at(l, 0);
+    CHECK_EQ_U64(o->time_unix_nano, 1700000000123456789ull);
+    CHECK_EQ_U64(o->observed_time_unix_nano, 1700000000223456789ull);
+    CHECK_EQ_INT(o->severity_number, 18);
+    CHECK_STR(o->severity_text, "crit");
+    CHECK(o->has_body);
+    CHECK_EQ_INT(o->body.type, OTLP_VALUE_STRING);
+    CHECK_STR(o->body.str, body);
+    CHECK_EQ_INT(o->attrs.count, 4);
+    CHECK_EQ_INT(o->dropped_attributes_count, 1);
+    const struct otlp_value *v = attr(&o->attrs, "syslog.ident", OTLP_VALUE_STRING);
+    CHECK(v && !strcmp(v->str, "etl"));
+    v = attr(&o->attrs, "neg", OTLP_VALUE_INT);
+    CHECK(v && v->i == INT64_MIN);
+    v = attr(&o->attrs, "d", OTLP_VALUE_DOUBLE);
+    CHECK(v && v->d == -0.25);
+    CHECK_MEM(o->trace_id, ctx.trace_id, 16);
+    CHECK_MEM(o->span_id, ctx.span_id, 8);
+    CHECK_EQ_INT(o->flags, TRACE_FLAG_SAMPLED);
+    CHECK_STR(o->event_name, "app.disk.full");
+    otlp_logs_free(l);
+    buf_release(&b);
+    log_record_free(r);
+}
+
+/* No context (no ids, no flags), severity unspecified, empty body; a
+ * context that is not sampled (ids, flags 0). */
+static void test_minimal_logs(void) {
+    make_resource();
+    const struct attr_limits lim = {128, UINT32_MAX};
+    struct span_context unsampled = {.flags = 0};
+    memset(unsampled.trace_id, 7, 16);
+    memset(unsampled.span_id, 8, 8);
+    struct log_record *r[2] = {log_record_new(5, 6, 0, NULL, "", 0, NULL, &lim, 0),
+                               log_record_new(7, 8, 9, "INFO", "x", 1, &unsampled, &lim, 0)};
+    REQUIRE(r[0] && r[1]);
+    struct buf b = {0};
+    struct otlp_logs *l = encode_decode_logs(r, 2, &b);
+    REQUIRE(l);
+    CHECK_EQ_INT(l->unknown_fields, 0);
+    REQUIRE(otlp_logs_record_count(l) == 2);
+    const struct otlp_log *o = otlp_logs_record_at(l, 0);
+    CHECK_EQ_U64(o->time_unix_nano, 5);
+    CHECK_EQ_U64(o->observed_time_unix_nano, 6);
+    CHECK_EQ_INT(o->severity_number, 0);
+    CHECK_STR(o->severity_text, "");
+    CHECK(o->has_body);
+    CHECK_EQ_INT(o->body.type, OTLP_VALUE_STRING);
+    CHECK_STR(o->body.str, "");
+    CHECK_EQ_INT(o->attrs.count, 0);
+    uint8_t zero[16] = {0};
+    CHECK_MEM(o->trace_id, zero, 16);
+    CHECK_MEM(o->span_id, zero, 8);
+    CHECK_EQ_INT(o->flags, 0);
+    CHECK_STR(o->event_name, "");
+    o = otlp_logs_record_at(l, 1);
+    CHECK_MEM(o->trace_id, unsampled.trace_id, 16);
+    CHECK_MEM(o->span_id, unsampled.span_id, 8);
+    CHECK_EQ_INT(o->flags, 0);
+    CHECK_STR(o->body.str, "x");
+    otlp_logs_free(l);
+    buf_release(&b);
+    log_record_free(r[0]);
+    log_record_free(r[1]);
+
+    /* An empty batch, and a failed buffer. */
+    struct buf e = {0};
+    l = encode_decode_logs(NULL, 0, &e);
+    REQUIRE(l);
+    CHECK_EQ_INT(otlp_logs_record_count(l), 0);
+    otlp_logs_free(l);
+    e.failed = true;
+    CHECK(!otlp_encode_logs(&e, &resource, NULL, 0));
+    buf_release(&e);
+}
+
+/* More records than the size cache. */
+static void test_many_logs(void) {
+    make_resource();
+    enum { N = 1100 };
+    const struct attr_limits lim = {128, UINT32_MAX};
+    struct log_record **r = calloc(N, sizeof *r);
+    REQUIRE(r);
+    for (int i = 0; i < N; i++) {
+        char msg[32];
+        int len = snprintf(msg, sizeof msg, "line %d", i);
+        r[i] = log_record_new((uint64_t)i, (uint64_t)i, 1 + i % 24, NULL, msg, (size_t)len, NULL,
+                              &lim, 128);
+        REQUIRE(r[i]);
+        for (int k = 0; k < i % 4; k++)
+            (void)log_record_set_int(r[i], k ? "b" : "a", k);
+    }
+    struct buf b = {0};
+    struct otlp_logs *l = encode_decode_logs(r, N, &b);
+    REQUIRE(l);
+    REQUIRE(otlp_logs_record_count(l) == N);
+    int bad = 0;
+    for (int i = 0; i < N; i++) {
+        const struct otlp_log *o = otlp_logs_record_at(l, (size_t)i);
+        char msg[32];
+        snprintf(msg, sizeof msg, "line %d", i);
+        if (strcmp(o->body.str, msg) || o->time_unix_nano != (uint64_t)i ||
+            o->severity_number != 1 + i % 24 || o->attrs.count != (size_t)(i % 4 > 1 ? 2 : i % 4))
+            bad++;
+    }
+    CHECK_EQ_INT(bad, 0);
+    otlp_logs_free(l);
+    buf_release(&b);
+    for (int i = 0; i < N; i++)
+        log_record_free(r[i]);
+    free(r);
+}
+
 int main(void) {
     RUN(test_full_span);
     RUN(test_minimal_spans);
@@ -364,5 +522,8 @@ int main(void) {
     RUN(test_many_spans);
     RUN(test_empty_batch);
     RUN(test_appends);
+    RUN(test_full_log);
+    RUN(test_minimal_logs);
+    RUN(test_many_logs);
     return test_report("otlp_proto");
 }

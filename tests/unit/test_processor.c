@@ -385,6 +385,41 @@ static void test_worker_schedule_delay(void) {
     CHECK_EQ_INT(sink_d.wrong_thread_state, 0);
 }
 
+/* A batch the worker is still exporting when the final flush gives up is
+ * counted as dropped_shutdown, and not counted again when the export
+ * returns late. */
+static struct fake_sink sink_s;
+static struct batcher *s_blocked;
+static _Atomic int blocked_entered, blocked_release, blocked_returned;
+static int blocking_export(void *ctx, void *const *records, size_t n, uint64_t deadline) {
+    atomic_store(&blocked_entered, 1);
+    for (int i = 0; i < 5000 && !atomic_load(&blocked_release); i++)
+        sleep_ms(1);
+    int rc = sink_export(ctx, records, n, deadline);
+    atomic_store(&blocked_returned, 1);
+    return rc;
+}
+
+static void test_worker_shutdown_with_batch_in_flight(void) {
+    for (int i = 0; i < 8; i++)
+        CHECK(batcher_on_end(s_blocked, record(&sink_s, i)));
+    for (int i = 0; i < 5000 && !atomic_load(&blocked_entered); i++)
+        sleep_ms(1);
+    REQUIRE(atomic_load(&blocked_entered));
+    CHECK(batcher_on_end(s_blocked, record(&sink_s, 8))); /* queued behind it */
+    processor_shutdown(50, false);
+    struct batch_stats st = stats(s_blocked);
+    CHECK_EQ_U64(st.dropped_shutdown, 9);
+    CHECK_EQ_U64(st.exported, 0);
+    atomic_store(&blocked_release, 1);
+    for (int i = 0; i < 5000 && !atomic_load(&blocked_returned); i++)
+        sleep_ms(1);
+    sleep_ms(20);
+    st = stats(s_blocked);
+    CHECK_EQ_U64(st.exported + st.dropped_export_failed, 0);
+    CHECK_EQ_U64(st.dropped_shutdown, 9);
+}
+
 static void test_worker_shutdown(void) {
     for (int i = 0; i < 5; i++)
         CHECK(batcher_on_end(w, record(&sink_w, i)));
@@ -399,10 +434,14 @@ static int run_worker_group(void) {
     processor_autostart = true;
     w = new_worker_batcher("w", &sink_w, 60000);
     d = new_worker_batcher("d", &sink_d, 20);
-    if (!w || !d) return 2;
+    struct batch_config cfg = {64, 60000, 8, 1000};
+    struct batch_sink blocking = {blocking_export, sink_free, &sink_s};
+    s_blocked = batcher_new("s", &cfg, &blocking);
+    if (!w || !d || !s_blocked) return 2;
     RUN(test_worker_starts_on_full_batch);
     RUN(test_worker_flushes_partial_batches);
     RUN(test_worker_schedule_delay);
+    RUN(test_worker_shutdown_with_batch_in_flight);
     RUN(test_worker_shutdown);
     return test_report("processor_worker");
 }

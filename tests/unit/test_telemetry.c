@@ -4,7 +4,10 @@
  * memfd standing in for stderr). Covers upstream TRACEPARENT/TRACESTATE,
  * OTEL_EXPORTER_OTLP_*HEADERS, the resource, disabled and exporter-less
  * set-ups, samplers, export failures (HTTP 500, refused), unusable
- * endpoints, after_fork, loss reporting at shutdown and the in-signal flush.
+ * endpoints, after_fork, loss reporting at shutdown and the in-signal flush;
+ * and the logs pipeline: records stamped with the current context through
+ * the batch log record processor to OTLP (/v1/logs) and console, the
+ * log-as-span-event view and its switch, pooled records, loss reporting.
  * telemetry_init runs once per process, so each scenario runs in a forked
  * child. Depends on core/telemetry.h, exporters/exporter.h, server.h. */
 #include <errno.h>
@@ -337,8 +340,8 @@ static void scenario_unusable_endpoints(void) {
     CHECK(exporter_new(EXPORTER_OTLP, SIGNAL_TRACES, &cfg) == NULL);
     CHECK_EQ_INT(ndiag, 1);
     CHECK(strstr(diags, "invalid OTLP endpoint") != NULL);
-    /* Signals other than traces, and "none", have no exporter yet. */
-    CHECK(exporter_new(EXPORTER_OTLP, SIGNAL_LOGS, &cfg) == NULL);
+    /* Metrics, and "none", have no exporter yet. */
+    CHECK(exporter_new(EXPORTER_OTLP, SIGNAL_METRICS, &cfg) == NULL);
     CHECK(exporter_new(EXPORTER_CONSOLE, SIGNAL_METRICS, &cfg) == NULL);
     CHECK(exporter_new(EXPORTER_NONE, SIGNAL_TRACES, &cfg) == NULL);
     config_free(&cfg);
@@ -374,6 +377,172 @@ static void scenario_in_signal_shutdown(void) {
     srv_stop();
 }
 
+/* ---- logs ---- */
+
+static struct batch_stats log_stats(void) {
+    struct batch_stats st = {0};
+    if (telemetry.logs) batcher_stats(telemetry.logs, &st);
+    return st;
+}
+
+static void emit_warning(const char *body) {
+    struct attr attrs[2] = {
+        {str_cstr("syslog.ident"), {.type = ATTR_STRING, .u.s = str_cstr("unit")}},
+        {str_cstr("syslog.facility.code"), {.type = ATTR_INT, .u.i = 3}}};
+    struct log_call c = {SEVERITY_WARN, "warning", body, strlen(body), attrs, 2};
+    telemetry_log_emit(&c);
+}
+
+static void scenario_logs(void) {
+    const struct step steps[] = {{OK_EMPTY, 0, false}, {OK_EMPTY, 0, false}};
+    REQUIRE(srv_start(steps, 2));
+    char logs_endpoint[128];
+    snprintf(logs_endpoint, sizeof logs_endpoint,
+             "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT=http://127.0.0.1:%u/v1/logs", srv.port);
+    char *envp[] = {"OTEL_TRACES_EXPORTER=console",
+                    "OTEL_LOGS_EXPORTER=otlp,console",
+                    logs_endpoint,
+                    "OTEL_SERVICE_NAME=unit-logs",
+                    "OTEL_LOG_LEVEL=info",
+                    "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT=1",
+                    "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT=5",
+                    NULL};
+    processor_autostart = false;
+    capture_console();
+    REQUIRE(telemetry_init(envp, "unit-exe") == 0);
+    REQUIRE(telemetry.logs != NULL);
+    CHECK(telemetry_logs_wanted());
+
+    /* Before any span: no context at all. */
+    emit_warning("no span");
+    struct span *root = start("root", NULL);
+    REQUIRE(root);
+    telemetry_set_root_span(root);
+    emit_warning("disk full");
+    CHECK_EQ_INT(root->event_count, 1);
+    /* A pooled record goes the same way and back to its pool. */
+    struct log_pool *pool = log_pool_new(1, 1024);
+    REQUIRE(pool);
+    struct log_record *pr = log_pool_get(pool);
+    REQUIRE(pr);
+    pr->limits = &telemetry.cfg.log_attrs;
+    pr->body = (struct attr_value){.type = ATTR_STRING, .u.s = str_cstr("pooled")};
+    telemetry_log_push(pr);
+    CHECK(log_pool_get(pool) == NULL); /* queued */
+    CHECK_EQ_INT(processor_force_flush(5000), 0);
+    CHECK_EQ_U64(log_stats().exported, 3);
+    CHECK((pr = log_pool_get(pool)) != NULL); /* back after the export */
+    log_record_free(pr);
+    log_pool_free(pool);
+
+    const char *head = srv_head();
+    CHECK(!strncmp(head, "POST /v1/logs HTTP/1.1\r\n", 24));
+#ifdef OTELP_HAVE_OTLP_DECODE
+    size_t len;
+    const char *body = srv_body(&len);
+    char err[256];
+    struct otlp_logs *l = otlp_logs_decode(body, len, err, sizeof err);
+    REQUIRE(l);
+    CHECK_EQ_INT(l->unknown_fields, 0);
+    REQUIRE(otlp_logs_record_count(l) == 3);
+    const struct otlp_log *o = otlp_logs_record_at(l, 0);
+    uint8_t zero[16] = {0};
+    CHECK_MEM(o->trace_id, zero, 16);
+    CHECK_STR(o->body.str, "no sp"); /* the value length limit */
+    o = otlp_logs_record_at(l, 1);
+    CHECK_EQ_INT(o->severity_number, SEVERITY_WARN);
+    CHECK_STR(o->severity_text, "warning");
+    CHECK_STR(o->body.str, "disk ");
+    CHECK_MEM(o->trace_id, root->ctx.trace_id, 16);
+    CHECK_MEM(o->span_id, root->ctx.span_id, 8);
+    CHECK_EQ_INT(o->flags, TRACE_FLAG_SAMPLED);
+    CHECK(o->time_unix_nano > 0 && o->time_unix_nano == o->observed_time_unix_nano);
+    CHECK_EQ_INT(o->attrs.count, 1); /* the count limit */
+    CHECK_EQ_INT(o->dropped_attributes_count, 1);
+    const struct otlp_value *v = otlp_attrs_find(&o->attrs, "syslog.ident");
+    CHECK(v && !strcmp(v->str, "unit"));
+    const struct otlp_value *rv =
+        otlp_attrs_find(&l->resource_logs[0].resource.attrs, "service.name");
+    CHECK(rv && !strcmp(rv->str, "unit-logs"));
+    CHECK_STR(otlp_logs_record_at(l, 2)->body.str, "pooled"); /* filled by its maker */
+    otlp_logs_free(l);
+#endif
+
+    /* The console: one JSON object per record. */
+    const char *text = console_text();
+    CHECK(strstr(text, "{\"timeUnixNano\":") == text);
+    CHECK(strstr(text, "\"severityNumber\":13,\"severityText\":\"warning\",\"body\":\"disk \","
+                       "\"attributes\":{\"syslog.ident\":\"unit\"},\"traceId\":\"") != NULL);
+    CHECK(strstr(text, "\"flags\":1,\"droppedAttributesCount\":1,\"resource\":{") != NULL);
+    CHECK(strstr(text, "\"body\":\"no sp\",\"attributes\":{\"syslog.ident\":\"unit\"},"
+                       "\"droppedAttributesCount\":1,\"resource\"") != NULL);
+    CHECK(strstr(text, "\"body\":\"pooled\",\"attributes\":{},\"resource\"") != NULL);
+
+    /* The span event: the record's fields and attributes. */
+    telemetry_span_end(root, clock_now_ns());
+    CHECK_EQ_INT(processor_force_flush(5000), 0);
+    text = console_text();
+    CHECK(strstr(text, "\"events\":[{\"name\":\"log\",\"timeUnixNano\":") != NULL);
+    CHECK(strstr(text, "\"attributes\":{\"log.record.severity_number\":13,"
+                       "\"log.record.severity_text\":\"warning\",\"log.record.body\":\"disk "
+                       "full\",\"syslog.ident\":\"unit\",\"syslog.facility.code\":3}}]") != NULL);
+
+    /* Loss that the processor cannot see, reported at exit. */
+    telemetry_log_count_dropped();
+    telemetry_log_count_truncated();
+    telemetry_log_count_truncated();
+    ndiag = 0;
+    diags[0] = '\0';
+    telemetry_shutdown(false);
+    CHECK(strstr(diags, "logs: exported 3, dropped 0 (queue full), 0 (export failed), 0 "
+                        "(shutdown)") != NULL);
+    CHECK(strstr(diags, "logs: dropped 1 (no memory), 2 bodies truncated") != NULL);
+
+    /* A fork child starts its counts afresh and reconnects. */
+    telemetry_after_fork_child();
+    emit_warning("child");
+    CHECK_EQ_INT(processor_force_flush(5000), 0);
+    CHECK_EQ_U64(log_stats().exported, 1);
+    CHECK_EQ_INT(srv.accepts, 2);
+    srv_stop();
+}
+
+/* No logs exporter: records are not made, but span events still are;
+ * with the switch off too, logging calls are not wanted at all. */
+static void scenario_logs_span_events_only(void) {
+    char *envp[] = {"OTEL_TRACES_EXPORTER=console", "OTEL_LOGS_EXPORTER=none", NULL};
+    processor_autostart = false;
+    capture_console();
+    REQUIRE(telemetry_init(envp, "x") == 0);
+    CHECK(telemetry.logs == NULL);
+    CHECK(telemetry_logs_wanted());
+    struct span *root = start("root", NULL);
+    REQUIRE(root);
+    emit_warning("not current yet"); /* no current span: nothing */
+    CHECK_EQ_INT(root->event_count, 0);
+    telemetry_set_root_span(root);
+    emit_warning("event only");
+    CHECK_EQ_INT(root->event_count, 1);
+    telemetry_log_push(log_record_new(1, 1, 9, NULL, "x", 1, NULL, &telemetry.cfg.log_attrs, 0));
+    telemetry_set_root_span(NULL);
+    telemetry_span_end(root, clock_now_ns());
+    CHECK_EQ_INT(processor_force_flush(5000), 0);
+    CHECK(strstr(console_text(), "\"log.record.body\":\"event only\"") != NULL);
+}
+
+static void scenario_logs_off(void) {
+    char *envp[] = {"OTEL_LOGS_EXPORTER=none", "OTEL_PRELOAD_LOGS_SPAN_EVENTS=false",
+                    "OTEL_TRACES_EXPORTER=none", NULL};
+    REQUIRE(telemetry_init(envp, "x") == 0);
+    CHECK(!telemetry_logs_wanted());
+    config_free(&telemetry.cfg);
+    char *envp2[] = {"OTEL_PRELOAD_LOGS_SPAN_EVENTS=false", "OTEL_TRACES_EXPORTER=none",
+                     "OTEL_LOGS_EXPORTER=console", NULL};
+    REQUIRE(telemetry_init(envp2, "x") == 0);
+    CHECK(telemetry.logs != NULL);
+    CHECK(telemetry_logs_wanted());
+}
+
 /* Runs fn in a child process (a fresh telemetry) and counts its result. */
 static void run_child(const char *name, void (*fn)(void)) {
     fflush(stderr);
@@ -406,5 +575,8 @@ int main(void) {
     run_child("export_failures", scenario_export_failures);
     run_child("unusable_endpoints", scenario_unusable_endpoints);
     run_child("in_signal_shutdown", scenario_in_signal_shutdown);
+    run_child("logs", scenario_logs);
+    run_child("logs_span_events_only", scenario_logs_span_events_only);
+    run_child("logs_off", scenario_logs_off);
     return test_report("telemetry");
 }

@@ -1,0 +1,40 @@
+/* stream: lines the program writes to its standard output and error become
+ * log records (attribute log.iostream = "stdout" / "stderr"), when
+ * OTEL_PRELOAD_LOGS_STREAMS asks for them. Off by default.
+ *
+ * Each thread assembles its own lines, one per stream, directly in a record
+ * taken from a fixed pool (log_pool): no malloc, no lock, nothing that
+ * blocks, so the write(2) hook may run it in a signal handler. A line ends
+ * at '\n' (a '\r' before it is dropped) and becomes a record then, stamped
+ * with the thread's trace context; a line longer than the slot holds is
+ * emitted in pieces; empty lines are skipped; bytes that are not UTF-8 are
+ * replaced by U+FFFD. A partial line is emitted when its thread exits, or
+ * when the process ends on that thread. A line that finds the pool empty is
+ * dropped and counted. The bytes on the streams are never touched: callers
+ * pass what was written.
+ *
+ * Depends on log.h, telemetry.h. */
+#ifndef OTELP_CORE_STREAM_H
+#define OTELP_CORE_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bytes per pooled record; a line holds a little less (STREAM_LINE_MAX). */
+#define STREAM_SLOT 4096
+extern const size_t STREAM_LINE_MAX;
+
+/* The streams captured: bit 1 << fd for fd 1 and 2; 0 when off. Hooks test
+ * it before doing anything else. */
+extern unsigned stream_capture;
+
+/* Starts capturing the streams in `streams` (bits 1 << fd) into records
+ * for the logs processor, with a pool of `slots` records. Returns 0, or
+ * -ENOMEM (capture stays off). */
+int stream_init(unsigned streams, uint32_t slots) __attribute__((warn_unused_result));
+/* n bytes that were written to fd (1 or 2). Call inside the re-entry guard. */
+void stream_write(int fd, const void *data, size_t n);
+/* Emits the calling thread's partial lines. */
+void stream_flush_thread(void);
+
+#endif

@@ -1,0 +1,201 @@
+/* test_stream: standard stream lines as log records, without LD_PRELOAD:
+ * bytes handed to stream_write in arbitrary pieces come out as one record
+ * per line (console exporter to a memfd), with log.iostream, the trace
+ * context, CR LF, empty lines skipped, long lines in pieces cut between
+ * characters, bytes that are not UTF-8 replaced, the value length limit, a
+ * partial line at thread exit and at flush, streams not asked for ignored,
+ * and an empty pool (lines dropped, counted, the rest of the line skipped).
+ * Each scenario runs in a forked child (telemetry_init once per process).
+ * Depends on core/stream.h, core/telemetry.h and test.h. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/diag.h"
+#include "core/ids.h"
+#include "core/stream.h"
+#include "core/telemetry.h"
+#include "tests/unit/test.h"
+
+static int console_fd = -1;
+static char *text;
+
+/* Flushes the logs and returns what the console exporter wrote. */
+static const char *console_text(void) {
+    CHECK_EQ_INT(processor_force_flush(5000), 0);
+    static char buf[1 << 20];
+    ssize_t n = pread(console_fd, buf, sizeof buf - 1, 0);
+    buf[n > 0 ? n : 0] = '\0';
+    text = buf;
+    return buf;
+}
+
+static int count(const char *hay, const char *needle) {
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+static void init(const char *streams, const char *extra) {
+    char streams_env[128];
+    snprintf(streams_env, sizeof streams_env, "OTEL_PRELOAD_LOGS_STREAMS=%s", streams);
+    char *envp[] = {"OTEL_TRACES_EXPORTER=none", "OTEL_LOGS_EXPORTER=console", streams_env,
+                    (char *)extra, NULL};
+    processor_autostart = false;
+    console_fd = memfd_create("console", MFD_CLOEXEC);
+    diag_fd = console_fd;
+    if (telemetry_init(envp, "unit") < 0) abort();
+}
+
+static void put(int fd, const char *s) {
+    stream_write(fd, s, strlen(s));
+}
+
+static void scenario_lines(void) {
+    init("stdout,stderr", NULL);
+    CHECK_EQ_INT(stream_capture, (1u << 1) | (1u << 2));
+    put(1, "hel");
+    put(1, "lo\nwor");
+    put(2, "to stderr\r\n");
+    put(1, "ld\n\n\r\n");
+    put(3, "not a stream\n");
+    put(1, "a\nb\nc");
+    const char *t = console_text();
+    CHECK(strstr(t, "\"body\":\"hello\",\"attributes\":{\"log.iostream\":\"stdout\"}") != NULL);
+    CHECK(strstr(t, "\"body\":\"world\",\"attributes\":{\"log.iostream\":\"stdout\"}") != NULL);
+    CHECK(strstr(t, "\"body\":\"to stderr\",\"attributes\":{\"log.iostream\":\"stderr\"}") != NULL);
+    CHECK(strstr(t, "\"body\":\"a\"") != NULL);
+    CHECK(strstr(t, "\"body\":\"b\"") != NULL);
+    CHECK(strstr(t, "\"body\":\"c\"") == NULL); /* not ended yet */
+    CHECK(strstr(t, "not a stream") == NULL);
+    CHECK_EQ_INT(count(t, "\n"), 5);         /* empty lines make no record */
+    CHECK(strstr(t, "\"traceId\"") == NULL); /* no span: no context */
+    CHECK(strstr(t, "\"severityNumber\"") == NULL);
+    stream_flush_thread();
+    t = console_text();
+    CHECK(strstr(t, "\"body\":\"c\"") != NULL);
+}
+
+/* The trace context of the thread, and lines of other threads. */
+static void *thread_main(void *arg) {
+    (void)arg;
+    put(1, "from a thread\npartial at exit");
+    return NULL;
+}
+
+static void scenario_context_and_threads(void) {
+    init("stdout", NULL);
+    CHECK_EQ_INT(stream_capture, 1u << 1);
+    struct span *root =
+        telemetry_span_start(str_cstr("root"), NULL, str_of("", 0), clock_now_ns(), 0);
+    REQUIRE(root);
+    telemetry_set_root_span(root);
+    char tid[33], sid[17];
+    hex_encode(root->ctx.trace_id, 16, tid);
+    hex_encode(root->ctx.span_id, 8, sid);
+    tid[32] = sid[16] = '\0';
+    put(2, "stderr not asked for\n");
+    put(1, "main line\n");
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, thread_main, NULL) == 0);
+    pthread_join(t, NULL);
+    const char *out = console_text();
+    char want[128];
+    snprintf(want, sizeof want, "\"traceId\":\"%s\",\"spanId\":\"%s\",\"flags\":1", tid, sid);
+    CHECK_EQ_INT(count(out, want), 3);
+    CHECK(strstr(out, "\"body\":\"from a thread\"") != NULL);
+    CHECK(strstr(out, "\"body\":\"partial at exit\"") != NULL);
+    CHECK(strstr(out, "stderr not asked for") == NULL);
+    telemetry_set_root_span(NULL);
+    telemetry_span_end(root, clock_now_ns());
+}
+
+/* Long lines go in pieces of STREAM_LINE_MAX bytes, never splitting a
+ * character; bytes that are not UTF-8 become U+FFFD; the value length
+ * limit cuts the body. */
+static void scenario_long_and_bad_bytes(void) {
+    init("stdout", NULL);
+    size_t n = STREAM_LINE_MAX + 100;
+    char *line = malloc(n + 1);
+    REQUIRE(line);
+    memset(line, 'a', n);
+    /* A 3-byte character across the STREAM_LINE_MAX boundary. */
+    memcpy(line + STREAM_LINE_MAX - 1, "\xe2\x82\xac", 3);
+    line[n] = '\n';
+    for (size_t i = 0; i <= n; i += 1000) /* in pieces */
+        stream_write(1, line + i, n + 1 - i < 1000 ? n + 1 - i : 1000);
+    put(1, "bad \xff\xfe bytes\n");
+    const char *t = console_text();
+    /* The first piece stops before the euro sign; the second starts with it. */
+    CHECK(strstr(t, "aaa\",\"attributes\"") != NULL);
+    CHECK(strstr(t, "\"body\":\"\xe2\x82\xac"
+                    "aaa") != NULL);
+    CHECK(strstr(t, "\"body\":\"bad \xef\xbf\xbd\xef\xbf\xbd bytes\"") != NULL);
+    free(line);
+}
+
+static void scenario_value_length_limit(void) {
+    init("stdout", "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT=4");
+    put(1, "abcdefgh\nx\xc3\xa9yz\n");
+    const char *t = console_text();
+    CHECK(strstr(t, "\"body\":\"abcd\"") != NULL);
+    CHECK(strstr(t, "\"body\":\"x\xc3\xa9y\"") != NULL);
+}
+
+/* An empty pool: the line is dropped and counted, and its rest skipped,
+ * never half a line. */
+static void scenario_pool_empty(void) {
+    init("none", "OTEL_LOG_LEVEL=info");
+    diag_set_sink(NULL);
+    CHECK_EQ_INT(stream_capture, 0);
+    put(1, "off\n");
+    REQUIRE(stream_init(1u << 1, 2) == 0);
+    put(1, "one\ntwo\nthr");
+    put(1, "ee\nfour\n"); /* the two slots are queued: three and four are lost */
+    const char *t = console_text();
+    CHECK(strstr(t, "\"body\":\"one\"") != NULL);
+    CHECK(strstr(t, "\"body\":\"two\"") != NULL);
+    CHECK(strstr(t, "\"body\":\"ee\"") == NULL);
+    CHECK(strstr(t, "\"body\":\"thr") == NULL);
+    CHECK(strstr(t, "\"body\":\"four\"") == NULL);
+    CHECK(strstr(t, "\"body\":\"off\"") == NULL);
+    put(1, "five\n"); /* exported slots came back */
+    t = console_text();
+    CHECK(strstr(t, "\"body\":\"five\"") != NULL);
+    telemetry_shutdown(false);
+    t = console_text();
+    CHECK(strstr(t, "logs: dropped 2 (no memory)") != NULL);
+}
+
+static void run_child(const char *name, void (*fn)(void)) {
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        TEST_FAIL_("fork for %s: %s", name, strerror(errno));
+        return;
+    }
+    if (pid == 0) {
+        test_current = name;
+        test_failures = test_checks = 0;
+        fn();
+        exit(test_failures ? 1 : 0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    test_checks++;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        TEST_FAIL_("%s failed (wait status %#x)", name, status);
+}
+
+int main(void) {
+    run_child("lines", scenario_lines);
+    run_child("context_and_threads", scenario_context_and_threads);
+    run_child("long_and_bad_bytes", scenario_long_and_bad_bytes);
+    run_child("value_length_limit", scenario_value_length_limit);
+    run_child("pool_empty", scenario_pool_empty);
+    return test_report("stream");
+}
