@@ -10,7 +10,7 @@ import subprocess
 import time
 import unittest
 
-from common import PROGS, SANITIZED, Receiver, otlp_env, run, spans_named
+from common import PROGS, SANITIZED, Receiver, no_threads_under_tsan, otlp_env, run, spans_named
 
 LOGGING = os.path.join(PROGS, "logging")
 LOGGING_FORTIFY = os.path.join(PROGS, "logging_fortify")
@@ -71,6 +71,7 @@ class Logs(unittest.TestCase):
         self.assertEqual(first["syslog.ident"], "lg-ident")
         self.assertEqual(events[0]["timeUnixNano"], logs[0]["timeUnixNano"])
 
+    @no_threads_under_tsan
     def test_correlation_from_threads(self):
         # Each thread has its own span: its records carry that span's id and
         # become events on it; the main thread's go to the root span.
