@@ -103,11 +103,12 @@ done:
 /* Starts a root span for this process image (name; parent NULL: the
  * upstream context or a new trace) with the process attributes, and makes
  * it the root: current for the calling thread, context for the others. */
+/* args: process.command_args (a string array), or NULL. */
 static void start_root(struct str name, const struct span_context *parent, struct str trace_state,
-                       int argc, char **argv, uint64_t start_ns) {
+                       const struct attr_value *args, uint64_t start_ns) {
     size_t args_len = 0;
-    for (int i = 0; i < argc; i++)
-        args_len += strlen(argv[i]) + 1 + 2 * sizeof(struct str);
+    for (uint32_t i = 0; args && i < args->u.arr.count; i++)
+        args_len += args->u.arr.items[i].len + 1 + 2 * sizeof(struct str);
     size_t arena = 1024 + args_len + 2 * strlen(exe_path) + EXIT_ARENA +
                    (EXIT_ATTRS + 12) * sizeof(struct attr);
     root = telemetry_span_start(name, parent, trace_state, start_ns, arena);
@@ -120,17 +121,7 @@ static void start_root(struct str name, const struct span_context *parent, struc
     span_set_int(root, "process.parent_pid", getppid());
     span_set_str(root, "process.executable.name", exe_base, strlen(exe_base));
     span_set_str(root, "process.executable.path", exe_path, strlen(exe_path));
-    if (argc > 0) {
-        struct str stack_args[64];
-        struct str *args = argc <= 64 ? stack_args : malloc((size_t)argc * sizeof *args);
-        if (args) {
-            for (int i = 0; i < argc; i++)
-                args[i] = str_cstr(argv[i]);
-            struct attr_value v = {.type = ATTR_STRING_ARRAY, .u.arr = {args, (uint32_t)argc}};
-            span_set_attr(root, str_cstr("process.command_args"), &v);
-            if (args != stack_args) free(args);
-        }
-    }
+    if (args) span_set_attr(root, str_cstr("process.command_args"), args);
     uid_t uid = getuid();
     char user[256];
     if (passwd_name(uid, user, sizeof user))
@@ -140,8 +131,11 @@ static void start_root(struct str name, const struct span_context *parent, struc
     (void)attrs_reserve(&root->attrs, &root->arena, EXIT_ATTRS);
 }
 
-static int saved_argc;
-static char **saved_argv;
+/* process.command_args of a span (to carry into the next root span). */
+static const struct attr_value *command_args_of(const struct span *s) {
+    const struct attr *a = s ? attrs_find(&s->attrs, "process.command_args") : NULL;
+    return a && a->value.type == ATTR_STRING_ARRAY ? &a->value : NULL;
+}
 
 void process_start(int argc, char **argv) {
     process_pid = getpid();
@@ -149,10 +143,18 @@ void process_start(int argc, char **argv) {
     exe_path[n > 0 ? n : 0] = '\0';
     exe_base = base_name(exe_path);
     if (*exe_base) telemetry.exe_name = exe_base;
-    saved_argc = argc;
-    saved_argv = argv;
     const char *name = argc > 0 && argv[0] && *argv[0] ? base_name(argv[0]) : exe_base;
-    start_root(str_cstr(name), NULL, str_of("", 0), argc, argv, clock_now_ns());
+    /* argv is read here only, while it is what the kernel gave us: programs
+     * rewrite theirs (option parsers, setproctitle). Fork children and
+     * continuations copy the arguments from the span before them. */
+    struct str stack_args[64];
+    struct str *args = argc <= 64 ? stack_args : malloc((size_t)argc * sizeof *args);
+    uint32_t nargs = 0;
+    for (int i = 0; args && i < argc && argv[i]; i++)
+        args[nargs++] = str_cstr(argv[i]);
+    struct attr_value v = {.type = ATTR_STRING_ARRAY, .u.arr = {args, nargs}};
+    start_root(str_cstr(name), NULL, str_of("", 0), args && nargs ? &v : NULL, clock_now_ns());
+    if (args != stack_args) free(args);
 }
 
 /* ---- fork children and exec ----
@@ -229,12 +231,12 @@ void process_after_fork_child(void) {
     size_t nlen = name.len < sizeof name_copy ? name.len : sizeof name_copy - 1;
     memcpy(name_copy, name.ptr ? name.ptr : "", nlen);
     name_copy[nlen] = '\0';
+    start_root(str_of(name_copy, nlen), has_fork_parent ? &fork_parent : NULL,
+               str_of(fork_parent_ts, fork_parent_ts_len), command_args_of(parent), clock_now_ns());
     if (parent) {
         parent->pinned = false;
         span_free(parent); /* our copy of the parent's record */
     }
-    start_root(str_of(name_copy, nlen), has_fork_parent ? &fork_parent : NULL,
-               str_of(fork_parent_ts, fork_parent_ts_len), saved_argc, saved_argv, clock_now_ns());
     if (root) span_set_bool(root, "process.forked", true);
 }
 
@@ -276,7 +278,7 @@ void process_exec_failed(int err) {
     memcpy(name, old->name.ptr ? old->name.ptr : "", nlen);
     name[nlen] = '\0';
     uint64_t now = clock_now_ns();
-    start_root(str_of(name, nlen), &ctx, old->trace_state, saved_argc, saved_argv, now);
+    start_root(str_of(name, nlen), &ctx, old->trace_state, command_args_of(old), now);
     if (root) {
         struct span_event *e = span_add_event(root, "process.exec.failed", now);
         if (e) {

@@ -130,6 +130,15 @@ class ForkAndExec(unittest.TestCase):
         self.assertEqual(a["process.parent_pid"], top["attributes"]["process.pid"])
         self.assertNotEqual(a["process.pid"], top["attributes"]["process.pid"])
 
+    def test_fork_after_the_program_rewrote_argv(self):
+        _, spans = run_tree(self, "argv-rewritten")
+        _, top = check_tree(self, spans)
+        (child,) = children(spans, top)
+        self.assertEqual(child["attributes"]["process.exit.code"], 6)
+        # both carry the arguments as the program was started
+        for s in (top, child):
+            self.assertEqual(s["attributes"]["process.command_args"], [TREE, "argv-rewritten"])
+
     @no_shells_under_tsan
     def test_no_intermediate_fork_spans(self):
         with Receiver() as rcv:

@@ -98,6 +98,12 @@ int main(int argc, char **argv) {
         }
         wait_for(pid);
         printf("own TRACEPARENT=%s\n", getenv("TRACEPARENT") ? getenv("TRACEPARENT") : "(none)");
+    } else if (!strcmp(how, "argv-rewritten")) {
+        /* programs rewrite their argv (option parsers, setproctitle) */
+        argv[1] = NULL;
+        argv[0] = "renamed";
+        if ((pid = fork()) == 0) exit(6);
+        wait_for(pid);
     } else if (!strcmp(how, "fork-noexec")) {
         if ((pid = fork()) == 0) exit(3);
         wait_for(pid);
