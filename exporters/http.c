@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/ids.h"
+#include "exporters/retry.h"
 
 int http_url_parse(const char *url, struct http_url *out) {
     memset(out, 0, sizeof *out);
@@ -267,23 +268,6 @@ static int discard(struct reader *r, uint64_t n) {
     return 0;
 }
 
-static int64_t parse_retry_after(const char *v) {
-    while (*v == ' ')
-        v++;
-    if (*v >= '0' && *v <= '9') {
-        int64_t s = 0;
-        for (; *v >= '0' && *v <= '9' && s < 86400 * 365; v++)
-            s = s * 10 + (*v - '0');
-        return s;
-    }
-    struct tm tm = {0};
-    if (strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm)) {
-        int64_t t = (int64_t)timegm(&tm) - (int64_t)(clock_now_ns() / 1000000000u);
-        return t > 0 ? t : 0;
-    }
-    return -1;
-}
-
 /* Reads status, headers and (discarding it) the body. keep: the connection
  * may be reused. */
 static int read_response(struct reader *r, struct http_response *resp, bool *keep) {
@@ -318,7 +302,7 @@ static int read_response(struct reader *r, struct http_response *resp, bool *kee
             else if (strcasestr(v, "keep-alive"))
                 *keep = true;
         } else if (!strcasecmp(line, "retry-after")) {
-            resp->retry_after_s = parse_retry_after(v);
+            resp->retry_after_s = retry_after_parse(v, (int64_t)(clock_now_ns() / 1000000000u));
         }
     }
     if (status >= 100 && status < 200) return read_response(r, resp, keep); /* 100-continue */
