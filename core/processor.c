@@ -31,7 +31,12 @@ struct batcher {
     struct batch_sink sink;
     _Atomic(struct queue *) q;
     _Atomic uint64_t last_export_mono;
-    _Atomic uint64_t exported, dropped_queue_full, dropped_export_failed, dropped_shutdown;
+    _Atomic uint64_t exported, dropped_queue_full, dropped_export_failed, dropped_shutdown,
+        dropped_rejected;
+    /* Records of the export in progress. Whoever swaps it to 0 counts them:
+     * the exporting thread when its export returns, or the shutdown when
+     * its budget ended first. */
+    _Atomic size_t inflight;
     void **items; /* max_export_batch_size slots: one batch, one export */
 };
 
@@ -50,6 +55,16 @@ static _Atomic uint32_t wake_seq;
 static _Atomic uint32_t worker_sleeping;
 static _Atomic uint32_t flush_req, flush_done;
 static _Atomic int in_signal_flush;
+static _Atomic uint64_t shutdown_deadline = UINT64_MAX;
+static _Thread_local bool on_worker __attribute__((tls_model("initial-exec")));
+
+bool processor_on_worker(void) {
+    return on_worker;
+}
+
+uint64_t processor_deadline(void) {
+    return atomic_load_explicit(&shutdown_deadline, memory_order_relaxed);
+}
 
 static long futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *ts) {
     return syscall(SYS_futex, (uint32_t *)word, op, val, ts, NULL, 0);
@@ -111,6 +126,7 @@ void batcher_stats(const struct batcher *b, struct batch_stats *out) {
     out->dropped_queue_full = atomic_load(&m->dropped_queue_full);
     out->dropped_export_failed = atomic_load(&m->dropped_export_failed);
     out->dropped_shutdown = atomic_load(&m->dropped_shutdown);
+    out->dropped_rejected = atomic_load(&m->dropped_rejected);
 }
 
 bool batcher_due(const struct batcher *b, uint64_t now) {
@@ -179,8 +195,17 @@ size_t batcher_export_batch(struct batcher *b, uint64_t now, uint64_t deadline) 
         b->items[n++] = r;
     }
     if (!n) return 0;
+    atomic_store(&b->inflight, n);
     int rc = b->sink.export(b->sink.ctx, b->items, n, deadline);
-    atomic_fetch_add(rc == 0 ? &b->exported : &b->dropped_export_failed, n);
+    if (atomic_exchange(&b->inflight, 0) == n) {
+        if (rc < 0) {
+            atomic_fetch_add(&b->dropped_export_failed, n);
+        } else {
+            size_t rejected = (size_t)rc < n ? (size_t)rc : n;
+            atomic_fetch_add(&b->exported, n - rejected);
+            if (rejected) atomic_fetch_add(&b->dropped_rejected, rejected);
+        }
+    }
     if (!atomic_load(&in_signal_flush))
         for (size_t i = 0; i < n; i++)
             b->sink.free_record(b->items[i]);
@@ -214,6 +239,7 @@ static bool drain_all(uint64_t deadline) {
 static void *worker_main(void *arg) {
     (void)arg;
     guard_enter(); /* for good: nothing this thread does is traced */
+    on_worker = true;
     prctl(PR_SET_NAME, "otel-preload", 0, 0, 0);
     for (;;) {
         atomic_store(&worker_sleeping, 1); /* before the scan: a later push wakes us */
@@ -273,17 +299,21 @@ int processor_force_flush(uint32_t timeout_ms) {
 void processor_shutdown(uint32_t timeout_ms, bool in_signal) {
     atomic_store(&exiting, 1);
     if (in_signal) atomic_store(&in_signal_flush, 1);
+    atomic_store(&shutdown_deadline, clock_mono_ns() + (uint64_t)timeout_ms * 1000000u);
     processor_force_flush(timeout_ms);
-    /* Whatever is left is lost: count it. */
+    /* Whatever is left, queued or in an export still running, is lost:
+     * count it. */
     int n = atomic_load(&nbatchers);
     for (int i = 0; i < n; i++) {
         struct queue *q = atomic_load(&batchers[i]->q);
-        if (q) atomic_fetch_add(&batchers[i]->dropped_shutdown, queue_size(q));
+        size_t left = (q ? queue_size(q) : 0) + atomic_exchange(&batchers[i]->inflight, 0);
+        if (left) atomic_fetch_add(&batchers[i]->dropped_shutdown, left);
     }
 }
 
 void processor_after_fork_child(void) {
     atomic_store(&worker_state, 0);
+    atomic_store(&shutdown_deadline, UINT64_MAX);
     atomic_store(&worker_sleeping, 0);
     atomic_store(&flush_req, 0);
     atomic_store(&flush_done, 0);
@@ -300,5 +330,7 @@ void processor_after_fork_child(void) {
         atomic_store(&b->dropped_queue_full, 0);
         atomic_store(&b->dropped_export_failed, 0);
         atomic_store(&b->dropped_shutdown, 0);
+        atomic_store(&b->dropped_rejected, 0);
+        atomic_store(&b->inflight, 0);
     }
 }
