@@ -20,8 +20,11 @@
 #include "exporters/otlp_response.h"
 #include "exporters/retry.h"
 
-/* OpenSSL 3's crypto.h: skip registering OPENSSL_cleanup with atexit. */
+/* OpenSSL 3's crypto.h: skip registering OPENSSL_cleanup with atexit; and
+ * the base-only initialisation, which reports (returning 0) whether
+ * OPENSSL_cleanup has already run, without raising an error. */
 #define OTELP_OPENSSL_INIT_NO_ATEXIT 0x00080000L
+#define OTELP_OPENSSL_INIT_BASE_ONLY 0x00040000L
 
 static struct {
     CURLcode (*global_init)(long);
@@ -34,23 +37,49 @@ static struct {
     void (*slist_free_all)(struct curl_slist *);
     curl_version_info_data *(*version_info)(CURLversion);
 } cu;
-static _Atomic int state; /* 0 not tried, 1 loaded, 2 failed */
+static _Atomic int state; /* 0 not tried, 1 loaded, 2 failed, 3 OpenSSL gone */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static bool asynch_dns;
+
+static int (*openssl_init)(uint64_t, const void *);
 
 static void openssl_no_atexit(void) {
     /* Only when nobody loaded OpenSSL yet: then we are first to initialise
      * it, and the first caller decides whether an atexit handler exists. */
-    if (dlopen("libcrypto.so.3", RTLD_NOW | RTLD_NOLOAD)) return;
-    void *h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
+    void *h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_NOLOAD);
+    bool ours = !h;
+    if (!h) h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
+    if (!h) return;
+    *(void **)&openssl_init = dlsym(h, "OPENSSL_init_crypto");
+    if (openssl_init && ours) openssl_init(OTELP_OPENSSL_INIT_NO_ATEXIT, NULL);
+}
+
+void curl_early(void) {
+    /* A program linked with OpenSSL has it loaded by now (our constructor),
+     * but not initialised: nothing initialises OpenSSL from a constructor.
+     * Being first, NO_ATEXIT keeps OPENSSL_cleanup out of the program's
+     * exit, so our final flush can still use TLS. */
+    void *h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_NOLOAD);
     if (!h) return;
     int (*init)(uint64_t, const void *);
     *(void **)&init = dlsym(h, "OPENSSL_init_crypto");
     if (init) init(OTELP_OPENSSL_INIT_NO_ATEXIT, NULL);
 }
 
+/* False once OpenSSL's exit-time cleanup has run: a program that uses
+ * OpenSSL itself registered it with atexit, and at exit it runs before our
+ * final flush (a destructor). TLS after that would crash; libcurl's global
+ * init too. */
+static bool openssl_alive(void) {
+    return !openssl_init || openssl_init(OTELP_OPENSSL_INIT_BASE_ONLY, NULL) == 1;
+}
+
 static void load(void) {
     openssl_no_atexit();
+    if (!openssl_alive()) {
+        atomic_store(&state, 3);
+        return;
+    }
     void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
     if (h) {
         *(void **)&cu.global_init = dlsym(h, "curl_global_init");
@@ -83,7 +112,8 @@ static void load(void) {
 
 int curl_load(void) {
     pthread_once(&once, load);
-    return atomic_load(&state) == 1 ? 0 : -ENOSYS;
+    int s = atomic_load(&state);
+    return s == 1 ? 0 : s == 3 ? -ESHUTDOWN : -ENOSYS;
 }
 
 bool curl_loaded(void) {
@@ -158,6 +188,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx) {
     struct curl_conn *c = ctx;
     struct transport_result *r = c->res;
     size_t len = size * n;
+    c->got_header = true;
     char line[4096];
     size_t l = len < sizeof line - 1 ? len : sizeof line - 1;
     memcpy(line, p, l);
@@ -263,7 +294,13 @@ int curl_conn_post(struct curl_conn *c, const struct transport_request *req, con
     if (req->in_signal) return -EAGAIN; /* libcurl is not async-signal-safe */
     uint64_t now = clock_mono_ns();
     if (now >= deadline) return -ETIMEDOUT;
-    if (curl_load() < 0) return -ENOSYS;
+    int loaded = curl_load();
+    if (loaded < 0) return loaded;
+    if (!openssl_alive()) {
+        snprintf(res->message, sizeof res->message,
+                 "the program's exit already cleaned up OpenSSL");
+        return -ESHUTDOWN;
+    }
     if (!c->easy && !(c->easy = make_easy(c))) return -ENOMEM;
     struct curl_slist *list = NULL;
     bool fail = false;
@@ -298,16 +335,29 @@ int curl_conn_post(struct curl_conn *c, const struct transport_request *req, con
     cu.setopt(h, CURLOPT_TIMEOUT_MS, ms);
     cu.setopt(h, CURLOPT_CONNECTTIMEOUT_MS, ms);
     c->res = res;
-    c->total = 0;
-    c->too_big = false;
-    c->errbuf[0] = '\0';
-    res->body_len = 0;
     /* libcurl's resolver thread inherits this mask: it never takes one of
      * the program's signals. */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    CURLcode rc = cu.perform(h);
+    CURLcode rc;
+    for (int attempt = 0;; attempt++) {
+        c->total = 0;
+        c->too_big = c->got_header = false;
+        c->errbuf[0] = '\0';
+        res->body_len = 0;
+        rc = cu.perform(h);
+        long connects = 1;
+        cu.getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
+        /* A reused connection that failed before any answer (the server
+         * closed it meanwhile, or an HTTP/2 session in a bad state): once
+         * more on a fresh connection, like http.c. */
+        bool stale = rc != CURLE_OK && rc != CURLE_OPERATION_TIMEDOUT && !connects &&
+                     !c->got_header && !c->too_big;
+        if (!stale || attempt) break;
+        cu.setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+    }
+    cu.setopt(h, CURLOPT_FRESH_CONNECT, 0L);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     cu.setopt(h, CURLOPT_HTTPHEADER, NULL);
     cu.slist_free_all(list);

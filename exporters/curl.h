@@ -14,9 +14,13 @@
  * program's malloc interposer. A program that uses libcurl itself shares
  * the one libcurl.so.4 (reference-counted global init, separate handles);
  * other libcurl/OpenSSL versions have other sonames and versioned symbols.
- * When we are first to load OpenSSL we initialise it with
- * OPENSSL_INIT_NO_ATEXIT, so its exit-time cleanup cannot run before our
- * final flush. libcurl is never used from a signal handler.
+ * OpenSSL registers its cleanup with atexit when first initialised, and at
+ * exit that would run before our final flush (a destructor): so we are
+ * first to initialise it, with OPENSSL_INIT_NO_ATEXIT, either when we load
+ * it, or (for a program linked with OpenSSL) from the constructor through
+ * curl_early(). Should OpenSSL be cleaned up anyway (a program calling
+ * OPENSSL_cleanup itself), exports fail with -ESHUTDOWN, counted, instead
+ * of touching it. libcurl is never used from a signal handler.
  * Depends on transport.h, core/config.h; curl/curl.h for types only. */
 #ifndef OTELP_EXPORTERS_CURL_H
 #define OTELP_EXPORTERS_CURL_H
@@ -31,6 +35,10 @@
 /* Loads libcurl once (never from a signal handler). Returns 0 or -ENOSYS
  * (with one diagnostic). */
 int curl_load(void);
+/* At set-up (the constructor), for a configuration that uses libcurl:
+ * initialises an already loaded OpenSSL without its atexit cleanup. Loads
+ * nothing. */
+void curl_early(void);
 /* Whether libcurl is loaded in this process (by us). */
 bool curl_loaded(void);
 
@@ -47,7 +55,7 @@ struct curl_conn {
     /* Per-transfer state for the callbacks. */
     struct transport_result *res;
     size_t total;
-    bool too_big;
+    bool too_big, got_header;
     char errbuf[256];
 };
 

@@ -234,7 +234,8 @@ static int otlp_export(struct exporter *e, void *const *records, size_t n,
             if (report) {
                 char why[200];
                 if (rc < 0)
-                    snprintf(why, sizeof why, "%s", strerror(-rc));
+                    snprintf(why, sizeof why, "%s%s%s", strerror(-rc), res.message[0] ? ": " : "",
+                             res.message);
                 else if (res.grpc_status >= 0)
                     snprintf(why, sizeof why, "gRPC status %d%s%s", res.grpc_status,
                              res.message[0] ? ": " : "", res.message);

@@ -47,5 +47,6 @@ struct transport *transport_curl_new(const char *url, const char *content_type, 
         free(x);
         return NULL;
     }
+    curl_early();
     return &x->base;
 }

@@ -120,6 +120,7 @@ struct transport *transport_grpc_new(enum signal_kind sig, const char *endpoint,
         free(x);
         return NULL;
     }
+    curl_early();
     if (!strcmp(scheme, "http://") && cfg->certificate)
         diag_warn("OTEL_EXPORTER_OTLP_CERTIFICATE is set but the gRPC endpoint is plaintext");
     return &x->base;

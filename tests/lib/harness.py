@@ -139,13 +139,17 @@ class Receiver:
 
     Fault options map to otlp_sink flags: status=503, status_seq="503,close,200",
     retry_after="1", delay_ms=100, silent=True, close=True,
-    response_body_bytes=N, count_only=True; extra_args adds raw flags.
+    response_body_bytes=N, count_only=True, partial=N (partial_success
+    rejecting N); status_seq entries may be "close", "silent" or "reset";
+    extra_args adds raw flags.
     """
 
     def __init__(self, status=None, status_seq=None, retry_after=None, delay_ms=None,
                  silent=False, close=False, response_body_bytes=None, count_only=False,
-                 extra_args=(), start_timeout=10.0):
+                 extra_args=(), start_timeout=10.0, partial=None):
         self.args = []
+        if partial is not None:
+            self.args += ["--partial", str(int(partial))]
         if status is not None:
             self.args += ["--status", str(status)]
         if status_seq is not None:
