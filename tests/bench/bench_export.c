@@ -17,8 +17,10 @@
  * Prints "result NAME=VALUE ..." lines; asserts nothing about timing, exits
  * non-zero when spans were lost or the receiver could not be reached.
  *
- * Usage: bench_export ENDPOINT [SECONDS_THROUGHPUT [SECONDS_PACED]]
- *        (defaults 3 and 3; ENDPOINT like http://127.0.0.1:4318)
+ * Usage: bench_export ENDPOINT [SECONDS_THROUGHPUT [SECONDS_PACED [allow-loss]]]
+ *        (defaults 3 and 3; ENDPOINT like http://127.0.0.1:4318; allow-loss:
+ *        exit 0 even when spans were dropped, for sanitizer builds' smoke
+ *        test, whose export thread cannot keep up with 10,000 spans/s)
  * Depends on otelp_core (core/telemetry.h). */
 #include <dirent.h>
 #include <fcntl.h>
@@ -90,7 +92,8 @@ static void one_span(void) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_export ENDPOINT [SECONDS_THROUGHPUT [SECONDS_PACED]]\n");
+        fprintf(stderr, "usage: bench_export ENDPOINT [SECONDS_THROUGHPUT [SECONDS_PACED "
+                        "[allow-loss]]]\n");
         return 2;
     }
     long secs_t = bench_arg(argc, argv, 2, 3), secs_p = bench_arg(argc, argv, 3, 3);
@@ -150,5 +153,6 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_export: spans were lost: exported %llu, failed %llu, full %llu\n",
                 (unsigned long long)st.exported, (unsigned long long)st.dropped_export_failed,
                 (unsigned long long)st.dropped_queue_full);
-    return lost ? 1 : 0;
+    bool allow_loss = argc > 4 && !strcmp(argv[4], "allow-loss");
+    return lost && !allow_loss ? 1 : 0;
 }
