@@ -19,8 +19,7 @@
  *
  * Usage: bench_export ENDPOINT [SECONDS_THROUGHPUT [SECONDS_PACED [allow-loss]]]
  *        (defaults 3 and 3; ENDPOINT like http://127.0.0.1:4318; allow-loss:
- *        exit 0 even when spans were dropped, for sanitizer builds' smoke
- *        test, whose export thread cannot keep up with 10,000 spans/s)
+ *        exit 0 even when spans were dropped: the smoke test's mode)
  * Depends on otelp_core (core/telemetry.h). */
 #include <dirent.h>
 #include <fcntl.h>
