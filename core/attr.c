@@ -202,8 +202,12 @@ const struct attr *attrs_find(const struct attr_list *l, const char *key) {
 int attrs_put(struct attr_list *l, struct arena *a, const struct attr_limits *lim, struct str key,
               const struct attr_value *value) {
     struct attr *slot = NULL;
+    /* Keys often share a prefix ("process.", "attr.key.0"): the length and
+     * the last byte rule most of them out before memcmp. */
     for (uint32_t i = 0; i < l->count; i++)
-        if (l->items[i].key.len == key.len && !memcmp(l->items[i].key.ptr, key.ptr, key.len)) {
+        if (l->items[i].key.len == key.len &&
+            (!key.len || l->items[i].key.ptr[key.len - 1] == key.ptr[key.len - 1]) &&
+            !memcmp(l->items[i].key.ptr, key.ptr, key.len)) {
             slot = &l->items[i];
             break;
         }

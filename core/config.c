@@ -114,13 +114,19 @@ static const struct name_value samplers[] = {
     {"parentbased_traceidratio", SAMPLER_PARENTBASED_TRACEIDRATIO},
     {NULL, 0}};
 
-static const struct name_value exporter_names[] = {
-    {"otlp", EXPORTER_OTLP}, {"console", EXPORTER_CONSOLE}, {"none", EXPORTER_NONE}, {NULL, 0}};
+static const struct name_value exporter_names[] = {{"otlp", EXPORTER_OTLP},
+                                                   {"console", EXPORTER_CONSOLE},
+                                                   {"otlp_file", EXPORTER_FILE},
+                                                   {"none", EXPORTER_NONE},
+                                                   {NULL, 0}};
 
 static const struct name_value protocols[] = {{"http/protobuf", OTLP_HTTP_PROTOBUF},
                                               {"http/json", OTLP_HTTP_JSON},
                                               {"grpc", OTLP_GRPC},
                                               {NULL, 0}};
+
+static const struct name_value compressions[] = {
+    {"none", OTLP_COMPRESSION_NONE}, {"gzip", OTLP_COMPRESSION_GZIP}, {NULL, 0}};
 
 static const char *const signal_lower[SIGNAL_COUNT] = {"traces", "logs", "metrics"};
 
@@ -177,22 +183,49 @@ static unsigned parse_streams(char *const *envp, const char *name) {
     return set;
 }
 
-enum { OTLP_ENDPOINT, OTLP_HEADERS, OTLP_TIMEOUT, OTLP_PROTOCOL, OTLP_VARS };
-static const char *const generic_names[OTLP_VARS] = {
-    "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TIMEOUT",
-    "OTEL_EXPORTER_OTLP_PROTOCOL"};
-static const char *const signal_names[SIGNAL_COUNT][OTLP_VARS] = {
-    {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
-     "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"},
-    {"OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
-     "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL"},
-    {"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
-     "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"}};
+/* The OTEL_EXPORTER_OTLP_<suffix> family, each also per signal. */
+enum {
+    OTLP_ENDPOINT,
+    OTLP_HEADERS,
+    OTLP_TIMEOUT,
+    OTLP_PROTOCOL,
+    OTLP_COMPRESSION,
+    OTLP_CERTIFICATE,
+    OTLP_CLIENT_KEY,
+    OTLP_CLIENT_CERTIFICATE,
+    OTLP_INSECURE,
+    OTLP_FILE_PATH,
+    OTLP_VARS
+};
+static const char *const otlp_suffix[OTLP_VARS] = {
+    "ENDPOINT",    "HEADERS",     "TIMEOUT",    "PROTOCOL",
+    "COMPRESSION", "CERTIFICATE", "CLIENT_KEY", "CLIENT_CERTIFICATE",
+    "INSECURE",    "FILE_PATH"};
+static const char *const signal_upper[SIGNAL_COUNT] = {"TRACES_", "LOGS_", "METRICS_"};
 
-static char *signal_endpoint(char *const *envp, enum signal_kind sig) {
-    const char *own = env_lookup(envp, signal_names[sig][0]);
+/* The signal-specific value, else the generic one. name (room for 64
+ * bytes) gets the variable that gave it; *report is false for a generic
+ * value an earlier signal has already reported on. */
+static const char *signal_var(char *const *envp, enum signal_kind sig, int var, char *name,
+                              bool *report) {
+    snprintf(name, 64, "OTEL_EXPORTER_OTLP_%s%s", signal_upper[sig], otlp_suffix[var]);
+    *report = true;
+    const char *v = env_lookup(envp, name);
+    if (v) return v;
+    snprintf(name, 64, "OTEL_EXPORTER_OTLP_%s", otlp_suffix[var]);
+    *report = sig == SIGNAL_TRACES;
+    return env_lookup(envp, name);
+}
+
+/* The generic endpoint gets "/v1/<signal>" appended (not for grpc); a
+ * signal endpoint is used as given. */
+static char *signal_endpoint(char *const *envp, enum signal_kind sig, enum otlp_protocol proto) {
+    char name[64];
+    snprintf(name, sizeof name, "OTEL_EXPORTER_OTLP_%sENDPOINT", signal_upper[sig]);
+    const char *own = env_lookup(envp, name);
     if (own) return strdup(own);
     const char *base = env_lookup(envp, "OTEL_EXPORTER_OTLP_ENDPOINT");
+    if (proto == OTLP_GRPC) return strdup(base ? base : "http://localhost:4317");
     if (!base) base = "http://localhost:4318";
     size_t n = strlen(base);
     while (n && base[n - 1] == '/')
@@ -203,27 +236,23 @@ static char *signal_endpoint(char *const *envp, enum signal_kind sig) {
     return url;
 }
 
-/* The signal-specific value, else the generic one. *name is the variable
- * that gave it; *report is false for a generic value an earlier signal has
- * already reported on. */
-static const char *signal_var(char *const *envp, enum signal_kind sig, int var, const char **name,
-                              bool *report) {
-    *name = signal_names[sig][var];
-    *report = true;
-    const char *v = env_lookup(envp, *name);
-    if (v) return v;
-    *name = generic_names[var];
-    *report = sig == SIGNAL_TRACES;
-    return env_lookup(envp, *name);
-}
-
 static int load_otlp(struct otlp_config *o, char *const *envp, enum signal_kind sig) {
-    const char *name;
+    char name[64];
     bool report;
-    o->endpoint = signal_endpoint(envp, sig);
-    o->headers = dup_or_null(signal_var(envp, sig, OTLP_HEADERS, &name, &report));
+    int rc = 0;
+    o->protocol = OTLP_HTTP_PROTOBUF;
+    const char *p = signal_var(envp, sig, OTLP_PROTOCOL, name, &report);
+    if (p) {
+        int proto = lookup_name(protocols, p, strlen(p));
+        if (proto >= 0)
+            o->protocol = (enum otlp_protocol)proto;
+        else if (report)
+            bad_value(name, p, "http/protobuf");
+    }
+    o->endpoint = signal_endpoint(envp, sig, o->protocol);
+    if (!o->endpoint) rc = -ENOMEM;
     o->timeout_ms = 10000;
-    const char *t = signal_var(envp, sig, OTLP_TIMEOUT, &name, &report);
+    const char *t = signal_var(envp, sig, OTLP_TIMEOUT, name, &report);
     uint32_t v;
     if (t) {
         if (config_parse_u32(t, &v) == 0)
@@ -231,16 +260,30 @@ static int load_otlp(struct otlp_config *o, char *const *envp, enum signal_kind 
         else if (report)
             bad_value(name, t, "10000");
     }
-    o->protocol = OTLP_HTTP_PROTOBUF;
-    const char *p = signal_var(envp, sig, OTLP_PROTOCOL, &name, &report);
-    if (p && report) {
-        int proto = lookup_name(protocols, p, strlen(p));
-        if (proto < 0)
-            bad_value(name, p, "http/protobuf");
-        else if (proto != OTLP_HTTP_PROTOBUF)
-            diag_warn("%s=%s is not supported yet, using http/protobuf", name, p);
+    o->compression = OTLP_COMPRESSION_NONE;
+    const char *c = signal_var(envp, sig, OTLP_COMPRESSION, name, &report);
+    if (c) {
+        int comp = lookup_name(compressions, c, strlen(c));
+        if (comp >= 0)
+            o->compression = (enum otlp_compression)comp;
+        else if (report)
+            bad_value(name, c, "none");
     }
-    return o->endpoint ? 0 : -ENOMEM;
+    const char *ins = signal_var(envp, sig, OTLP_INSECURE, name, &report);
+    if (ins && config_parse_bool(ins, &o->insecure) < 0) {
+        o->insecure = false;
+        if (report) bad_value(name, ins, "false");
+    }
+    char **strs[] = {&o->headers, &o->certificate, &o->client_key, &o->client_certificate,
+                     &o->file_path};
+    static const int str_vars[] = {OTLP_HEADERS, OTLP_CERTIFICATE, OTLP_CLIENT_KEY,
+                                   OTLP_CLIENT_CERTIFICATE, OTLP_FILE_PATH};
+    for (size_t i = 0; i < sizeof str_vars / sizeof *str_vars; i++) {
+        const char *s = signal_var(envp, sig, str_vars[i], name, &report);
+        *strs[i] = dup_or_null(s);
+        if (s && !*strs[i]) rc = -ENOMEM;
+    }
+    return rc;
 }
 
 /* OTEL_BSP_* and OTEL_BLRP_*, in batch_config field order. */
@@ -377,6 +420,10 @@ void config_free(struct config *c) {
     for (int s = 0; s < SIGNAL_COUNT; s++) {
         free(c->otlp[s].endpoint);
         free(c->otlp[s].headers);
+        free(c->otlp[s].certificate);
+        free(c->otlp[s].client_key);
+        free(c->otlp[s].client_certificate);
+        free(c->otlp[s].file_path);
     }
     memset(c, 0, sizeof *c);
 }

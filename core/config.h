@@ -15,10 +15,17 @@
 enum signal_kind { SIGNAL_TRACES = 0, SIGNAL_LOGS, SIGNAL_METRICS, SIGNAL_COUNT };
 
 /* Exporters chosen by OTEL_{TRACES,LOGS,METRICS}_EXPORTER (a list). */
-enum exporter_kind { EXPORTER_NONE = 0, EXPORTER_OTLP = 1, EXPORTER_CONSOLE = 2 };
-#define EXPORTER_MAX 2 /* bit set of exporter_kind values */
+/* otlp_file: OTLP JSON lines to a file (the OTLP file format). */
+enum exporter_kind {
+    EXPORTER_NONE = 0,
+    EXPORTER_OTLP = 1,
+    EXPORTER_CONSOLE = 2,
+    EXPORTER_FILE = 3
+};
+#define EXPORTER_MAX 3 /* bit set of exporter_kind values */
 
 enum otlp_protocol { OTLP_HTTP_PROTOBUF = 0, OTLP_HTTP_JSON, OTLP_GRPC };
+enum otlp_compression { OTLP_COMPRESSION_NONE = 0, OTLP_COMPRESSION_GZIP };
 
 enum sampler_kind {
     SAMPLER_ALWAYS_ON = 0,
@@ -29,11 +36,22 @@ enum sampler_kind {
     SAMPLER_PARENTBASED_TRACEIDRATIO,
 };
 
+/* OTEL_EXPORTER_OTLP_* for one signal: each value from the signal-specific
+ * variable (OTEL_EXPORTER_OTLP_TRACES_*) if set, else the generic one. */
 struct otlp_config {
-    char *endpoint;      /* full URL, signal path included */
+    /* http/protobuf, http/json: full URL, signal path included. grpc: the URL as configured
+     * (http://, https:// or scheme-less host:port), the service path is
+     * the transport's business. */
+    char *endpoint;
     char *headers;       /* raw "k=v,k2=v2" (percent-encoded), or NULL */
     uint32_t timeout_ms; /* per export, retries included */
     enum otlp_protocol protocol;
+    enum otlp_compression compression;
+    char *certificate;        /* PEM file of trusted CAs, or NULL (system store) */
+    char *client_key;         /* PEM file, mTLS, or NULL */
+    char *client_certificate; /* PEM file, mTLS, or NULL */
+    bool insecure;            /* grpc without a scheme: plaintext; https: no verification */
+    char *file_path;          /* OTEL_EXPORTER_OTLP_*FILE_PATH for the otlp_file exporter */
 };
 
 struct batch_config {

@@ -31,7 +31,8 @@ struct batcher {
     struct batch_sink sink;
     _Atomic(struct queue *) q;
     _Atomic uint64_t last_export_mono;
-    _Atomic uint64_t exported, dropped_queue_full, dropped_export_failed, dropped_shutdown;
+    _Atomic uint64_t exported, dropped_queue_full, dropped_export_failed, dropped_shutdown,
+        dropped_rejected;
     /* Records taken from the queue by an export that has not returned,
      * counted one by one as they are taken: whoever takes this count (the
      * export when it returns, or the final flush giving up on it) accounts
@@ -55,6 +56,16 @@ static _Atomic uint32_t wake_seq;
 static _Atomic uint32_t worker_sleeping;
 static _Atomic uint32_t flush_req, flush_done;
 static _Atomic int in_signal_flush;
+static _Atomic uint64_t shutdown_deadline = UINT64_MAX;
+static _Thread_local bool on_worker __attribute__((tls_model("initial-exec")));
+
+bool processor_on_worker(void) {
+    return on_worker;
+}
+
+uint64_t processor_deadline(void) {
+    return atomic_load_explicit(&shutdown_deadline, memory_order_relaxed);
+}
 
 static long futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *ts) {
     return syscall(SYS_futex, (uint32_t *)word, op, val, ts, NULL, 0);
@@ -116,6 +127,7 @@ void batcher_stats(const struct batcher *b, struct batch_stats *out) {
     out->dropped_queue_full = atomic_load(&m->dropped_queue_full);
     out->dropped_export_failed = atomic_load(&m->dropped_export_failed);
     out->dropped_shutdown = atomic_load(&m->dropped_shutdown);
+    out->dropped_rejected = atomic_load(&m->dropped_rejected);
 }
 
 bool batcher_due(const struct batcher *b, uint64_t now) {
@@ -199,7 +211,15 @@ size_t batcher_export_batch(struct batcher *b, uint64_t now, uint64_t deadline) 
     if (!n) return 0;
     int rc = b->sink.export(b->sink.ctx, b->items, n, deadline);
     uint64_t mine = atomic_exchange(&b->in_flight, 0);
-    if (mine) atomic_fetch_add(rc == 0 ? &b->exported : &b->dropped_export_failed, mine);
+    if (mine) {
+        if (rc < 0) {
+            atomic_fetch_add(&b->dropped_export_failed, mine);
+        } else { /* rc: how many the collector rejected (partial_success) */
+            uint64_t rejected = (uint64_t)rc < mine ? (uint64_t)rc : mine;
+            atomic_fetch_add(&b->exported, mine - rejected);
+            if (rejected) atomic_fetch_add(&b->dropped_rejected, rejected);
+        }
+    }
     if (!atomic_load(&in_signal_flush))
         for (size_t i = 0; i < n; i++)
             b->sink.free_record(b->items[i]);
@@ -233,6 +253,7 @@ static bool drain_all(uint64_t deadline) {
 static void *worker_main(void *arg) {
     (void)arg;
     guard_enter(); /* for good: nothing this thread does is traced */
+    on_worker = true;
     prctl(PR_SET_NAME, "otel-preload", 0, 0, 0);
     for (;;) {
         atomic_store(&worker_sleeping, 1); /* before the scan: a later push wakes us */
@@ -292,6 +313,7 @@ int processor_force_flush(uint32_t timeout_ms) {
 void processor_shutdown(uint32_t timeout_ms, bool in_signal) {
     atomic_store(&exiting, 1);
     if (in_signal) atomic_store(&in_signal_flush, 1);
+    atomic_store(&shutdown_deadline, clock_mono_ns() + (uint64_t)timeout_ms * 1000000u);
     processor_force_flush(timeout_ms);
     /* Whatever is left is lost: a batch the worker is still exporting, and
      * what is queued (taken out, so that it is not exported after being
@@ -313,7 +335,7 @@ void processor_shutdown(uint32_t timeout_ms, bool in_signal) {
 void processor_after_fork_child(void) {
     atomic_store(&worker_state, 0);
     atomic_store(&exiting, 0);
-    atomic_store(&exiting, 0);
+    atomic_store(&shutdown_deadline, UINT64_MAX);
     atomic_store(&worker_sleeping, 0);
     atomic_store(&flush_req, 0);
     atomic_store(&flush_done, 0);
@@ -331,5 +353,6 @@ void processor_after_fork_child(void) {
         atomic_store(&b->dropped_export_failed, 0);
         atomic_store(&b->dropped_shutdown, 0);
         atomic_store(&b->in_flight, 0);
+        atomic_store(&b->dropped_rejected, 0);
     }
 }

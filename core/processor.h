@@ -19,18 +19,23 @@
 #include "core/config.h"
 
 /* Where batches go. export() gets up to max_export_batch_size records and a
- * deadline on the monotonic clock; it returns 0 when the batch was accepted,
- * negative when it was lost (the processor counts it as export_failed). The
- * processor frees the records afterwards with free_record. */
+ * deadline on the monotonic clock; it returns >= 0 when the batch was
+ * delivered: the number of records the collector rejected (OTLP
+ * partial_success, counted as dropped_rejected; the rest as exported), or
+ * negative when the whole batch was lost (counted as dropped_export_failed).
+ * The processor frees the records afterwards with free_record. */
 struct batch_sink {
     int (*export)(void *ctx, void *const *records, size_t n, uint64_t deadline_mono_ns);
     void (*free_record)(void *record);
     void *ctx;
 };
 
-/* Loss accounting, per processor. */
+/* Loss accounting, per processor: every record handed to batcher_on_end
+ * ends in exactly one of these (records still queued or in an export while
+ * the process runs are in none yet). */
 struct batch_stats {
-    uint64_t exported, dropped_queue_full, dropped_export_failed, dropped_shutdown;
+    uint64_t exported, dropped_queue_full, dropped_export_failed, dropped_shutdown,
+        dropped_rejected;
 };
 
 struct batcher;
@@ -71,6 +76,11 @@ bool processor_exiting(void);
  * program's signals never land on it), through processor_thread_create.
  * Returns 0 or an error number. */
 int processor_spawn_thread(void *(*fn)(void *), size_t stack_size);
+/* Whether the calling thread is the export worker. */
+bool processor_on_worker(void);
+/* UINT64_MAX, or once shutdown began, the end of the flush budget
+ * (monotonic ns): exporters end retries and waits by then. */
+uint64_t processor_deadline(void);
 
 /* Seams for the preload layer and tests. */
 extern int (*processor_thread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *),

@@ -94,12 +94,15 @@ static int export_spans(void *ctx, void *const *records, size_t n, uint64_t dead
     (void)ctx;
     if (!exporter_in_signal) name_threads(records, n);
     const struct attr_list *res = telemetry_resource();
-    int rc = 0;
+    int rc = 0, rejected = 0;
     for (int i = 0; i < n_span_exporters; i++) {
         int r = span_exporters[i]->ops->export(span_exporters[i], records, n, res, deadline);
-        if (r < 0) rc = r;
+        if (r < 0)
+            rc = r;
+        else if (r > rejected)
+            rejected = r;
     }
-    return rc;
+    return rc < 0 ? rc : rejected;
 }
 
 static void free_span(void *record) {
@@ -373,10 +376,10 @@ static void report_batcher(const char *what, const struct batcher *b) {
     struct batch_stats st;
     batcher_stats(b, &st);
     diag_info("%s[%d]: %s: exported %llu, dropped %llu (queue full), %llu (export failed), "
-              "%llu (shutdown)",
+              "%llu (rejected), %llu (shutdown)",
               telemetry.exe_name ? telemetry.exe_name : "", (int)getpid(), what,
               (unsigned long long)st.exported, (unsigned long long)st.dropped_queue_full,
-              (unsigned long long)st.dropped_export_failed,
+              (unsigned long long)st.dropped_export_failed, (unsigned long long)st.dropped_rejected,
               (unsigned long long)st.dropped_shutdown);
 }
 

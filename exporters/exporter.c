@@ -9,7 +9,9 @@ struct exporter *exporter_new(enum exporter_kind kind, enum signal_kind sig,
                               const struct config *cfg) {
     switch (kind) {
     case EXPORTER_OTLP:
-        return otlp_http_exporter_new(sig, &cfg->otlp[sig]);
+        return otlp_exporter_new(sig, &cfg->otlp[sig]);
+    case EXPORTER_FILE:
+        return otlp_file_exporter_new(sig, &cfg->otlp[sig]);
     case EXPORTER_CONSOLE:
         return console_exporter_new(sig);
     case EXPORTER_NONE:

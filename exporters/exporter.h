@@ -1,8 +1,10 @@
 /* exporter: the swappable exporters behind one small struct of function
- * pointers (otlp over HTTP, console, none), chosen by OTEL_*_EXPORTER at run
- * time. export() must not call malloc when in_signal is set (a dying process
- * flushing from its signal handler): encoders write into mmap-backed bufs.
- * Depends on core/config.h, core/span.h, core/log.h, core/resource.h. */
+ * pointers (otlp, otlp_file, console, none), chosen by OTEL_*_EXPORTER at
+ * run time. export() must not call malloc when in_signal is set (a dying
+ * process flushing from its signal handler): encoders write into
+ * mmap-backed bufs. The OTLP exporter (otlp.c) is one encoder (encoder.h)
+ * times one transport (transport.h), with the retry rules of retry.h.
+ * Depends on core/config.h, core/attr.h, buf.h. */
 #ifndef OTELP_EXPORTERS_EXPORTER_H
 #define OTELP_EXPORTERS_EXPORTER_H
 
@@ -12,14 +14,16 @@
 
 #include "core/attr.h"
 #include "core/config.h"
+#include "exporters/buf.h"
 
 struct exporter;
 
 struct exporter_ops {
     const char *name;
     /* records are struct span * for SIGNAL_TRACES, struct log_record * for
-     * SIGNAL_LOGS. Returns 0 when the batch
-     * was delivered, negative errno when it was lost. */
+     * SIGNAL_LOGS. Returns >= 0 when the batch was delivered: the number of
+     * records the collector rejected (OTLP partial_success; 0 normally),
+     * or a negative errno when the whole batch was lost. */
     int (*export)(struct exporter *e, void *const *records, size_t n,
                   const struct attr_list *resource, uint64_t deadline_mono_ns);
     /* In a fork child: drop connections without sending anything. */
@@ -37,7 +41,19 @@ struct exporter *exporter_new(enum exporter_kind kind, enum signal_kind sig,
                               const struct config *cfg);
 
 struct exporter *console_exporter_new(enum signal_kind sig);
-struct exporter *otlp_http_exporter_new(enum signal_kind sig, const struct otlp_config *cfg);
+/* OTLP over the configured protocol (http/protobuf, http/json, grpc). */
+struct exporter *otlp_exporter_new(enum signal_kind sig, const struct otlp_config *cfg);
+/* OTLP JSON lines appended to cfg->file_path (the otlp_file exporter). */
+struct exporter *otlp_file_exporter_new(enum signal_kind sig, const struct otlp_config *cfg);
+
+/* The hand-off seam: called by network exporters before any network
+ * transport when the process exports synchronously at exit (no worker
+ * thread). body: the encoded request (protobuf for http/protobuf and grpc,
+ * without gRPC framing or compression; JSON for http/json). Returns 0 when
+ * someone else took the batch (it then counts as delivered), or a negative
+ * errno (-ENOENT: nobody; the exporter sends it itself). handoff.c. */
+int exporter_handoff(enum signal_kind sig, const struct buf *body, enum otlp_protocol proto,
+                     size_t count);
 
 /* "Name: value\r\n" lines for OTEL_EXPORTER_OTLP_*HEADERS (percent-decoded),
  * with our User-Agent; malloc'd. */

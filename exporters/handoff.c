@@ -59,7 +59,8 @@ void handoff_init(const struct config *cfg) {
         const struct otlp_config *o = &cfg->otlp[s];
         h = fnv1a(h, o->endpoint);
         h = fnv1a(h, o->headers);
-        if (o->protocol != OTLP_HTTP_PROTOBUF) enabled = false;
+        if (o->protocol != OTLP_HTTP_PROTOBUF || o->compression != OTLP_COMPRESSION_NONE)
+            enabled = false;
         url_ok[s] = o->endpoint && http_url_parse(o->endpoint, &urls[s]) == 0 && !urls[s].tls;
         header_specs[s] = o->headers;
     }
@@ -290,4 +291,10 @@ void relay_after_fork_child(void) {
     atomic_store(&relay_state, 0);
     atomic_store(&relay_done, 0);
     relayed = relay_lost = 0;
+}
+
+int exporter_handoff(enum signal_kind sig, const struct buf *body, enum otlp_protocol proto,
+                     size_t count) {
+    if (proto != OTLP_HTTP_PROTOBUF) return -ENOTSUP; /* concatenation is protobuf's rule */
+    return handoff_send(sig, (uint32_t)count, body->data, body->len);
 }

@@ -17,6 +17,7 @@
 
 #include "core/diag.h"
 #include "core/ids.h"
+#include "exporters/retry.h"
 
 int http_url_parse(const char *url, struct http_url *out) {
     memset(out, 0, sizeof *out);
@@ -255,7 +256,17 @@ static int read_line(struct reader *r, char **line) {
     }
 }
 
-static int discard(struct reader *r, uint64_t n) {
+/* Copies what fits of [p, p+n) into the caller's body buffer. */
+static void capture(struct http_response *resp, const char *p, size_t n) {
+    size_t room = resp->body_cap - resp->captured;
+    if (n > room) n = room;
+    if (!n) return;
+    memcpy(resp->body + resp->captured, p, n);
+    resp->captured += n;
+}
+
+/* Consumes n body bytes, capturing what fits. */
+static int discard(struct reader *r, uint64_t n, struct http_response *resp) {
     while (n) {
         if (r->start == r->end) {
             int rc = fill(r);
@@ -263,27 +274,11 @@ static int discard(struct reader *r, uint64_t n) {
         }
         size_t have = r->end - r->start;
         size_t take = have < n ? have : (size_t)n;
+        capture(resp, r->buf + r->start, take);
         r->start += take;
         n -= take;
     }
     return 0;
-}
-
-static int64_t parse_retry_after(const char *v) {
-    while (*v == ' ')
-        v++;
-    if (*v >= '0' && *v <= '9') {
-        int64_t s = 0;
-        for (; *v >= '0' && *v <= '9' && s < 86400 * 365; v++)
-            s = s * 10 + (*v - '0');
-        return s;
-    }
-    struct tm tm = {0};
-    if (strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm)) {
-        int64_t t = (int64_t)timegm(&tm) - (int64_t)(clock_now_ns() / 1000000000u);
-        return t > 0 ? t : 0;
-    }
-    return -1;
 }
 
 /* Reads status, headers and (discarding it) the body. keep: the connection
@@ -320,12 +315,13 @@ static int read_response(struct reader *r, struct http_response *resp, bool *kee
             else if (strcasestr(v, "keep-alive"))
                 *keep = true;
         } else if (!strcasecmp(line, "retry-after")) {
-            resp->retry_after_s = parse_retry_after(v);
+            resp->retry_after_s = retry_after_parse(v, (int64_t)(clock_now_ns() / 1000000000u));
         }
     }
     if (status >= 100 && status < 200) return read_response(r, resp, keep); /* 100-continue */
     resp->status = status;
     resp->body_len = 0;
+    resp->captured = 0;
     if (chunked) {
         for (;;) {
             rc = read_line(r, &line);
@@ -334,7 +330,8 @@ static int read_response(struct reader *r, struct http_response *resp, bool *kee
             if (!n) break;
             resp->body_len += n;
             if (resp->body_len > HTTP_MAX_RESPONSE_BODY) return -E2BIG;
-            if ((rc = discard(r, n + 2)) < 0) return rc;
+            if ((rc = discard(r, n, resp)) < 0) return rc;
+            if ((rc = read_line(r, &line)) < 0) return rc; /* the chunk's CRLF */
         }
         do /* trailers */
             if ((rc = read_line(r, &line)) < 0) return rc;
@@ -342,12 +339,13 @@ static int read_response(struct reader *r, struct http_response *resp, bool *kee
     } else if (length >= 0) {
         if ((uint64_t)length > HTTP_MAX_RESPONSE_BODY) return -E2BIG;
         resp->body_len = (size_t)length;
-        if ((rc = discard(r, (uint64_t)length)) < 0) return rc;
+        if ((rc = discard(r, (uint64_t)length, resp)) < 0) return rc;
     } else if (status != 204 && status != 304) {
         *keep = false; /* body until close */
         for (;;) {
             resp->body_len += r->end - r->start;
             if (resp->body_len > HTTP_MAX_RESPONSE_BODY) return -E2BIG;
+            capture(resp, r->buf + r->start, r->end - r->start);
             r->start = r->end;
             rc = fill(r);
             if (rc == -ECONNRESET) break;

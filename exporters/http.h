@@ -39,10 +39,16 @@ struct http_response {
     int status;
     int64_t retry_after_s; /* -1 when absent */
     size_t body_len;
+    /* Set by the caller: where the first body_cap bytes of the body go
+     * (body_cap 0: nowhere); captured says how many did. */
+    uint8_t *body;
+    size_t body_cap, captured;
 };
 
 void http_client_init(struct http_client *c, const struct http_url *url);
 /* POSTs body with extra_headers ("Name: value\r\n" lines, may be NULL).
+ * resp->body and resp->body_cap are read (set them, or zero them); the rest
+ * of resp is filled.
  * Returns 0 with resp filled, or a negative errno (-ETIMEDOUT, -ECONNREFUSED,
  * -EAGAIN when the name needs a resolver and may_resolve is false, ...). */
 int http_post(struct http_client *c, const char *content_type, const char *extra_headers,

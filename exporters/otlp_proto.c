@@ -178,9 +178,10 @@ static void put_anyvalue(struct w *w, const struct attr_value *v) {
 static void put_attrs(struct w *w, unsigned field, const struct attr_list *l) {
     for (uint32_t i = 0; i < l->count; i++) {
         const struct attr *a = &l->items[i];
-        put_len(w, field, keyvalue_size(a));
+        size_t av = anyvalue_size(&a->value); /* once: keyvalue_size would redo it */
+        put_len(w, field, lfield(a->key.len) + lfield(av));
         put_bytes(w, 1, a->key.ptr, a->key.len);
-        put_len(w, 2, anyvalue_size(&a->value));
+        put_len(w, 2, av);
         put_anyvalue(w, &a->value);
     }
 }

@@ -8,6 +8,7 @@ import unittest
 import os
 
 from common import EXIT_PATHS, PROGS, Receiver, otlp_env, run
+from harness import NodeServer, have_node_modules, node_path
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -84,6 +85,51 @@ class Interop(unittest.TestCase):
                           "process.exit.code": {"intValue": "9"}})
         self.assertNotIn("eventName", lr)
         self.assertNotIn("droppedAttributesCount", lr)
+
+
+    def test_every_transport_decodes_to_the_same_span(self):
+        """http/protobuf, http/json and grpc (the official @grpc/grpc-js
+        server), each plain and gzip: the official definitions decode the
+        same span from each."""
+        if node_path() is None or not have_node_modules():
+            self.skipTest("node or tests/interop/node_modules missing")
+        seen = {}
+        for proto in ("http/protobuf", "http/json", "grpc"):
+            for comp in ("none", "gzip"):
+                server = NodeServer("grpc") if proto == "grpc" else Receiver()
+                with server as srv:
+                    rc, _, _ = run([EXIT_PATHS, "exit", "3", "ünï"],
+                                   env={"OTEL_EXPORTER_OTLP_ENDPOINT": srv.endpoint,
+                                        "OTEL_EXPORTER_OTLP_PROTOCOL": proto,
+                                        "OTEL_EXPORTER_OTLP_COMPRESSION": comp,
+                                        "TRACEPARENT": TRACEPARENT, "TRACESTATE": "k=v"})
+                    self.assertEqual(rc, 3)
+                    srv.wait_requests(1, 15)
+                    (req,) = srv.decoded()
+                self.assertNotIn("unknownFields", req, (proto, comp))
+                (rs,) = req["body"]["resourceSpans"]
+                (ss,) = rs["scopeSpans"]
+                (span,) = ss["spans"]
+                attrs = {a["key"]: a["value"] for a in span["attributes"]}
+                for volatile in ("process.pid", "process.parent_pid", "process.cpu.time.user",
+                                 "process.cpu.time.system", "process.memory.max_rss",
+                                 "process.paging.faults.minor", "process.paging.faults.major",
+                                 "process.context_switches.voluntary",
+                                 "process.context_switches.involuntary"):
+                    self.assertIn(volatile, attrs)
+                    del attrs[volatile]
+                view = {"traceId": span["traceId"], "parentSpanId": span["parentSpanId"],
+                        "traceState": span["traceState"], "flags": span["flags"],
+                        "kind": span["kind"], "name": span["name"], "status": span["status"],
+                        "attributes": attrs, "scope": ss["scope"],
+                        "resource": sorted(a["key"] for a in rs["resource"]["attributes"])}
+                seen[(proto, comp)] = view
+        first = seen[("http/protobuf", "none")]
+        self.assertEqual(first["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736")
+        self.assertEqual(first["attributes"]["process.command_args"]["arrayValue"]["values"][3],
+                         {"stringValue": "ünï"})
+        for key, view in seen.items():
+            self.assertEqual(view, first, key)
 
 
 if __name__ == "__main__":

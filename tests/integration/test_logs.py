@@ -398,13 +398,14 @@ def records_in(req):
 
 
 def loss(text):
-    """(exported, dropped queue full, export failed, shutdown) of the logs
-    processor, from the OTEL_LOG_LEVEL=info report at exit."""
+    """(exported, dropped queue full, export failed or rejected, shutdown) of
+    the logs processor, from the OTEL_LOG_LEVEL=info report at exit."""
     m = re.search(r"logs: exported (\d+), dropped (\d+) \(queue full\), (\d+) \(export failed\), "
-                  r"(\d+) \(shutdown\)", text)
+                  r"(\d+) \(rejected\), (\d+) \(shutdown\)", text)
     if not m:
         raise AssertionError("no loss report in: " + text[-2000:])
-    return tuple(map(int, m.groups()))
+    exported, full, failed, rejected, shutdown = map(int, m.groups())
+    return exported, full, failed + rejected, shutdown
 
 
 if __name__ == "__main__":

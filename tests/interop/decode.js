@@ -14,8 +14,10 @@
 // numbers, defaults not filled, every bytes field as lowercase hex, and
 // non-finite doubles as "NaN"/"Infinity"/"-Infinity" (JSON has no such
 // numbers). gzip/deflate bodies (content-encoding) are inflated first;
-// application/json bodies are passed through parsed; application/grpc
-// bodies have their 5-byte message frame removed.
+// application/json bodies (the OTLP JSON mapping: hex ids) go through the
+// official types' fromObject/toObject, and any key or value that does not
+// survive the round trip is an error; application/grpc bodies have their
+// 5-byte message frame removed (and inflated when flagged compressed).
 //
 // Fields newer than the 0.57.2 root (Span.flags = 16, Span.Link.flags = 6,
 // LogRecord.event_name = 12) are dropped by its decoder; this script reads
@@ -196,6 +198,65 @@ function applyAdds(body, adds) {
   }
 }
 
+// ---- OTLP JSON ----------------------------------------------------------------
+
+// The OTLP JSON mapping has trace and span ids in hex, where protobufjs's
+// fromObject expects base64 for bytes fields.
+const HEX_ID_KEYS = new Set(['traceId', 'spanId', 'parentSpanId']);
+const NEWER_KEYS = new Set(['flags', 'eventName']);
+
+function hexIdsToBase64(v) {
+  if (Array.isArray(v)) return v.map(hexIdsToBase64);
+  if (v !== null && typeof v === 'object') {
+    const out = {};
+    for (const [k, x] of Object.entries(v)) {
+      if (HEX_ID_KEYS.has(k) && typeof x === 'string') {
+        if (!/^([0-9a-f]{2})*$/.test(x)) throw new Error(`${k} '${x}' is not lowercase hex`);
+        out[k] = Buffer.from(x, 'hex').toString('base64');
+      } else {
+        out[k] = hexIdsToBase64(x);
+      }
+    }
+    return out;
+  }
+  return v;
+}
+
+// Counts what of `input` did not survive the official fromObject/toObject
+// round trip unchanged (unknown or misspelt keys, wrong types).
+function jsonDifferences(input, output, where, diffs) {
+  if (input !== null && typeof input === 'object') {
+    if (Array.isArray(input) !== Array.isArray(output) || output === null || typeof output !== 'object') {
+      diffs.push(`${where}: not kept`);
+      return;
+    }
+    for (const [k, x] of Object.entries(input)) {
+      // Newer than the 0.57.2 root (see the top): kept as they came.
+      if (!(k in output) && NEWER_KEYS.has(k) && /(spans|links|logRecords)\.\d+$/.test(where)) output[k] = x;
+      else if (!(k in output)) diffs.push(`${where}.${k}: unknown to the official definitions`);
+      else jsonDifferences(x, output[k], `${where}.${k}`, diffs);
+    }
+    return;
+  }
+  if (String(input) !== String(output)) diffs.push(`${where}: ${JSON.stringify(input)} became ${JSON.stringify(output)}`);
+}
+
+// A JSON body: parsed, then through the official types (fromObject, then
+// toObject like protobuf bodies), and every key and value checked to have
+// survived. The body printed is the official round trip.
+function decodeJson(signal, buf) {
+  const parsed = JSON.parse(buf.toString('utf8'));
+  const Type = SIGNALS[signal];
+  const msg = Type.fromObject(hexIdsToBase64(parsed));
+  const err = Type.verify(msg);
+  if (err) throw new Error(`official verify: ${err}`);
+  const body = normalize(Type.toObject(msg, { longs: String, enums: Number, defaults: false }));
+  const diffs = [];
+  jsonDifferences(parsed, body, 'body', diffs);
+  if (diffs.length) throw new Error(`JSON mapping: ${diffs.slice(0, 5).join('; ')}`);
+  return { signal, body, unknown: 0 };
+}
+
 // ---- one request ------------------------------------------------------------
 
 function decodeBody(meta, raw) {
@@ -221,9 +282,7 @@ function decodeBody(meta, raw) {
     throw new Error(`unsupported content-encoding '${ce}'`);
   }
   const signal = signalOf(meta.path, ct);
-  if (ct.startsWith('application/json')) {
-    return { signal, body: JSON.parse(buf.toString('utf8')), unknown: 0 };
-  }
+  if (ct.startsWith('application/json')) return decodeJson(signal, buf);
   const Type = SIGNALS[signal];
   skipped = 0;
   const msg = Type.decode(buf);

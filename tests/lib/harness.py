@@ -139,13 +139,17 @@ class Receiver:
 
     Fault options map to otlp_sink flags: status=503, status_seq="503,close,200",
     retry_after="1", delay_ms=100, silent=True, close=True,
-    response_body_bytes=N, count_only=True; extra_args adds raw flags.
+    response_body_bytes=N, count_only=True, partial=N (partial_success
+    rejecting N); status_seq entries may be "close", "silent" or "reset";
+    extra_args adds raw flags.
     """
 
     def __init__(self, status=None, status_seq=None, retry_after=None, delay_ms=None,
                  silent=False, close=False, response_body_bytes=None, count_only=False,
-                 extra_args=(), start_timeout=10.0):
+                 extra_args=(), start_timeout=10.0, partial=None):
         self.args = []
+        if partial is not None:
+            self.args += ["--partial", str(int(partial))]
         if status is not None:
             self.args += ["--status", str(status)]
         if status_seq is not None:
@@ -356,6 +360,111 @@ class Receiver:
                         d["seq"] = item["seq"]
                         result.append(d)
         return result
+
+
+class NodeServer(Receiver):
+    """tests/interop/otlp_server.js (mode "grpc": @grpc/grpc-js with the
+    official definitions; "h2": raw HTTP/2 answering like gRPC; "https":
+    HTTP/1.1 over TLS), saving requests like otlp_sink, so requests(),
+    decoded(), spans() and logs() work the same. tls: a Certs for TLS;
+    client_ca: demand a client certificate. status_seq: gRPC codes (grpc,
+    h2) or HTTP statuses (https), or "silent"/"reset". Needs node and
+    tests/interop/node_modules (callers skip without them)."""
+
+    def __init__(self, mode, tls=None, client_ca=False, status_seq=None, message=None,
+                 retry_info_ms=None, retry_after=None, partial=None, trailers_only=False,
+                 response_body_bytes=None, delay_ms=None, start_timeout=20.0):
+        super().__init__(start_timeout=start_timeout)
+        self.mode = mode
+        self.tls = tls
+        a = ["--mode", mode]
+        if tls is not None:
+            a += ["--cert", str(tls.server_cert), "--key", str(tls.server_key)]
+            if client_ca:
+                a += ["--client-ca", str(tls.ca)]
+        if status_seq is not None:
+            if not isinstance(status_seq, str):
+                status_seq = ",".join(str(s) for s in status_seq)
+            a += ["--status-seq", status_seq]
+        if message is not None:
+            a += ["--message", message]
+        if retry_info_ms is not None:
+            a += ["--retry-info-ms", str(int(retry_info_ms))]
+        if retry_after is not None:
+            a += ["--retry-after", str(retry_after)]
+        if partial is not None:
+            a += ["--partial", str(int(partial))]
+        if trailers_only:
+            a.append("--trailers-only")
+        if response_body_bytes is not None:
+            a += ["--response-body-bytes", str(int(response_body_bytes))]
+        if delay_ms is not None:
+            a += ["--delay-ms", str(int(delay_ms))]
+        self.args = a
+
+    def start(self):
+        node = node_path()
+        if node is None or not have_node_modules():
+            raise FileNotFoundError("node or tests/interop/node_modules missing")
+        self.tmp = Path(tempfile.mkdtemp(prefix="otlp_server.", dir=tmp_base()))
+        self.out_dir = self.tmp / "out"
+        self.out_dir.mkdir()
+        port_file = self.tmp / "port"
+        cmd = [node, str(INTEROP_DIR / "otlp_server.js"), "--port-file", str(port_file),
+               "--out", str(self.out_dir)] + self.args
+        self._stdout = open(self.tmp / "stdout", "wb")
+        self._stderr = open(self.tmp / "stderr", "wb")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._stdout,
+                                     stderr=self._stderr, close_fds=True)
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if port_file.exists():
+                text = port_file.read_text().strip()
+                if text:
+                    self.port = int(text)
+                    return self
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"otlp_server.js did not start: {self.stderr_text.strip()}")
+
+    @property
+    def endpoint(self):
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+
+class Certs:
+    """A throw-away CA, a server certificate for 127.0.0.1 and localhost,
+    and a client certificate, made with the openssl command in dir."""
+
+    def __init__(self, directory):
+        d = Path(directory)
+        self.dir = d
+        self.ca, self.ca_key = d / "ca.pem", d / "ca.key"
+        self.server_cert, self.server_key = d / "server.pem", d / "server.key"
+        self.client_cert, self.client_key = d / "client.pem", d / "client.key"
+        self.other_ca = d / "other-ca.pem"
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+
+        def sh(*args):
+            subprocess.run(["openssl"] + list(args), check=True, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=30)
+
+        sh("req", "-x509", *ec, "-keyout", str(self.ca_key), "-out", str(self.ca), "-days", "2",
+           "-subj", "/CN=otel-preload test CA")
+        sh("req", "-x509", *ec, "-keyout", str(d / "other-ca.key"), "-out", str(self.other_ca),
+           "-days", "2", "-subj", "/CN=some other CA")
+        for name, ext in (("server", "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+                                     "extendedKeyUsage=serverAuth"),
+                          ("client", "extendedKeyUsage=clientAuth")):
+            (d / f"{name}.ext").write_text(ext + "\n")
+            sh("req", *ec, "-keyout", str(d / f"{name}.key"), "-out", str(d / f"{name}.csr"),
+               "-subj", f"/CN={name}")
+            sh("x509", "-req", "-in", str(d / f"{name}.csr"), "-CA", str(self.ca), "-CAkey",
+               str(self.ca_key), "-CAcreateserial", "-out", str(d / f"{name}.pem"), "-days", "2",
+               "-extfile", str(d / f"{name}.ext"))
 
 
 # ---- running programs -----------------------------------------------------------

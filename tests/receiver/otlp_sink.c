@@ -11,14 +11,20 @@
  * can rely on them being there.
  *
  * Fault injection picks the reply from the request's sequence number:
- * --status-seq lists one action per request (a status code, "close" or
- * "silent"), the last one repeating; --status/--close/--silent are the
- * one-element forms. --delay-ms, --retry-after and --response-body-bytes
- * shape every reply. Tests must only ever bind and talk to 127.0.0.1.
+ * --status-seq lists one action per request (a status code, "close",
+ * "silent", or "reset": half a response head, then a TCP reset), the last
+ * one repeating; --status/--close/--silent are the one-element forms.
+ * --delay-ms, --retry-after and --response-body-bytes shape every reply;
+ * --partial N makes 2xx replies carry an OTLP partial_success rejecting N
+ * (protobuf, or JSON for a JSON request). Each .meta ends with
+ * "x-received-ms: N" (ms on the monotonic clock when the request was
+ * complete), for tests of retry timing. Tests must only ever bind and talk
+ * to 127.0.0.1.
  *
  * Usage: otlp_sink [--port N] [--port-file FILE] (--out DIR | --count-only)
  *                  [--status CODE | --status-seq A,B,... | --close | --silent]
  *                  [--retry-after VALUE] [--delay-ms N] [--response-body-bytes N]
+ *                  [--partial N]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -51,7 +57,7 @@
 #define STOP_GRACE_MS 2000
 #define THREAD_STACK_BYTES (256 * 1024)
 
-enum action_kind { ACTION_REPLY, ACTION_CLOSE, ACTION_SILENT };
+enum action_kind { ACTION_REPLY, ACTION_CLOSE, ACTION_SILENT, ACTION_RESET };
 
 struct action {
     enum action_kind kind;
@@ -68,6 +74,7 @@ static struct config {
     const char *retry_after;
     long delay_ms;
     size_t response_body_bytes;
+    long partial;
 } cfg = {.actions = {{ACTION_REPLY, 200}}, .n_actions = 1};
 
 static char *response_body; /* response_body_bytes of 'x' */
@@ -223,6 +230,7 @@ struct request {
     bool chunked;
     bool expect_continue;
     bool has_length;
+    bool json;
     size_t content_length;
     char *body;
     size_t body_len, body_cap;
@@ -357,6 +365,8 @@ static enum read_result read_head(struct conn *c, struct request *r) {
                 r->keep_alive = false;
             else if (token_in(v, vl, "keep-alive"))
                 r->keep_alive = true;
+        } else if (header_is(line, (size_t)len, "Content-Type", &v, &vl)) {
+            r->json = vl >= 16 && !strncasecmp(v, "application/json", 16);
         } else if (header_is(line, (size_t)len, "Expect", &v, &vl)) {
             r->expect_continue = vl == 12 && strncasecmp(v, "100-continue", 12) == 0;
         }
@@ -444,9 +454,43 @@ static const char *reason_phrase(int status) {
     }
 }
 
-static bool send_reply(int fd, int status, bool keep_alive, size_t body_bytes) {
+/* The OTLP partial_success answer (the same shape for every signal). */
+static size_t partial_body(char *out, size_t cap, bool json) {
+    if (json)
+        return (size_t)snprintf(
+            out, cap,
+            "{\"partialSuccess\":{\"rejectedSpans\":\"%ld\","
+            "\"rejectedLogRecords\":\"%ld\",\"errorMessage\":\"sink rejects\"}}",
+            cfg.partial, cfg.partial);
+    /* field 1 { rejected = 1 (varint), error_message = 2 } */
+    uint8_t inner[32];
+    size_t n = 0;
+    inner[n++] = 0x08;
+    for (uint64_t v = (uint64_t)cfg.partial;; v >>= 7) {
+        inner[n++] = (uint8_t)(v < 0x80 ? v : (v & 0x7f) | 0x80);
+        if (v < 0x80) break;
+    }
+    static const char msg[] = "sink rejects";
+    inner[n++] = 0x12;
+    inner[n++] = (uint8_t)(sizeof msg - 1);
+    memcpy(inner + n, msg, sizeof msg - 1);
+    n += sizeof msg - 1;
+    if (cap < n + 2) return 0;
+    out[0] = 0x0a;
+    out[1] = (char)n;
+    memcpy(out + 2, inner, n);
+    return n + 2;
+}
+
+static bool send_reply(int fd, int status, bool keep_alive, size_t body_bytes, bool json) {
     char head[512];
+    char partial[128];
+    const char *body = response_body;
     bool no_body = status == 204 || status == 304 || status < 200;
+    if (cfg.partial && status >= 200 && status < 300 && !no_body) {
+        body_bytes = partial_body(partial, sizeof partial, json);
+        body = partial;
+    }
     int n =
         snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nContent-Type: application/x-protobuf\r\n",
                  status, reason_phrase(status));
@@ -458,7 +502,7 @@ static bool send_reply(int fd, int status, bool keep_alive, size_t body_bytes) {
     n += snprintf(head + n, sizeof(head) - (size_t)n, "\r\n");
     if (n >= (int)sizeof(head)) return false;
 
-    struct iovec iov[2] = {{head, (size_t)n}, {response_body, no_body ? 0 : body_bytes}};
+    struct iovec iov[2] = {{head, (size_t)n}, {(char *)body, no_body ? 0 : body_bytes}};
     struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
     size_t total = iov[0].iov_len + iov[1].iov_len;
     ssize_t w;
@@ -473,11 +517,17 @@ static bool send_reply(int fd, int status, bool keep_alive, size_t body_bytes) {
         if (!send_all(fd, head + done, iov[0].iov_len - done)) return false;
         done = iov[0].iov_len;
     }
-    return send_all(fd, response_body + (done - iov[0].iov_len), total - done);
+    return send_all(fd, body + (done - iov[0].iov_len), total - done);
 }
 
-static bool save_request(unsigned long seq, const struct request *r) {
+static bool save_request(unsigned long seq, struct request *r) {
     char name[64];
+    char stamp[64];
+    int sn = snprintf(stamp, sizeof stamp, "x-received-ms: %ld\n", now_ms());
+    if (r->head_len + (size_t)sn < MAX_HEADER_BYTES) {
+        memcpy(r->head + r->head_len, stamp, (size_t)sn);
+        r->head_len += (size_t)sn;
+    }
     snprintf(name, sizeof(name), "%06lu.bin", seq);
     if (!write_file_atomic(cfg.out_dir, name, r->body ? r->body : "", r->body_len)) return false;
     snprintf(name, sizeof(name), "%06lu.meta", seq);
@@ -521,7 +571,7 @@ static void *conn_main(void *arg) {
                 rr = READ_BAD;
         }
         if (rr != READ_OK) {
-            send_reply(c.fd, rr == READ_TOO_LARGE ? 413 : 400, false, 0);
+            send_reply(c.fd, rr == READ_TOO_LARGE ? 413 : 400, false, 0, false);
             break;
         }
 
@@ -533,18 +583,26 @@ static void *conn_main(void *arg) {
         if (!saved) {
             fprintf(stderr, "otlp_sink: cannot save request %lu in %s: %s\n", seq, cfg.out_dir,
                     strerror(errno));
-            send_reply(c.fd, 500, false, 0);
+            send_reply(c.fd, 500, false, 0, false);
             break;
         }
 
         struct action act = action_for(seq);
         if (cfg.delay_ms > 0) sleep_ms(cfg.delay_ms);
         if (act.kind == ACTION_CLOSE) break;
+        if (act.kind == ACTION_RESET) {
+            static const char half[] = "HTTP/1.1 200 OK\r\nContent-Le";
+            send_all(c.fd, half, sizeof half - 1);
+            struct linger lg = {1, 0}; /* close with RST */
+            setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+            break;
+        }
         if (act.kind == ACTION_SILENT) {
             drain_until_close(c.fd);
             break;
         }
-        if (!send_reply(c.fd, act.status, r.keep_alive, cfg.response_body_bytes) || !r.keep_alive)
+        if (!send_reply(c.fd, act.status, r.keep_alive, cfg.response_body_bytes, r.json) ||
+            !r.keep_alive)
             break;
     }
 out:
@@ -570,10 +628,13 @@ static void parse_action_list(const char *list) {
             *a = (struct action){ACTION_CLOSE, 0};
         } else if (strcmp(tok, "silent") == 0) {
             *a = (struct action){ACTION_SILENT, 0};
+        } else if (strcmp(tok, "reset") == 0) {
+            *a = (struct action){ACTION_RESET, 0};
         } else if (parse_long(tok, 100, 599, &code)) {
             *a = (struct action){ACTION_REPLY, (int)code};
         } else {
-            die("--status-seq: bad entry in '%s' (want codes 100-599, close or silent)", list);
+            die("--status-seq: bad entry in '%s' (want codes 100-599, close, silent or reset)",
+                list);
         }
     }
     if (cfg.n_actions == 0) die("--status-seq: empty list '%s'", list);
@@ -585,7 +646,9 @@ static void usage(void) {
             "usage: otlp_sink [--port N] [--port-file FILE] (--out DIR | --count-only)\n"
             "                 [--status CODE | --status-seq A,B,... | --close | --silent]\n"
             "                 [--retry-after VALUE] [--delay-ms N] [--response-body-bytes N]\n"
-            "  --status-seq entries: a status code, 'close' or 'silent'; the last repeats\n");
+            "                 [--partial N]\n"
+            "  --status-seq entries: a status code, 'close', 'silent' or 'reset'; the last "
+            "repeats\n");
     exit(2);
 }
 
@@ -626,6 +689,9 @@ static void parse_args(int argc, char **argv) {
         } else if (strcmp(a, "--delay-ms") == 0) {
             if (!parse_long(v, 0, 3600L * 1000, &n)) die("bad --delay-ms '%s'", v);
             cfg.delay_ms = n;
+        } else if (strcmp(a, "--partial") == 0) {
+            if (!parse_long(v, 0, 1000000000L, &n)) die("bad --partial '%s'", v);
+            cfg.partial = n;
         } else if (strcmp(a, "--response-body-bytes") == 0) {
             if (!parse_long(v, 0, 64L * 1024 * 1024, &n)) die("bad --response-body-bytes '%s'", v);
             cfg.response_body_bytes = (size_t)n;

@@ -398,10 +398,82 @@ static void test_protocol(void) {
     CHECK_EQ_INT(ndiag, 1);
     CHECK(strstr(last_diag, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") != NULL);
     config_free(&c);
-    /* Known but not built yet: http/protobuf with a word about it. */
+    /* grpc: the default endpoint is port 4317, and no /v1/<signal> is
+     * appended to a generic endpoint (the service path is gRPC's). */
     c = load1("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=grpc");
-    CHECK_EQ_INT(c.otlp[SIGNAL_TRACES].protocol, OTLP_HTTP_PROTOBUF);
+    CHECK_EQ_INT(ndiag, 0);
+    CHECK_EQ_INT(c.otlp[SIGNAL_TRACES].protocol, OTLP_GRPC);
+    CHECK_EQ_INT(c.otlp[SIGNAL_LOGS].protocol, OTLP_HTTP_PROTOBUF);
+    CHECK_STR(c.otlp[SIGNAL_TRACES].endpoint, "http://localhost:4317");
+    CHECK_STR(c.otlp[SIGNAL_LOGS].endpoint, "http://localhost:4318/v1/logs");
+    config_free(&c);
+    c = load2("OTEL_EXPORTER_OTLP_PROTOCOL=grpc", "OTEL_EXPORTER_OTLP_ENDPOINT=collector:4317");
+    CHECK_STR(c.otlp[SIGNAL_METRICS].endpoint, "collector:4317");
+    config_free(&c);
+    c = load2("OTEL_EXPORTER_OTLP_PROTOCOL=grpc", "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=http/json");
+    CHECK_EQ_INT(c.otlp[SIGNAL_TRACES].protocol, OTLP_GRPC);
+    CHECK_EQ_INT(c.otlp[SIGNAL_LOGS].protocol, OTLP_HTTP_JSON);
+    CHECK_STR(c.otlp[SIGNAL_LOGS].endpoint, "http://localhost:4318/v1/logs");
+    config_free(&c);
+}
+
+/* Compression, TLS files, insecure, file path: generic and per signal, the
+ * signal-specific one winning; bad values one diagnostic each. */
+static void test_transport_options(void) {
+    struct config c = load_env(NULL);
+    for (int s = 0; s < SIGNAL_COUNT; s++) {
+        CHECK_EQ_INT(c.otlp[s].compression, OTLP_COMPRESSION_NONE);
+        CHECK_STR(c.otlp[s].certificate, NULL);
+        CHECK_STR(c.otlp[s].client_key, NULL);
+        CHECK_STR(c.otlp[s].client_certificate, NULL);
+        CHECK_STR(c.otlp[s].file_path, NULL);
+        CHECK(!c.otlp[s].insecure);
+    }
+    config_free(&c);
+    char *envp[] = {"OTEL_EXPORTER_OTLP_COMPRESSION=gzip",
+                    "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION=none",
+                    "OTEL_EXPORTER_OTLP_CERTIFICATE=/ca.pem",
+                    "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE=/traces-ca.pem",
+                    "OTEL_EXPORTER_OTLP_CLIENT_KEY=/key.pem",
+                    "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY=/mkey.pem",
+                    "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE=/cert.pem",
+                    "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE=/lcert.pem",
+                    "OTEL_EXPORTER_OTLP_INSECURE=TRUE",
+                    "OTEL_EXPORTER_OTLP_TRACES_INSECURE=false",
+                    "OTEL_EXPORTER_OTLP_FILE_PATH=/tmp/all.jsonl",
+                    "OTEL_EXPORTER_OTLP_LOGS_FILE_PATH=/tmp/logs.jsonl",
+                    NULL};
+    c = load_env(envp);
+    CHECK_EQ_INT(ndiag, 0);
+    CHECK_EQ_INT(c.otlp[SIGNAL_TRACES].compression, OTLP_COMPRESSION_GZIP);
+    CHECK_EQ_INT(c.otlp[SIGNAL_LOGS].compression, OTLP_COMPRESSION_NONE);
+    CHECK_EQ_INT(c.otlp[SIGNAL_METRICS].compression, OTLP_COMPRESSION_GZIP);
+    CHECK_STR(c.otlp[SIGNAL_TRACES].certificate, "/traces-ca.pem");
+    CHECK_STR(c.otlp[SIGNAL_LOGS].certificate, "/ca.pem");
+    CHECK_STR(c.otlp[SIGNAL_TRACES].client_key, "/key.pem");
+    CHECK_STR(c.otlp[SIGNAL_METRICS].client_key, "/mkey.pem");
+    CHECK_STR(c.otlp[SIGNAL_TRACES].client_certificate, "/cert.pem");
+    CHECK_STR(c.otlp[SIGNAL_LOGS].client_certificate, "/lcert.pem");
+    CHECK(!c.otlp[SIGNAL_TRACES].insecure);
+    CHECK(c.otlp[SIGNAL_LOGS].insecure);
+    CHECK(c.otlp[SIGNAL_METRICS].insecure);
+    CHECK_STR(c.otlp[SIGNAL_TRACES].file_path, "/tmp/all.jsonl");
+    CHECK_STR(c.otlp[SIGNAL_LOGS].file_path, "/tmp/logs.jsonl");
+    config_free(&c);
+    /* Bad values: the default, one diagnostic for a generic variable. */
+    c = load2("OTEL_EXPORTER_OTLP_COMPRESSION=brotli", "OTEL_EXPORTER_OTLP_INSECURE=yes");
+    CHECK_EQ_INT(ndiag, 2);
+    for (int s = 0; s < SIGNAL_COUNT; s++) {
+        CHECK_EQ_INT(c.otlp[s].compression, OTLP_COMPRESSION_NONE);
+        CHECK(!c.otlp[s].insecure);
+    }
+    config_free(&c);
+    c = load1("OTEL_EXPORTER_OTLP_LOGS_COMPRESSION=zstd");
     CHECK_EQ_INT(ndiag, 1);
+    CHECK(strstr(last_diag, "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION") != NULL);
+    config_free(&c);
+    c = load1("OTEL_TRACES_EXPORTER=otlp_file,console");
+    CHECK_EQ_INT(c.exporters[SIGNAL_TRACES], (1u << EXPORTER_FILE) | (1u << EXPORTER_CONSOLE));
     config_free(&c);
 }
 
@@ -621,6 +693,7 @@ int main(void) {
     RUN(test_timeout_bad_generic_one_diagnostic);
     RUN(test_protocol);
     RUN(test_protocol_bad_generic_one_diagnostic);
+    RUN(test_transport_options);
     RUN(test_exporters);
     RUN(test_samplers);
     RUN(test_limits);

@@ -30,6 +30,8 @@ static uint64_t fake_clock(void) {
 /* Counts everything; records are malloc'd ints, freed by free_record. */
 struct fake_sink {
     _Atomic int exports, fail, frees;
+    _Atomic int reject;  /* what export returns: records the collector rejected */
+    _Atomic int slow_ms; /* export takes this long */
     _Atomic size_t records, max_n;
     _Atomic int wrong_thread_state; /* worker: signals not blocked or guard off */
     _Atomic int last_value;
@@ -45,7 +47,11 @@ static int sink_export(void *ctx, void *const *records, size_t n, uint64_t deadl
     if (n > s->max_n) s->max_n = n;
     for (size_t i = 0; i < n; i++)
         s->last_value = *(int *)records[i];
-    return s->fail ? -EIO : 0;
+    if (s->slow_ms) {
+        struct timespec ts = {s->slow_ms / 1000, (s->slow_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return s->fail ? -EIO : s->reject;
 }
 
 static void sink_free(void *record) {
@@ -164,6 +170,30 @@ static void test_export_failed(void) {
     CHECK_EQ_U64(st.exported, before.exported);
     CHECK_EQ_INT(sink_a.frees, frees + 2); /* freed all the same */
     sink_a.fail = 0;
+}
+
+/* partial_success: the rejected part of a delivered batch is counted apart,
+ * never more than the batch. */
+static void test_rejected(void) {
+    struct batch_stats before = stats(a);
+    sink_a.reject = 1;
+    for (int i = 0; i < 3; i++)
+        CHECK(batcher_on_end(a, record(&sink_a, i)));
+    CHECK_EQ_INT(batcher_export_batch(a, fake_now, UINT64_MAX), 3);
+    struct batch_stats st = stats(a);
+    CHECK_EQ_U64(st.exported, before.exported + 2);
+    CHECK_EQ_U64(st.dropped_rejected, before.dropped_rejected + 1);
+    sink_a.reject = 10;
+    for (int i = 0; i < 2; i++)
+        CHECK(batcher_on_end(a, record(&sink_a, i)));
+    CHECK_EQ_INT(batcher_export_batch(a, fake_now, UINT64_MAX), 2);
+    st = stats(a);
+    CHECK_EQ_U64(st.exported, before.exported + 2);
+    CHECK_EQ_U64(st.dropped_rejected, before.dropped_rejected + 3);
+    CHECK_EQ_U64(st.dropped_export_failed, before.dropped_export_failed);
+    sink_a.reject = 0;
+    CHECK_EQ_INT(processor_deadline(), UINT64_MAX); /* no shutdown yet */
+    CHECK(!processor_on_worker());
 }
 
 static void test_force_flush_sync(void) {
@@ -299,6 +329,7 @@ static int run_sync_group(void) {
     RUN(test_batch_size_and_queue_full);
     RUN(test_large_batch);
     RUN(test_export_failed);
+    RUN(test_rejected);
     RUN(test_force_flush_sync);
     RUN(test_worker_start_fails);
     RUN(test_after_fork_child);
@@ -446,7 +477,41 @@ static int run_worker_group(void) {
     return test_report("processor_worker");
 }
 
+/* ---- an export still running when the flush budget ends ---- */
+
+/* The worker is inside a slow export when shutdown's budget ends: its
+ * records are counted once, as dropped at shutdown, and not again when the
+ * export returns later. */
+static int run_inflight(void) {
+    static struct fake_sink slow;
+    processor_autostart = true;
+    struct batch_config cfg = {64, 60000, 1, 1000};
+    struct batch_sink sink = {sink_export, sink_free, &slow};
+    struct batcher *x = batcher_new("slow", &cfg, &sink);
+    if (!x) return 2;
+    slow.slow_ms = 600;
+    test_current = "inflight";
+    CHECK(batcher_on_end(x, record(&slow, 1)));
+    for (int i = 0; i < 2000 && !slow.exports; i++)
+        sleep_ms(1);
+    CHECK_EQ_INT(slow.exports, 1);
+    uint64_t t0 = clock_mono_ns();
+    processor_shutdown(50, false);
+    CHECK(clock_mono_ns() - t0 < 400 * MS);
+    CHECK(processor_deadline() <= t0 + 50 * MS + MS);
+    struct batch_stats st = stats(x);
+    CHECK_EQ_U64(st.dropped_shutdown, 1);
+    CHECK_EQ_U64(st.exported, 0);
+    for (int i = 0; i < 3000 && !slow.frees; i++)
+        sleep_ms(1);
+    st = stats(x);
+    CHECK_EQ_U64(st.exported, 0);
+    CHECK_EQ_U64(st.dropped_shutdown, 1);
+    return test_report("processor_inflight");
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "worker")) return run_worker_group();
+    if (argc > 1 && !strcmp(argv[1], "inflight")) return run_inflight();
     return run_sync_group();
 }

@@ -1,0 +1,354 @@
+/* otlp: the OTLP exporter: encode a batch (encoder.h), optionally gzip it,
+ * hand it to a transport (transport.h), and apply the specification's
+ * reliability rules (retry.h):
+ *   - retryable outcomes are retried with exponential backoff and jitter,
+ *     or after the server's Retry-After / RetryInfo delay; anything else is
+ *     dropped at once;
+ *   - an export with all its retries ends by its deadline: the earliest of
+ *     OTEL_EXPORTER_OTLP_*TIMEOUT, the processor's export deadline and, once
+ *     the process is exiting, the flush budget;
+ *   - a delivered response's partial_success is decoded and its rejected
+ *     count returned (never retried);
+ *   - at exit without a worker thread, the encoded batch is first offered
+ *     to exporter_handoff().
+ * Header values (often tokens) never appear in diagnostics; a warning says
+ * when credentials-looking headers would go over plaintext.
+ * Depends on encoder.h, transport.h, retry.h, gzip.h, otlp_response.h,
+ * core/processor.h (worker state, shutdown deadline). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/diag.h"
+#include "core/ids.h"
+#include "core/processor.h"
+#include "exporters/encoder.h"
+#include "exporters/exporter.h"
+#include "exporters/gzip.h"
+#include "exporters/otlp_response.h"
+#include "exporters/retry.h"
+#include "exporters/transport.h"
+
+#define RESPONSE_CAP 16384 /* bytes of a response body kept for partial_success */
+
+struct otlp_exporter {
+    struct exporter base;
+    enum otlp_protocol protocol;
+    const struct otlp_encoding *enc;
+    struct transport *transport;
+    struct buf body, zbody;
+    struct gzip gz;
+    bool gzip, grpc;
+    uint32_t timeout_ms;
+    char where[96]; /* for diagnostics: the endpoint's scheme and authority */
+    uint8_t response[RESPONSE_CAP];
+};
+
+static int unhex(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes [s, s+n) appending to out; drops CR/LF so no header
+ * injection is possible. Returns false on a bad escape. */
+static bool decode_into(struct buf *out, const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch == '%') {
+            int hi, lo;
+            if (i + 2 >= n || (hi = unhex(s[i + 1])) < 0 || (lo = unhex(s[i + 2])) < 0)
+                return false;
+            ch = (char)(hi << 4 | lo);
+            i += 2;
+        }
+        if (ch != '\r' && ch != '\n') buf_putc(out, ch);
+    }
+    return true;
+}
+
+/* Whether a header name looks like it carries credentials. */
+static bool credential_name(const char *k, size_t n) {
+    static const char *const words[] = {"auth", "token", "key", "secret", "cookie", "password"};
+    char low[64];
+    if (n >= sizeof low) n = sizeof low - 1;
+    for (size_t i = 0; i < n; i++)
+        low[i] = (char)(k[i] >= 'A' && k[i] <= 'Z' ? k[i] + 32 : k[i]);
+    low[n] = '\0';
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+        if (strstr(low, words[i])) return true;
+    return false;
+}
+
+/* OTEL_EXPORTER_OTLP_HEADERS "k=v,k2=v2" -> "k: v\r\nk2: v2\r\n", after a
+ * User-Agent line. A malformed member is skipped with a diagnostic naming
+ * the key only (values are often tokens). *credentials: some header name
+ * looks like it carries credentials. */
+static char *build_headers(const char *spec, bool *credentials) {
+    struct buf b = {.heap = true};
+    *credentials = false;
+    buf_puts(&b, "User-Agent: OTel-OTLP-Exporter-C/" OTELP_VERSION " otel-preload\r\n");
+    for (const char *p = spec; p && *p;) {
+        const char *item = p;
+        while (*p && *p != ',')
+            p++;
+        const char *end = p;
+        if (*p) p++;
+        const char *eq = memchr(item, '=', (size_t)(end - item));
+        const char *kb = item, *ke = eq ? eq : end;
+        while (kb < ke && *kb == ' ')
+            kb++;
+        while (ke > kb && ke[-1] == ' ')
+            ke--;
+        if (!eq || kb == ke) {
+            if (kb != ke)
+                diag_warn("OTEL_EXPORTER_OTLP_HEADERS: member '%.*s' has no '=', skipped",
+                          (int)(ke - kb), kb);
+            continue;
+        }
+        const char *vb = eq + 1, *ve = end;
+        while (vb < ve && *vb == ' ')
+            vb++;
+        while (ve > vb && ve[-1] == ' ')
+            ve--;
+        size_t mark = b.len;
+        bool ok = decode_into(&b, kb, (size_t)(ke - kb));
+        buf_puts(&b, ": ");
+        ok = ok && decode_into(&b, vb, (size_t)(ve - vb));
+        buf_puts(&b, "\r\n");
+        if (!ok) {
+            b.len = mark;
+            diag_warn("OTEL_EXPORTER_OTLP_HEADERS: bad percent-encoding in header '%.*s', skipped",
+                      (int)(ke - kb), kb);
+        } else if (credential_name(kb, (size_t)(ke - kb))) {
+            *credentials = true;
+        }
+    }
+    buf_putc(&b, '\0');
+    if (b.failed) {
+        buf_release(&b);
+        return NULL;
+    }
+    return (char *)b.data;
+}
+
+char *otlp_http_header_block(const char *spec) {
+    bool credentials;
+    return build_headers(spec, &credentials);
+}
+
+/* Sleeps until t (monotonic), in slices, waking early when the process
+ * starts exiting and the flush budget ends first. Returns false when the
+ * deadline would be passed. */
+static bool sleep_until(uint64_t t, uint64_t deadline) {
+    for (;;) {
+        uint64_t now = clock_mono_ns(), cap = processor_deadline();
+        if (cap < deadline) deadline = cap;
+        if (now >= deadline) return false;
+        if (now >= t) return true;
+        uint64_t left = t - now;
+        if (left > 20000000u) left = 20000000u;
+        struct timespec ts = {0, (long)left};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static int otlp_export(struct exporter *e, void *const *records, size_t n,
+                       const struct attr_list *resource, uint64_t deadline) {
+    struct otlp_exporter *x = (struct otlp_exporter *)e;
+    enum signal_kind sig = e->signal;
+    uint64_t start = clock_mono_ns();
+    uint64_t own = start + (uint64_t)x->timeout_ms * 1000000u;
+    if (own < deadline) deadline = own;
+    if (processor_deadline() < deadline) deadline = processor_deadline();
+    bool in_signal = exporter_in_signal && !processor_on_worker();
+    bool report = !exporter_in_signal && diag_enabled(DIAG_WARN);
+    const char *what = otlp_record_names[sig];
+
+    buf_reset(&x->body);
+    size_t off = x->grpc ? 5 : 0;
+    if (off) buf_append(&x->body, "\0\0\0\0\0", off);
+    if (!x->enc->encode[sig](&x->body, resource, records, n) || x->body.failed) return -ENOMEM;
+    const uint8_t *payload = x->body.data + off;
+    size_t payload_len = x->body.len - off;
+
+    if (x->transport->ops->network && !processor_worker_running()) {
+        struct buf view = {.data = (uint8_t *)payload, .len = payload_len, .cap = payload_len};
+        if (exporter_handoff(sig, &view, x->protocol, n) == 0) return 0;
+    }
+
+    struct transport_request req = {x->body.data, x->body.len, false, in_signal};
+    if (x->gzip && gzip_ready(!in_signal)) {
+        buf_reset(&x->zbody);
+        if (off) buf_append(&x->zbody, "\0\0\0\0\0", off);
+        if (!x->zbody.failed && gzip_compress(&x->gz, &x->zbody, payload, payload_len) == 0) {
+            req.body = x->zbody.data;
+            req.len = x->zbody.len;
+            req.gzip = true;
+        }
+    }
+    if (off) { /* the gRPC message frame: compressed flag, big-endian length */
+        uint8_t *f = (uint8_t *)req.body;
+        uint32_t len = (uint32_t)(req.len - off);
+        f[0] = req.gzip ? 1 : 0;
+        f[1] = (uint8_t)(len >> 24);
+        f[2] = (uint8_t)(len >> 16);
+        f[3] = (uint8_t)(len >> 8);
+        f[4] = (uint8_t)len;
+    }
+
+    for (unsigned attempt = 0;; attempt++) {
+        struct transport_result res = {.grpc_status = -1,
+                                       .server_delay_ms = -1,
+                                       .body = x->response,
+                                       .body_cap = sizeof x->response};
+        int rc = x->transport->ops->send(x->transport, &req, deadline, &res);
+        enum retry_verdict v = rc < 0 ? retry_errno(rc)
+                               : res.grpc_status >= 0
+                                   ? retry_grpc_status(res.grpc_status, res.retry_info)
+                                   : retry_http_status(res.http_status);
+        if (v == RETRY_DELIVERED) {
+            int64_t rejected = 0;
+            char msg[160];
+            const uint8_t *rb = res.body;
+            size_t rl = res.body_len;
+            if (x->grpc && rl >= 5) rb += 5, rl -= 5; /* the response's message frame */
+            if (rl && x->protocol == OTLP_HTTP_JSON)
+                (void)otlp_partial_success_json((const char *)rb, rl, &rejected, msg, sizeof msg);
+            else if (rl)
+                (void)otlp_partial_success_proto(rb, rl, &rejected, msg, sizeof msg);
+            else
+                msg[0] = '\0';
+            if ((rejected || msg[0]) && report)
+                diag_warn("%s accepted %zu %s but rejected %lld: %s", x->where, n, what,
+                          (long long)rejected, msg[0] ? msg : "(no message)");
+            if (rejected > (int64_t)n) rejected = (int64_t)n;
+            return (int)rejected;
+        }
+        uint64_t now = clock_mono_ns(), wait = 0;
+        int64_t server = res.server_delay_ms >= 0 ? res.server_delay_ms * 1000000 : -1;
+        bool again = v == RETRY_RETRYABLE &&
+                     retry_next(&retry_default_policy, attempt, server, now, deadline,
+                                in_signal ? now : ids_random_u64(), &wait) &&
+                     sleep_until(now + wait, deadline);
+        if (!again) {
+            if (report) {
+                char why[200];
+                if (rc < 0)
+                    snprintf(why, sizeof why, "%s%s%s", strerror(-rc), res.message[0] ? ": " : "",
+                             res.message);
+                else if (res.grpc_status >= 0)
+                    snprintf(why, sizeof why, "gRPC status %d%s%s", res.grpc_status,
+                             res.message[0] ? ": " : "", res.message);
+                else
+                    snprintf(why, sizeof why, "HTTP %d", res.http_status);
+                diag_warn("export of %zu %s to %s failed after %u %s: %s%s", n, what, x->where,
+                          attempt + 1, attempt ? "tries" : "try", why,
+                          v == RETRY_RETRYABLE ? " (retryable, out of time)" : " (not retryable)");
+            }
+            return rc < 0 ? rc : -EIO;
+        }
+        if (!exporter_in_signal && diag_enabled(DIAG_DEBUG))
+            diag_debug("export to %s: retrying in %llu ms", x->where,
+                       (unsigned long long)(wait / 1000000u));
+    }
+}
+
+static void otlp_after_fork(struct exporter *e) {
+    struct otlp_exporter *x = (struct otlp_exporter *)e;
+    x->transport->ops->after_fork(x->transport);
+}
+
+static const struct exporter_ops otlp_ops = {"otlp", otlp_export, otlp_after_fork};
+
+/* "scheme://authority" of url, for diagnostics (no path, no userinfo). */
+static void describe(char *out, size_t cap, const char *url) {
+    const char *p = strstr(url, "://");
+    const char *host = p ? p + 3 : url;
+    size_t n = strcspn(host, "/?#@");
+    snprintf(out, cap, "%.*s%.*s", p ? (int)(host - url) : 0, url, (int)n, host);
+}
+
+static struct otlp_exporter *otlp_alloc(enum signal_kind sig, const struct otlp_config *cfg,
+                                        const struct otlp_encoding *enc) {
+    if (!enc->encode[sig]) {
+        diag_warn("the %s encoding does not serve %s yet; they will not be exported", enc->name,
+                  otlp_record_names[sig]);
+        return NULL;
+    }
+    struct otlp_exporter *x = calloc(1, sizeof *x);
+    if (!x) return NULL;
+    x->base.ops = &otlp_ops;
+    x->base.signal = sig;
+    x->enc = enc;
+    x->protocol = cfg->protocol;
+    x->timeout_ms = cfg->timeout_ms;
+    return x;
+}
+
+struct exporter *otlp_exporter_new(enum signal_kind sig, const struct otlp_config *cfg) {
+    const struct otlp_encoding *enc =
+        cfg->protocol == OTLP_HTTP_JSON ? &otlp_encoding_json : &otlp_encoding_protobuf;
+    struct otlp_exporter *x = otlp_alloc(sig, cfg, enc);
+    if (!x) return NULL;
+    bool credentials;
+    char *headers = build_headers(cfg->headers, &credentials);
+    if (!headers) {
+        free(x);
+        return NULL;
+    }
+    const char *url = cfg->endpoint;
+    describe(x->where, sizeof x->where, url);
+    bool plaintext;
+    if (cfg->protocol == OTLP_GRPC) {
+        x->grpc = true;
+        x->transport = transport_grpc_new(sig, url, headers, cfg);
+        plaintext = !strncasecmp(url, "http://", 7) || (!strstr(url, "://") && cfg->insecure);
+    } else {
+        plaintext = !strncasecmp(url, "http://", 7);
+        if (plaintext)
+            x->transport = transport_http_new(url, enc->content_type, headers);
+        else if (!strncasecmp(url, "https://", 8))
+            x->transport = transport_curl_new(url, enc->content_type, headers, cfg);
+        else
+            diag_warn("invalid OTLP endpoint '%s'; %s will not be exported", x->where,
+                      otlp_record_names[sig]);
+    }
+    free(headers);
+    if (!x->transport) {
+        free(x);
+        return NULL;
+    }
+    if (credentials && plaintext)
+        diag_warn("OTEL_EXPORTER_OTLP_HEADERS holds credentials-looking headers that go to %s "
+                  "unencrypted; use https",
+                  x->where);
+    x->gzip = cfg->compression == OTLP_COMPRESSION_GZIP;
+    return &x->base;
+}
+
+struct exporter *otlp_file_exporter_new(enum signal_kind sig, const struct otlp_config *cfg) {
+    if (!cfg->file_path) {
+        diag_warn("the otlp_file exporter needs OTEL_EXPORTER_OTLP_%s_FILE_PATH (or "
+                  "OTEL_EXPORTER_OTLP_FILE_PATH); %s will not be written",
+                  sig == SIGNAL_TRACES ? "TRACES"
+                  : sig == SIGNAL_LOGS ? "LOGS"
+                                       : "METRICS",
+                  otlp_record_names[sig]);
+        return NULL;
+    }
+    struct otlp_exporter *x = otlp_alloc(sig, cfg, &otlp_encoding_json);
+    if (!x) return NULL;
+    x->protocol = OTLP_HTTP_JSON;
+    x->transport = transport_file_new(cfg->file_path);
+    if (!x->transport) {
+        free(x);
+        return NULL;
+    }
+    snprintf(x->where, sizeof x->where, "file %s", cfg->file_path);
+    return &x->base;
+}

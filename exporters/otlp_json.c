@@ -1,0 +1,223 @@
+/* otlp_json: the OTLP JSON encoder. See otlp_json.h.
+ *
+ *   {"resourceSpans":[{"resource":{"attributes":[...],"droppedAttributesCount":N},
+ *     "scopeSpans":[{"scope":{"name":..,"version":..},"spans":[{
+ *       "traceId":hex,"spanId":hex,"traceState":..,"parentSpanId":hex,
+ *       "flags":N,"name":..,"kind":N,"startTimeUnixNano":"..",
+ *       "endTimeUnixNano":"..","attributes":[{"key":..,"value":{..}}],
+ *       "droppedAttributesCount":N,"events":[{"timeUnixNano":"..","name":..,
+ *       "attributes":[..],"droppedAttributesCount":N}],"droppedEventsCount":N,
+ *       "status":{"message":..,"code":N}}]}]}]}
+ *   {"resourceLogs":[{"resource":..,"scopeLogs":[{"scope":..,"logRecords":[{
+ *       "timeUnixNano":"..","observedTimeUnixNano":"..","severityNumber":N,
+ *       "severityText":..,"body":{..},"attributes":[..],
+ *       "droppedAttributesCount":N,"flags":N,"traceId":hex,"spanId":hex,
+ *       "eventName":..}]}]}]}
+ * AnyValue: {"stringValue":..} {"boolValue":..} {"intValue":"N"}
+ * {"doubleValue":N} (NaN and infinities as the strings "NaN", "Infinity",
+ * "-Infinity") {"arrayValue":{"values":[..]}}. */
+#include "exporters/otlp_json.h"
+
+#include <math.h>
+#include <stdio.h>
+
+#include "core/log.h"
+#include "core/span.h"
+#include "exporters/json.h"
+#include "exporters/otlp_proto.h"
+
+#define FLAG_HAS_IS_REMOTE 0x100u
+#define FLAG_IS_REMOTE 0x200u
+
+static void put_u64_string(struct buf *b, uint64_t v) {
+    buf_putc(b, '"');
+    buf_put_u64(b, v);
+    buf_putc(b, '"');
+}
+
+static void put_double(struct buf *b, double d) {
+    if (isnan(d)) {
+        buf_puts(b, "\"NaN\"");
+    } else if (isinf(d)) {
+        buf_puts(b, d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+    } else {
+        char tmp[32];
+        int n = snprintf(tmp, sizeof tmp, "%.17g", d);
+        buf_append(b, tmp, n > 0 ? (size_t)n : 0);
+    }
+}
+
+static void put_anyvalue(struct buf *b, const struct attr_value *v) {
+    switch (v->type) {
+    case ATTR_STRING:
+        buf_puts(b, "{\"stringValue\":");
+        json_string(b, v->u.s.ptr, v->u.s.len);
+        break;
+    case ATTR_BOOL:
+        buf_puts(b, v->u.b ? "{\"boolValue\":true" : "{\"boolValue\":false");
+        break;
+    case ATTR_INT:
+        buf_puts(b, "{\"intValue\":\"");
+        buf_put_i64(b, v->u.i);
+        buf_putc(b, '"');
+        break;
+    case ATTR_DOUBLE:
+        buf_puts(b, "{\"doubleValue\":");
+        put_double(b, v->u.d);
+        break;
+    case ATTR_STRING_ARRAY:
+        buf_puts(b, "{\"arrayValue\":{\"values\":[");
+        for (uint32_t i = 0; i < v->u.arr.count; i++) {
+            buf_puts(b, i ? ",{\"stringValue\":" : "{\"stringValue\":");
+            json_string(b, v->u.arr.items[i].ptr, v->u.arr.items[i].len);
+            buf_putc(b, '}');
+        }
+        buf_puts(b, "]}");
+        break;
+    }
+    buf_putc(b, '}');
+}
+
+/* ,"attributes":[...] and ,"droppedAttributesCount":N (each when non-empty),
+ * lead: whether a comma goes first. */
+static void put_attrs(struct buf *b, const struct attr_list *l, bool lead) {
+    if (l->count) {
+        buf_puts(b, lead ? ",\"attributes\":[" : "\"attributes\":[");
+        for (uint32_t i = 0; i < l->count; i++) {
+            buf_puts(b, i ? ",{\"key\":" : "{\"key\":");
+            json_string(b, l->items[i].key.ptr, l->items[i].key.len);
+            buf_puts(b, ",\"value\":");
+            put_anyvalue(b, &l->items[i].value);
+            buf_putc(b, '}');
+        }
+        buf_putc(b, ']');
+        lead = true;
+    }
+    if (l->dropped) {
+        buf_puts(b, lead ? ",\"droppedAttributesCount\":" : "\"droppedAttributesCount\":");
+        buf_put_u64(b, l->dropped);
+    }
+}
+
+/* {"resource<Kind>":[{"resource":{..},"scope<Kind>":[{"scope":{..},"<items>":[ */
+static void put_head(struct buf *b, const char *kind, const char *items,
+                     const struct attr_list *resource) {
+    buf_puts(b, "{\"resource");
+    buf_puts(b, kind);
+    buf_puts(b, "\":[{\"resource\":{");
+    put_attrs(b, resource, false);
+    buf_puts(b, "},\"scope");
+    buf_puts(b, kind);
+    buf_puts(b, "\":[{\"scope\":{\"name\":\"" OTELP_SCOPE_NAME "\",\"version\":\"" OTELP_VERSION
+                "\"},\"");
+    buf_puts(b, items);
+    buf_puts(b, "\":[");
+}
+
+static void put_span(struct buf *b, const struct span *s) {
+    buf_puts(b, "{\"traceId\":");
+    json_hex(b, s->ctx.trace_id, 16);
+    buf_puts(b, ",\"spanId\":");
+    json_hex(b, s->ctx.span_id, 8);
+    if (s->trace_state.len) {
+        buf_puts(b, ",\"traceState\":");
+        json_string(b, s->trace_state.ptr, s->trace_state.len);
+    }
+    if (s->has_parent) {
+        buf_puts(b, ",\"parentSpanId\":");
+        json_hex(b, s->parent_span_id, 8);
+    }
+    buf_puts(b, ",\"flags\":");
+    buf_put_u64(b, s->ctx.flags | FLAG_HAS_IS_REMOTE | (s->parent_remote ? FLAG_IS_REMOTE : 0));
+    buf_puts(b, ",\"name\":");
+    json_string(b, s->name.ptr, s->name.len);
+    buf_puts(b, ",\"kind\":");
+    buf_put_u64(b, s->kind);
+    buf_puts(b, ",\"startTimeUnixNano\":");
+    put_u64_string(b, s->start_ns);
+    buf_puts(b, ",\"endTimeUnixNano\":");
+    put_u64_string(b, s->end_ns);
+    put_attrs(b, &s->attrs, true);
+    if (s->events) {
+        buf_puts(b, ",\"events\":[");
+        for (const struct span_event *e = s->events; e; e = e->next) {
+            buf_puts(b, e == s->events ? "{\"timeUnixNano\":" : ",{\"timeUnixNano\":");
+            put_u64_string(b, e->time_ns);
+            buf_puts(b, ",\"name\":");
+            json_string(b, e->name.ptr, e->name.len);
+            put_attrs(b, &e->attrs, true);
+            buf_putc(b, '}');
+        }
+        buf_putc(b, ']');
+    }
+    if (s->dropped_events) {
+        buf_puts(b, ",\"droppedEventsCount\":");
+        buf_put_u64(b, s->dropped_events);
+    }
+    if (s->status_code || s->status_message.len) {
+        buf_puts(b, ",\"status\":{");
+        if (s->status_message.len) {
+            buf_puts(b, "\"message\":");
+            json_string(b, s->status_message.ptr, s->status_message.len);
+        }
+        if (s->status_code) {
+            buf_puts(b, s->status_message.len ? ",\"code\":" : "\"code\":");
+            buf_put_u64(b, s->status_code);
+        }
+        buf_putc(b, '}');
+    }
+    buf_putc(b, '}');
+}
+
+bool otlp_json_encode_traces(struct buf *out, const struct attr_list *resource,
+                             void *const *records, size_t n) {
+    put_head(out, "Spans", "spans", resource);
+    for (size_t i = 0; i < n; i++) {
+        if (i) buf_putc(out, ',');
+        put_span(out, records[i]);
+    }
+    buf_puts(out, "]}]}]}");
+    return !out->failed;
+}
+
+static void put_log(struct buf *b, const struct log_record *r) {
+    buf_puts(b, "{\"timeUnixNano\":");
+    put_u64_string(b, r->time_ns);
+    buf_puts(b, ",\"observedTimeUnixNano\":");
+    put_u64_string(b, r->observed_ns);
+    if (r->severity_number) {
+        buf_puts(b, ",\"severityNumber\":");
+        buf_put_u64(b, r->severity_number);
+    }
+    if (r->severity_text.len) {
+        buf_puts(b, ",\"severityText\":");
+        json_string(b, r->severity_text.ptr, r->severity_text.len);
+    }
+    buf_puts(b, ",\"body\":");
+    put_anyvalue(b, &r->body);
+    put_attrs(b, &r->attrs, true);
+    if (r->has_context) {
+        buf_puts(b, ",\"flags\":");
+        buf_put_u64(b, r->flags);
+        buf_puts(b, ",\"traceId\":");
+        json_hex(b, r->trace_id, 16);
+        buf_puts(b, ",\"spanId\":");
+        json_hex(b, r->span_id, 8);
+    }
+    if (r->event_name.len) {
+        buf_puts(b, ",\"eventName\":");
+        json_string(b, r->event_name.ptr, r->event_name.len);
+    }
+    buf_putc(b, '}');
+}
+
+bool otlp_json_encode_logs(struct buf *out, const struct attr_list *resource, void *const *records,
+                           size_t n) {
+    put_head(out, "Logs", "logRecords", resource);
+    for (size_t i = 0; i < n; i++) {
+        if (i) buf_putc(out, ',');
+        put_log(out, records[i]);
+    }
+    buf_puts(out, "]}]}]}");
+    return !out->failed;
+}
