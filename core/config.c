@@ -407,6 +407,12 @@ int config_load(struct config *c, char *const *all_env) {
         bad_value("OTEL_PRELOAD_LOGS_SPAN_EVENTS", se, "true");
         c->log_span_events = true;
     }
+    c->handoff = true;
+    const char *ho = env_lookup(envp, "OTEL_PRELOAD_HANDOFF");
+    if (ho && config_parse_bool(ho, &c->handoff) < 0) {
+        bad_value("OTEL_PRELOAD_HANDOFF", ho, "true");
+        c->handoff = true;
+    }
     c->log_streams = parse_streams(envp, "OTEL_PRELOAD_LOGS_STREAMS");
     return rc;
 }

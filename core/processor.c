@@ -202,7 +202,11 @@ size_t batcher_export_batch(struct batcher *b, uint64_t now, uint64_t deadline) 
     atomic_store(&b->last_export_mono, now);
     struct queue *q = atomic_load(&b->q);
     size_t n = 0;
+    /* Once the shutdown budget has run out, the final flush counts what is
+     * left: take nothing more (it would be counted after the report). */
+    bool ending = atomic_load_explicit(&exiting, memory_order_acquire);
     while (q && n < b->cfg.max_export_batch_size) {
+        if (ending && clock_mono_ns() >= atomic_load(&shutdown_deadline)) break;
         void *r = queue_pop(q);
         if (!r) break;
         b->items[n++] = r;
@@ -328,6 +332,8 @@ void processor_shutdown(uint32_t timeout_ms, bool in_signal) {
             lost++;
             if (!in_signal) b->sink.free_record(r);
         }
+        /* A pop the worker made just before it saw the deadline. */
+        lost += atomic_exchange(&b->in_flight, 0);
         atomic_fetch_add(&b->dropped_shutdown, lost);
     }
 }

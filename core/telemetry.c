@@ -112,12 +112,15 @@ static void free_span(void *record) {
 static int export_logs(void *ctx, void *const *records, size_t n, uint64_t deadline) {
     (void)ctx;
     const struct attr_list *res = telemetry_resource();
-    int rc = 0;
+    int rc = 0, rejected = 0; /* as for spans: >= 0 is how many were rejected */
     for (int i = 0; i < n_log_exporters; i++) {
         int r = log_exporters[i]->ops->export(log_exporters[i], records, n, res, deadline);
-        if (r < 0) rc = r;
+        if (r < 0)
+            rc = r;
+        else if (r > rejected)
+            rejected = r;
     }
-    return rc;
+    return rc < 0 ? rc : rejected;
 }
 
 static void free_log(void *record) {

@@ -54,7 +54,7 @@ static uint64_t fnv1a(uint64_t h, const char *s) {
 
 void handoff_init(const struct config *cfg) {
     uint64_t h = 0xcbf29ce484222325ULL;
-    enabled = true;
+    enabled = cfg->handoff;
     for (int s = 0; s < SIGNAL_COUNT; s++) {
         const struct otlp_config *o = &cfg->otlp[s];
         h = fnv1a(h, o->endpoint);

@@ -103,9 +103,11 @@ done:
 /* Starts a root span for this process image (name; parent NULL: the
  * upstream context or a new trace) with the process attributes, and makes
  * it the root: current for the calling thread, context for the others. */
-/* args: process.command_args (a string array), or NULL. */
+/* args: process.command_args (a string array), or NULL. from: the span of
+ * this process's previous image or of the forking parent (same uid): its
+ * owner is copied instead of reading /etc/passwd again, or NULL. */
 static void start_root(struct str name, const struct span_context *parent, struct str trace_state,
-                       const struct attr_value *args, uint64_t start_ns) {
+                       const struct attr_value *args, const struct span *from, uint64_t start_ns) {
     size_t args_len = 0;
     for (uint32_t i = 0; args && i < args->u.arr.count; i++)
         args_len += args->u.arr.items[i].len + 1 + 2 * sizeof(struct str);
@@ -123,8 +125,11 @@ static void start_root(struct str name, const struct span_context *parent, struc
     span_set_str(root, "process.executable.path", exe_path, strlen(exe_path));
     if (args) span_set_attr(root, str_cstr("process.command_args"), args);
     uid_t uid = getuid();
+    const struct attr *owner = from ? attrs_find(&from->attrs, "process.owner") : NULL;
     char user[256];
-    if (passwd_name(uid, user, sizeof user))
+    if (owner)
+        span_set_attr(root, owner->key, &owner->value);
+    else if (!from && passwd_name(uid, user, sizeof user))
         span_set_str(root, "process.owner", user, strlen(user));
     span_set_int(root, "process.user.id", uid);
     span_add_event(root, "process.start", start_ns);
@@ -153,7 +158,8 @@ void process_start(int argc, char **argv) {
     for (int i = 0; args && i < argc && argv[i]; i++)
         args[nargs++] = str_cstr(argv[i]);
     struct attr_value v = {.type = ATTR_STRING_ARRAY, .u.arr = {args, nargs}};
-    start_root(str_cstr(name), NULL, str_of("", 0), args && nargs ? &v : NULL, clock_now_ns());
+    start_root(str_cstr(name), NULL, str_of("", 0), args && nargs ? &v : NULL, NULL,
+               clock_now_ns());
     if (args != stack_args) free(args);
 }
 
@@ -232,7 +238,8 @@ void process_after_fork_child(void) {
     memcpy(name_copy, name.ptr ? name.ptr : "", nlen);
     name_copy[nlen] = '\0';
     start_root(str_of(name_copy, nlen), has_fork_parent ? &fork_parent : NULL,
-               str_of(fork_parent_ts, fork_parent_ts_len), command_args_of(parent), clock_now_ns());
+               str_of(fork_parent_ts, fork_parent_ts_len), command_args_of(parent), parent,
+               clock_now_ns());
     if (parent) {
         parent->pinned = false;
         span_free(parent); /* our copy of the parent's record */
@@ -278,7 +285,7 @@ void process_exec_failed(int err) {
     memcpy(name, old->name.ptr ? old->name.ptr : "", nlen);
     name[nlen] = '\0';
     uint64_t now = clock_now_ns();
-    start_root(str_of(name, nlen), &ctx, old->trace_state, command_args_of(old), now);
+    start_root(str_of(name, nlen), &ctx, old->trace_state, command_args_of(old), old, now);
     if (root) {
         struct span_event *e = span_add_event(root, "process.exec.failed", now);
         if (e) {
