@@ -29,7 +29,6 @@
 #define MAGIC 0x6f74706cu /* "otpl" */
 #define MAX_MESSAGE (256u << 10)
 #define FLUSH_BYTES (1u << 20)
-#define ACK_MS 200 /* a child waits this long for its parent's receipt */
 
 struct header {
     uint32_t magic;
@@ -84,7 +83,9 @@ int handoff_send(enum signal_kind sig, uint32_t count, const void *body, size_t 
     if (!enabled || !url_ok[sig] || len > MAX_MESSAGE) return -ENOTSUP;
     pid_t parent = getppid();
     if (parent <= 1) return -ENOENT;
-    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    /* Non-blocking: a busy parent (full backlog or buffer) must never hold
+     * up our exit; we then export ourselves. */
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return -errno;
     struct sockaddr_un a;
     socklen_t alen = socket_name(&a, parent);
@@ -100,14 +101,12 @@ int handoff_send(enum signal_kind sig, uint32_t count, const void *body, size_t 
         struct header h = {MAGIC, 1, (uint8_t)sig, 0, count};
         struct iovec iov[2] = {{&h, sizeof h}, {(void *)body, len}};
         struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
+        /* Once sent it is the relay's: it refuses new connections before it
+         * drains its backlog and closes (relay_main), so a message that got
+         * in is never dropped, and no receipt (a wake-up of the parent and
+         * one back, each costly) is needed. */
         ssize_t sent = sendmsg(fd, &m, MSG_NOSIGNAL);
         if (sent != (ssize_t)(sizeof h + len)) rc = sent < 0 ? -errno : -EIO;
-        /* Delivered only once the relay says it holds it (a listener that
-         * closes drops what sits in its backlog). */
-        char ack = 0;
-        struct pollfd p = {fd, POLLIN, 0};
-        if (rc == 0 && (poll(&p, 1, ACK_MS) != 1 || recv(fd, &ack, 1, 0) != 1 || ack != 'k'))
-            rc = -ETIMEDOUT;
     }
     close(fd);
     return rc;
@@ -170,7 +169,6 @@ static void take_message(int conn, int wait_ms) {
             if (!pending[h.signal].len && !first_pending_ns) first_pending_ns = clock_mono_ns();
             buf_append(&pending[h.signal], msg + sizeof h, (size_t)n - sizeof h);
             pending_records[h.signal] += h.count;
-            if (!pending[h.signal].failed) (void)send(conn, "k", 1, MSG_NOSIGNAL);
         }
     }
     free(msg);
@@ -216,9 +214,10 @@ static void *relay_main(void *arg) {
             (first_pending_ns && now - first_pending_ns >= (uint64_t)delay_ms * 1000000u))
             flush_pending(now + (uint64_t)budget_ms * 1000000u * 5);
     }
-    /* Shutdown: what is queued on the socket, then stop listening (a child
-     * that connects later gets no receipt and exports itself), then one
-     * last flush. */
+    /* Shutdown: refuse new children first (shutdown for reading makes
+     * connect fail, so they export themselves, while the backlog can still
+     * be accepted), then take everything queued, then one last flush. */
+    if (still_ours()) shutdown(listen_fd, SHUT_RD);
     accept_all(20);
     if (still_ours()) close(listen_fd);
     listen_fd = -1;
