@@ -197,32 +197,40 @@ enum {
     OTLP_FILE_PATH,
     OTLP_VARS
 };
-static const char *const otlp_suffix[OTLP_VARS] = {
-    "ENDPOINT",    "HEADERS",     "TIMEOUT",    "PROTOCOL",
-    "COMPRESSION", "CERTIFICATE", "CLIENT_KEY", "CLIENT_CERTIFICATE",
-    "INSECURE",    "FILE_PATH"};
-static const char *const signal_upper[SIGNAL_COUNT] = {"TRACES_", "LOGS_", "METRICS_"};
 
 /* The signal-specific value, else the generic one. name (room for 64
  * bytes) gets the variable that gave it; *report is false for a generic
  * value an earlier signal has already reported on. */
-static const char *signal_var(char *const *envp, enum signal_kind sig, int var, char *name,
+/* Every variable of the family, generic and per signal, as literals: built
+ * at compile time, not with snprintf at every process start. */
+#define OTLP_FAMILY(S)                                                                             \
+    {                                                                                              \
+        "OTEL_EXPORTER_OTLP_" S "ENDPOINT", "OTEL_EXPORTER_OTLP_" S "HEADERS",                     \
+            "OTEL_EXPORTER_OTLP_" S "TIMEOUT", "OTEL_EXPORTER_OTLP_" S "PROTOCOL",                 \
+            "OTEL_EXPORTER_OTLP_" S "COMPRESSION", "OTEL_EXPORTER_OTLP_" S "CERTIFICATE",          \
+            "OTEL_EXPORTER_OTLP_" S "CLIENT_KEY", "OTEL_EXPORTER_OTLP_" S "CLIENT_CERTIFICATE",    \
+            "OTEL_EXPORTER_OTLP_" S "INSECURE", "OTEL_EXPORTER_OTLP_" S "FILE_PATH"                \
+    }
+static const char *const generic_names[OTLP_VARS] = OTLP_FAMILY("");
+static const char *const signal_names[SIGNAL_COUNT][OTLP_VARS] = {
+    OTLP_FAMILY("TRACES_"), OTLP_FAMILY("LOGS_"), OTLP_FAMILY("METRICS_")};
+
+/* The signal-specific value, else the generic one. *name is the variable
+ * that gave it; *report is false for a generic value an earlier signal has
+ * already reported on. */
+static const char *signal_var(char *const *envp, enum signal_kind sig, int var, const char **name,
                               bool *report) {
-    snprintf(name, 64, "OTEL_EXPORTER_OTLP_%s%s", signal_upper[sig], otlp_suffix[var]);
+    *name = signal_names[sig][var];
     *report = true;
-    const char *v = env_lookup(envp, name);
+    const char *v = env_lookup(envp, *name);
     if (v) return v;
-    snprintf(name, 64, "OTEL_EXPORTER_OTLP_%s", otlp_suffix[var]);
+    *name = generic_names[var];
     *report = sig == SIGNAL_TRACES;
-    return env_lookup(envp, name);
+    return env_lookup(envp, *name);
 }
 
-/* The generic endpoint gets "/v1/<signal>" appended (not for grpc); a
- * signal endpoint is used as given. */
 static char *signal_endpoint(char *const *envp, enum signal_kind sig, enum otlp_protocol proto) {
-    char name[64];
-    snprintf(name, sizeof name, "OTEL_EXPORTER_OTLP_%sENDPOINT", signal_upper[sig]);
-    const char *own = env_lookup(envp, name);
+    const char *own = env_lookup(envp, signal_names[sig][OTLP_ENDPOINT]);
     if (own) return strdup(own);
     const char *base = env_lookup(envp, "OTEL_EXPORTER_OTLP_ENDPOINT");
     if (proto == OTLP_GRPC) return strdup(base ? base : "http://localhost:4317");
@@ -237,11 +245,11 @@ static char *signal_endpoint(char *const *envp, enum signal_kind sig, enum otlp_
 }
 
 static int load_otlp(struct otlp_config *o, char *const *envp, enum signal_kind sig) {
-    char name[64];
+    const char *name = NULL;
     bool report;
     int rc = 0;
     o->protocol = OTLP_HTTP_PROTOBUF;
-    const char *p = signal_var(envp, sig, OTLP_PROTOCOL, name, &report);
+    const char *p = signal_var(envp, sig, OTLP_PROTOCOL, &name, &report);
     if (p) {
         int proto = lookup_name(protocols, p, strlen(p));
         if (proto >= 0)
@@ -252,7 +260,7 @@ static int load_otlp(struct otlp_config *o, char *const *envp, enum signal_kind 
     o->endpoint = signal_endpoint(envp, sig, o->protocol);
     if (!o->endpoint) rc = -ENOMEM;
     o->timeout_ms = 10000;
-    const char *t = signal_var(envp, sig, OTLP_TIMEOUT, name, &report);
+    const char *t = signal_var(envp, sig, OTLP_TIMEOUT, &name, &report);
     uint32_t v;
     if (t) {
         if (config_parse_u32(t, &v) == 0)
@@ -261,7 +269,7 @@ static int load_otlp(struct otlp_config *o, char *const *envp, enum signal_kind 
             bad_value(name, t, "10000");
     }
     o->compression = OTLP_COMPRESSION_NONE;
-    const char *c = signal_var(envp, sig, OTLP_COMPRESSION, name, &report);
+    const char *c = signal_var(envp, sig, OTLP_COMPRESSION, &name, &report);
     if (c) {
         int comp = lookup_name(compressions, c, strlen(c));
         if (comp >= 0)
@@ -269,7 +277,7 @@ static int load_otlp(struct otlp_config *o, char *const *envp, enum signal_kind 
         else if (report)
             bad_value(name, c, "none");
     }
-    const char *ins = signal_var(envp, sig, OTLP_INSECURE, name, &report);
+    const char *ins = signal_var(envp, sig, OTLP_INSECURE, &name, &report);
     if (ins && config_parse_bool(ins, &o->insecure) < 0) {
         o->insecure = false;
         if (report) bad_value(name, ins, "false");
@@ -279,7 +287,7 @@ static int load_otlp(struct otlp_config *o, char *const *envp, enum signal_kind 
     static const int str_vars[] = {OTLP_HEADERS, OTLP_CERTIFICATE, OTLP_CLIENT_KEY,
                                    OTLP_CLIENT_CERTIFICATE, OTLP_FILE_PATH};
     for (size_t i = 0; i < sizeof str_vars / sizeof *str_vars; i++) {
-        const char *s = signal_var(envp, sig, str_vars[i], name, &report);
+        const char *s = signal_var(envp, sig, str_vars[i], &name, &report);
         *strs[i] = dup_or_null(s);
         if (s && !*strs[i]) rc = -ENOMEM;
     }
