@@ -61,8 +61,7 @@ size_t utf8_truncate(const char *s, size_t len, size_t limit) {
     return n;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most left bytes), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t left) {
+size_t utf8_seq(const unsigned char *s, size_t left) {
     unsigned c = s[0];
     size_t n;
     uint32_t min;

@@ -88,6 +88,8 @@ int attrs_reserve(struct attr_list *l, struct arena *a, uint32_t n);
 
 /* Length of s cut to at most limit bytes without splitting a UTF-8 sequence. */
 size_t utf8_truncate(const char *s, size_t len, size_t limit);
+/* Length of the valid UTF-8 sequence at s (at most left bytes), or 0. */
+size_t utf8_seq(const unsigned char *s, size_t left);
 /* Whether s is valid UTF-8 (OTLP strings must be: a collector rejects the
  * whole request otherwise). */
 bool utf8_valid(const char *s, size_t len);

@@ -131,7 +131,11 @@ static const struct name_value compressions[] = {
 static const char *const signal_lower[SIGNAL_COUNT] = {"traces", "logs", "metrics"};
 
 /* OTEL_*_EXPORTER: a comma-separated list; "none" alone disables. */
-static unsigned parse_exporters(char *const *envp, const char *name, unsigned def) {
+/* A comma-separated list of names from table: the bit set of their values
+ * (value v sets bit v; what: the word for an unknown name's diagnostic).
+ * def when the variable is unset. */
+static unsigned parse_list(char *const *envp, const char *name, const struct name_value *table,
+                           const char *what, unsigned def) {
     const char *s = env_lookup(envp, name);
     if (!s) return def;
     unsigned set = 0;
@@ -145,42 +149,27 @@ static unsigned parse_exporters(char *const *envp, const char *name, unsigned de
         while (end > start && end[-1] == ' ')
             end--;
         if (end == start) continue;
-        int kind = lookup_name(exporter_names, start, (size_t)(end - start));
-        if (kind < 0) {
-            diag_warn("unsupported exporter '%.*s' in %s, ignored", (int)(end - start), start,
+        int v = lookup_name(table, start, (size_t)(end - start));
+        if (v < 0)
+            diag_warn("unsupported %s '%.*s' in %s, ignored", what, (int)(end - start), start,
                       name);
-            continue;
-        }
-        if (kind != EXPORTER_NONE) set |= 1u << kind;
+        else
+            set |= 1u << v;
     }
     return set;
 }
 
-static const struct name_value stream_names[] = {
-    {"stdout", 1u << 1}, {"stderr", 1u << 2}, {"none", 0}, {NULL, 0}};
+/* OTEL_*_EXPORTER: a list; "none" (bit 0) selects nothing. */
+static unsigned parse_exporters(char *const *envp, const char *name, unsigned def) {
+    return parse_list(envp, name, exporter_names, "exporter", def) & ~(1u << EXPORTER_NONE);
+}
 
-/* OTEL_PRELOAD_LOGS_STREAMS: a comma-separated list of stdout, stderr (or
- * none). Unknown names are skipped with a diagnostic. */
+static const struct name_value stream_names[] = {
+    {"none", 0}, {"stdout", 1}, {"stderr", 2}, {NULL, 0}};
+
+/* OTEL_PRELOAD_LOGS_STREAMS: a list of stdout, stderr (or none): bits 1, 2. */
 static unsigned parse_streams(char *const *envp, const char *name) {
-    const char *s = env_lookup(envp, name);
-    unsigned set = 0;
-    for (const char *p = s; p && *p;) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        const char *start = p;
-        while (*p && *p != ',')
-            p++;
-        const char *end = p;
-        while (end > start && end[-1] == ' ')
-            end--;
-        if (end == start) continue;
-        int bit = lookup_name(stream_names, start, (size_t)(end - start));
-        if (bit < 0)
-            diag_warn("unknown stream '%.*s' in %s, ignored", (int)(end - start), start, name);
-        else
-            set |= (unsigned)bit;
-    }
-    return set;
+    return parse_list(envp, name, stream_names, "stream", 0) & ~1u;
 }
 
 /* The OTEL_EXPORTER_OTLP_<suffix> family, each also per signal. */

@@ -6,30 +6,6 @@
 
 #include "core/context.h"
 
-/* Length of the valid UTF-8 sequence at s (at most left bytes), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t left) {
-    unsigned c = s[0];
-    size_t n;
-    uint32_t min;
-    if (c < 0x80) return 1;
-    if ((c & 0xe0) == 0xc0)
-        n = 2, min = 0x80;
-    else if ((c & 0xf0) == 0xe0)
-        n = 3, min = 0x800;
-    else if ((c & 0xf8) == 0xf0)
-        n = 4, min = 0x10000;
-    else
-        return 0;
-    if (n > left) return 0;
-    uint32_t cp = c & (0x7f >> n);
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-    return n;
-}
-
 void json_string(struct buf *b, const char *str, size_t len) {
     const unsigned char *s = (const unsigned char *)str;
     buf_putc(b, '"');
