@@ -134,6 +134,28 @@ def _with_attrs(obj):
 # ---- the receiver -------------------------------------------------------------
 
 
+
+def _start_and_wait(server, cmd, port_file, what):
+    """Starts cmd for a server object (Receiver, NodeServer: .tmp,
+    .start_timeout, .stop(), .stderr_text) and waits, bounded, for the port
+    it writes into port_file. Returns the server with .port set."""
+    server._stdout = open(server.tmp / "stdout", "wb")
+    server._stderr = open(server.tmp / "stderr", "wb")
+    server.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=server._stdout,
+                                   stderr=server._stderr, close_fds=True)
+    deadline = time.monotonic() + server.start_timeout
+    while time.monotonic() < deadline:
+        if port_file.exists():
+            text = port_file.read_text().strip()
+            if text:
+                server.port = int(text)
+                return server
+        if server.proc.poll() is not None:
+            break
+        time.sleep(0.01)
+    server.stop()
+    raise RuntimeError(f"{what} did not start: {server.stderr_text.strip()}")
+
 class Receiver:
     """otlp_sink on 127.0.0.1 with a temporary out dir; a context manager.
 
@@ -200,22 +222,7 @@ class Receiver:
         if not self.count_only:
             cmd += ["--out", str(self.out_dir)]
         cmd += self.args
-        self._stdout = open(self.tmp / "stdout", "wb")
-        self._stderr = open(self.tmp / "stderr", "wb")
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._stdout,
-                                     stderr=self._stderr, close_fds=True)
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if port_file.exists():
-                text = port_file.read_text().strip()
-                if text:
-                    self.port = int(text)
-                    return self
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.01)
-        self.stop()
-        raise RuntimeError(f"otlp_sink did not start: {self.stderr_text.strip()}")
+        return _start_and_wait(self, cmd, port_file, "otlp_sink")
 
     def stop(self):
         """SIGTERM to our pid, bounded wait (then SIGKILL); idempotent."""
@@ -412,22 +419,7 @@ class NodeServer(Receiver):
         port_file = self.tmp / "port"
         cmd = [node, str(INTEROP_DIR / "otlp_server.js"), "--port-file", str(port_file),
                "--out", str(self.out_dir)] + self.args
-        self._stdout = open(self.tmp / "stdout", "wb")
-        self._stderr = open(self.tmp / "stderr", "wb")
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._stdout,
-                                     stderr=self._stderr, close_fds=True)
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if port_file.exists():
-                text = port_file.read_text().strip()
-                if text:
-                    self.port = int(text)
-                    return self
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.02)
-        self.stop()
-        raise RuntimeError(f"otlp_server.js did not start: {self.stderr_text.strip()}")
+        return _start_and_wait(self, cmd, port_file, "otlp_server.js")
 
     @property
     def endpoint(self):
