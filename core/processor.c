@@ -95,7 +95,7 @@ struct batcher *batcher_new(const char *name, const struct batch_config *cfg,
     if (i >= MAX_BATCHERS) return NULL;
     struct batcher *b = calloc(1, sizeof *b);
     if (!b) return NULL;
-    b->items = calloc(cfg->max_export_batch_size, sizeof *b->items);
+    b->items = malloc(cfg->max_export_batch_size * sizeof *b->items); /* untouched until used */
     if (!b->items) {
         free(b);
         return NULL;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/cold.h"
 #include "core/diag.h"
 #include "core/ids.h"
 #include "core/sampler.h"
@@ -27,7 +28,7 @@ static _Atomic uint64_t logs_dropped_no_memory, logs_truncated;
 
 /* The resource lives in static storage: detection may happen in a dying
  * process's signal handler, where malloc is off limits. */
-static char resource_mem[32768] __attribute__((aligned(16)));
+static char resource_mem[32768] OTELP_COLD __attribute__((aligned(16)));
 static struct resource resource;
 static _Atomic int resource_state; /* 0 none, 1 detecting, 2 ready */
 

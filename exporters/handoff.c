@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/cold.h"
 #include "core/diag.h"
 #include "core/guard.h"
 #include "core/ids.h"
@@ -40,7 +41,7 @@ struct header {
 static bool enabled; /* http/protobuf, no compression, endpoints valid */
 static uint64_t config_hash;
 static uint32_t delay_ms, budget_ms;
-static struct http_url urls[SIGNAL_COUNT];
+static const char *endpoints[SIGNAL_COUNT];
 static bool url_ok[SIGNAL_COUNT];
 static char *headers[SIGNAL_COUNT];
 static const char *header_specs[SIGNAL_COUNT];
@@ -60,7 +61,11 @@ void handoff_init(const struct config *cfg) {
         h = fnv1a(h, o->headers);
         if (o->protocol != OTLP_HTTP_PROTOBUF || o->compression != OTLP_COMPRESSION_NONE)
             enabled = false;
-        url_ok[s] = o->endpoint && http_url_parse(o->endpoint, &urls[s]) == 0 && !urls[s].tls;
+        /* Parsed here to check, again when the relay starts to use it: the
+         * check then costs no static pages. */
+        struct http_url u;
+        url_ok[s] = o->endpoint && http_url_parse(o->endpoint, &u) == 0 && !u.tls;
+        endpoints[s] = o->endpoint;
         header_specs[s] = o->headers;
     }
     config_hash = h;
@@ -122,7 +127,7 @@ static _Atomic uint32_t relay_done;
 static struct buf pending[SIGNAL_COUNT];
 static uint64_t pending_records[SIGNAL_COUNT];
 static uint64_t first_pending_ns;
-static struct http_client clients[SIGNAL_COUNT];
+static struct http_client clients[SIGNAL_COUNT] OTELP_COLD;
 static uint64_t relayed, relay_lost;
 
 /* Whether listen_fd is still our socket: a program may close descriptors it
@@ -243,7 +248,9 @@ void relay_start(void) {
     listen_name = a;
     listen_name_len = alen;
     for (int s = 0; s < SIGNAL_COUNT; s++) {
-        http_client_init(&clients[s], &urls[s]);
+        struct http_url u = {0};
+        if (url_ok[s] && http_url_parse(endpoints[s], &u) < 0) url_ok[s] = false;
+        http_client_init(&clients[s], &u);
         pending[s].heap = true;
         if (!headers[s]) headers[s] = otlp_http_header_block(header_specs[s]);
     }

@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/cold.h"
 #include "core/carriers.h"
 #include "core/guard.h"
 #include "core/telemetry.h"
@@ -311,7 +312,7 @@ static struct {
     _Atomic(FILE *) fp;
     pid_t pid;
     int fd;
-} popens[POPEN_SLOTS];
+} popens[POPEN_SLOTS] OTELP_COLD;
 
 HOOK_EXPORT FILE *popen(const char *cmd, const char *mode) {
     if (!preload_active || guard_active() || !REAL(posix_spawn) || !mode ||

@@ -25,6 +25,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "core/cold.h"
 #include "core/guard.h"
 #include "core/ids.h"
 #include "core/processor.h"
@@ -40,7 +41,7 @@ static struct span *root;
 static _Atomic int finished;
 static _Atomic int exit_code = -1; /* -1 unknown */
 static _Atomic int exit_signal;
-static char exe_path[4096];
+static char exe_path[4096] OTELP_COLD;
 static const char *exe_base = "";
 
 static int (*program_main)(int, char **, char **);
@@ -176,7 +177,7 @@ static bool fork_child;      /* this image is a fork child that has not exec'd *
 static bool root_referenced; /* something took the root span as its parent */
 static struct span_context fork_parent;
 static bool has_fork_parent;
-static char fork_parent_ts[513];
+static char fork_parent_ts[513] OTELP_COLD;
 static size_t fork_parent_ts_len;
 
 bool process_in_vfork_child(void) {

@@ -21,6 +21,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "core/cold.h"
 #include "core/guard.h"
 #include "core/ids.h"
 #include "core/queue.h"
@@ -38,7 +39,7 @@ struct thread_slot {
     char name[NAME_LEN];
 };
 
-static struct thread_slot slots[THREAD_SLOTS];
+static struct thread_slot slots[THREAD_SLOTS] OTELP_COLD;
 /* Claimed slots: the exit path and fork children look at the table only
  * when there is something in it (it is 160 KiB of untouched pages). */
 static _Atomic int live_slots;
