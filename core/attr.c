@@ -164,14 +164,20 @@ size_t utf8_complete_prefix(const char *str, size_t len) {
     return len - (i - 1) < need ? i - 1 : len;
 }
 
-int arena_strdup(struct arena *a, struct str in, uint32_t limit, struct str *out) {
+/* arena_strdup's body, inlined into attrs_put: two copies an attribute. */
+static inline __attribute__((always_inline)) int strdup_in(struct arena *a, struct str in,
+                                                           uint32_t limit, struct str *out) {
     size_t len = utf8_truncate(in.ptr, in.len, limit);
     char *p = arena_alloc(a, len + 1);
     if (!p) return -ENOMEM;
-    if (len) memcpy(p, in.ptr, len);
+    copy_short(p, in.ptr, len);
     p[len] = '\0';
     *out = str_of(p, len);
     return 0;
+}
+
+int arena_strdup(struct arena *a, struct str in, uint32_t limit, struct str *out) {
+    return strdup_in(a, in, limit, out);
 }
 
 static int grow(struct attr_list *l, struct arena *a, uint32_t want) {
@@ -201,9 +207,10 @@ const struct attr *attrs_find(const struct attr_list *l, const char *key) {
 int attrs_put(struct attr_list *l, struct arena *a, const struct attr_limits *lim, struct str key,
               const struct attr_value *value) {
     struct attr *slot = NULL;
+    uint32_t bit = attr_key_bit(key);
     /* Keys often share a prefix ("process.", "attr.key.0"): the length and
      * the last byte rule most of them out before memcmp. */
-    for (uint32_t i = 0; i < l->count; i++)
+    for (uint32_t i = 0; (l->key_bits & bit) && i < l->count; i++)
         if (l->items[i].key.len == key.len &&
             (!key.len || l->items[i].key.ptr[key.len - 1] == key.ptr[key.len - 1]) &&
             !memcmp(l->items[i].key.ptr, key.ptr, key.len)) {
@@ -220,7 +227,7 @@ int attrs_put(struct attr_list *l, struct arena *a, const struct attr_limits *li
             return -ENOMEM;
         }
         slot = &l->items[l->count];
-        if (arena_strdup(a, key, UINT32_MAX, &slot->key) < 0) {
+        if (strdup_in(a, key, UINT32_MAX, &slot->key) < 0) {
             l->dropped++;
             return -ENOMEM;
         }
@@ -228,12 +235,12 @@ int attrs_put(struct attr_list *l, struct arena *a, const struct attr_limits *li
     struct attr_value v = *value;
     int rc = 0;
     if (v.type == ATTR_STRING) {
-        rc = arena_strdup(a, value->u.s, lim->value_length, &v.u.s);
+        rc = strdup_in(a, value->u.s, lim->value_length, &v.u.s);
     } else if (v.type == ATTR_STRING_ARRAY) {
         struct str *items = arena_alloc(a, (value->u.arr.count + 1) * sizeof *items);
         if (!items) rc = -ENOMEM;
         for (uint32_t i = 0; !rc && i < value->u.arr.count; i++)
-            rc = arena_strdup(a, value->u.arr.items[i], lim->value_length, &items[i]);
+            rc = strdup_in(a, value->u.arr.items[i], lim->value_length, &items[i]);
         v.u.arr.items = items;
     }
     if (rc < 0) {
@@ -241,7 +248,10 @@ int attrs_put(struct attr_list *l, struct arena *a, const struct attr_limits *li
         return rc;
     }
     slot->value = v;
-    if (slot == &l->items[l->count]) l->count++;
+    if (slot == &l->items[l->count]) {
+        l->count++;
+        l->key_bits |= bit;
+    }
     return 0;
 }
 

@@ -99,6 +99,7 @@ void log_record_add_attrs(struct log_record *r, const struct attr *attrs, uint32
             continue;
         }
         r->attrs.count++;
+        r->attrs.key_bits |= attr_key_bit(a->key);
     }
 }
 

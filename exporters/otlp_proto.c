@@ -45,7 +45,7 @@ static inline size_t lfield(size_t len) {
     return 1 + vsize(len) + len;
 }
 
-static size_t anyvalue_size(const struct attr_value *v) {
+static inline __attribute__((always_inline)) size_t anyvalue_size(const struct attr_value *v) {
     switch (v->type) {
     case ATTR_STRING:
         return lfield(v->u.s.len);
@@ -112,12 +112,17 @@ struct w {
     uint8_t *p;
 };
 
+/* The leaves write through a local pointer: a byte stored through w->p may
+ * alias w->p itself, so the compiler would reload and store it back at
+ * every byte (an eighth of the encoder's instructions). */
 static inline void put_varint(struct w *w, uint64_t v) {
+    uint8_t *p = w->p;
     while (v >= 0x80) {
-        *w->p++ = (uint8_t)(v | 0x80);
+        *p++ = (uint8_t)(v | 0x80);
         v >>= 7;
     }
-    *w->p++ = (uint8_t)v;
+    *p++ = (uint8_t)v;
+    w->p = p;
 }
 
 static inline void put_tag(struct w *w, unsigned field, unsigned wt) {
@@ -126,14 +131,16 @@ static inline void put_tag(struct w *w, unsigned field, unsigned wt) {
 
 static inline void put_fixed64(struct w *w, unsigned field, uint64_t v) {
     put_tag(w, field, WT_I64);
+    uint8_t *p = w->p;
     for (int i = 0; i < 8; i++)
-        *w->p++ = (uint8_t)(v >> (8 * i));
+        p[i] = (uint8_t)(v >> (8 * i));
+    w->p = p + 8;
 }
 
 static inline void put_bytes(struct w *w, unsigned field, const void *data, size_t len) {
     put_tag(w, field, WT_LEN);
     put_varint(w, len);
-    memcpy(w->p, data, len);
+    copy_short(w->p, data, len);
     w->p += len;
 }
 
@@ -142,7 +149,8 @@ static inline void put_len(struct w *w, unsigned field, size_t len) {
     put_varint(w, len);
 }
 
-static void put_anyvalue(struct w *w, const struct attr_value *v) {
+static inline __attribute__((always_inline)) void put_anyvalue(struct w *w,
+                                                               const struct attr_value *v) {
     switch (v->type) {
     case ATTR_STRING:
         put_bytes(w, 1, v->u.s.ptr, v->u.s.len);
