@@ -222,6 +222,36 @@ static void test_types_and_find(void) {
     arena_release(&a);
 }
 
+/* Keys sharing a key bit (same length and last byte here) still replace
+ * only themselves; a new key skips the search and is appended. Values of
+ * every length class copy exactly (the short-copy paths: 0-3, 4-7, 8-16,
+ * 17-32 bytes and longer). */
+static void test_key_bits_and_copies(void) {
+    char mem[4096];
+    struct arena a;
+    arena_init(&a, mem, sizeof mem);
+    struct attr_list l = {0};
+    CHECK_EQ_INT(attr_key_bit(str_cstr("ab.x")), attr_key_bit(str_cstr("cd.x")));
+    CHECK_EQ_INT(attrs_put_int(&l, &a, &unlimited, "ab.x", 1), 0);
+    CHECK_EQ_INT(attrs_put_int(&l, &a, &unlimited, "cd.x", 2), 0);
+    CHECK_EQ_INT(attrs_put_int(&l, &a, &unlimited, "ab.x", 3), 0);
+    CHECK_EQ_INT(attrs_put_int(&l, &a, &unlimited, "cd.x", 4), 0);
+    CHECK_EQ_INT(l.count, 2);
+    CHECK_EQ_INT(attrs_find(&l, "ab.x")->value.u.i, 3);
+    CHECK_EQ_INT(attrs_find(&l, "cd.x")->value.u.i, 4);
+    static const char text[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ";
+    for (size_t n = 0; n < sizeof text; n++) {
+        char key[8] = {'v', (char)('A' + n / 26), (char)('a' + n % 26), 0};
+        CHECK_EQ_INT(attrs_put_str(&l, &a, &unlimited, key, text, n), 0);
+        const struct attr *x = attrs_find(&l, key);
+        REQUIRE(x);
+        CHECK_EQ_INT(x->value.u.s.len, n);
+        CHECK(memcmp(x->value.u.s.ptr, text, n) == 0);
+        CHECK_EQ_INT(x->value.u.s.ptr[n], '\0');
+    }
+    arena_release(&a);
+}
+
 static void test_value_length_limit(void) {
     char mem[2048];
     struct arena a;
@@ -398,6 +428,7 @@ int main(void) {
     RUN(test_str_helpers);
     RUN(test_count_limit);
     RUN(test_types_and_find);
+    RUN(test_key_bits_and_copies);
     RUN(test_value_length_limit);
     RUN(test_list_growth_past_inline);
     RUN(test_no_malloc_drops);
