@@ -6,6 +6,7 @@
 #include <linux/futex.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@
 #define MAGIC 0x6f74706cu /* "otpl" */
 #define MAX_MESSAGE (256u << 10)
 #define FLUSH_BYTES (1u << 20)
+#define BACKLOG 256
 
 struct header {
     uint32_t magic;
@@ -41,6 +43,7 @@ struct header {
 static bool enabled; /* http/protobuf, no compression, endpoints valid */
 static uint64_t config_hash;
 static uint32_t delay_ms, budget_ms;
+static uint64_t born_ns; /* when this process (or fork child) started */
 static const char *endpoints[SIGNAL_COUNT];
 static bool url_ok[SIGNAL_COUNT];
 static char *headers[SIGNAL_COUNT];
@@ -69,6 +72,7 @@ void handoff_init(const struct config *cfg) {
         header_specs[s] = o->headers;
     }
     config_hash = h;
+    born_ns = clock_mono_ns();
     delay_ms = cfg->bsp.schedule_delay_ms;
     budget_ms = cfg->shutdown_timeout_ms;
 }
@@ -119,7 +123,13 @@ int handoff_send(enum signal_kind sig, uint32_t count, const void *body, size_t 
 
 /* ---- parent side: the relay ---- */
 
-static _Atomic int relay_state; /* 0 none, 1 running, 2 stopped/failed */
+/* 0 none; PASSIVE: listening, drained by the program's own calls (its
+ * spawns, its waits for children), no thread; ACTIVE: the relay thread
+ * serves; 2 stopped or failed. */
+enum { RELAY_NONE, RELAY_PASSIVE, RELAY_STOPPED, RELAY_ACTIVE };
+static _Atomic int relay_state;
+static atomic_flag draining = ATOMIC_FLAG_INIT; /* one passive drainer at a time */
+static uint64_t born_ns;                        /* when this process (or fork child) started */
 static int listen_fd = -1;
 static struct sockaddr_un listen_name;
 static socklen_t listen_name_len;
@@ -139,13 +149,13 @@ static bool still_ours(void) {
            len == listen_name_len && !memcmp(&a, &listen_name, len);
 }
 
-static void flush_pending(uint64_t deadline) {
+static void flush_pending(uint64_t deadline, bool may_resolve) {
     for (int s = 0; s < SIGNAL_COUNT; s++) {
         struct buf *b = &pending[s];
         if (!b->len) continue;
         struct http_response resp;
         int rc = http_post(&clients[s], "application/x-protobuf", headers[s], b->data, b->len,
-                           deadline, true, &resp);
+                           deadline, may_resolve, &resp);
         if (rc == 0 && resp.status >= 200 && resp.status < 300)
             relayed += pending_records[s];
         else
@@ -156,7 +166,9 @@ static void flush_pending(uint64_t deadline) {
     first_pending_ns = 0;
 }
 
-/* Takes one message from a connection (already readable or about to be). */
+/* Takes one message from a connection (already readable or about to be),
+ * straight into its signal's pending buffer: no malloc, so a dying
+ * process's signal handler can drain too. */
 static void take_message(int conn, int wait_ms) {
     struct ucred peer;
     socklen_t plen = sizeof peer;
@@ -164,23 +176,22 @@ static void take_message(int conn, int wait_ms) {
     struct pollfd p = {conn, POLLIN, 0};
     if (poll(&p, 1, wait_ms) <= 0) return;
     struct header h;
-    ssize_t n = recv(conn, NULL, 0, MSG_PEEK | MSG_TRUNC);
+    ssize_t n = recv(conn, &h, sizeof h, MSG_PEEK | MSG_TRUNC); /* the header, the whole length */
     if (n < (ssize_t)sizeof h || n > (ssize_t)(sizeof h + MAX_MESSAGE)) return;
-    char *msg = malloc((size_t)n);
-    if (!msg) return;
-    if (recv(conn, msg, (size_t)n, 0) == n) {
-        memcpy(&h, msg, sizeof h);
-        if (h.magic == MAGIC && h.version == 1 && h.signal < SIGNAL_COUNT && url_ok[h.signal]) {
-            if (!pending[h.signal].len && !first_pending_ns) first_pending_ns = clock_mono_ns();
-            buf_append(&pending[h.signal], msg + sizeof h, (size_t)n - sizeof h);
-            pending_records[h.signal] += h.count;
-        }
-    }
-    free(msg);
+    if (h.magic != MAGIC || h.version != 1 || h.signal >= SIGNAL_COUNT || !url_ok[h.signal]) return;
+    struct buf *b = &pending[h.signal];
+    size_t body = (size_t)n - sizeof h;
+    if (!buf_reserve(b, body)) return;
+    struct iovec iov[2] = {{&h, sizeof h}, {b->data + b->len, body}};
+    struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
+    if (recvmsg(conn, &m, 0) != n) return;
+    if (!b->len && !first_pending_ns) first_pending_ns = clock_mono_ns();
+    b->len += body;
+    pending_records[h.signal] += h.count;
 }
 
 static void accept_all(int wait_ms) {
-    for (;;) {
+    for (int i = 0; i < 4 * BACKLOG; i++) {
         int conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (conn < 0) return;
         take_message(conn, wait_ms);
@@ -195,6 +206,17 @@ static size_t pending_bytes(void) {
     return n;
 }
 
+/* The end: refuse new children first (shutdown for reading makes connect
+ * fail, so they export themselves, while the backlog can still be
+ * accepted), then take everything queued, then one last flush. */
+static void finish(uint64_t deadline, bool may_resolve) {
+    if (still_ours()) shutdown(listen_fd, SHUT_RD);
+    accept_all(20);
+    if (still_ours()) close(listen_fd);
+    listen_fd = -1;
+    flush_pending(deadline, may_resolve);
+}
+
 static void *relay_main(void *arg) {
     (void)arg;
     guard_enter(); /* for good */
@@ -202,7 +224,7 @@ static void *relay_main(void *arg) {
     /* relay_shutdown sets the state before it connects to wake us: checked
      * before every sleep, a wake-up consumed along with a child's message
      * is never slept through. */
-    while (atomic_load(&relay_state) == 1) {
+    while (atomic_load(&relay_state) == RELAY_ACTIVE) {
         int timeout = -1;
         if (first_pending_ns) {
             uint64_t due = first_pending_ns + (uint64_t)delay_ms * 1000000u, now = clock_mono_ns();
@@ -211,22 +233,15 @@ static void *relay_main(void *arg) {
         struct pollfd p = {listen_fd, POLLIN, 0};
         int r = poll(&p, 1, timeout);
         if (r < 0 && errno != EINTR) break;
-        if (atomic_load(&relay_state) != 1) break;   /* shutdown */
-        if (p.revents & (POLLNVAL | POLLERR)) break; /* the program closed our socket */
+        if (atomic_load(&relay_state) != RELAY_ACTIVE) break; /* shutdown */
+        if (p.revents & (POLLNVAL | POLLERR)) break;          /* the program closed our socket */
         if (p.revents & POLLIN) accept_all(100);
         uint64_t now = clock_mono_ns();
         if (pending_bytes() >= FLUSH_BYTES ||
             (first_pending_ns && now - first_pending_ns >= (uint64_t)delay_ms * 1000000u))
-            flush_pending(now + (uint64_t)budget_ms * 1000000u * 5);
+            flush_pending(now + (uint64_t)budget_ms * 1000000u * 5, true);
     }
-    /* Shutdown: refuse new children first (shutdown for reading makes
-     * connect fail, so they export themselves, while the backlog can still
-     * be accepted), then take everything queued, then one last flush. */
-    if (still_ours()) shutdown(listen_fd, SHUT_RD);
-    accept_all(20);
-    if (still_ours()) close(listen_fd);
-    listen_fd = -1;
-    flush_pending(clock_mono_ns() + (uint64_t)budget_ms * 1000000u);
+    finish(clock_mono_ns() + (uint64_t)budget_ms * 1000000u, true);
     if (relayed || relay_lost)
         diag_info("relay: forwarded %llu records of child processes, lost %llu",
                   (unsigned long long)relayed, (unsigned long long)relay_lost);
@@ -235,37 +250,80 @@ static void *relay_main(void *arg) {
     return NULL;
 }
 
-void relay_start(void) {
-    if (!enabled || atomic_load_explicit(&relay_state, memory_order_relaxed)) return;
-    int expected = 0;
-    if (!atomic_compare_exchange_strong(&relay_state, &expected, 1)) return;
+/* Listening starts passive: no thread. Called with the drain lock held. */
+static void listen_start(void) {
     struct sockaddr_un a;
     socklen_t alen = socket_name(&a, getpid());
     listen_fd = fd_move_high(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&a, alen) < 0 ||
-        listen(listen_fd, 128) < 0)
-        goto fail;
+        listen(listen_fd, BACKLOG) < 0) {
+        if (listen_fd >= 0) close(listen_fd);
+        listen_fd = -1;
+        atomic_store(&relay_state, RELAY_STOPPED);
+        return;
+    }
     listen_name = a;
     listen_name_len = alen;
     for (int s = 0; s < SIGNAL_COUNT; s++) {
         struct http_url u = {0};
         if (url_ok[s] && http_url_parse(endpoints[s], &u) < 0) url_ok[s] = false;
         http_client_init(&clients[s], &u);
-        pending[s].heap = true;
         if (!headers[s]) headers[s] = otlp_http_header_block(header_specs[s]);
     }
-    int rc = processor_spawn_thread(relay_main, 128 * 1024);
-    if (rc == 0) return;
-fail:
-    if (listen_fd >= 0) close(listen_fd);
-    listen_fd = -1;
-    atomic_store(&relay_state, 2);
+    atomic_store(&relay_state, RELAY_PASSIVE);
+}
+
+/* A passive relay hands over to a thread once forwarding is due (a batch's
+ * worth of bytes, or the oldest record waited the schedule delay) or the
+ * process has lived longer than the schedule delay: short-lived shells and
+ * builds never start one (DESIGN.md), long-lived parents get their
+ * children's records forwarded on schedule. Called with the drain lock. */
+static void maybe_activate(void) {
+    uint64_t now = clock_mono_ns(), delay = (uint64_t)delay_ms * 1000000u;
+    bool due =
+        pending_bytes() >= FLUSH_BYTES || (first_pending_ns && now - first_pending_ns >= delay);
+    if (!due && now - born_ns < delay) return;
+    int expected = RELAY_PASSIVE;
+    if (!atomic_compare_exchange_strong(&relay_state, &expected, RELAY_ACTIVE)) return;
+    if (processor_spawn_thread(relay_main, 128 * 1024) != 0)
+        atomic_store(&relay_state, RELAY_PASSIVE); /* stay passive: drained at exit */
+}
+
+void relay_poll(void) {
+    if (atomic_load_explicit(&relay_state, memory_order_relaxed) != RELAY_PASSIVE) return;
+    if (atomic_flag_test_and_set_explicit(&draining, memory_order_acquire)) return;
+    if (atomic_load(&relay_state) == RELAY_PASSIVE) {
+        accept_all(10); /* a child between its connect and its send: a moment */
+        maybe_activate();
+    }
+    atomic_flag_clear_explicit(&draining, memory_order_release);
+}
+
+void relay_start(void) {
+    if (!enabled) return;
+    if (atomic_load_explicit(&relay_state, memory_order_relaxed) == RELAY_NONE &&
+        !atomic_flag_test_and_set_explicit(&draining, memory_order_acquire)) {
+        if (atomic_load(&relay_state) == RELAY_NONE) listen_start();
+        atomic_flag_clear_explicit(&draining, memory_order_release);
+    }
+    relay_poll();
 }
 
 void relay_shutdown(uint32_t timeout_ms, bool in_signal) {
-    (void)in_signal;
-    int expected = 1;
-    if (!atomic_compare_exchange_strong(&relay_state, &expected, 2)) return;
+    uint64_t deadline = clock_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+    if (atomic_load(&relay_state) == RELAY_PASSIVE) {
+        /* Another thread may be draining: it finishes in a moment. */
+        while (atomic_flag_test_and_set_explicit(&draining, memory_order_acquire)) {
+            if (clock_mono_ns() >= deadline) return;
+            sched_yield();
+        }
+        int expected = RELAY_PASSIVE;
+        if (atomic_compare_exchange_strong(&relay_state, &expected, RELAY_STOPPED))
+            finish(deadline, !in_signal); /* on this thread: there is no other */
+        atomic_flag_clear_explicit(&draining, memory_order_release);
+    }
+    int expected = RELAY_ACTIVE;
+    if (!atomic_compare_exchange_strong(&relay_state, &expected, RELAY_STOPPED)) return;
     /* Wake the relay by connecting to it: it then sees the state, drains
      * its backlog and flushes. */
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -273,7 +331,6 @@ void relay_shutdown(uint32_t timeout_ms, bool in_signal) {
     int rc = connect(fd, (struct sockaddr *)&listen_name, listen_name_len);
     close(fd);
     if (rc < 0) return;
-    uint64_t deadline = clock_mono_ns() + (uint64_t)timeout_ms * 1000000u;
     while (!atomic_load(&relay_done)) {
         uint64_t now = clock_mono_ns();
         if (now >= deadline) break;
@@ -284,7 +341,8 @@ void relay_shutdown(uint32_t timeout_ms, bool in_signal) {
 }
 
 void relay_after_fork_child(void) {
-    if (atomic_load(&relay_state) == 1) {
+    int st = atomic_load(&relay_state);
+    if (st == RELAY_PASSIVE || st == RELAY_ACTIVE) {
         if (still_ours()) close(listen_fd); /* the parent's socket: not ours to serve */
         listen_fd = -1;
         for (int s = 0; s < SIGNAL_COUNT; s++) {
@@ -294,9 +352,11 @@ void relay_after_fork_child(void) {
         }
         first_pending_ns = 0;
     }
-    atomic_store(&relay_state, 0);
+    atomic_store(&relay_state, RELAY_NONE);
+    atomic_flag_clear(&draining); /* a parent thread may have held it */
     atomic_store(&relay_done, 0);
     relayed = relay_lost = 0;
+    born_ns = clock_mono_ns();
 }
 
 int exporter_handoff(enum signal_kind sig, const struct buf *body, enum otlp_protocol proto,

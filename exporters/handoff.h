@@ -2,7 +2,7 @@
  *
  * A process that starts children (fork, vfork, spawn, system, popen)
  * listens on an abstract Unix socket named after its uid, its pid and a
- * hash of its export configuration, served by one "relay" thread. A child
+ * hash of its export configuration: its "relay". A child
  * that exports synchronously at exit (no worker thread: the common case in
  * shells and builds) first tries its parent's socket: one connect and one
  * send of the request it encoded, instead of a TCP connection and an HTTP
@@ -13,9 +13,16 @@
  * falls back to the child exporting directly. Only http/protobuf without
  * compression is handed off.
  *
- * The relay flushes when it holds a batch's worth of bytes, after the
- * schedule delay, before its process execs, and at its exit within the
- * shutdown budget. Depends on http.h, buf.h, core/config.h. */
+ * The relay starts passive, without a thread: the process's own calls
+ * drain its backlog (each spawn, and each wait that reaps a child, which
+ * sent before it exited), so a shell or a build wakes no thread per child
+ * and starts none. It starts a thread to serve and forward once it holds a
+ * batch's worth of bytes, once the oldest record has waited the schedule
+ * delay, or when the process has lived longer than the schedule delay.
+ * Passive or not, it forwards what it holds before its process execs and
+ * at its exit, within the shutdown budget. A passive parent that neither
+ * spawns nor reaps nor ends holds what its children sent until it does.
+ * Depends on http.h, buf.h, core/config.h. */
 #ifndef OTELP_EXPORTERS_HANDOFF_H
 #define OTELP_EXPORTERS_HANDOFF_H
 
@@ -34,8 +41,12 @@ void handoff_init(const struct config *cfg);
 int handoff_send(enum signal_kind sig, uint32_t count, const void *body, size_t len);
 
 /* Parent side: makes sure this process listens for its children (cheap
- * after the first call). Call before starting a child. */
+ * after the first call) and drains what they sent. Call before starting a
+ * child. */
 void relay_start(void);
+/* Drains what children sent, when the relay is passive (one atomic load
+ * otherwise). Call after reaping a child. */
+void relay_poll(void);
 /* Forwards everything received and stops listening (the process is ending
  * or exec'ing), within timeout_ms. in_signal: from a dying process's signal
  * handler. */

@@ -7,9 +7,16 @@
  * a few instructions that call a preparation function and then jump to the
  * real vfork, leaving no frame behind; elsewhere vfork is not interposed
  * (the exec hooks recognise a vfork child by its pid either way). A vfork
- * child allocates nothing and takes no lock before exec. Depends on
- * process.c. */
+ * child allocates nothing and takes no lock before exec.
+ *
+ * The wait family: a reaped child sent what it had before it exited, so a
+ * passive relay (handoff.h) drains its backlog then, on the caller's
+ * thread, instead of a relay thread waking for every child. Depends on
+ * process.c, handoff.h. */
+#include <errno.h>
+#include <sys/resource.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/guard.h"
@@ -57,3 +64,54 @@ __asm__(".text\n"
         "    jmp *%rax\n"
         ".size vfork, .-vfork\n");
 #endif
+
+/* After a wait that reaped (or, WNOWAIT, found) an ended child. */
+static void reaped(void) {
+    if (!preload_active || guard_active() || process_in_vfork_child()) return;
+    int saved_errno = errno;
+    guard_enter();
+    relay_poll();
+    guard_leave();
+    errno = saved_errno;
+}
+
+HOOK_EXPORT pid_t waitpid(pid_t pid, int *status, int options) {
+    if (!REAL(waitpid)) return wait4(pid, status, options, NULL);
+    pid_t r = real_waitpid(pid, status, options);
+    if (r > 0) reaped();
+    return r;
+}
+
+HOOK_EXPORT pid_t wait(int *status) {
+    if (!REAL(wait)) return waitpid(-1, status, 0);
+    pid_t r = real_wait(status);
+    if (r > 0) reaped();
+    return r;
+}
+
+HOOK_EXPORT pid_t wait3(int *status, int options, struct rusage *ru) {
+    if (!REAL(wait3)) return wait4(-1, status, options, ru);
+    pid_t r = real_wait3(status, options, ru);
+    if (r > 0) reaped();
+    return r;
+}
+
+HOOK_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru) {
+    if (!REAL(wait4)) {
+        errno = ENOSYS;
+        return -1;
+    }
+    pid_t r = real_wait4(pid, status, options, ru);
+    if (r > 0) reaped();
+    return r;
+}
+
+HOOK_EXPORT int waitid(idtype_t type, id_t id, siginfo_t *info, int options) {
+    if (!REAL(waitid)) {
+        errno = ENOSYS;
+        return -1;
+    }
+    int r = real_waitid(type, id, info, options);
+    if (r == 0 && info && info->si_pid > 0) reaped();
+    return r;
+}

@@ -10,7 +10,9 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <stdarg.h>
 #include <sys/uio.h>
 

@@ -11,7 +11,7 @@ import time
 import unittest
 
 from common import (PROGS, SANITIZED, Receiver, no_shells_under_tsan, no_threads_under_tsan,
-                    otlp_env, run)
+                    otlp_env, preload_env, run)
 
 TREE = os.path.join(PROGS, "tree")
 
@@ -191,6 +191,79 @@ class ForkAndExec(unittest.TestCase):
                                        env=otlp_env(rcv, OTEL_PRELOAD_SHUTDOWN_TIMEOUT="1000",
                                                     OTEL_BSP_SCHEDULE_DELAY="10"))
                 self.assertEqual((rc, out, err), (0, b"forked 60\n", b""))
+
+
+def thread_count(pid):
+    try:
+        return len(os.listdir("/proc/%d/task" % pid))
+    except FileNotFoundError:
+        return None
+
+
+def child_names(pid):
+    """The executable names of pid's children (those still there)."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            kids = [int(p) for p in f.read().split()]
+    except FileNotFoundError:
+        return []
+    names = []
+    for kid in kids:
+        try:
+            names.append(os.path.basename(os.readlink("/proc/%d/exe" % kid)))
+        except OSError:  # already gone
+            pass
+    return names
+
+
+@no_shells_under_tsan
+class Relay(unittest.TestCase):
+    """A parent relays what its children hand it (exporters/handoff.h):
+    passive, without a thread, while it is young; a thread once it has
+    lived longer than the schedule delay."""
+
+    def start_sh(self, rcv, script, **env):
+        full = preload_env(**otlp_env(rcv, **env))
+        return subprocess.Popen(["sh", "-c", script], env=full, stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def test_short_lived_shell_starts_no_thread(self):
+        with Receiver() as rcv:
+            sh = self.start_sh(rcv, "/bin/true; /bin/true; sleep 2")
+            try:
+                # Bounded: until the shell runs its sleep (or ends).
+                for _ in range(400):
+                    if "sleep" in child_names(sh.pid) or sh.poll() is not None:
+                        break
+                    time.sleep(0.005)
+                threads = thread_count(sh.pid)
+            finally:
+                err = sh.communicate(input=b"", timeout=60)[1]
+            self.assertEqual((sh.returncode, err), (0, b""))
+            self.assertEqual(threads, 1, "the shell started a thread for two children")
+            names = sorted(s["name"] for s in rcv.spans())
+        self.assertEqual(names, ["sh", "sleep", "true", "true"])
+
+    def test_long_lived_parent_forwards_on_schedule(self):
+        # Older than the schedule delay when it starts its children, the
+        # shell forwards their spans while it still runs.
+        with Receiver() as rcv:
+            # It waits on its standard input (read, a builtin) until we close it.
+            sh = self.start_sh(rcv, "sleep 0.5; /bin/true; read x",
+                               OTEL_BSP_SCHEDULE_DELAY="100")
+            try:
+                seen = []
+                for _ in range(300):  # bounded: 15 s
+                    seen = [s["name"] for s in rcv.spans()] if rcv.request_count() else []
+                    if "true" in seen or sh.poll() is not None:
+                        break
+                    time.sleep(0.05)
+                running = sh.poll() is None
+            finally:
+                err = sh.communicate(input=b"", timeout=60)[1]
+            self.assertIn("true", seen)
+            self.assertTrue(running, "the child's span came only at the parent's exit")
+            self.assertEqual(err, b"")
 
 
 class Threads(unittest.TestCase):
