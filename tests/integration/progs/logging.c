@@ -98,8 +98,8 @@ static char errno_log[4096];
 static size_t errno_len;
 static void note_errno(const char *what) {
     int e = errno;
-    errno_len += (size_t)snprintf(errno_log + errno_len, sizeof errno_log - errno_len, "%s %d\n",
-                                  what, e);
+    errno_len +=
+        (size_t)snprintf(errno_log + errno_len, sizeof errno_log - errno_len, "%s %d\n", what, e);
 }
 
 static double now_ms(void) {
