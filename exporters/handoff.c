@@ -43,7 +43,7 @@ struct header {
 static bool enabled; /* http/protobuf, no compression, endpoints valid */
 static uint64_t config_hash;
 static uint32_t delay_ms, budget_ms;
-static uint64_t born_ns; /* when this process (or fork child) started */
+static uint64_t born_ns; /* when this process started (a fork child: its first child) */
 static const char *endpoints[SIGNAL_COUNT];
 static bool url_ok[SIGNAL_COUNT];
 static char *headers[SIGNAL_COUNT];
@@ -72,7 +72,7 @@ void handoff_init(const struct config *cfg) {
         header_specs[s] = o->headers;
     }
     config_hash = h;
-    born_ns = clock_mono_ns();
+    born_ns = 0;
     delay_ms = cfg->bsp.schedule_delay_ms;
     budget_ms = cfg->shutdown_timeout_ms;
 }
@@ -252,6 +252,7 @@ static void *relay_main(void *arg) {
 
 /* Listening starts passive: no thread. Called with the drain lock held. */
 static void listen_start(void) {
+    if (!born_ns) born_ns = clock_mono_ns(); /* a fork child: its first child */
     struct sockaddr_un a;
     socklen_t alen = socket_name(&a, getpid());
     listen_fd = fd_move_high(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
@@ -310,8 +311,10 @@ void relay_start(void) {
 }
 
 void relay_shutdown(uint32_t timeout_ms, bool in_signal) {
+    int state = atomic_load(&relay_state);
+    if (state != RELAY_PASSIVE && state != RELAY_ACTIVE) return;
     uint64_t deadline = clock_mono_ns() + (uint64_t)timeout_ms * 1000000u;
-    if (atomic_load(&relay_state) == RELAY_PASSIVE) {
+    if (state == RELAY_PASSIVE) {
         /* Another thread may be draining: it finishes in a moment. */
         while (atomic_flag_test_and_set_explicit(&draining, memory_order_acquire)) {
             if (clock_mono_ns() >= deadline) return;
@@ -356,7 +359,7 @@ void relay_after_fork_child(void) {
     atomic_flag_clear(&draining); /* a parent thread may have held it */
     atomic_store(&relay_done, 0);
     relayed = relay_lost = 0;
-    born_ns = clock_mono_ns();
+    born_ns = 0; /* set when it first starts a child: no clock call in an atfork handler */
 }
 
 int exporter_handoff(enum signal_kind sig, const struct buf *body, enum otlp_protocol proto,

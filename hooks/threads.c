@@ -12,6 +12,7 @@
  * start routine, resolved by the exporter (dladdr is too slow here).
  * Depends on core/ and process.c. */
 #include <errno.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -189,10 +190,57 @@ static void *trampoline(void *p) {
     return ret;
 }
 
+/* A sanitizer runtime loaded ahead of us (the TSan build of our test suite
+ * preloads it first) starts its own background thread through this hook,
+ * in a fork child among other places; run before the runtime has set the
+ * thread up, our trampoline would crash it. Its threads are not the
+ * program's: they pass straight through. Where the runtimes' code lies is
+ * found once, at the first thread a process starts. */
+static struct {
+    _Atomic int state; /* 0 unknown, 1 looking, 2 known */
+    uintptr_t lo[2], hi[2];
+} runtimes;
+
+static int find_runtime(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    int *n = data;
+    const char *base = strrchr(info->dlpi_name, '/');
+    base = base ? base + 1 : info->dlpi_name;
+    if (*n >= 2 || (strncmp(base, "libtsan", 7) && strncmp(base, "libasan", 7) &&
+                    strncmp(base, "libclang_rt.", 12)))
+        return 0;
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD) continue;
+        uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+        if (a < lo) lo = a;
+        if (a + ph->p_memsz > hi) hi = a + ph->p_memsz;
+    }
+    runtimes.lo[*n] = lo;
+    runtimes.hi[*n] = hi;
+    ++*n;
+    return 0;
+}
+
+static bool from_a_runtime(uintptr_t caller) {
+    int expected = 0;
+    if (atomic_load_explicit(&runtimes.state, memory_order_acquire) != 2) {
+        if (!atomic_compare_exchange_strong(&runtimes.state, &expected, 1)) return false;
+        int n = 0;
+        dl_iterate_phdr(find_runtime, &n);
+        atomic_store_explicit(&runtimes.state, 2, memory_order_release);
+    }
+    for (int i = 0; i < 2; i++)
+        if (caller >= runtimes.lo[i] && caller < runtimes.hi[i]) return true;
+    return false;
+}
+
 HOOK_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
                                void *arg) {
     if (!REAL(pthread_create)) return EAGAIN;
-    if (!preload_active || guard_active() || !telemetry.spans)
+    if (!preload_active || guard_active() || !telemetry.spans ||
+        from_a_runtime((uintptr_t)__builtin_return_address(0)))
         return real_pthread_create(thread, attr, fn, arg);
     int saved_errno = errno;
     struct thread_start *ts = start_record();
