@@ -190,12 +190,15 @@ static void *trampoline(void *p) {
     return ret;
 }
 
-/* A sanitizer runtime loaded ahead of us (the TSan build of our test suite
- * preloads it first) starts its own background thread through this hook,
- * in a fork child among other places; run before the runtime has set the
- * thread up, our trampoline would crash it. Its threads are not the
- * program's: they pass straight through. Where the runtimes' code lies is
- * found once, at the first thread a process starts. */
+/* The TSan runtime loaded ahead of us (the TSan build of our test suite
+ * preloads it first) starts threads through this hook: its own background
+ * thread (in the fork child of a single-threaded parent, among other
+ * places) and, from its interceptor, the program's. It has not set such a
+ * thread up when our trampoline would run in it, which crashes it. So
+ * threads started from TSan's code pass straight through, untraced (ASan's
+ * interceptor, which also forwards to us, is fine with the trampoline).
+ * Where TSan's code lies is found once, at the first thread a process
+ * starts. */
 static struct {
     _Atomic int state; /* 0 unknown, 1 looking, 2 known */
     uintptr_t lo[2], hi[2];
@@ -206,9 +209,7 @@ static int find_runtime(struct dl_phdr_info *info, size_t size, void *data) {
     int *n = data;
     const char *base = strrchr(info->dlpi_name, '/');
     base = base ? base + 1 : info->dlpi_name;
-    if (*n >= 2 || (strncmp(base, "libtsan", 7) && strncmp(base, "libasan", 7) &&
-                    strncmp(base, "libclang_rt.", 12)))
-        return 0;
+    if (*n >= 2 || (strncmp(base, "libtsan", 7) && strncmp(base, "libclang_rt.tsan", 16))) return 0;
     uintptr_t lo = UINTPTR_MAX, hi = 0;
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -223,7 +224,7 @@ static int find_runtime(struct dl_phdr_info *info, size_t size, void *data) {
     return 0;
 }
 
-static bool from_a_runtime(uintptr_t caller) {
+static bool from_tsan(uintptr_t caller) {
     int expected = 0;
     if (atomic_load_explicit(&runtimes.state, memory_order_acquire) != 2) {
         if (!atomic_compare_exchange_strong(&runtimes.state, &expected, 1)) return false;
@@ -240,7 +241,7 @@ HOOK_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, vo
                                void *arg) {
     if (!REAL(pthread_create)) return EAGAIN;
     if (!preload_active || guard_active() || !telemetry.spans ||
-        from_a_runtime((uintptr_t)__builtin_return_address(0)))
+        from_tsan((uintptr_t)__builtin_return_address(0)))
         return real_pthread_create(thread, attr, fn, arg);
     int saved_errno = errno;
     struct thread_start *ts = start_record();
