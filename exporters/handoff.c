@@ -290,14 +290,21 @@ static void maybe_activate(void) {
         atomic_store(&relay_state, RELAY_PASSIVE); /* stay passive: drained at exit */
 }
 
-void relay_poll(void) {
+/* Takes what children sent; activate: may start the relay thread (not
+ * from relay_poll, which a SIGCHLD handler may reach: no thread is started
+ * there, only system calls and the mmap'd buffers are used). */
+static void drain(bool activate) {
     if (atomic_load_explicit(&relay_state, memory_order_relaxed) != RELAY_PASSIVE) return;
     if (atomic_flag_test_and_set_explicit(&draining, memory_order_acquire)) return;
     if (atomic_load(&relay_state) == RELAY_PASSIVE) {
         accept_all(10); /* a child between its connect and its send: a moment */
-        maybe_activate();
+        if (activate) maybe_activate();
     }
     atomic_flag_clear_explicit(&draining, memory_order_release);
+}
+
+void relay_poll(void) {
+    drain(false);
 }
 
 void relay_start(void) {
@@ -307,7 +314,7 @@ void relay_start(void) {
         if (atomic_load(&relay_state) == RELAY_NONE) listen_start();
         atomic_flag_clear_explicit(&draining, memory_order_release);
     }
-    relay_poll();
+    drain(true);
 }
 
 void relay_shutdown(uint32_t timeout_ms, bool in_signal) {

@@ -18,7 +18,8 @@
  * sent before it exited), so a shell or a build wakes no thread per child
  * and starts none. It starts a thread to serve and forward once it holds a
  * batch's worth of bytes, once the oldest record has waited the schedule
- * delay, or when the process has lived longer than the schedule delay.
+ * delay, or when the process has lived longer than the schedule delay
+ * (checked when it starts a child).
  * Passive or not, it forwards what it holds before its process execs and
  * at its exit, within the shutdown budget. A passive parent that neither
  * spawns nor reaps nor ends holds what its children sent until it does.
@@ -45,7 +46,8 @@ int handoff_send(enum signal_kind sig, uint32_t count, const void *body, size_t 
  * child. */
 void relay_start(void);
 /* Drains what children sent, when the relay is passive (one atomic load
- * otherwise). Call after reaping a child. */
+ * otherwise). Call after reaping a child. Async-signal-safe (programs reap
+ * in SIGCHLD handlers): it starts no thread, the next relay_start may. */
 void relay_poll(void);
 /* Forwards everything received and stops listening (the process is ending
  * or exec'ing), within timeout_ms. in_signal: from a dying process's signal
