@@ -270,8 +270,10 @@ static const struct exporter_ops otlp_ops = {"otlp", otlp_export, otlp_after_for
 static void describe(char *out, size_t cap, const char *url) {
     const char *p = strstr(url, "://");
     const char *host = p ? p + 3 : url;
-    size_t n = strcspn(host, "/?#@");
-    snprintf(out, cap, "%.*s%.*s", p ? (int)(host - url) : 0, url, (int)n, host);
+    size_t n = (size_t)(host - url) + strcspn(host, "/?#@"); /* no snprintf at start */
+    if (n >= cap) n = cap - 1;
+    memcpy(out, url, n);
+    out[n] = '\0';
 }
 
 static struct otlp_exporter *otlp_alloc(enum signal_kind sig, const struct otlp_config *cfg,

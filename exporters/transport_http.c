@@ -45,16 +45,18 @@ struct transport *transport_http_new(const char *url, const char *content_type,
     if (!x) return NULL;
     x->base.ops = &http_ops;
     x->content_type = content_type;
+    static const char gz[] = "Content-Encoding: gzip\r\n";
+    size_t hl = strlen(headers ? headers : "");
     x->headers = strdup(headers ? headers : "");
-    size_t n = strlen(x->headers ? x->headers : "") + 32;
-    x->headers_gzip = malloc(n);
+    x->headers_gzip = malloc(hl + sizeof gz);
     if (!x->headers || !x->headers_gzip) {
         free(x->headers);
         free(x->headers_gzip);
         free(x);
         return NULL;
     }
-    snprintf(x->headers_gzip, n, "%sContent-Encoding: gzip\r\n", x->headers);
+    memcpy(x->headers_gzip, x->headers, hl); /* no snprintf at process start */
+    memcpy(x->headers_gzip + hl, gz, sizeof gz);
     http_client_init(&x->client, &u);
     return &x->base;
 }
