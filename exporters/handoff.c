@@ -72,7 +72,7 @@ void handoff_init(const struct config *cfg) {
         header_specs[s] = o->headers;
     }
     config_hash = h;
-    born_ns = 0;
+    born_ns = clock_mono_ns();
     delay_ms = cfg->bsp.schedule_delay_ms;
     budget_ms = cfg->shutdown_timeout_ms;
 }
@@ -129,7 +129,6 @@ int handoff_send(enum signal_kind sig, uint32_t count, const void *body, size_t 
 enum { RELAY_NONE, RELAY_PASSIVE, RELAY_STOPPED, RELAY_ACTIVE };
 static _Atomic int relay_state;
 static atomic_flag draining = ATOMIC_FLAG_INIT; /* one passive drainer at a time */
-static uint64_t born_ns;                        /* when this process (or fork child) started */
 static int listen_fd = -1;
 static struct sockaddr_un listen_name;
 static socklen_t listen_name_len;
