@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/text.h"
+
 const char *env_lookup(char *const *envp, const char *name) {
     if (!envp) return NULL;
     /* A byte loop, not strncmp: ~100 look-ups at every process start, each
@@ -26,11 +28,11 @@ const char *env_lookup(char *const *envp, const char *name) {
 }
 
 int config_parse_bool(const char *s, bool *out) {
-    if (!strcasecmp(s, "true")) {
+    if (text_iprefix(s, "true") && !s[4]) {
         *out = true;
         return 0;
     }
-    if (!strcasecmp(s, "false")) {
+    if (text_iprefix(s, "false") && !s[5]) {
         *out = false;
         return 0;
     }
@@ -98,7 +100,7 @@ struct name_value {
 
 static int lookup_name(const struct name_value *table, const char *s, size_t len) {
     for (; table->name; table++)
-        if (strlen(table->name) == len && !strncasecmp(table->name, s, len)) return table->value;
+        if (strlen(table->name) == len && text_ieq(table->name, s, len)) return table->value;
     return -1;
 }
 

@@ -17,22 +17,23 @@
 
 #include "core/diag.h"
 #include "core/ids.h"
+#include "core/text.h"
 #include "exporters/retry.h"
 
 int http_url_parse(const char *url, struct http_url *out) {
     memset(out, 0, sizeof *out);
     const char *p;
-    if (!strncasecmp(url, "http://", 7)) {
+    if (text_iprefix(url, "http://")) {
         p = url + 7;
         out->port = 80;
-    } else if (!strncasecmp(url, "https://", 8)) {
+    } else if (text_iprefix(url, "https://")) {
         p = url + 8;
         out->tls = true;
         out->port = 443;
     } else {
         return -EINVAL;
     }
-    const char *end = p + strcspn(p, "/?#");
+    const char *end = p + text_cspn(p, "/?#");
     const char *host = p, *host_end;
     const char *colon = NULL;
     if (*p == '[') { /* IPv6 literal */
@@ -68,7 +69,7 @@ int http_url_parse(const char *url, struct http_url *out) {
     if (alen >= sizeof out->authority) return -EINVAL;
     memcpy(out->authority, p, alen);
     const char *path = *end == '/' ? end : "/";
-    size_t plen = strcspn(path, "#");
+    size_t plen = text_cspn(path, "#");
     if (plen >= sizeof out->path) return -EINVAL;
     memcpy(out->path, path, plen);
     if (*end == '?') { /* "http://h?x" : path is "/?x" */

@@ -26,6 +26,7 @@
 #include "core/diag.h"
 #include "core/ids.h"
 #include "core/processor.h"
+#include "core/text.h"
 #include "exporters/encoder.h"
 #include "exporters/exporter.h"
 #include "exporters/gzip.h"
@@ -270,7 +271,7 @@ static const struct exporter_ops otlp_ops = {"otlp", otlp_export, otlp_after_for
 static void describe(char *out, size_t cap, const char *url) {
     const char *p = strstr(url, "://");
     const char *host = p ? p + 3 : url;
-    size_t n = (size_t)(host - url) + strcspn(host, "/?#@"); /* no snprintf at start */
+    size_t n = (size_t)(host - url) + text_cspn(host, "/?#@"); /* no snprintf at start */
     if (n >= cap) n = cap - 1;
     memcpy(out, url, n);
     out[n] = '\0';
@@ -313,12 +314,12 @@ struct exporter *otlp_exporter_new(enum signal_kind sig, const struct otlp_confi
     if (cfg->protocol == OTLP_GRPC) {
         x->grpc = true;
         x->transport = transport_grpc_new(sig, url, headers, cfg);
-        plaintext = !strncasecmp(url, "http://", 7) || (!strstr(url, "://") && cfg->insecure);
+        plaintext = text_iprefix(url, "http://") || (!strstr(url, "://") && cfg->insecure);
     } else {
-        plaintext = !strncasecmp(url, "http://", 7);
+        plaintext = text_iprefix(url, "http://");
         if (plaintext)
             x->transport = transport_http_new(url, enc->content_type, headers);
-        else if (!strncasecmp(url, "https://", 8))
+        else if (text_iprefix(url, "https://"))
             x->transport = transport_curl_new(url, enc->content_type, headers, cfg);
         else
             diag_warn("invalid OTLP endpoint '%s'; %s will not be exported", x->where,

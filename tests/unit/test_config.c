@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "core/config.h"
+#include "core/text.h"
 #include "core/diag.h"
 #include "tests/unit/test.h"
 
@@ -100,6 +101,20 @@ static void test_env_lookup(void) {
     CHECK_STR(env_lookup(envp, "OTEL_MISSING"), NULL);
     CHECK_STR(env_lookup(envp, "OTEL_SERVICE_NAM"), NULL);
     CHECK_STR(env_lookup(NULL, "OTEL_SERVICE_NAME"), NULL);
+}
+
+static void test_text_helpers(void) {
+    CHECK(text_iprefix("HTTP://x", "http://"));
+    CHECK(text_iprefix("http://", "http://"));
+    CHECK(!text_iprefix("http:/", "http://"));
+    CHECK(!text_iprefix("", "h"));
+    CHECK(text_iprefix("anything", ""));
+    CHECK(text_ieq("CoNsOlE", "console", 7));
+    CHECK(!text_ieq("consolf", "console", 7));
+    CHECK_EQ_INT(text_cspn("host:80/path", "/?#"), 7);
+    CHECK_EQ_INT(text_cspn("host", "/?#"), 4);
+    CHECK_EQ_INT(text_cspn("", "/"), 0);
+    CHECK_EQ_INT(text_cspn("/x", "/"), 0);
 }
 
 static void test_parse_helpers(void) {
@@ -682,6 +697,7 @@ int main(void) {
     diag_set_sink(capture);
     RUN(test_defaults);
     RUN(test_env_lookup);
+    RUN(test_text_helpers);
     RUN(test_parse_helpers);
     RUN(test_u32_variables);
     RUN(test_bool_variable);
