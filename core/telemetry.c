@@ -168,6 +168,38 @@ bool telemetry_current_context(struct span_context *out) {
     return false;
 }
 
+static _Atomic int logs_state; /* 0 not made, 1 being made, 2 made */
+
+static void make_logs(void) {
+    struct telemetry *t = &telemetry;
+    for (int k = 1; k <= EXPORTER_MAX; k++) {
+        if (!(t->cfg.exporters[SIGNAL_LOGS] & (1u << k))) continue;
+        struct exporter *e = exporter_new((enum exporter_kind)k, SIGNAL_LOGS, &t->cfg);
+        if (e) log_exporters[n_log_exporters++] = e;
+    }
+    if (n_log_exporters) {
+        struct batch_sink sink = {export_logs, free_log, NULL};
+        t->logs = batcher_new("logs", &t->cfg.blrp, &sink);
+    }
+}
+
+struct batcher *telemetry_logs(void) {
+    if (atomic_load_explicit(&logs_state, memory_order_acquire) == 2) return telemetry.logs;
+    if (!telemetry.logs_on) return NULL;
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&logs_state, &expected, 1)) {
+        make_logs();
+        atomic_store_explicit(&logs_state, 2, memory_order_release);
+        return telemetry.logs;
+    }
+    /* Another thread is making it: no I/O, a moment. */
+    for (int spins = 0; spins < 100000; spins++) {
+        if (atomic_load_explicit(&logs_state, memory_order_acquire) == 2) return telemetry.logs;
+        sched_yield();
+    }
+    return NULL;
+}
+
 int telemetry_init(char *const *envp, const char *exe_name) {
     struct telemetry *t = &telemetry;
     memset(t, 0, sizeof *t);
@@ -207,19 +239,13 @@ int telemetry_init(char *const *envp, const char *exe_name) {
         struct batch_sink sink = {export_spans, free_span, NULL};
         t->spans = batcher_new("spans", &t->cfg.bsp, &sink);
     }
-    for (int k = 1; k <= EXPORTER_MAX; k++) {
-        if (!(t->cfg.exporters[SIGNAL_LOGS] & (1u << k))) continue;
-        struct exporter *e = exporter_new((enum exporter_kind)k, SIGNAL_LOGS, &t->cfg);
-        if (e) log_exporters[n_log_exporters++] = e;
-    }
-    if (n_log_exporters) {
-        struct batch_sink sink = {export_logs, free_log, NULL};
-        t->logs = batcher_new("logs", &t->cfg.blrp, &sink);
-    }
+    atomic_store(&logs_state, 0);
+    t->logs_on = t->cfg.exporters[SIGNAL_LOGS] != 0;
     /* Stream lines wait in the queue, in a batch being exported, or are
      * being assembled (a few per thread): a pool that size rarely runs dry
-     * before the queue is full. */
-    if (t->logs && t->cfg.log_streams &&
+     * before the queue is full. Capture needs the pipeline from the start
+     * (a write in a signal handler must not make it). */
+    if (t->logs_on && t->cfg.log_streams && telemetry_logs() &&
         stream_init(t->cfg.log_streams,
                     t->cfg.blrp.max_queue_size + t->cfg.blrp.max_export_batch_size + 64) < 0)
         diag_warn("cannot capture the standard streams: out of memory");
@@ -282,8 +308,9 @@ void telemetry_log_count_truncated(void) {
 }
 
 void telemetry_log_push(struct log_record *r) {
-    if (telemetry.logs)
-        batcher_on_end(telemetry.logs, r);
+    struct batcher *logs = telemetry_logs();
+    if (logs)
+        batcher_on_end(logs, r);
     else
         log_record_free(r);
 }
@@ -327,7 +354,7 @@ static void log_to_record(const struct log_call *c, uint64_t now, const struct s
         return;
     }
     log_record_add_attrs(r, c->attrs, c->nattrs);
-    batcher_on_end(telemetry.logs, r);
+    batcher_on_end(telemetry.logs, r); /* made: see telemetry_log_emit */
 }
 
 /* The log-as-span-event view: an event "log" carrying the record's fields
@@ -367,7 +394,7 @@ void telemetry_log_emit(const struct log_call *call) {
         c.body_len = utf8_sanitize(fixed, need, c.body, c.body_len);
         c.body = fixed;
     }
-    if (telemetry.logs) {
+    if (telemetry_logs()) {
         struct span_context ctx;
         bool has_ctx = telemetry_current_context(&ctx);
         log_to_record(&c, now, has_ctx ? &ctx : NULL);
@@ -390,7 +417,7 @@ static void report_batcher(const char *what, const struct batcher *b) {
 static void report_loss(void) {
     if (diag_get_level() < DIAG_INFO) return;
     if (telemetry.spans) report_batcher("spans", telemetry.spans);
-    if (telemetry.logs) {
+    if (atomic_load(&logs_state) == 2 && telemetry.logs) {
         report_batcher("logs", telemetry.logs);
         diag_info("logs: dropped %llu (no memory), %llu bodies truncated",
                   (unsigned long long)atomic_load(&logs_dropped_no_memory),
@@ -418,6 +445,8 @@ void telemetry_after_fork_child(void) {
     /* A new process: its own resource (service.instance.id), detected anew;
      * also, a parent thread may have been detecting at the fork. */
     atomic_store(&resource_state, 0);
+    /* A parent thread was making the logs pipeline: made anew if needed. */
+    if (atomic_load(&logs_state) == 1) atomic_store(&logs_state, 0);
     if (!telemetry.active) return;
     processor_after_fork_child();
     relay_after_fork_child();

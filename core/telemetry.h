@@ -22,7 +22,8 @@ struct telemetry {
     struct config cfg;
     struct span_limits span_limits;
     struct batcher *spans;
-    struct batcher *logs; /* NULL: no logs exporter */
+    bool logs_on;         /* a logs exporter is configured */
+    struct batcher *logs; /* made by telemetry_logs(), at the first record */
     const char *exe_name;
     /* Upstream context from TRACEPARENT/TRACESTATE, if valid. */
     bool has_upstream;
@@ -76,8 +77,13 @@ struct log_call {
 /* Whether logging calls are wanted at all: telemetry is on and there is a
  * logs exporter, or span events for logs. Cheap: hooks test it first. */
 static inline bool telemetry_logs_wanted(void) {
-    return telemetry.active && (telemetry.logs || telemetry.cfg.log_span_events);
+    return telemetry.active && (telemetry.logs_on || telemetry.cfg.log_span_events);
 }
+/* The logs pipeline (exporters and batcher), made at the first call: most
+ * processes never log, and making it cost every process start a few pages
+ * and ~5K instructions. NULL when no logs exporter is configured or none
+ * could be made. */
+struct batcher *telemetry_logs(void);
 /* Emits one log record now: timestamp and observed timestamp, the calling
  * thread's trace context, the resource (at export), through the batch log
  * record processor; and, when OTEL_PRELOAD_LOGS_SPAN_EVENTS allows, an

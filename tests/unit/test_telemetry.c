@@ -418,8 +418,8 @@ static void scenario_logs(void) {
     processor_autostart = false;
     capture_console();
     REQUIRE(telemetry_init(envp, "unit-exe") == 0);
-    REQUIRE(telemetry.logs != NULL);
     CHECK(telemetry_logs_wanted());
+    REQUIRE(telemetry_logs() != NULL);
 
     /* Before any span: no context at all. */
     emit_warning("no span");
@@ -522,7 +522,7 @@ static void scenario_logs_span_events_only(void) {
     processor_autostart = false;
     capture_console();
     REQUIRE(telemetry_init(envp, "x") == 0);
-    CHECK(telemetry.logs == NULL);
+    CHECK(telemetry_logs() == NULL);
     CHECK(telemetry_logs_wanted());
     struct span *root = start("root", NULL);
     REQUIRE(root);
@@ -547,7 +547,7 @@ static void scenario_logs_off(void) {
     char *envp2[] = {"OTEL_PRELOAD_LOGS_SPAN_EVENTS=false", "OTEL_TRACES_EXPORTER=none",
                      "OTEL_LOGS_EXPORTER=console", NULL};
     REQUIRE(telemetry_init(envp2, "x") == 0);
-    CHECK(telemetry.logs != NULL);
+    CHECK(telemetry_logs() != NULL);
     CHECK(telemetry_logs_wanted());
 }
 
