@@ -8,15 +8,29 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "core/cold.h"
 #include "core/diag.h"
 #include "core/ids.h"
+#include "core/text.h"
 
 static const struct attr_limits unlimited = {UINT32_MAX, UINT32_MAX};
+
+/* Writes a then b into out (cap bytes, cut to fit), NUL-terminated: no
+ * snprintf, whose code pages a process that exports would otherwise fault
+ * in just for this. */
+static void join(char *out, size_t cap, const char *a, const char *b) {
+    size_t n = 0;
+    for (const char *p = a; *p && n + 1 < cap; p++)
+        out[n++] = *p;
+    for (const char *p = b; *p && n + 1 < cap; p++)
+        out[n++] = *p;
+    out[n] = '\0';
+}
 
 /* Reads up to cap-1 bytes of root+path into buf, NUL-terminated. */
 static ssize_t read_file(const char *root, const char *path, char *buf, size_t cap) {
     char full[512];
-    snprintf(full, sizeof full, "%s%s", root, path);
+    join(full, sizeof full, root, path);
     int fd = open(full, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -errno;
     size_t len = 0;
@@ -177,11 +191,18 @@ static void put_str(struct resource *r, const char *key, const char *value) {
     (void)attrs_put_str(&r->attrs, &r->arena, &unlimited, key, value, strlen(value));
 }
 
+/* The files read (machine-id, os-release, cgroup, mountinfo) go through
+ * one static buffer, one after the other, not 16 KiB of stack: detection
+ * runs once per process (under resource_state), possibly in a dying
+ * process's signal handler on a small alternate stack, and each fresh
+ * stack page is a page fault. */
+static char scratch[8192] OTELP_COLD;
+
 /* PRETTY_NAME="Debian GNU/Linux 12 (bookworm)" from os-release. */
 static bool os_pretty_name(const char *root, char *out, size_t cap) {
-    char buf[4096];
-    if (read_file(root, "/etc/os-release", buf, sizeof buf) <= 0 &&
-        read_file(root, "/usr/lib/os-release", buf, sizeof buf) <= 0)
+    char *buf = scratch;
+    if (read_file(root, "/etc/os-release", buf, sizeof scratch) <= 0 &&
+        read_file(root, "/usr/lib/os-release", buf, sizeof scratch) <= 0)
         return false;
     for (char *line = buf; line && *line;) {
         char *end = strchr(line, '\n');
@@ -205,7 +226,7 @@ static bool os_pretty_name(const char *root, char *out, size_t cap) {
 
 void resource_detect(struct resource *r, const struct config *cfg, const char *exe_name,
                      const char *root) {
-    char buf[8192];
+    char *buf = scratch;
     struct utsname u;
     bool have_uname = uname(&u) == 0;
 
@@ -219,9 +240,9 @@ void resource_detect(struct resource *r, const struct config *cfg, const char *e
         put_str(r, "host.name", u.nodename);
         put_str(r, "host.arch", resource_host_arch(u.machine));
     }
-    if (read_file(root, "/etc/machine-id", buf, sizeof buf) > 0 ||
-        read_file(root, "/var/lib/dbus/machine-id", buf, sizeof buf) > 0) {
-        buf[strcspn(buf, " \t\r\n")] = '\0';
+    if (read_file(root, "/etc/machine-id", buf, sizeof scratch) > 0 ||
+        read_file(root, "/var/lib/dbus/machine-id", buf, sizeof scratch) > 0) {
+        buf[text_cspn(buf, " \t\r\n")] = '\0';
         if (buf[0]) put_str(r, "host.id", buf);
     }
     put_str(r, "os.type", "linux");
@@ -229,18 +250,20 @@ void resource_detect(struct resource *r, const struct config *cfg, const char *e
     if (os_pretty_name(root, pretty, sizeof pretty)) {
         put_str(r, "os.description", pretty);
     } else if (have_uname) {
-        snprintf(pretty, sizeof pretty, "%s %s", u.sysname, u.release);
+        join(pretty, sizeof pretty, u.sysname, " ");
+        join(pretty + strlen(pretty), sizeof pretty - strlen(pretty), u.release, "");
         put_str(r, "os.description", pretty);
     }
     if (have_uname) put_str(r, "os.version", u.release);
 
-    char cgroup[4096], id[65];
-    ssize_t n = read_file(root, "/proc/self/cgroup", cgroup, sizeof cgroup);
+    char id[65];
+    char *cgroup = scratch; /* then mountinfo, once the cgroup file is checked */
+    ssize_t n = read_file(root, "/proc/self/cgroup", cgroup, 4096);
     if (n < 0) cgroup[0] = '\0';
     if (resource_container_id(cgroup, NULL, id) == 0) {
         put_str(r, "container.id", id);
     } else if (!strcmp(cgroup, "0::/\n") &&
-               read_file(root, "/proc/self/mountinfo", buf, sizeof buf) > 0 &&
+               read_file(root, "/proc/self/mountinfo", buf, sizeof scratch) > 0 &&
                resource_container_id(NULL, buf, id) == 0) {
         /* Only a private cgroup namespace hides the id from the cgroup
          * file; mountinfo is costly for the kernel to produce, so it is
@@ -257,7 +280,7 @@ void resource_detect(struct resource *r, const struct config *cfg, const char *e
     if (cfg->service_name) {
         put_str(r, "service.name", cfg->service_name);
     } else if (!attrs_find(&r->attrs, "service.name")) {
-        snprintf(buf, sizeof buf, "unknown_service:%s", exe_name && *exe_name ? exe_name : "");
+        join(buf, sizeof scratch, "unknown_service:", exe_name ? exe_name : "");
         put_str(r, "service.name", buf);
     }
 }

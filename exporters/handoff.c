@@ -78,12 +78,31 @@ void handoff_init(const struct config *cfg) {
 }
 
 /* "\0otel-preload/<uid>/<pid>/<hash>" */
+static char *put_decimal(char *p, uint64_t v) {
+    char tmp[20];
+    int n = 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10));
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+/* Formatted by hand (no snprintf: its code pages would be a child's only
+ * use of them at exit); fits sun_path (1 + 13 + 10 + 1 + 10 + 1 + 16). */
 static socklen_t socket_name(struct sockaddr_un *a, pid_t pid) {
     memset(a, 0, sizeof *a);
     a->sun_family = AF_UNIX;
-    int n = snprintf(a->sun_path + 1, sizeof a->sun_path - 1, "otel-preload/%u/%d/%016llx",
-                     (unsigned)getuid(), (int)pid, (unsigned long long)config_hash);
-    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+    char *p = a->sun_path + 1;
+    memcpy(p, "otel-preload/", 13);
+    p = put_decimal(p + 13, (unsigned)getuid());
+    *p++ = '/';
+    p = put_decimal(p, (uint64_t)pid);
+    *p++ = '/';
+    for (int shift = 60; shift >= 0; shift -= 4)
+        *p++ = "0123456789abcdef"[(config_hash >> shift) & 0xf];
+    return (socklen_t)(p - (char *)a);
 }
 
 /* ---- child side ---- */
