@@ -167,10 +167,21 @@ static bool still_ours(void) {
            len == listen_name_len && !memcmp(&a, &listen_name, len);
 }
 
-static void flush_pending(uint64_t deadline, bool may_resolve) {
+/* Forwards what children handed over. upward (the last flush, at exit or
+ * exec): first offered to our own parent's relay, as one message, so that
+ * in a tree of short-lived relays (make, its compiler drivers, their
+ * cc1 and as) only the top one talks to the collector. */
+static void flush_pending(uint64_t deadline, bool may_resolve, bool upward) {
     for (int s = 0; s < SIGNAL_COUNT; s++) {
         struct buf *b = &pending[s];
         if (!b->len) continue;
+        if (upward && pending_records[s] <= UINT32_MAX &&
+            handoff_send((enum signal_kind)s, (uint32_t)pending_records[s], b->data, b->len) == 0) {
+            relayed += pending_records[s];
+            buf_reset(b);
+            pending_records[s] = 0;
+            continue;
+        }
         struct http_response resp;
         int rc = http_post(&clients[s], "application/x-protobuf", headers[s], b->data, b->len,
                            deadline, may_resolve, &resp);
@@ -232,7 +243,7 @@ static void finish(uint64_t deadline, bool may_resolve) {
     accept_all(20);
     if (still_ours()) close(listen_fd);
     listen_fd = -1;
-    flush_pending(deadline, may_resolve);
+    flush_pending(deadline, may_resolve, true);
 }
 
 static void *relay_main(void *arg) {
@@ -257,7 +268,7 @@ static void *relay_main(void *arg) {
         uint64_t now = clock_mono_ns();
         if (pending_bytes() >= FLUSH_BYTES ||
             (first_pending_ns && now - first_pending_ns >= (uint64_t)delay_ms * 1000000u))
-            flush_pending(now + (uint64_t)budget_ms * 1000000u * 5, true);
+            flush_pending(now + (uint64_t)budget_ms * 1000000u * 5, true, false);
     }
     finish(clock_mono_ns() + (uint64_t)budget_ms * 1000000u, true);
     if (relayed || relay_lost)

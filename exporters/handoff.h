@@ -21,7 +21,9 @@
  * delay, or when the process has lived longer than the schedule delay
  * (checked when it starts a child).
  * Passive or not, it forwards what it holds before its process execs and
- * at its exit, within the shutdown budget. A passive parent that neither
+ * at its exit, within the shutdown budget: to its own parent's relay when
+ * there is one (a tree of relays sends through its top), else to the
+ * collector. A passive parent that neither
  * spawns nor reaps nor ends holds what its children sent until it does.
  * Depends on http.h, buf.h, core/config.h. */
 #ifndef OTELP_EXPORTERS_HANDOFF_H

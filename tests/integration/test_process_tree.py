@@ -244,6 +244,20 @@ class Relay(unittest.TestCase):
             names = sorted(s["name"] for s in rcv.spans())
         self.assertEqual(names, ["sh", "sleep", "true", "true"])
 
+    def test_a_tree_of_relays_sends_through_its_top(self):
+        # Each inner shell hands what its children sent to the outer one
+        # at its exit; only the outer shell talks to the collector: its own
+        # span, and everything relayed, one request each.
+        with Receiver() as rcv:
+            sh = self.start_sh(rcv, 'sh -c "/bin/true; /bin/true"; sh -c "/bin/true"')
+            err = sh.communicate(input=b"", timeout=60)[1]
+            self.assertEqual((sh.returncode, err), (0, b""))
+            spans = rcv.spans()
+            requests = rcv.request_count()
+        by_id, top = check_tree(self, spans)
+        self.assertEqual(sorted(s["name"] for s in spans), ["sh", "sh", "sh", "true", "true", "true"])
+        self.assertLessEqual(requests, 2)
+
     def test_long_lived_parent_forwards_on_schedule(self):
         # Older than the schedule delay when it starts its children, the
         # shell forwards their spans while it still runs.
