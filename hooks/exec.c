@@ -31,7 +31,6 @@
 #include "core/carriers.h"
 #include "core/guard.h"
 #include "core/telemetry.h"
-#include "exporters/handoff.h"
 #include "hooks/hooks.h"
 #include "preload/symbols.h"
 
@@ -228,7 +227,7 @@ static int spawn_with_carriers(spawn_fn real, pid_t *pid, const char *path,
     struct carrier_strings cs;
     guard_enter();
     char *const *env = add_carriers(envp, false, vec, n + 4, &cs) ? vec : envp;
-    if (!process_in_vfork_child()) relay_start(); /* the child may hand its spans to us */
+    if (!process_in_vfork_child()) child_coming();
     guard_leave();
     pid_t child = 0;
     int rc = real(&child, path, fa, attr, argv, env);

@@ -24,11 +24,22 @@
 #include "hooks/hooks.h"
 #include "preload/symbols.h"
 
+void child_coming(void) {
+    relay_start(); /* the child may hand its spans to us */
+    /* Resolved now (once), so that a SIGCHLD handler's first waitpid never
+     * runs dlsym. */
+    (void)REAL(wait);
+    (void)REAL(waitpid);
+    (void)REAL(wait3);
+    (void)REAL(wait4);
+    (void)REAL(waitid);
+}
+
 HOOK_EXPORT pid_t fork(void) {
     if (!REAL(fork)) return -1;
     if (preload_active && !guard_active()) {
         guard_enter();
-        relay_start(); /* the child may hand its spans to us */
+        child_coming();
         guard_leave();
     }
     pid_t pid = real_fork();
@@ -46,7 +57,7 @@ void *vfork_prepare(void) {
     if (preload_active && !guard_active()) {
         guard_enter();
         process_before_fork(); /* the child will be a child of our span */
-        relay_start();
+        child_coming();
         guard_leave();
     }
     void *real = (void *)REAL(vfork);

@@ -34,6 +34,11 @@ void process_before_exec(const char *target);
 void process_exec_failed(int err);
 /* A vfork child runs in its parent's memory: it must not allocate or lock. */
 bool process_in_vfork_child(void);
+
+/* fork.c: before this process starts a child (fork, vfork, spawn, system,
+ * popen): its relay listens (the child may hand its spans to it) and the
+ * wait family is resolved. */
+void child_coming(void);
 /* Adds an event with one int attribute to the calling thread's span. */
 void process_add_event_int(const char *event, const char *key, int64_t value);
 
