@@ -258,6 +258,16 @@ class Relay(unittest.TestCase):
         self.assertEqual(sorted(s["name"] for s in spans), ["sh", "sh", "sh", "true", "true", "true"])
         self.assertLessEqual(requests, 2)
 
+    def test_children_reaped_in_a_signal_handler(self):
+        # The wait hook drains the relay inside the program's SIGCHLD
+        # handler: statuses unchanged, every child's span delivered.
+        out, spans = run_tree(self, "reap-in-handler")
+        self.assertEqual(out, b"reaped=3 ok=3\n")
+        _, top = check_tree(self, spans)
+        kids = children(spans, top)
+        self.assertEqual([k["name"] for k in kids], ["sh"] * 3)
+        self.assertEqual([k["attributes"]["process.exit.code"] for k in kids], [3] * 3)
+
     def test_long_lived_parent_forwards_on_schedule(self):
         # Older than the schedule delay when it starts its children, the
         # shell forwards their spans while it still runs.

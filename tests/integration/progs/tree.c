@@ -57,6 +57,20 @@ static void *spinner(void *arg) {
     return NULL;
 }
 
+/* reap-in-handler: children are reaped only by a SIGCHLD handler. */
+static volatile sig_atomic_t reaped, reaped_ok;
+
+static void on_chld(int sig) {
+    (void)sig;
+    int saved = errno, status;
+    pid_t p;
+    while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
+        reaped++;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 3) reaped_ok++;
+    }
+    errno = saved;
+}
+
 int main(int argc, char **argv) {
     const char *how = argc > 1 ? argv[1] : "";
     char *true_argv[] = {"true", NULL};
@@ -71,6 +85,23 @@ int main(int argc, char **argv) {
         char line[64] = "";
         if (!f || !fgets(line, sizeof line, f)) return 1;
         printf("%sstatus=%d\n", line, pclose(f));
+    } else if (!strcmp(how, "reap-in-handler")) {
+        /* Three children exit 3; the main thread only sleeps until the
+         * handler has reaped them all (bounded). */
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_chld;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_RESTART;
+        sigaction(SIGCHLD, &sa, NULL);
+        char *exit3_argv[] = {"sh", "-c", "exit 3", NULL};
+        for (int i = 0; i < 3; i++)
+            if (posix_spawnp(&pid, "sh", NULL, NULL, exit3_argv, environ)) return 1;
+        for (int i = 0; i < 1000 && reaped < 3; i++) {
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        printf("reaped=%d ok=%d\n", (int)reaped, (int)reaped_ok);
     } else if (!strcmp(how, "fork-exec")) {
         if ((pid = fork()) == 0) {
             execvp("true", true_argv);
