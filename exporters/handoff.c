@@ -220,6 +220,9 @@ static void take_message(int conn, int wait_ms) {
 }
 
 static void accept_all(int wait_ms) {
+    /* A program that closed our descriptor may have reused its number for
+     * a socket of its own: never accept from that. */
+    if (!still_ours()) return;
     for (int i = 0; i < 4 * BACKLOG; i++) {
         int conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (conn < 0) return;
@@ -264,6 +267,7 @@ static void *relay_main(void *arg) {
         if (r < 0 && errno != EINTR) break;
         if (atomic_load(&relay_state) != RELAY_ACTIVE) break; /* shutdown */
         if (p.revents & (POLLNVAL | POLLERR)) break;          /* the program closed our socket */
+        if ((p.revents & POLLIN) && !still_ours()) break;     /* ... and reused its number */
         if (p.revents & POLLIN) accept_all(100);
         uint64_t now = clock_mono_ns();
         if (pending_bytes() >= FLUSH_BYTES ||

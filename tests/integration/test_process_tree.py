@@ -258,6 +258,11 @@ class Relay(unittest.TestCase):
         self.assertEqual(sorted(s["name"] for s in spans), ["sh", "sh", "sh", "true", "true", "true"])
         self.assertLessEqual(requests, 2)
 
+    def test_a_reused_descriptor_number_is_not_ours(self):
+        out, spans = run_tree(self, "reuse-relay-fd")
+        self.assertEqual(out, b"connection kept\n")
+        self.assertEqual(sorted(s["name"] for s in spans), ["tree", "true", "true"])
+
     def test_children_reaped_in_a_signal_handler(self):
         # The wait hook drains the relay inside the program's SIGCHLD
         # handler: statuses unchanged, every child's span delivered.

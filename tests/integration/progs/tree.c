@@ -1,6 +1,8 @@
 /* tree: starts children and threads every way the process-tree hooks
  * cover, as argv[1] says; prints what the tests compare. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -8,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -102,6 +106,34 @@ int main(int argc, char **argv) {
             nanosleep(&ts, NULL);
         }
         printf("reaped=%d ok=%d\n", (int)reaped, (int)reaped_ok);
+    } else if (!strcmp(how, "reuse-relay-fd")) {
+        /* The program closes the shim's descriptors (all at 900 and up)
+         * and puts a listening socket of its own on one of those numbers,
+         * with a connection waiting; the shim's next drain (after the
+         * second child) must leave that connection alone. */
+        if (posix_spawnp(&pid, "true", NULL, NULL, true_argv, environ)) return 1;
+        wait_for(pid);
+        int taken = -1;
+        for (int fd = 900; fd < 1000; fd++)
+            if (fcntl(fd, F_GETFD) >= 0 && taken < 0) taken = fd;
+        if (taken < 0) {
+            puts("no shim descriptor");
+            return 0;
+        }
+        close(taken);
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        snprintf(a.sun_path + 1, sizeof a.sun_path - 1, "tree-test-%d", (int)getpid());
+        socklen_t alen =
+            (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(a.sun_path + 1));
+        int l = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0);
+        if (l < 0 || dup2(l, taken) < 0 || bind(taken, (struct sockaddr *)&a, alen) < 0 ||
+            listen(taken, 4) < 0)
+            return 1;
+        int c = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+        if (c < 0 || connect(c, (struct sockaddr *)&a, alen) < 0) return 1;
+        if (posix_spawnp(&pid, "true", NULL, NULL, true_argv, environ)) return 1;
+        wait_for(pid);
+        puts(accept(taken, NULL, NULL) >= 0 ? "connection kept" : "connection stolen");
     } else if (!strcmp(how, "fork-exec")) {
         if ((pid = fork()) == 0) {
             execvp("true", true_argv);
