@@ -4,7 +4,6 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,16 +26,36 @@ static uint64_t splitmix(uint64_t *x) {
     return z ^ (z >> 31);
 }
 
+/* One random key per process (and fork generation), from getrandom(2);
+ * each thread's generator is seeded from it and a counter, so that a new
+ * thread costs no system call (a thread-creating program paid one
+ * getrandom per thread: a third of the shim's system calls per thread). */
+static _Atomic uint64_t process_key;
+static atomic_uint key_generation;
+static _Atomic uint64_t seeds_taken;
+
+static uint64_t key_for(unsigned generation) {
+    if (atomic_load_explicit(&key_generation, memory_order_acquire) == generation)
+        return atomic_load_explicit(&process_key, memory_order_relaxed);
+    uint64_t key;
+    if (getrandom(&key, sizeof key, GRND_NONBLOCK) != (ssize_t)sizeof key) {
+        /* No entropy yet (early boot): what differs between processes. */
+        uint64_t x = clock_mono_ns() ^ ((uint64_t)getpid() << 32) ^ clock_now_ns();
+        key = splitmix(&x);
+    }
+    /* Two threads racing here both seed from a random key: either is fine. */
+    atomic_store_explicit(&process_key, key, memory_order_relaxed);
+    atomic_store_explicit(&key_generation, generation, memory_order_release);
+    return key;
+}
+
 static void rng_seed(struct rng *r, unsigned generation) {
     uint64_t seed[4];
-    ssize_t n = getrandom(seed, sizeof seed, GRND_NONBLOCK);
-    if (n != (ssize_t)sizeof seed) {
-        /* No entropy yet (early boot): mix what differs between threads. */
-        uint64_t x = clock_mono_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)syscall(SYS_gettid) ^
-                     (uint64_t)(uintptr_t)r;
-        for (int i = 0; i < 4; i++)
-            seed[i] = splitmix(&x);
-    }
+    uint64_t x =
+        key_for(generation) ^
+        atomic_fetch_add_explicit(&seeds_taken, 1, memory_order_relaxed) * 0xd1b54a32d192ed03ULL;
+    for (int i = 0; i < 4; i++)
+        seed[i] = splitmix(&x);
     memcpy(r->s, seed, sizeof seed);
     if (!(r->s[0] | r->s[1] | r->s[2] | r->s[3])) r->s[0] = 1;
     r->generation = generation;

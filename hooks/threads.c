@@ -111,8 +111,8 @@ static void release_start_record(struct thread_start *ts) {
     if (!q || !queue_push(q, ts)) free(ts);
 }
 
-static int claim_slot(struct span *s) {
-    unsigned h = (unsigned)syscall(SYS_gettid) % THREAD_SLOTS;
+static int claim_slot(struct span *s, pid_t tid) {
+    unsigned h = (unsigned)tid % THREAD_SLOTS;
     for (unsigned i = 0; i < THREAD_SLOTS; i++) {
         struct thread_slot *t = &slots[(h + i) % THREAD_SLOTS];
         struct span *none = NULL;
@@ -174,11 +174,12 @@ static void *trampoline(void *p) {
                                           str_of(ts->trace_state, ts->ts_len), now, 0);
     release_start_record(ts);
     if (s) {
+        pid_t tid = (pid_t)syscall(SYS_gettid); /* once: a system call */
         s->symbolize = (void *)fn;
-        span_set_int(s, "thread.id", syscall(SYS_gettid));
+        span_set_int(s, "thread.id", tid);
         span_add_event(s, "thread.start", now);
         telemetry_set_current_span(s);
-        my_slot = claim_slot(s);
+        my_slot = claim_slot(s, tid);
         if (my_slot < 0) { /* table full: still traced, not cut short at exit */
         }
     }
