@@ -15,22 +15,22 @@
 
 static const struct attr_limits unlimited = {UINT32_MAX, UINT32_MAX};
 
-/* Writes a then b into out (cap bytes, cut to fit), NUL-terminated: no
+/* Writes a, b and c into out (cap bytes, cut to fit), NUL-terminated: no
  * snprintf, whose code pages a process that exports would otherwise fault
  * in just for this. */
-static void join(char *out, size_t cap, const char *a, const char *b) {
+static void join(char *out, size_t cap, const char *a, const char *b, const char *c) {
+    const char *parts[3] = {a, b, c};
     size_t n = 0;
-    for (const char *p = a; *p && n + 1 < cap; p++)
-        out[n++] = *p;
-    for (const char *p = b; *p && n + 1 < cap; p++)
-        out[n++] = *p;
+    for (int i = 0; i < 3; i++)
+        for (const char *p = parts[i]; *p && n + 1 < cap; p++)
+            out[n++] = *p;
     out[n] = '\0';
 }
 
 /* Reads up to cap-1 bytes of root+path into buf, NUL-terminated. */
 static ssize_t read_file(const char *root, const char *path, char *buf, size_t cap) {
     char full[512];
-    join(full, sizeof full, root, path);
+    join(full, sizeof full, root, path, "");
     int fd = open(full, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -errno;
     size_t len = 0;
@@ -250,8 +250,7 @@ void resource_detect(struct resource *r, const struct config *cfg, const char *e
     if (os_pretty_name(root, pretty, sizeof pretty)) {
         put_str(r, "os.description", pretty);
     } else if (have_uname) {
-        join(pretty, sizeof pretty, u.sysname, " ");
-        join(pretty + strlen(pretty), sizeof pretty - strlen(pretty), u.release, "");
+        join(pretty, sizeof pretty, u.sysname, " ", u.release);
         put_str(r, "os.description", pretty);
     }
     if (have_uname) put_str(r, "os.version", u.release);
@@ -280,7 +279,7 @@ void resource_detect(struct resource *r, const struct config *cfg, const char *e
     if (cfg->service_name) {
         put_str(r, "service.name", cfg->service_name);
     } else if (!attrs_find(&r->attrs, "service.name")) {
-        join(buf, sizeof scratch, "unknown_service:", exe_name ? exe_name : "");
+        join(buf, sizeof scratch, "unknown_service:", exe_name ? exe_name : "", "");
         put_str(r, "service.name", buf);
     }
 }

@@ -76,34 +76,15 @@ __asm__(".text\n"
         ".size vfork, .-vfork\n");
 #endif
 
-/* After a wait that reaped (or, WNOWAIT, found) an ended child. */
-static void reaped(void) {
-    if (!preload_active || guard_active() || process_in_vfork_child()) return;
+/* After a wait: when it reaped (or, WNOWAIT, found) an ended child, the
+ * relay takes what that child sent. Returns r. */
+static pid_t reaped(pid_t r) {
+    if (r <= 0 || !preload_active || guard_active() || process_in_vfork_child()) return r;
     int saved_errno = errno;
     guard_enter();
     relay_poll();
     guard_leave();
     errno = saved_errno;
-}
-
-HOOK_EXPORT pid_t waitpid(pid_t pid, int *status, int options) {
-    if (!REAL(waitpid)) return wait4(pid, status, options, NULL);
-    pid_t r = real_waitpid(pid, status, options);
-    if (r > 0) reaped();
-    return r;
-}
-
-HOOK_EXPORT pid_t wait(int *status) {
-    if (!REAL(wait)) return waitpid(-1, status, 0);
-    pid_t r = real_wait(status);
-    if (r > 0) reaped();
-    return r;
-}
-
-HOOK_EXPORT pid_t wait3(int *status, int options, struct rusage *ru) {
-    if (!REAL(wait3)) return wait4(-1, status, options, ru);
-    pid_t r = real_wait3(status, options, ru);
-    if (r > 0) reaped();
     return r;
 }
 
@@ -112,9 +93,20 @@ HOOK_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru) 
         errno = ENOSYS;
         return -1;
     }
-    pid_t r = real_wait4(pid, status, options, ru);
-    if (r > 0) reaped();
-    return r;
+    return reaped(real_wait4(pid, status, options, ru));
+}
+
+HOOK_EXPORT pid_t waitpid(pid_t pid, int *status, int options) {
+    return REAL(waitpid) ? reaped(real_waitpid(pid, status, options))
+                         : wait4(pid, status, options, NULL);
+}
+
+HOOK_EXPORT pid_t wait(int *status) {
+    return REAL(wait) ? reaped(real_wait(status)) : wait4(-1, status, 0, NULL);
+}
+
+HOOK_EXPORT pid_t wait3(int *status, int options, struct rusage *ru) {
+    return REAL(wait3) ? reaped(real_wait3(status, options, ru)) : wait4(-1, status, options, ru);
 }
 
 HOOK_EXPORT int waitid(idtype_t type, id_t id, siginfo_t *info, int options) {
@@ -123,6 +115,6 @@ HOOK_EXPORT int waitid(idtype_t type, id_t id, siginfo_t *info, int options) {
         return -1;
     }
     int r = real_waitid(type, id, info, options);
-    if (r == 0 && info && info->si_pid > 0) reaped();
+    if (r == 0 && info) reaped(info->si_pid);
     return r;
 }

@@ -202,15 +202,15 @@ static void *trampoline(void *p) {
  * starts. */
 static struct {
     _Atomic int state; /* 0 unknown, 1 looking, 2 known */
-    uintptr_t lo[2], hi[2];
-} runtimes;
+    uintptr_t lo, hi;  /* TSan's runtime: [lo, hi), empty when not loaded */
+} tsan;
 
-static int find_runtime(struct dl_phdr_info *info, size_t size, void *data) {
+static int find_tsan(struct dl_phdr_info *info, size_t size, void *data) {
     (void)size;
-    int *n = data;
+    (void)data;
     const char *base = strrchr(info->dlpi_name, '/');
     base = base ? base + 1 : info->dlpi_name;
-    if (*n >= 2 || (strncmp(base, "libtsan", 7) && strncmp(base, "libclang_rt.tsan", 16))) return 0;
+    if (strncmp(base, "libtsan", 7) && strncmp(base, "libclang_rt.tsan", 16)) return 0;
     uintptr_t lo = UINTPTR_MAX, hi = 0;
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -219,23 +219,19 @@ static int find_runtime(struct dl_phdr_info *info, size_t size, void *data) {
         if (a < lo) lo = a;
         if (a + ph->p_memsz > hi) hi = a + ph->p_memsz;
     }
-    runtimes.lo[*n] = lo;
-    runtimes.hi[*n] = hi;
-    ++*n;
-    return 0;
+    tsan.lo = lo;
+    tsan.hi = hi;
+    return 1; /* found: stop */
 }
 
 static bool from_tsan(uintptr_t caller) {
-    int expected = 0;
-    if (atomic_load_explicit(&runtimes.state, memory_order_acquire) != 2) {
-        if (!atomic_compare_exchange_strong(&runtimes.state, &expected, 1)) return false;
-        int n = 0;
-        dl_iterate_phdr(find_runtime, &n);
-        atomic_store_explicit(&runtimes.state, 2, memory_order_release);
+    if (atomic_load_explicit(&tsan.state, memory_order_acquire) != 2) {
+        int expected = 0;
+        if (!atomic_compare_exchange_strong(&tsan.state, &expected, 1)) return false;
+        dl_iterate_phdr(find_tsan, NULL);
+        atomic_store_explicit(&tsan.state, 2, memory_order_release);
     }
-    for (int i = 0; i < 2; i++)
-        if (caller >= runtimes.lo[i] && caller < runtimes.hi[i]) return true;
-    return false;
+    return caller >= tsan.lo && caller < tsan.hi;
 }
 
 HOOK_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
