@@ -12,6 +12,7 @@
 
 #include "core/cold.h"
 #include "core/diag.h"
+#include "core/exe.h"
 #include "core/ids.h"
 #include "core/sampler.h"
 #include "core/stream.h"
@@ -37,7 +38,8 @@ const struct attr_list *telemetry_resource(void) {
     if (atomic_compare_exchange_strong(&resource_state, &expected, 1)) {
         arena_init(&resource.arena, resource_mem, sizeof resource_mem);
         resource.arena.no_malloc = true;
-        resource_detect(&resource, &telemetry.cfg, telemetry.exe_name, "");
+        const char *exe = exe_name(exporter_in_signal);
+        resource_detect(&resource, &telemetry.cfg, exe ? exe : telemetry.exe_name, "");
         atomic_store(&resource_state, 2);
     }
     /* Another thread is detecting: wait for it (it never blocks; the bound
@@ -442,6 +444,7 @@ void telemetry_shutdown(bool in_signal) {
 
 void telemetry_after_fork_child(void) {
     ids_after_fork();
+    exe_after_fork_child();
     /* A new process: its own resource (service.instance.id), detected anew;
      * also, a parent thread may have been detecting at the fork. */
     atomic_store(&resource_state, 0);

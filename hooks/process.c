@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "core/cold.h"
+#include "core/exe.h"
 #include "core/guard.h"
 #include "core/ids.h"
 #include "core/processor.h"
@@ -41,8 +42,6 @@ static struct span *root;
 static _Atomic int finished;
 static _Atomic int exit_code = -1; /* -1 unknown */
 static _Atomic int exit_signal;
-static char exe_path[4096] OTELP_COLD;
-static const char *exe_base = "";
 
 static int (*program_main)(int, char **, char **);
 
@@ -112,8 +111,10 @@ static void start_root(struct str name, const struct span_context *parent, struc
     size_t args_len = 0;
     for (uint32_t i = 0; args && i < args->u.arr.count; i++)
         args_len += args->u.arr.items[i].len + 1 + 2 * sizeof(struct str);
-    size_t arena = 1024 + args_len + 2 * strlen(exe_path) + EXIT_ARENA +
-                   (EXIT_ATTRS + 12) * sizeof(struct attr);
+    /* Only a recording span shows the executable: looked up only then. */
+    const char *path = telemetry.spans ? exe_path(false) : "";
+    size_t arena =
+        1024 + args_len + 2 * strlen(path) + EXIT_ARENA + (EXIT_ATTRS + 12) * sizeof(struct attr);
     root = telemetry_span_start(name, parent, trace_state, start_ns, arena);
     if (!root) return;
     root->pinned = true;
@@ -122,8 +123,9 @@ static void start_root(struct str name, const struct span_context *parent, struc
 
     span_set_int(root, "process.pid", process_pid);
     span_set_int(root, "process.parent_pid", getppid());
-    span_set_str(root, "process.executable.name", exe_base, strlen(exe_base));
-    span_set_str(root, "process.executable.path", exe_path, strlen(exe_path));
+    const char *exe = exe_name(false);
+    span_set_str(root, "process.executable.name", exe ? exe : "", exe ? strlen(exe) : 0);
+    span_set_str(root, "process.executable.path", path, strlen(path));
     if (args) span_set_attr(root, str_cstr("process.command_args"), args);
     uid_t uid = getuid();
     const struct attr *owner = from ? attrs_find(&from->attrs, "process.owner") : NULL;
@@ -145,11 +147,8 @@ static const struct attr_value *command_args_of(const struct span *s) {
 
 void process_start(int argc, char **argv) {
     process_pid = getpid();
-    ssize_t n = readlink("/proc/self/exe", exe_path, sizeof exe_path - 1);
-    exe_path[n > 0 ? n : 0] = '\0';
-    exe_base = base_name(exe_path);
-    if (*exe_base) telemetry.exe_name = exe_base;
-    const char *name = argc > 0 && argv[0] && *argv[0] ? base_name(argv[0]) : exe_base;
+    exe_init(argc, argv);
+    const char *name = argc > 0 && argv[0] && *argv[0] ? base_name(argv[0]) : exe_name(false);
     /* argv is read here only, while it is what the kernel gave us: programs
      * rewrite theirs (option parsers, setproctitle). Fork children and
      * continuations copy the arguments from the span before them. */
@@ -159,7 +158,7 @@ void process_start(int argc, char **argv) {
     for (int i = 0; args && i < argc && argv[i]; i++)
         args[nargs++] = str_cstr(argv[i]);
     struct attr_value v = {.type = ATTR_STRING_ARRAY, .u.arr = {args, nargs}};
-    start_root(str_cstr(name), NULL, str_of("", 0), args && nargs ? &v : NULL, NULL,
+    start_root(str_cstr(name ? name : ""), NULL, str_of("", 0), args && nargs ? &v : NULL, NULL,
                clock_now_ns());
     if (args != stack_args) free(args);
 }
@@ -233,7 +232,8 @@ void process_after_fork_child(void) {
         if (fork_parent_ts_len) memcpy(fork_parent_ts, ts, fork_parent_ts_len);
         fork_parent_ts[fork_parent_ts_len] = '\0';
     }
-    struct str name = parent ? parent->name : str_cstr(exe_base);
+    const char *exe = parent ? NULL : exe_name(false);
+    struct str name = parent ? parent->name : str_cstr(exe ? exe : "");
     char name_copy[256];
     size_t nlen = name.len < sizeof name_copy ? name.len : sizeof name_copy - 1;
     memcpy(name_copy, name.ptr ? name.ptr : "", nlen);

@@ -4,11 +4,12 @@ import os
 import pwd
 import signal
 import subprocess
+import tempfile
 import time
 import unittest
 
-from common import (EXIT_PATHS, Receiver, no_threads_under_tsan, otlp_env, preload_env, run,
-                    spans_named)
+from common import (EXIT_PATHS, Receiver, no_shells_under_tsan, no_threads_under_tsan, otlp_env,
+                    preload_env, run, spans_named)
 
 
 class ExitPaths(unittest.TestCase):
@@ -106,6 +107,31 @@ class ExitPaths(unittest.TestCase):
             span = spans_named(rcv, "exit_paths")[0]
             self.assert_signal(span, signal.SIGTERM)
             self.assertEqual(span["attributes"]["process.pid"], p.pid)
+
+    @no_shells_under_tsan
+    def test_executable_as_proc_self_exe_says(self):
+        """process.executable.* name the file the kernel runs, as the target
+        of /proc/self/exe does, however it was started: by a symbolic link,
+        by a relative name, or as a #! script (then the interpreter)."""
+        real = os.path.realpath(EXIT_PATHS)
+        with tempfile.TemporaryDirectory() as d:
+            os.symlink(EXIT_PATHS, os.path.join(d, "link"))
+            script = os.path.join(d, "script")
+            with open(script, "w") as f:
+                f.write("#!/bin/sh\nexit 0\n")
+            os.chmod(script, 0o755)
+            cases = [(["./link", "return", "0"], d, "link", real),
+                     (["./exit_paths", "return", "0"], os.path.dirname(real), "exit_paths", real),
+                     ([script], d, "sh", os.path.realpath("/bin/sh"))]
+            for argv, cwd, name, path in cases:
+                with self.subTest(argv=argv), Receiver() as rcv:
+                    rc, _, _ = run(argv, env=otlp_env(rcv), cwd=cwd)
+                    self.assertEqual(rc, 0)
+                    rcv.wait_requests(1, 10)
+                    (span,) = spans_named(rcv, name)
+                    a = span["attributes"]
+                    self.assertEqual(a["process.executable.path"], path)
+                    self.assertEqual(a["process.executable.name"], os.path.basename(path))
 
     def test_process_attributes(self):
         span = self.root_span(["return", "0"], 0)

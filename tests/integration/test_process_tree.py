@@ -77,6 +77,17 @@ class StartingChildren(unittest.TestCase):
         _, top, child, events = self.one_child("fork-exec", "true")
         self.assertIn("process.fork", events)
 
+    @no_shells_under_tsan
+    def test_fexecve_and_execveat(self):
+        # fexecve: the kernel knows the program as /dev/fd/N, so the shim
+        # asks /proc/self/exe; execveat: a name relative to a directory
+        for how in ("fexecve", "execveat"):
+            with self.subTest(how=how):
+                _, _, child, _ = self.one_child(how, "true")
+                a = child["attributes"]
+                self.assertEqual(a["process.executable.path"], os.path.realpath("/bin/true"))
+                self.assertEqual(a["process.executable.name"], "true")
+
     @unittest.skipIf(os.environ.get("OTELP_SANITIZE") == "thread", "TSan turns vfork into fork")
     def test_vfork_execve(self):
         self.one_child("vfork-exec", "true")

@@ -146,6 +146,20 @@ int main(int argc, char **argv) {
             _exit(127);
         }
         wait_for(pid);
+    } else if (!strcmp(how, "fexecve")) {
+        if ((pid = fork()) == 0) {
+            int fd = open("/bin/true", O_RDONLY | O_CLOEXEC);
+            fexecve(fd, true_argv, environ);
+            _exit(127);
+        }
+        wait_for(pid);
+    } else if (!strcmp(how, "execveat")) {
+        if ((pid = fork()) == 0) {
+            int dir = open("/bin", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            execveat(dir, "true", true_argv, environ, 0);
+            _exit(127);
+        }
+        wait_for(pid);
     } else if (!strcmp(how, "execl")) {
         if ((pid = fork()) == 0) {
             execl("/bin/sh", "sh", "-c", "exit 0", (char *)NULL);
