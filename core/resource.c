@@ -15,6 +15,9 @@
 
 static const struct attr_limits unlimited = {UINT32_MAX, UINT32_MAX};
 
+const char *const resource_host_keys[RESOURCE_HOST_KEYS] = {
+    "host.name", "host.arch", "host.id", "os.type", "os.description", "os.version", "container.id"};
+
 /* Writes a, b and c into out (cap bytes, cut to fit), NUL-terminated: no
  * snprintf, whose code pages a process that exports would otherwise fault
  * in just for this. */
@@ -224,18 +227,10 @@ static bool os_pretty_name(const char *root, char *out, size_t cap) {
     return false;
 }
 
-void resource_detect(struct resource *r, const struct config *cfg, const char *exe_name,
-                     const char *root) {
+static void detect_host(struct resource *r, const char *root) {
     char *buf = scratch;
     struct utsname u;
     bool have_uname = uname(&u) == 0;
-
-    put_str(r, "telemetry.sdk.name", TELEMETRY_SDK_NAME);
-    put_str(r, "telemetry.sdk.language", TELEMETRY_SDK_LANGUAGE);
-    put_str(r, "telemetry.sdk.version", OTELP_VERSION);
-    char uuid[37];
-    ids_uuid4(uuid);
-    put_str(r, "service.instance.id", uuid);
     if (have_uname) {
         put_str(r, "host.name", u.nodename);
         put_str(r, "host.arch", resource_host_arch(u.machine));
@@ -269,6 +264,18 @@ void resource_detect(struct resource *r, const struct config *cfg, const char *e
          * read only then. */
         put_str(r, "container.id", id);
     }
+}
+
+void resource_detect(struct resource *r, const struct config *cfg, const char *exe_name,
+                     const char *root) {
+    char *buf = scratch;
+    put_str(r, "telemetry.sdk.name", TELEMETRY_SDK_NAME);
+    put_str(r, "telemetry.sdk.language", TELEMETRY_SDK_LANGUAGE);
+    put_str(r, "telemetry.sdk.version", OTELP_VERSION);
+    char uuid[37];
+    if (!r->instance_id) ids_uuid4(uuid);
+    put_str(r, "service.instance.id", r->instance_id ? r->instance_id : uuid);
+    if (!r->without_host) detect_host(r, root);
 
     /* OTEL_RESOURCE_ATTRIBUTES overrides detected values; OTEL_SERVICE_NAME
      * overrides it for service.name. */
@@ -282,4 +289,7 @@ void resource_detect(struct resource *r, const struct config *cfg, const char *e
         join(buf, sizeof scratch, "unknown_service:", exe_name ? exe_name : "", "");
         put_str(r, "service.name", buf);
     }
+    r->host_wanted = 0;
+    for (int i = 0; r->without_host && i < RESOURCE_HOST_KEYS; i++)
+        if (!attrs_find(&r->attrs, resource_host_keys[i])) r->host_wanted |= 1u << i;
 }

@@ -14,14 +14,23 @@
 #define TELEMETRY_SDK_NAME "otel-preload"
 #define TELEMETRY_SDK_LANGUAGE "c"
 
+/* The attributes that describe the host rather than the process (host.*,
+ * os.*, container.id): the same for a whole process tree, so a hand-off
+ * child leaves them to its relay (handoff.h), which adds its own. */
+#define RESOURCE_HOST_KEYS 7
+extern const char *const resource_host_keys[RESOURCE_HOST_KEYS];
+
 struct resource {
     struct attr_list attrs;
     struct arena arena;
+    const char *instance_id; /* service.instance.id; NULL: a new one */
+    bool without_host;       /* leave out the host's attributes ... */
+    uint32_t host_wanted; /* ... and set bit i for each resource_host_keys[i] not set otherwise */
 };
 
-/* Fills r (whose arena the caller has set up). exe_name is the executable's
- * base name for unknown_service:<name>. root is prefixed to every file path
- * read (tests point it at a fake tree; "" in production). */
+/* Fills r (whose arena and options the caller has set up). exe_name is the
+ * executable's base name for unknown_service:<name>. root is prefixed to
+ * every file path read (tests point it at a fake tree; "" in production). */
 void resource_detect(struct resource *r, const struct config *cfg, const char *exe_name,
                      const char *root);
 

@@ -28,25 +28,55 @@ static int n_log_exporters;
 static _Atomic uint64_t logs_dropped_no_memory, logs_truncated;
 
 /* The resource lives in static storage: detection may happen in a dying
- * process's signal handler, where malloc is off limits. */
-static char resource_mem[32768] OTELP_COLD __attribute__((aligned(16)));
-static struct resource resource;
-static _Atomic int resource_state; /* 0 none, 1 detecting, 2 ready */
+ * process's signal handler, where malloc is off limits. Two forms, each
+ * detected when first needed: the full one, and the one a hand-off child
+ * sends its relay, without the host's attributes (the relay adds its own,
+ * which spares each child of a shell or a build reading the host's files
+ * and its own /proc entries). Both carry the same service.instance.id. */
+static struct resource_form {
+    struct resource r;
+    _Atomic int state; /* 0 none, 1 detecting, 2 ready */
+} full_form, local_form;
+static char full_mem[32768] OTELP_COLD __attribute__((aligned(16)));
+static char local_mem[8192] OTELP_COLD __attribute__((aligned(16)));
+static char instance_id[37];
+static atomic_flag instance_id_set = ATOMIC_FLAG_INIT;
+static _Atomic bool instance_id_ready;
 
-const struct attr_list *telemetry_resource(void) {
+static const struct resource *resource_of(struct resource_form *f, char *mem, size_t size,
+                                          bool without_host) {
     int expected = 0;
-    if (atomic_compare_exchange_strong(&resource_state, &expected, 1)) {
-        arena_init(&resource.arena, resource_mem, sizeof resource_mem);
-        resource.arena.no_malloc = true;
+    if (atomic_compare_exchange_strong(&f->state, &expected, 1)) {
+        if (!atomic_flag_test_and_set(&instance_id_set)) {
+            ids_uuid4(instance_id);
+            atomic_store(&instance_id_ready, true);
+        }
+        for (int spins = 0; !atomic_load(&instance_id_ready) && spins < 1000000; spins++)
+            sched_yield();
+        memset(&f->r, 0, sizeof f->r);
+        arena_init(&f->r.arena, mem, size);
+        f->r.arena.no_malloc = true;
+        f->r.instance_id = instance_id;
+        f->r.without_host = without_host;
         const char *exe = exe_name(exporter_in_signal);
-        resource_detect(&resource, &telemetry.cfg, exe ? exe : telemetry.exe_name, "");
-        atomic_store(&resource_state, 2);
+        resource_detect(&f->r, &telemetry.cfg, exe ? exe : telemetry.exe_name, "");
+        atomic_store(&f->state, 2);
     }
     /* Another thread is detecting: wait for it (it never blocks; the bound
      * only guards against the unforeseen). */
-    for (int spins = 0; atomic_load(&resource_state) != 2 && spins < 1000000; spins++)
+    for (int spins = 0; atomic_load(&f->state) != 2 && spins < 1000000; spins++)
         sched_yield();
-    return &resource.attrs;
+    return &f->r;
+}
+
+const struct attr_list *telemetry_resource(void) {
+    return &resource_of(&full_form, full_mem, sizeof full_mem, false)->attrs;
+}
+
+const struct attr_list *telemetry_resource_local(uint32_t *host_wanted) {
+    const struct resource *r = resource_of(&local_form, local_mem, sizeof local_mem, true);
+    *host_wanted = r->host_wanted;
+    return &r->attrs;
 }
 
 static char *baggage_entry;
@@ -96,10 +126,9 @@ static void name_threads(void *const *records, size_t n) {
 static int export_spans(void *ctx, void *const *records, size_t n, uint64_t deadline) {
     (void)ctx;
     if (!exporter_in_signal) name_threads(records, n);
-    const struct attr_list *res = telemetry_resource();
     int rc = 0, rejected = 0;
     for (int i = 0; i < n_span_exporters; i++) {
-        int r = span_exporters[i]->ops->export(span_exporters[i], records, n, res, deadline);
+        int r = span_exporters[i]->ops->export(span_exporters[i], records, n, NULL, deadline);
         if (r < 0)
             rc = r;
         else if (r > rejected)
@@ -114,10 +143,9 @@ static void free_span(void *record) {
 
 static int export_logs(void *ctx, void *const *records, size_t n, uint64_t deadline) {
     (void)ctx;
-    const struct attr_list *res = telemetry_resource();
     int rc = 0, rejected = 0; /* as for spans: >= 0 is how many were rejected */
     for (int i = 0; i < n_log_exporters; i++) {
-        int r = log_exporters[i]->ops->export(log_exporters[i], records, n, res, deadline);
+        int r = log_exporters[i]->ops->export(log_exporters[i], records, n, NULL, deadline);
         if (r < 0)
             rc = r;
         else if (r > rejected)
@@ -447,7 +475,10 @@ void telemetry_after_fork_child(void) {
     exe_after_fork_child();
     /* A new process: its own resource (service.instance.id), detected anew;
      * also, a parent thread may have been detecting at the fork. */
-    atomic_store(&resource_state, 0);
+    atomic_store(&full_form.state, 0);
+    atomic_store(&local_form.state, 0);
+    atomic_flag_clear(&instance_id_set);
+    atomic_store(&instance_id_ready, false);
     /* A parent thread was making the logs pipeline: made anew if needed. */
     if (atomic_load(&logs_state) == 1) atomic_store(&logs_state, 0);
     if (!telemetry.active) return;

@@ -101,6 +101,9 @@ void telemetry_log_count_truncated(void);
 
 /* The resource, detected on first use. */
 const struct attr_list *telemetry_resource(void);
+/* The resource without the host's attributes, for a relay to add its own
+ * (handoff.h); *host_wanted: the bits of resource_host_keys to add. */
+const struct attr_list *telemetry_resource_local(uint32_t *host_wanted);
 
 /* The final flush within OTEL_PRELOAD_SHUTDOWN_TIMEOUT. */
 void telemetry_shutdown(bool in_signal);

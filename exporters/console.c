@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/diag.h"
+#include "core/telemetry.h"
 #include "core/log.h"
 #include "core/span.h"
 #include "exporters/exporter.h"
@@ -133,6 +134,7 @@ static int console_export(struct exporter *e, void *const *records, size_t n,
                           const struct attr_list *resource, uint64_t deadline) {
     (void)deadline;
     struct console_exporter *c = (struct console_exporter *)e;
+    if (!resource) resource = telemetry_resource();
     buf_reset(&c->out);
     for (size_t i = 0; i < n; i++) {
         if (e->signal == SIGNAL_LOGS)

@@ -26,6 +26,7 @@ struct exporter_ops {
      * or a negative errno when the whole batch was lost. */
     int (*export)(struct exporter *e, void *const *records, size_t n,
                   const struct attr_list *resource, uint64_t deadline_mono_ns);
+    /* (resource NULL: telemetry_resource(), fetched when needed.) */
     /* In a fork child: drop connections without sending anything. */
     void (*after_fork)(struct exporter *e);
 };
@@ -46,14 +47,17 @@ struct exporter *otlp_exporter_new(enum signal_kind sig, const struct otlp_confi
 /* OTLP JSON lines appended to cfg->file_path (the otlp_file exporter). */
 struct exporter *otlp_file_exporter_new(enum signal_kind sig, const struct otlp_config *cfg);
 
-/* The hand-off seam: called by network exporters before any network
- * transport when the process exports synchronously at exit (no worker
- * thread). body: the encoded request (protobuf for http/protobuf and grpc,
- * without gRPC framing or compression; JSON for http/json). Returns 0 when
- * someone else took the batch (it then counts as delivered), or a negative
- * errno (-ENOENT: nobody; the exporter sends it itself). handoff.c. */
-int exporter_handoff(enum signal_kind sig, const struct buf *body, enum otlp_protocol proto,
-                     size_t count);
+/* The hand-off seam, for network exporters before any network transport
+ * when the process exports synchronously at exit (no worker thread).
+ * exporter_handoff_connect: a connection to the parent's relay, or a
+ * negative errno (-ENOENT: nobody; -ENOTSUP: not for proto, which hands off
+ * http/protobuf only; the exporter sends the batch itself). Then
+ * exporter_handoff_send: body, the encoded request (protobuf, without gRPC
+ * framing or compression) under telemetry_resource_local(&host); 0 when
+ * the relay took the batch (it then counts as delivered). handoff.c. */
+int exporter_handoff_connect(enum signal_kind sig, enum otlp_protocol proto);
+int exporter_handoff_send(int conn, enum signal_kind sig, const struct buf *body, size_t count,
+                          uint32_t host);
 
 /* "Name: value\r\n" lines for OTEL_EXPORTER_OTLP_*HEADERS (percent-decoded),
  * with our User-Agent; malloc'd. */

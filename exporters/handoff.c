@@ -27,16 +27,21 @@
 #include "exporters/buf.h"
 #include "exporters/exporter.h"
 #include "exporters/http.h"
+#include "exporters/otlp_proto.h"
+#include "core/resource.h"
+#include "core/telemetry.h"
 
 #define MAGIC 0x6f74706cu /* "otpl" */
 #define MAX_MESSAGE (256u << 10)
 #define FLUSH_BYTES (1u << 20)
 #define BACKLOG 256
 
+#define VERSION 2 /* in the socket name too: relays of other versions are never found */
+
 struct header {
     uint32_t magic;
     uint8_t version, signal;
-    uint16_t reserved;
+    uint16_t host; /* bits of resource_host_keys the relay is to add */
     uint32_t count;
 };
 
@@ -49,6 +54,9 @@ static bool url_ok[SIGNAL_COUNT];
 static char *headers[SIGNAL_COUNT];
 static const char *header_specs[SIGNAL_COUNT];
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 static uint64_t fnv1a(uint64_t h, const char *s) {
     for (; s && *s; s++)
         h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
@@ -56,7 +64,7 @@ static uint64_t fnv1a(uint64_t h, const char *s) {
 }
 
 void handoff_init(const struct config *cfg) {
-    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t h = fnv1a(0xcbf29ce484222325ULL, "v" STR(VERSION));
     enabled = cfg->handoff;
     for (int s = 0; s < SIGNAL_COUNT; s++) {
         const struct otlp_config *o = &cfg->otlp[s];
@@ -107,8 +115,8 @@ static socklen_t socket_name(struct sockaddr_un *a, pid_t pid) {
 
 /* ---- child side ---- */
 
-int handoff_send(enum signal_kind sig, uint32_t count, const void *body, size_t len) {
-    if (!enabled || !url_ok[sig] || len > MAX_MESSAGE) return -ENOTSUP;
+int handoff_connect(enum signal_kind sig) {
+    if (!enabled || !url_ok[sig]) return -ENOTSUP;
     pid_t parent = getppid();
     if (parent <= 1) return -ENOENT;
     /* Non-blocking: a busy parent (full backlog or buffer) must never hold
@@ -117,16 +125,25 @@ int handoff_send(enum signal_kind sig, uint32_t count, const void *body, size_t 
     if (fd < 0) return -errno;
     struct sockaddr_un a;
     socklen_t alen = socket_name(&a, parent);
-    int rc = 0;
+    int rc = fd;
     struct ucred peer;
     socklen_t plen = sizeof peer;
-    if (connect(fd, (struct sockaddr *)&a, alen) < 0) {
+    if (connect(fd, (struct sockaddr *)&a, alen) < 0)
         rc = -errno;
-    } else if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) < 0 || peer.pid != parent ||
-               peer.uid != getuid()) {
+    else if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) < 0 || peer.pid != parent ||
+             peer.uid != getuid())
         rc = -EPERM; /* not our parent's relay */
+    if (rc < 0) close(fd);
+    return rc;
+}
+
+int handoff_send_on(int fd, enum signal_kind sig, uint32_t count, const void *body, size_t len,
+                    uint32_t host) {
+    int rc = 0;
+    if (len > MAX_MESSAGE) {
+        rc = -EMSGSIZE;
     } else {
-        struct header h = {MAGIC, 1, (uint8_t)sig, 0, count};
+        struct header h = {MAGIC, VERSION, (uint8_t)sig, (uint16_t)host, count};
         struct iovec iov[2] = {{&h, sizeof h}, {(void *)body, len}};
         struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
         /* Once sent it is the relay's: it refuses new connections before it
@@ -138,6 +155,12 @@ int handoff_send(enum signal_kind sig, uint32_t count, const void *body, size_t 
     }
     close(fd);
     return rc;
+}
+
+int handoff_send(enum signal_kind sig, uint32_t count, const void *body, size_t len) {
+    if (len > MAX_MESSAGE) return -EMSGSIZE;
+    int fd = handoff_connect(sig);
+    return fd < 0 ? fd : handoff_send_on(fd, sig, count, body, len, 0);
 }
 
 /* ---- parent side: the relay ---- */
@@ -195,6 +218,23 @@ static void flush_pending(uint64_t deadline, bool may_resolve, bool upward) {
     first_pending_ns = 0;
 }
 
+/* Our resource's host attributes a child asked for (bits of
+ * resource_host_keys), encoded into host_scratch: their length (0: none,
+ * or too many to fit). The resource is detected on first use, with
+ * read(2) and no malloc, so a signal handler may get here. */
+static uint8_t host_scratch[4096] OTELP_COLD;
+
+static size_t host_attributes(uint32_t bits) {
+    const struct attr_list *res = telemetry_resource();
+    struct attr items[RESOURCE_HOST_KEYS];
+    struct attr_list l = {.items = items};
+    for (int i = 0; i < RESOURCE_HOST_KEYS; i++) {
+        const struct attr *a = (bits >> i & 1) ? attrs_find(res, resource_host_keys[i]) : NULL;
+        if (a) items[l.count++] = *a;
+    }
+    return otlp_proto_attrs(host_scratch, sizeof host_scratch, &l);
+}
+
 /* Takes one message from a connection (already readable or about to be),
  * straight into its signal's pending buffer: no malloc, so a dying
  * process's signal handler can drain too. */
@@ -207,13 +247,18 @@ static void take_message(int conn, int wait_ms) {
     struct header h;
     ssize_t n = recv(conn, &h, sizeof h, MSG_PEEK | MSG_TRUNC); /* the header, the whole length */
     if (n < (ssize_t)sizeof h || n > (ssize_t)(sizeof h + MAX_MESSAGE)) return;
-    if (h.magic != MAGIC || h.version != 1 || h.signal >= SIGNAL_COUNT || !url_ok[h.signal]) return;
+    if (h.magic != MAGIC || h.version != VERSION || h.signal >= SIGNAL_COUNT || !url_ok[h.signal])
+        return;
     struct buf *b = &pending[h.signal];
     size_t body = (size_t)n - sizeof h;
-    if (!buf_reserve(b, body)) return;
+    size_t host_len = h.host ? host_attributes(h.host) : 0;
+    size_t room = body + host_len + 16; /* the lengths around the resource may grow */
+    if (!buf_reserve(b, room)) return;
     struct iovec iov[2] = {{&h, sizeof h}, {b->data + b->len, body}};
     struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
     if (recvmsg(conn, &m, 0) != n) return;
+    if (host_len)
+        body = otlp_proto_add_resource_attrs(b->data + b->len, body, room, host_scratch, host_len);
     if (!b->len && !first_pending_ns) first_pending_ns = clock_mono_ns();
     b->len += body;
     pending_records[h.signal] += h.count;
@@ -402,8 +447,12 @@ void relay_after_fork_child(void) {
     born_ns = 0; /* set when it first starts a child: no clock call in an atfork handler */
 }
 
-int exporter_handoff(enum signal_kind sig, const struct buf *body, enum otlp_protocol proto,
-                     size_t count) {
+int exporter_handoff_connect(enum signal_kind sig, enum otlp_protocol proto) {
     if (proto != OTLP_HTTP_PROTOBUF) return -ENOTSUP; /* concatenation is protobuf's rule */
-    return handoff_send(sig, (uint32_t)count, body->data, body->len);
+    return handoff_connect(sig);
+}
+
+int exporter_handoff_send(int conn, enum signal_kind sig, const struct buf *body, size_t count,
+                          uint32_t host) {
+    return handoff_send_on(conn, sig, (uint32_t)count, body->data, body->len, host);
 }

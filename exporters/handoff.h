@@ -38,9 +38,15 @@
 /* Sets up the configuration both ends use (called once at init). */
 void handoff_init(const struct config *cfg);
 
-/* Child side: hands body (an encoded export request of count records) to
- * the parent's relay. 0 on success, negative errno otherwise (then export
- * directly). Async-signal-safe. */
+/* Child side, async-signal-safe. handoff_connect: a connection to the
+ * parent's relay for sig (the peer checked), or a negative errno (then
+ * export directly). handoff_send_on: sends body (an encoded export request
+ * of count records; host: bits of resource_host_keys its resource leaves
+ * to the relay, which adds its own: see core/resource.h) and closes fd; 0
+ * on success. handoff_send: both, host 0. */
+int handoff_connect(enum signal_kind sig);
+int handoff_send_on(int fd, enum signal_kind sig, uint32_t count, const void *body, size_t len,
+                    uint32_t host);
 int handoff_send(enum signal_kind sig, uint32_t count, const void *body, size_t len);
 
 /* Parent side: makes sure this process listens for its children (cheap

@@ -22,10 +22,12 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/diag.h"
 #include "core/ids.h"
 #include "core/processor.h"
+#include "core/telemetry.h"
 #include "core/text.h"
 #include "exporters/encoder.h"
 #include "exporters/exporter.h"
@@ -171,17 +173,29 @@ static int otlp_export(struct exporter *e, void *const *records, size_t n,
     bool report = !exporter_in_signal && diag_enabled(DIAG_WARN);
     const char *what = otlp_record_names[sig];
 
+    /* Exporting at exit without a worker: the parent's relay takes the
+     * batch if there is one, under a resource without the host's
+     * attributes (the relay adds its own). */
+    if (x->transport->ops->network && !processor_worker_running()) {
+        int relay = exporter_handoff_connect(sig, x->protocol);
+        if (relay >= 0) {
+            uint32_t host;
+            const struct attr_list *local = telemetry_resource_local(&host);
+            buf_reset(&x->body);
+            int rc = x->enc->encode[sig](&x->body, local, records, n) && !x->body.failed
+                         ? exporter_handoff_send(relay, sig, &x->body, n, host)
+                         : (close(relay), -ENOMEM);
+            if (rc == 0) return 0;
+        }
+    }
+
+    if (!resource) resource = telemetry_resource();
     buf_reset(&x->body);
     size_t off = x->grpc ? 5 : 0;
     if (off) buf_append(&x->body, "\0\0\0\0\0", off);
     if (!x->enc->encode[sig](&x->body, resource, records, n) || x->body.failed) return -ENOMEM;
     const uint8_t *payload = x->body.data + off;
     size_t payload_len = x->body.len - off;
-
-    if (x->transport->ops->network && !processor_worker_running()) {
-        struct buf view = {.data = (uint8_t *)payload, .len = payload_len, .cap = payload_len};
-        if (exporter_handoff(sig, &view, x->protocol, n) == 0) return 0;
-    }
 
     struct transport_request req = {x->body.data, x->body.len, false, in_signal};
     if (x->gzip && gzip_ready(!in_signal)) {

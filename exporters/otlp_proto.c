@@ -194,6 +194,47 @@ static void put_attrs(struct w *w, unsigned field, const struct attr_list *l) {
     }
 }
 
+size_t otlp_proto_attrs(uint8_t *out, size_t cap, const struct attr_list *l) {
+    size_t n = attrs_size(l);
+    if (n > cap) return 0;
+    struct w w = {out};
+    put_attrs(&w, 1, l);
+    return n;
+}
+
+size_t otlp_proto_add_resource_attrs(uint8_t *m, size_t len, size_t cap, const uint8_t *attrs,
+                                     size_t n) {
+    /* m: 0x0a L1 [ 0x0a L2 [resource] rest ] */
+    uint64_t l1, l2;
+    size_t h1, h2;
+    if (!n || len < 2 || m[0] != 0x0a || !(h1 = otlp_proto_varint(m + 1, len - 1, &l1)) ||
+        1 + h1 + l1 != len || 1 + h1 >= len || m[1 + h1] != 0x0a ||
+        !(h2 = otlp_proto_varint(m + 2 + h1, len - 2 - h1, &l2)) || l2 > len - 2 - h1 - h2)
+        return len;
+    const uint8_t *resource = m + 2 + h1 + h2, *rest = resource + l2;
+    size_t rest_len = len - (size_t)(rest - m);
+    size_t nl2 = l2 + n, nl1 = 1 + vsize(nl2) + nl2 + rest_len;
+    size_t total = 1 + vsize(nl1) + nl1;
+    if (total > cap) return len;
+    size_t at = 1 + vsize(nl1) + 1 + vsize(nl2); /* where the resource goes */
+    memmove(m + at + nl2, rest, rest_len);       /* the furthest move first: all move right */
+    memmove(m + at, resource, l2);
+    memcpy(m + at + l2, attrs, n);
+    struct w w = {m};
+    put_len(&w, 1, nl1);
+    put_len(&w, 1, nl2);
+    return total;
+}
+
+size_t otlp_proto_varint(const uint8_t *p, size_t len, uint64_t *v) {
+    *v = 0;
+    for (size_t i = 0; i < len && i < 10; i++) {
+        *v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+        if (!(p[i] & 0x80)) return i + 1;
+    }
+    return 0;
+}
+
 static void put_span(struct w *w, const struct span *s) {
     put_bytes(w, 1, s->ctx.trace_id, 16);
     put_bytes(w, 2, s->ctx.span_id, 8);

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/attr.h"
 #include "core/log.h"
@@ -25,5 +26,19 @@ bool otlp_encode_traces(struct buf *out, const struct attr_list *resource,
  * one ScopeLogs holding logs[0..n). Returns false on failure. */
 bool otlp_encode_logs(struct buf *out, const struct attr_list *resource,
                       struct log_record *const *logs, size_t n) __attribute__((warn_unused_result));
+
+/* Protobuf pieces for the hand-off relay (handoff.c). */
+/* l's attributes as KeyValue fields numbered 1 (a Resource's attributes)
+ * into out: the length, or 0 when they need more than cap bytes. */
+size_t otlp_proto_attrs(uint8_t *out, size_t cap, const struct attr_list *l);
+/* m (len bytes, cap available) is one Export*ServiceRequest of a single
+ * Resource{Spans,Logs,Metrics} whose resource comes first, as our encoders
+ * write it: attrs (n bytes of KeyValue fields) are added to that resource,
+ * the lengths around it updated in place. Returns the new length, or len
+ * when m is not so shaped or the result would not fit. */
+size_t otlp_proto_add_resource_attrs(uint8_t *m, size_t len, size_t cap, const uint8_t *attrs,
+                                     size_t n);
+/* Reads a varint: its byte count, or 0 when malformed or cut short. */
+size_t otlp_proto_varint(const uint8_t *p, size_t len, uint64_t *v);
 
 #endif

@@ -255,6 +255,39 @@ class Relay(unittest.TestCase):
             names = sorted(s["name"] for s in rcv.spans())
         self.assertEqual(names, ["sh", "sleep", "true", "true"])
 
+    def test_relayed_children_carry_the_host_attributes(self):
+        # A child handing off leaves the host's attributes to its relay,
+        # which adds its own (decoded here by the official definitions):
+        # every span has the full resource, each its own
+        # service.instance.id; a child that sets one of them itself keeps
+        # its value, once.
+        with Receiver() as rcv:
+            sh = self.start_sh(rcv, "/bin/true; OTEL_RESOURCE_ATTRIBUTES=host.name=mine /bin/true; "
+                                    'sh -c "/bin/true"')
+            err = sh.communicate(input=b"", timeout=60)[1]
+            self.assertEqual((sh.returncode, err), (0, b""))
+            decoded = rcv.decoded()
+            spans = rcv.spans(decoded)
+        self.assertEqual(sorted(s["name"] for s in spans), ["sh", "sh", "true", "true", "true"])
+        for rs in (rs for item in decoded for rs in item["body"]["resourceSpans"]):
+            keys = [a["key"] for a in rs["resource"]["attributes"]]
+            self.assertEqual(len(keys), len(set(keys)), keys)
+        (top,) = [s for s in spans if s["attributes"]["process.parent_pid"] == os.getpid()]
+        host_keys = [k for k in top["resource"] if k.startswith(("host.", "os.", "container."))]
+        self.assertIn("host.name", host_keys)
+        self.assertIn("os.type", host_keys)
+        own = [s for s in spans if s["resource"]["host.name"] == "mine"]
+        self.assertEqual([s["name"] for s in own], ["true"])
+        for s in spans:
+            want = dict((k, top["resource"][k]) for k in host_keys)
+            if s in own:
+                want["host.name"] = "mine"
+            self.assertEqual(dict((k, s["resource"].get(k)) for k in host_keys), want, s["name"])
+            exe = "true" if s["name"] == "true" else os.path.basename(os.path.realpath("/bin/sh"))
+            self.assertEqual(s["resource"]["service.name"], "unknown_service:" + exe)
+        ids = [s["resource"]["service.instance.id"] for s in spans]
+        self.assertEqual(len(set(ids)), len(ids))
+
     def test_a_tree_of_relays_sends_through_its_top(self):
         # Each inner shell hands what its children sent to the outer one
         # at its exit; only the outer shell talks to the collector: its own

@@ -213,11 +213,9 @@ static void test_file_exporter(void) {
 static void test_handoff_without_a_relay(void) {
     /* No parent relays for this test process: the exporter sends itself;
      * and only protobuf is ever handed off. */
-    uint8_t bytes[4] = {0};
-    struct buf b = {.data = bytes, .len = sizeof bytes, .cap = sizeof bytes};
-    CHECK(exporter_handoff(SIGNAL_TRACES, &b, OTLP_HTTP_PROTOBUF, 1) < 0);
-    CHECK_EQ_INT(exporter_handoff(SIGNAL_TRACES, &b, OTLP_HTTP_JSON, 1), -ENOTSUP);
-    CHECK_EQ_INT(exporter_handoff(SIGNAL_TRACES, &b, OTLP_GRPC, 1), -ENOTSUP);
+    CHECK(exporter_handoff_connect(SIGNAL_TRACES, OTLP_HTTP_PROTOBUF) < 0);
+    CHECK_EQ_INT(exporter_handoff_connect(SIGNAL_TRACES, OTLP_HTTP_JSON), -ENOTSUP);
+    CHECK_EQ_INT(exporter_handoff_connect(SIGNAL_TRACES, OTLP_GRPC), -ENOTSUP);
 }
 
 static void test_encodings_table(void) {

@@ -359,6 +359,64 @@ static void test_appends(void) {
     span_free(s);
 }
 
+/* The relay's splice (handoff.c): attributes added to a request's
+ * resource, the lengths around it rewritten; the result decodes with the
+ * resource's own attributes, the added ones, and every span. */
+static void test_add_resource_attrs(void) {
+    make_resource();
+    struct attr_list host = {0};
+    char mem[2048];
+    struct arena a;
+    arena_init(&a, mem, sizeof mem);
+    (void)attrs_put_str(&host, &a, &unlimited, "host.name", "box", 3);
+    char big[300]; /* the lengths around the resource then need more bytes */
+    memset(big, 'x', sizeof big);
+    (void)attrs_put_str(&host, &a, &unlimited, "os.description", big, sizeof big);
+    uint8_t attrs[1024];
+    size_t n = otlp_proto_attrs(attrs, sizeof attrs, &host);
+    REQUIRE(n > 300);
+    CHECK_EQ_INT(otlp_proto_attrs(attrs, 10, &host), 0); /* does not fit */
+
+    for (size_t spans = 1; spans <= 40; spans += 39) { /* short and long requests */
+        struct span *s[40];
+        for (size_t i = 0; i < spans; i++)
+            REQUIRE(s[i] = full_span());
+        struct buf b = {0};
+        REQUIRE(otlp_encode_traces(&b, &resource, s, spans));
+        size_t len = b.len, cap = len + n + 16;
+        REQUIRE(buf_reserve(&b, cap));
+        CHECK_EQ_INT(otlp_proto_add_resource_attrs(b.data, len, len + n - 1, attrs, n), len);
+        size_t got = otlp_proto_add_resource_attrs(b.data, len, cap, attrs, n);
+        CHECK(got > len + n && got <= cap);
+        char err[256] = "";
+        struct otlp_traces *t = otlp_traces_decode(b.data, got, err, sizeof err);
+        REQUIRE(t);
+        CHECK_EQ_INT(t->n_resource_spans, 1);
+        const struct otlp_attrs *ra = &t->resource_spans[0].resource.attrs;
+        CHECK_EQ_INT(ra->count, 4);
+        CHECK(attr(ra, "service.name", OTLP_VALUE_STRING) != NULL);
+        CHECK(attr(ra, "process.pid", OTLP_VALUE_INT) != NULL);
+        const struct otlp_value *v = attr(ra, "host.name", OTLP_VALUE_STRING);
+        CHECK(v && !strcmp(v->str, "box"));
+        v = attr(ra, "os.description", OTLP_VALUE_STRING);
+        CHECK(v && v->len == sizeof big);
+        CHECK_EQ_INT(t->resource_spans[0].resource.dropped_attributes_count, 3);
+        CHECK_EQ_INT(otlp_traces_span_count(t), spans);
+        otlp_traces_free(t);
+        buf_release(&b);
+        for (size_t i = 0; i < spans; i++)
+            span_free(s[i]);
+    }
+    /* Not one request shaped as ours: left as it is. */
+    uint8_t junk[] = {0x0a, 0x05, 0x12, 0x03, 1, 2, 3};
+    CHECK_EQ_INT(otlp_proto_add_resource_attrs(junk, sizeof junk, 64, attrs, n), sizeof junk);
+    uint8_t cut[] = {0x0a, 0x80};
+    CHECK_EQ_INT(otlp_proto_add_resource_attrs(cut, sizeof cut, 64, attrs, n), sizeof cut);
+    uint64_t v;
+    CHECK_EQ_INT(otlp_proto_varint((const uint8_t *)"\x96\x01", 2, &v), 2);
+    CHECK_EQ_INT(v, 150);
+}
+
 /* ---- logs ---- */
 
 static struct otlp_logs *encode_decode_logs(struct log_record *const *logs, size_t n,
@@ -522,6 +580,7 @@ int main(void) {
     RUN(test_many_spans);
     RUN(test_empty_batch);
     RUN(test_appends);
+    RUN(test_add_resource_attrs);
     RUN(test_full_log);
     RUN(test_minimal_logs);
     RUN(test_many_logs);
