@@ -104,8 +104,33 @@ static int lookup_name(const struct name_value *table, const char *s, size_t len
     return -1;
 }
 
+/* Copies of the values we keep (a program may overwrite its environment:
+ * setproctitle does). The usual few fit a small static area, so a process
+ * start does not set up malloc for them (its first malloc costs a small
+ * program ~10 us: brk calls and fresh heap pages); longer ones are
+ * malloc'd. config_free_str tells them apart. */
+static char kept[512];
+static size_t kept_used;
+
+static char *keep_copy(const char *s, size_t n) {
+    char *p;
+    if (n < sizeof kept - kept_used) {
+        p = kept + kept_used;
+        kept_used += n + 1;
+    } else if (!(p = malloc(n + 1))) {
+        return NULL;
+    }
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
 static char *dup_or_null(const char *s) {
-    return s ? strdup(s) : NULL;
+    return s ? keep_copy(s, strlen(s)) : NULL;
+}
+
+void config_free_str(char *s) {
+    if (s < kept || s >= kept + sizeof kept) free(s);
 }
 
 static const struct name_value log_levels[] = {
@@ -227,9 +252,9 @@ static const char *signal_var(char *const *envp, enum signal_kind sig, int var, 
 
 static char *signal_endpoint(char *const *envp, enum signal_kind sig, enum otlp_protocol proto) {
     const char *own = env_lookup(envp, signal_names[sig][OTLP_ENDPOINT]);
-    if (own) return strdup(own);
+    if (own) return dup_or_null(own);
     const char *base = env_lookup(envp, "OTEL_EXPORTER_OTLP_ENDPOINT");
-    if (proto == OTLP_GRPC) return strdup(base ? base : "http://localhost:4317");
+    if (proto == OTLP_GRPC) return dup_or_null(base ? base : "http://localhost:4317");
     if (!base) base = "http://localhost:4318";
     size_t n = strlen(base);
     while (n && base[n - 1] == '/')
@@ -237,9 +262,8 @@ static char *signal_endpoint(char *const *envp, enum signal_kind sig, enum otlp_
     /* Concatenated by hand: snprintf here was the one call into libc's
      * printf engine at every process start (its pages faulted in). */
     size_t sl = strlen(signal_lower[sig]);
-    char *url = malloc(n + 4 + sl + 1);
+    char *url = keep_copy(base, n + 4 + sl); /* the tail is written next */
     if (url) {
-        memcpy(url, base, n);
         memcpy(url + n, "/v1/", 4);
         memcpy(url + n + 4, signal_lower[sig], sl + 1);
     }
@@ -428,18 +452,18 @@ int config_load(struct config *c, char *const *all_env) {
 }
 
 void config_free(struct config *c) {
-    free(c->service_name);
-    free(c->resource_attributes);
-    free(c->traceparent);
-    free(c->tracestate);
-    free(c->baggage);
+    config_free_str(c->service_name);
+    config_free_str(c->resource_attributes);
+    config_free_str(c->traceparent);
+    config_free_str(c->tracestate);
+    config_free_str(c->baggage);
     for (int s = 0; s < SIGNAL_COUNT; s++) {
-        free(c->otlp[s].endpoint);
-        free(c->otlp[s].headers);
-        free(c->otlp[s].certificate);
-        free(c->otlp[s].client_key);
-        free(c->otlp[s].client_certificate);
-        free(c->otlp[s].file_path);
+        config_free_str(c->otlp[s].endpoint);
+        config_free_str(c->otlp[s].headers);
+        config_free_str(c->otlp[s].certificate);
+        config_free_str(c->otlp[s].client_key);
+        config_free_str(c->otlp[s].client_certificate);
+        config_free_str(c->otlp[s].file_path);
     }
     memset(c, 0, sizeof *c);
 }

@@ -89,6 +89,8 @@ struct config {
  * or -ENOMEM (then c is filled with defaults as far as possible). */
 int config_load(struct config *c, char *const *envp) __attribute__((warn_unused_result));
 void config_free(struct config *c);
+/* Frees one of c's strings (they may live in static storage). */
+void config_free_str(char *s);
 
 /* The value of NAME in envp, or NULL when unset or empty. */
 const char *env_lookup(char *const *envp, const char *name);

@@ -16,22 +16,12 @@ void span_set_slot_cache(uint32_t slots) {
     slot_cache_size = slots ? slots : 1;
 }
 
-struct span *span_new(struct str name, const struct span_context *parent,
-                      const uint8_t trace_id[16], struct str trace_state, bool recording,
-                      uint64_t start_ns, const struct span_limits *limits, size_t arena_size) {
-    bool slot = sizeof(struct span) + arena_size <= SPAN_SLOT;
-    struct span *s = NULL;
-    if (slot) {
-        struct queue *q = atomic_load_explicit(&free_slots, memory_order_acquire);
-        if (q) s = queue_pop(q);
-        if (!s) s = malloc(SPAN_SLOT);
-        arena_size = SPAN_SLOT - sizeof *s;
-    } else {
-        s = malloc(sizeof *s + arena_size);
-    }
-    if (!s) return NULL;
+/* Sets up s, whose arena_size bytes after it are its arena. */
+static struct span *span_setup(struct span *s, size_t arena_size, struct str name,
+                               const struct span_context *parent, const uint8_t trace_id[16],
+                               struct str trace_state, bool recording, uint64_t start_ns,
+                               const struct span_limits *limits) {
     memset(s, 0, sizeof *s);
-    s->slot = slot;
     arena_init(&s->arena, s + 1, arena_size);
     s->limits = limits;
     s->recording = recording;
@@ -55,6 +45,34 @@ struct span *span_new(struct str name, const struct span_context *parent,
     return s;
 }
 
+struct span *span_new(struct str name, const struct span_context *parent,
+                      const uint8_t trace_id[16], struct str trace_state, bool recording,
+                      uint64_t start_ns, const struct span_limits *limits, size_t arena_size) {
+    bool slot = sizeof(struct span) + arena_size <= SPAN_SLOT;
+    struct span *s = NULL;
+    if (slot) {
+        struct queue *q = atomic_load_explicit(&free_slots, memory_order_acquire);
+        if (q) s = queue_pop(q);
+        if (!s) s = malloc(SPAN_SLOT);
+        arena_size = SPAN_SLOT - sizeof *s;
+    } else {
+        s = malloc(sizeof *s + arena_size);
+    }
+    if (!s) return NULL;
+    span_setup(s, arena_size, name, parent, trace_id, trace_state, recording, start_ns, limits);
+    s->slot = slot;
+    return s;
+}
+
+struct span *span_new_in(void *mem, size_t size, struct str name, const struct span_context *parent,
+                         const uint8_t trace_id[16], struct str trace_state, bool recording,
+                         uint64_t start_ns, const struct span_limits *limits) {
+    struct span *s = span_setup(mem, size - sizeof(struct span), name, parent, trace_id,
+                                trace_state, recording, start_ns, limits);
+    s->in_place = true;
+    return s;
+}
+
 static struct queue *slot_cache(void) {
     struct queue *q = atomic_load_explicit(&free_slots, memory_order_acquire);
     if (q) return q;
@@ -70,6 +88,7 @@ static struct queue *slot_cache(void) {
 void span_free(struct span *s) {
     if (!s || s->pinned) return;
     arena_release(&s->arena);
+    if (s->in_place) return;
     if (s->slot) {
         struct queue *q = slot_cache();
         if (q && queue_push(q, s)) return;

@@ -38,7 +38,8 @@ struct span {
     struct span_context ctx;
     uint8_t parent_span_id[8];
     bool has_parent, parent_remote, recording, slot;
-    bool pinned; /* never freed (a process root span: other threads may hold it) */
+    bool pinned;   /* never freed (a process root span: other threads may hold it) */
+    bool in_place; /* made by span_new_in: its memory is not ours to free */
     /* A thread's start routine: the exporter names an unnamed thread's span
      * after its symbol (dladdr is too slow for the thread's own exit). */
     void *symbolize;
@@ -68,6 +69,11 @@ void span_set_slot_cache(uint32_t slots);
 struct span *span_new(struct str name, const struct span_context *parent,
                       const uint8_t trace_id[16], struct str trace_state, bool recording,
                       uint64_t start_ns, const struct span_limits *limits, size_t arena_size);
+/* As span_new, in mem (size bytes, at least a struct span; the rest is the
+ * arena) instead of allocated: span_free leaves mem alone. */
+struct span *span_new_in(void *mem, size_t size, struct str name, const struct span_context *parent,
+                         const uint8_t trace_id[16], struct str trace_state, bool recording,
+                         uint64_t start_ns, const struct span_limits *limits);
 void span_free(struct span *s);
 
 int span_set_str(struct span *s, const char *key, const char *value, size_t len);

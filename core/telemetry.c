@@ -255,7 +255,7 @@ int telemetry_init(char *const *envp, const char *exe_name) {
     }
     if (t->cfg.tracestate && (!t->has_upstream || !tracestate_valid(t->cfg.tracestate))) {
         if (t->has_upstream) diag_warn("ignoring invalid TRACESTATE");
-        free(t->cfg.tracestate);
+        config_free_str(t->cfg.tracestate);
         t->cfg.tracestate = NULL;
     }
     for (int k = 1; k <= EXPORTER_MAX; k++) {
@@ -285,6 +285,12 @@ int telemetry_init(char *const *envp, const char *exe_name) {
 
 struct span *telemetry_span_start(struct str name, const struct span_context *parent,
                                   struct str trace_state, uint64_t start_ns, size_t arena_size) {
+    return telemetry_span_start_in(name, parent, trace_state, start_ns, arena_size, NULL, 0);
+}
+
+struct span *telemetry_span_start_in(struct str name, const struct span_context *parent,
+                                     struct str trace_state, uint64_t start_ns, size_t arena_size,
+                                     void *mem, size_t mem_size) {
     struct telemetry *t = &telemetry;
     if (!t->active) return NULL;
     if (!parent && t->has_upstream) {
@@ -299,8 +305,11 @@ struct span *telemetry_span_start(struct str name, const struct span_context *pa
     bool sampled = sampler_should_sample(t->cfg.sampler, t->cfg.sampler_ratio, parent, trace_id);
     /* Without an exporter nothing is recorded, but contexts still flow. */
     bool recording = sampled && t->spans;
-    struct span *s = span_new(name, parent, trace_id, trace_state, recording, start_ns,
-                              &t->span_limits, arena_size);
+    struct span *s = !recording && mem && mem_size >= sizeof(struct span) + trace_state.len + 16
+                         ? span_new_in(mem, mem_size, name, parent, trace_id, trace_state, false,
+                                       start_ns, &t->span_limits)
+                         : span_new(name, parent, trace_id, trace_state, recording, start_ns,
+                                    &t->span_limits, arena_size);
     if (s && sampled) s->ctx.flags |= TRACE_FLAG_SAMPLED;
     return s;
 }

@@ -106,8 +106,13 @@ done:
 /* args: process.command_args (a string array), or NULL. from: the span of
  * this process's previous image or of the forking parent (same uid): its
  * owner is copied instead of reading /etc/passwd again, or NULL. */
+/* The first image's root, when it records nothing (a context for children
+ * only): no malloc for a process that records no spans. */
+static char first_root[sizeof(struct span) + 512 + 32] __attribute__((aligned(16)));
+
 static void start_root(struct str name, const struct span_context *parent, struct str trace_state,
-                       const struct attr_value *args, const struct span *from, uint64_t start_ns) {
+                       const struct attr_value *args, const struct span *from, uint64_t start_ns,
+                       bool first) {
     size_t args_len = 0;
     for (uint32_t i = 0; args && i < args->u.arr.count; i++)
         args_len += args->u.arr.items[i].len + 1 + 2 * sizeof(struct str);
@@ -115,7 +120,8 @@ static void start_root(struct str name, const struct span_context *parent, struc
     const char *path = telemetry.spans ? exe_path(false) : "";
     size_t arena =
         1024 + args_len + 2 * strlen(path) + EXIT_ARENA + (EXIT_ATTRS + 12) * sizeof(struct attr);
-    root = telemetry_span_start(name, parent, trace_state, start_ns, arena);
+    root = telemetry_span_start_in(name, parent, trace_state, start_ns, arena,
+                                   first ? first_root : NULL, sizeof first_root);
     if (!root) return;
     root->pinned = true;
     telemetry_set_root_span(root);
@@ -159,7 +165,7 @@ void process_start(int argc, char **argv) {
         args[nargs++] = str_cstr(argv[i]);
     struct attr_value v = {.type = ATTR_STRING_ARRAY, .u.arr = {args, nargs}};
     start_root(str_cstr(name ? name : ""), NULL, str_of("", 0), args && nargs ? &v : NULL, NULL,
-               clock_now_ns());
+               clock_now_ns(), true);
     if (args != stack_args) free(args);
 }
 
@@ -240,7 +246,7 @@ void process_after_fork_child(void) {
     name_copy[nlen] = '\0';
     start_root(str_of(name_copy, nlen), has_fork_parent ? &fork_parent : NULL,
                str_of(fork_parent_ts, fork_parent_ts_len), command_args_of(parent), parent,
-               clock_now_ns());
+               clock_now_ns(), false);
     if (parent) {
         parent->pinned = false;
         span_free(parent); /* our copy of the parent's record */
@@ -286,7 +292,7 @@ void process_exec_failed(int err) {
     memcpy(name, old->name.ptr ? old->name.ptr : "", nlen);
     name[nlen] = '\0';
     uint64_t now = clock_now_ns();
-    start_root(str_of(name, nlen), &ctx, old->trace_state, command_args_of(old), old, now);
+    start_root(str_of(name, nlen), &ctx, old->trace_state, command_args_of(old), old, now, false);
     if (root) {
         struct span_event *e = span_add_event(root, "process.exec.failed", now);
         if (e) {
