@@ -24,12 +24,19 @@
 #include "core/queue.h"
 
 #define MAX_BATCHERS 4
+#define EARLY 8
 
 struct batcher {
     const char *name;
     struct batch_config cfg;
     struct batch_sink sink;
     _Atomic(struct queue *) q;
+    /* Before the worker starts, the first records wait here instead: a
+     * process that ends a span or two and exports them at exit (most
+     * programs a shell or a build runs) never maps the queue (a system
+     * call and two fresh pages). */
+    _Atomic(void *) early[EARLY];
+    _Atomic uint32_t early_n; /* taken up: they count against the queue's size */
     _Atomic uint64_t last_export_mono;
     _Atomic uint64_t exported, dropped_queue_full, dropped_export_failed, dropped_shutdown,
         dropped_rejected;
@@ -121,6 +128,49 @@ static struct queue *get_queue(struct batcher *b) {
     return fresh;
 }
 
+/* How many records wait, and the next of them (early ones first). */
+static size_t waiting(struct batcher *b) {
+    struct queue *q = atomic_load_explicit(&b->q, memory_order_acquire);
+    size_t n = q ? queue_size(q) : 0;
+    for (int i = 0; i < EARLY; i++)
+        n += atomic_load_explicit(&b->early[i], memory_order_relaxed) != NULL;
+    return n;
+}
+
+static void *take(struct batcher *b) {
+    for (int i = 0; i < EARLY; i++)
+        if (atomic_load_explicit(&b->early[i], memory_order_relaxed)) {
+            void *r = atomic_exchange(&b->early[i], NULL);
+            if (r) {
+                atomic_fetch_sub(&b->early_n, 1);
+                return r;
+            }
+        }
+    struct queue *q = atomic_load_explicit(&b->q, memory_order_acquire);
+    return q ? queue_pop(q) : NULL;
+}
+
+static bool put_early(struct batcher *b, void *record) {
+    if (atomic_fetch_add(&b->early_n, 1) >= b->cfg.max_queue_size) {
+        atomic_fetch_sub(&b->early_n, 1);
+        return false;
+    }
+    for (int i = 0; i < EARLY; i++) {
+        void *expected = NULL;
+        if (atomic_compare_exchange_strong(&b->early[i], &expected, record)) return true;
+    }
+    atomic_fetch_sub(&b->early_n, 1);
+    return false;
+}
+
+/* Into the queue, which holds max_queue_size records with the early ones. */
+static bool put_queued(struct batcher *b, void *record) {
+    struct queue *q = get_queue(b);
+    uint32_t early = atomic_load_explicit(&b->early_n, memory_order_relaxed);
+    if (!q || (early && queue_size(q) + early >= b->cfg.max_queue_size)) return false;
+    return queue_push(q, record);
+}
+
 void batcher_stats(const struct batcher *b, struct batch_stats *out) {
     struct batcher *m = (struct batcher *)b;
     out->exported = atomic_load(&m->exported);
@@ -131,8 +181,7 @@ void batcher_stats(const struct batcher *b, struct batch_stats *out) {
 }
 
 bool batcher_due(const struct batcher *b, uint64_t now) {
-    struct queue *q = atomic_load(&((struct batcher *)b)->q);
-    size_t n = q ? queue_size(q) : 0;
+    size_t n = waiting((struct batcher *)b);
     if (!n) return false;
     if (n >= b->cfg.max_export_batch_size) return true;
     uint64_t last = atomic_load(&((struct batcher *)b)->last_export_mono);
@@ -175,19 +224,20 @@ bool processor_exiting(void) {
 }
 
 bool batcher_on_end(struct batcher *b, void *record) {
-    struct queue *q = get_queue(b);
-    if (!q || !queue_push(q, record)) {
+    int state = atomic_load_explicit(&worker_state, memory_order_relaxed);
+    if (!(state != 1 && !atomic_load_explicit(&b->q, memory_order_relaxed) &&
+          put_early(b, record)) &&
+        !put_queued(b, record)) {
         atomic_fetch_add_explicit(&b->dropped_queue_full, 1, memory_order_relaxed);
         b->sink.free_record(record);
         return false;
     }
     if (!processor_autostart || atomic_load_explicit(&exiting, memory_order_relaxed)) return true;
-    int state = atomic_load_explicit(&worker_state, memory_order_relaxed);
     if (state == 1) {
         /* The queue's size reads the head the worker writes: only when the
          * worker may need waking. */
         if (atomic_load(&worker_sleeping)) {
-            size_t n = queue_size(q);
+            size_t n = waiting(b);
             if (n >= b->cfg.max_export_batch_size || n == 1) wake(&wake_seq);
         }
     } else if (state == 0 && batcher_due(b, processor_clock())) {
@@ -200,14 +250,13 @@ bool batcher_on_end(struct batcher *b, void *record) {
  * the worker while it runs, else the thread flushing at exit. */
 size_t batcher_export_batch(struct batcher *b, uint64_t now, uint64_t deadline) {
     atomic_store(&b->last_export_mono, now);
-    struct queue *q = atomic_load(&b->q);
     size_t n = 0;
     /* Once the shutdown budget has run out, the final flush counts what is
      * left: take nothing more (it would be counted after the report). */
     bool ending = atomic_load_explicit(&exiting, memory_order_acquire);
-    while (q && n < b->cfg.max_export_batch_size) {
+    while (n < b->cfg.max_export_batch_size) {
         if (ending && clock_mono_ns() >= atomic_load(&shutdown_deadline)) break;
-        void *r = queue_pop(q);
+        void *r = take(b);
         if (!r) break;
         b->items[n++] = r;
         atomic_fetch_add(&b->in_flight, 1);
@@ -242,14 +291,13 @@ static bool drain_all(uint64_t deadline) {
     bool empty = true;
     for (int i = 0; i < n; i++) {
         struct batcher *b = batchers[i];
-        struct queue *q = atomic_load(&b->q);
-        while (q && queue_size(q)) {
+        while (waiting(b)) {
             uint64_t now = clock_mono_ns();
             if (now >= deadline) break;
             if (!batcher_export_batch(b, processor_clock(), export_deadline(b, now, deadline)))
                 break;
         }
-        if (q && queue_size(q)) empty = false;
+        if (waiting(b)) empty = false;
     }
     return empty;
 }
@@ -279,8 +327,7 @@ static void *worker_main(void *arg) {
                 batcher_export_batch(b, now, export_deadline(b, clock_mono_ns(), UINT64_MAX));
                 worked = true;
             }
-            struct queue *q = atomic_load(&b->q);
-            if (q && queue_size(q)) {
+            if (waiting(b)) {
                 uint64_t at = atomic_load(&b->last_export_mono) +
                               (uint64_t)b->cfg.schedule_delay_ms * 1000000u;
                 if (at < next) next = at;
@@ -325,10 +372,9 @@ void processor_shutdown(uint32_t timeout_ms, bool in_signal) {
     int n = atomic_load(&nbatchers);
     for (int i = 0; i < n; i++) {
         struct batcher *b = batchers[i];
-        struct queue *q = atomic_load(&b->q);
         uint64_t lost = atomic_exchange(&b->in_flight, 0);
         void *r;
-        while (q && (r = queue_pop(q))) {
+        while ((r = take(b))) {
             lost++;
             if (!in_signal) b->sink.free_record(r);
         }
@@ -349,9 +395,8 @@ void processor_after_fork_child(void) {
     uint64_t now = processor_clock();
     for (int i = 0; i < n; i++) {
         struct batcher *b = batchers[i];
-        struct queue *q = atomic_load(&b->q);
         void *r;
-        while (q && (r = queue_pop(q)))
+        while ((r = take(b)))
             b->sink.free_record(r); /* the parent exports these, not us */
         atomic_store(&b->last_export_mono, now);
         atomic_store(&b->exported, 0);
