@@ -242,10 +242,15 @@ static void take_message(int conn, int wait_ms) {
     struct ucred peer;
     socklen_t plen = sizeof peer;
     if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &peer, &plen) < 0 || peer.uid != getuid()) return;
-    struct pollfd p = {conn, POLLIN, 0};
-    if (poll(&p, 1, wait_ms) <= 0) return;
+    /* The header, and the whole length; a child between its connect and
+     * its send gets a moment (most have sent: they exited). */
     struct header h;
-    ssize_t n = recv(conn, &h, sizeof h, MSG_PEEK | MSG_TRUNC); /* the header, the whole length */
+    ssize_t n = recv(conn, &h, sizeof h, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+    if (n < 0 && errno == EAGAIN) {
+        struct pollfd p = {conn, POLLIN, 0};
+        if (poll(&p, 1, wait_ms) <= 0) return;
+        n = recv(conn, &h, sizeof h, MSG_PEEK | MSG_TRUNC);
+    }
     if (n < (ssize_t)sizeof h || n > (ssize_t)(sizeof h + MAX_MESSAGE)) return;
     if (h.magic != MAGIC || h.version != VERSION || h.signal >= SIGNAL_COUNT || !url_ok[h.signal])
         return;
