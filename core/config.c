@@ -112,12 +112,13 @@ static int lookup_name(const struct name_value *table, const char *s, size_t len
 static char kept[512];
 static size_t kept_used;
 
-static char *keep_copy(const char *s, size_t n) {
+/* room bytes (and a NUL) for a string that starts with s[0..n). */
+static char *keep_copy(const char *s, size_t n, size_t room) {
     char *p;
-    if (n < sizeof kept - kept_used) {
+    if (room < sizeof kept - kept_used) {
         p = kept + kept_used;
-        kept_used += n + 1;
-    } else if (!(p = malloc(n + 1))) {
+        kept_used += room + 1;
+    } else if (!(p = malloc(room + 1))) {
         return NULL;
     }
     memcpy(p, s, n);
@@ -126,7 +127,8 @@ static char *keep_copy(const char *s, size_t n) {
 }
 
 static char *dup_or_null(const char *s) {
-    return s ? keep_copy(s, strlen(s)) : NULL;
+    size_t n = s ? strlen(s) : 0;
+    return s ? keep_copy(s, n, n) : NULL;
 }
 
 void config_free_str(char *s) {
@@ -262,7 +264,7 @@ static char *signal_endpoint(char *const *envp, enum signal_kind sig, enum otlp_
     /* Concatenated by hand: snprintf here was the one call into libc's
      * printf engine at every process start (its pages faulted in). */
     size_t sl = strlen(signal_lower[sig]);
-    char *url = keep_copy(base, n + 4 + sl); /* the tail is written next */
+    char *url = keep_copy(base, n, n + 4 + sl);
     if (url) {
         memcpy(url + n, "/v1/", 4);
         memcpy(url + n + 4, signal_lower[sig], sl + 1);
