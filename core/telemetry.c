@@ -58,7 +58,11 @@ static const struct resource *resource_of(struct resource_form *f, char *mem, si
         f->r.arena.no_malloc = true;
         f->r.instance_id = instance_id;
         f->r.without_host = without_host;
-        const char *exe = exe_name(exporter_in_signal);
+        /* A relay may get here from a SIGCHLD handler (handoff.c, for the
+         * host attributes a child asks for): only async-signal-safe calls
+         * if the executable is still to be looked up (it was at start if
+         * the process records spans). */
+        const char *exe = exe_name(true);
         resource_detect(&f->r, &telemetry.cfg, exe ? exe : telemetry.exe_name, "");
         atomic_store(&f->state, 2);
     }
