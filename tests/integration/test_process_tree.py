@@ -316,6 +316,10 @@ class Relay(unittest.TestCase):
         kids = children(spans, top)
         self.assertEqual([k["name"] for k in kids], ["sh"] * 3)
         self.assertEqual([k["attributes"]["process.exit.code"] for k in kids], [3] * 3)
+        # ... and each with the host attributes the relay added in the handler
+        for k in kids:
+            self.assertEqual(k["resource"].get("host.name"), top["resource"]["host.name"])
+            self.assertEqual(k["resource"].get("os.type"), "linux")
 
     def test_long_lived_parent_forwards_on_schedule(self):
         # Older than the schedule delay when it starts its children, the
