@@ -128,15 +128,13 @@ static struct queue *get_queue(struct batcher *b) {
     return fresh;
 }
 
-/* How many records wait, and the next of them (early ones first). */
+/* How many records wait (a moment early, for one being put in a slot). */
 static size_t waiting(struct batcher *b) {
     struct queue *q = atomic_load_explicit(&b->q, memory_order_acquire);
-    size_t n = q ? queue_size(q) : 0;
-    for (int i = 0; i < EARLY; i++)
-        n += atomic_load_explicit(&b->early[i], memory_order_relaxed) != NULL;
-    return n;
+    return (q ? queue_size(q) : 0) + atomic_load_explicit(&b->early_n, memory_order_relaxed);
 }
 
+/* The next record waiting, early ones first, or NULL. */
 static void *take(struct batcher *b) {
     for (int i = 0; i < EARLY; i++)
         if (atomic_load_explicit(&b->early[i], memory_order_relaxed)) {
@@ -225,9 +223,8 @@ bool processor_exiting(void) {
 
 bool batcher_on_end(struct batcher *b, void *record) {
     int state = atomic_load_explicit(&worker_state, memory_order_relaxed);
-    if (!(state != 1 && !atomic_load_explicit(&b->q, memory_order_relaxed) &&
-          put_early(b, record)) &&
-        !put_queued(b, record)) {
+    bool early = state != 1 && !atomic_load_explicit(&b->q, memory_order_relaxed);
+    if (!(early && put_early(b, record)) && !put_queued(b, record)) {
         atomic_fetch_add_explicit(&b->dropped_queue_full, 1, memory_order_relaxed);
         b->sink.free_record(record);
         return false;
