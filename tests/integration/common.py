@@ -1,6 +1,7 @@
 """Shared setup for the integration tests: paths, and the root span of a
 program run under the shim against a fresh test receiver."""
 import os
+import socket
 import sys
 import unittest
 
@@ -48,3 +49,12 @@ def spans_named(rcv, name):
 no_threads_under_tsan = unittest.skipIf(
     os.environ.get("OTELP_SANITIZE") == "thread",
     "threads started through TSan's pthread_create interceptor are not traced")
+
+
+def free_port():
+    """A loopback port nobody listens on (for refused connections)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port

@@ -3,19 +3,10 @@ when asked for, bad values replaced by defaults, and a bounded exit whatever
 the collector does."""
 import json
 import os
-import socket
 import time
 import unittest
 
-from common import EXIT_PATHS, Receiver, otlp_env, run, spans_named
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from common import EXIT_PATHS, Receiver, free_port, otlp_env, run, spans_named
 
 
 class Config(unittest.TestCase):

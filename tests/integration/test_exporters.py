@@ -6,24 +6,15 @@ import email.utils
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 import unittest
 
-from common import EXIT_PATHS, PROGS, SANITIZED, Receiver, run
+from common import EXIT_PATHS, PROGS, SANITIZED, Receiver, free_port, run
 from harness import Certs, NodeServer, have_node_modules, node_path
 
 SLACK = 4.0 if SANITIZED else 2.0  # seconds of start-up and exit cost allowed (loaded CI)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def loss(err):
