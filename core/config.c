@@ -272,19 +272,26 @@ static char *signal_endpoint(char *const *envp, enum signal_kind sig, enum otlp_
     return url;
 }
 
+/* A signal variable naming one of table's values: the value, or dflt
+ * (named dflt_text in the one diagnostic) when unset or unknown. */
+static int signal_choice(char *const *envp, enum signal_kind sig, int var,
+                         const struct name_value *table, int dflt, const char *dflt_text) {
+    const char *name;
+    bool report;
+    const char *v = signal_var(envp, sig, var, &name, &report);
+    if (!v) return dflt;
+    int found = lookup_name(table, v, strlen(v));
+    if (found >= 0) return found;
+    if (report) bad_value(name, v, dflt_text);
+    return dflt;
+}
+
 static int load_otlp(struct otlp_config *o, char *const *envp, enum signal_kind sig) {
     const char *name = NULL;
     bool report;
     int rc = 0;
-    o->protocol = OTLP_HTTP_PROTOBUF;
-    const char *p = signal_var(envp, sig, OTLP_PROTOCOL, &name, &report);
-    if (p) {
-        int proto = lookup_name(protocols, p, strlen(p));
-        if (proto >= 0)
-            o->protocol = (enum otlp_protocol)proto;
-        else if (report)
-            bad_value(name, p, "http/protobuf");
-    }
+    o->protocol = (enum otlp_protocol)signal_choice(envp, sig, OTLP_PROTOCOL, protocols,
+                                                    OTLP_HTTP_PROTOBUF, "http/protobuf");
     o->endpoint = signal_endpoint(envp, sig, o->protocol);
     if (!o->endpoint) rc = -ENOMEM;
     o->timeout_ms = 10000;
@@ -296,15 +303,8 @@ static int load_otlp(struct otlp_config *o, char *const *envp, enum signal_kind 
         else if (report)
             bad_value(name, t, "10000");
     }
-    o->compression = OTLP_COMPRESSION_NONE;
-    const char *c = signal_var(envp, sig, OTLP_COMPRESSION, &name, &report);
-    if (c) {
-        int comp = lookup_name(compressions, c, strlen(c));
-        if (comp >= 0)
-            o->compression = (enum otlp_compression)comp;
-        else if (report)
-            bad_value(name, c, "none");
-    }
+    o->compression = (enum otlp_compression)signal_choice(envp, sig, OTLP_COMPRESSION, compressions,
+                                                          OTLP_COMPRESSION_NONE, "none");
     const char *ins = signal_var(envp, sig, OTLP_INSECURE, &name, &report);
     if (ins && config_parse_bool(ins, &o->insecure) < 0) {
         o->insecure = false;

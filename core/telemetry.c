@@ -127,18 +127,25 @@ static void name_threads(void *const *records, size_t n) {
     }
 }
 
-static int export_spans(void *ctx, void *const *records, size_t n, uint64_t deadline) {
-    (void)ctx;
-    if (!exporter_in_signal) name_threads(records, n);
+/* Hands a batch to every exporter of its signal: a negative errno when
+ * one of them lost it, else the most records one of them had rejected. */
+static int export_all(struct exporter *const *exporters, int n_exporters, void *const *records,
+                      size_t n, uint64_t deadline) {
     int rc = 0, rejected = 0;
-    for (int i = 0; i < n_span_exporters; i++) {
-        int r = span_exporters[i]->ops->export(span_exporters[i], records, n, NULL, deadline);
+    for (int i = 0; i < n_exporters; i++) {
+        int r = exporters[i]->ops->export(exporters[i], records, n, NULL, deadline);
         if (r < 0)
             rc = r;
         else if (r > rejected)
             rejected = r;
     }
     return rc < 0 ? rc : rejected;
+}
+
+static int export_spans(void *ctx, void *const *records, size_t n, uint64_t deadline) {
+    (void)ctx;
+    if (!exporter_in_signal) name_threads(records, n);
+    return export_all(span_exporters, n_span_exporters, records, n, deadline);
 }
 
 static void free_span(void *record) {
@@ -147,15 +154,7 @@ static void free_span(void *record) {
 
 static int export_logs(void *ctx, void *const *records, size_t n, uint64_t deadline) {
     (void)ctx;
-    int rc = 0, rejected = 0; /* as for spans: >= 0 is how many were rejected */
-    for (int i = 0; i < n_log_exporters; i++) {
-        int r = log_exporters[i]->ops->export(log_exporters[i], records, n, NULL, deadline);
-        if (r < 0)
-            rc = r;
-        else if (r > rejected)
-            rejected = r;
-    }
-    return rc < 0 ? rc : rejected;
+    return export_all(log_exporters, n_log_exporters, records, n, deadline);
 }
 
 static void free_log(void *record) {
