@@ -11,6 +11,7 @@
 
 static _Atomic(struct queue *) free_slots;
 static uint32_t slot_cache_size = 1024;
+static _Thread_local void *adopted __attribute__((tls_model("initial-exec")));
 
 void span_set_slot_cache(uint32_t slots) {
     slot_cache_size = slots ? slots : 1;
@@ -51,9 +52,8 @@ struct span *span_new(struct str name, const struct span_context *parent,
     bool slot = sizeof(struct span) + arena_size <= SPAN_SLOT;
     struct span *s = NULL;
     if (slot) {
-        struct queue *q = atomic_load_explicit(&free_slots, memory_order_acquire);
-        if (q) s = queue_pop(q);
-        if (!s) s = malloc(SPAN_SLOT);
+        s = adopted ? adopted : span_slot_take();
+        adopted = NULL;
         arena_size = SPAN_SLOT - sizeof *s;
     } else {
         s = malloc(sizeof *s + arena_size);
@@ -62,6 +62,17 @@ struct span *span_new(struct str name, const struct span_context *parent,
     span_setup(s, arena_size, name, parent, trace_id, trace_state, recording, start_ns, limits);
     s->slot = slot;
     return s;
+}
+
+void *span_slot_take(void) {
+    struct queue *q = atomic_load_explicit(&free_slots, memory_order_acquire);
+    void *slot = q ? queue_pop(q) : NULL;
+    return slot ? slot : malloc(SPAN_SLOT);
+}
+
+void span_slot_adopt(void *slot) {
+    if (adopted) span_slot_put(adopted);
+    adopted = slot;
 }
 
 struct span *span_new_in(void *mem, size_t size, struct str name, const struct span_context *parent,
@@ -85,15 +96,20 @@ static struct queue *slot_cache(void) {
     return fresh;
 }
 
+void span_slot_put(void *slot) {
+    if (!slot) return;
+    struct queue *q = slot_cache();
+    if (!q || !queue_push(q, slot)) free(slot);
+}
+
 void span_free(struct span *s) {
     if (!s || s->pinned) return;
     arena_release(&s->arena);
     if (s->in_place) return;
-    if (s->slot) {
-        struct queue *q = slot_cache();
-        if (q && queue_push(q, s)) return;
-    }
-    free(s);
+    if (s->slot)
+        span_slot_put(s);
+    else
+        free(s);
 }
 
 int span_set_attr(struct span *s, struct str key, const struct attr_value *value) {

@@ -61,6 +61,18 @@ struct span {
  * queue's size, the most spans that can be waiting at once). Set before the
  * first span is freed. */
 void span_set_slot_cache(uint32_t slots);
+/* A slot for a span another thread will start, from the free slots or
+ * malloc. A thread's first malloc makes glibc set up an arena and a cache
+ * for it (and tear the cache down at its exit), which costs a short-lived
+ * thread more than its span: so a thread's creator takes the slot and the
+ * new thread adopts it. NULL when out of memory. */
+void *span_slot_take(void);
+/* A slot back to the free slots (or free). */
+void span_slot_put(void *slot);
+/* The calling thread's next span_new that fits a slot uses slot; a slot
+ * adopted before and not used goes back (span_slot_adopt(NULL) just gives
+ * it back). */
+void span_slot_adopt(void *slot);
 
 /* A new span. parent NULL makes a root span with trace_id; otherwise the
  * parent's trace id is used. recording false makes a context-only span

@@ -44,7 +44,7 @@ static struct thread_slot slots[THREAD_SLOTS] OTELP_COLD;
 /* Claimed slots: the exit path and fork children look at the table only
  * when there is something in it (it is 160 KiB of untouched pages). */
 static _Atomic int live_slots;
-static _Thread_local int my_slot = -1;
+static _Thread_local int my_slot __attribute__((tls_model("initial-exec"))) = -1;
 
 /* Names given to a thread before it claimed its slot (its creator names it
  * right after pthread_create). Each side publishes first and then looks at
@@ -59,6 +59,7 @@ static struct {
 struct thread_start {
     void *(*fn)(void *);
     void *arg;
+    void *slot; /* the span's memory, taken by the creator (span_slot_take) */
     bool has_parent;
     struct span_context parent;
     char trace_state[513];
@@ -164,17 +165,30 @@ static void thread_end(void *arg) {
     guard_leave();
 }
 
+/* The calling thread's kernel tid without a system call: glibc's
+ * pthread_getcpuclockid computes the thread's CPU clock id from the tid it
+ * keeps, in the kernel's encoding (~tid << 3 | CPUCLOCK_PERTHREAD_MASK 4 |
+ * CPUCLOCK_SCHED 2). */
+static pid_t thread_tid(void) {
+    clockid_t c;
+    if (pthread_getcpuclockid(pthread_self(), &c) == 0 && (c & 7) == 6)
+        return (pid_t)(~(unsigned)c >> 3);
+    return (pid_t)syscall(SYS_gettid);
+}
+
 static void *trampoline(void *p) {
     struct thread_start *ts = p;
     void *(*fn)(void *) = ts->fn;
     void *arg = ts->arg;
     guard_enter();
     uint64_t now = clock_now_ns();
+    span_slot_adopt(ts->slot);
     struct span *s = telemetry_span_start(str_of("thread", 6), ts->has_parent ? &ts->parent : NULL,
                                           str_of(ts->trace_state, ts->ts_len), now, 0);
+    span_slot_adopt(NULL); /* unused (nothing started): back */
     release_start_record(ts);
     if (s) {
-        pid_t tid = (pid_t)syscall(SYS_gettid); /* once: a system call */
+        pid_t tid = thread_tid();
         s->symbolize = (void *)fn;
         span_set_int(s, "thread.id", tid);
         span_add_event(s, "thread.start", now);
@@ -248,13 +262,17 @@ HOOK_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, vo
     }
     ts->fn = fn;
     ts->arg = arg;
+    ts->slot = span_slot_take();
     const char *state;
     ts->has_parent = process_child_context(false, &ts->parent, &state, &ts->ts_len);
     if (!ts->has_parent || ts->ts_len > 512) ts->ts_len = 0;
     if (ts->ts_len) memcpy(ts->trace_state, state, ts->ts_len);
     errno = saved_errno;
     int rc = real_pthread_create(thread, attr, trampoline, ts);
-    if (rc) release_start_record(ts);
+    if (rc) {
+        span_slot_put(ts->slot);
+        release_start_record(ts);
+    }
     errno = saved_errno;
     return rc;
 }

@@ -346,7 +346,7 @@ class Relay(unittest.TestCase):
 class Threads(unittest.TestCase):
     @no_threads_under_tsan
     def test_thread_spans(self):
-        _, spans = run_tree(self, "threads")
+        out, spans = run_tree(self, "threads")
         _, top = check_tree(self, spans)
         threads = children(spans, top)
         by_name = {s["attributes"].get("thread.name"): s for s in threads}
@@ -357,6 +357,10 @@ class Threads(unittest.TestCase):
         self.assertEqual(len(threads), 5)
         tids = {s["attributes"]["thread.id"] for s in threads}
         self.assertEqual(len(tids), 5)
+        # thread.id is the kernel's id of the thread (the joined four print theirs)
+        joined = {int(t) for t in out.decode().strip().removeprefix("tids=").split(",")}
+        self.assertEqual(len(joined), 4)
+        self.assertLessEqual(joined, tids)
         for s in threads:
             self.assertEqual(s["name"], s["attributes"]["thread.name"])
             self.assertEqual([e["name"] for e in s["events"]][-1], "thread.exit")

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -29,19 +30,32 @@ static void *idle(void *arg) {
     return NULL;
 }
 
+/* Kernel thread ids of the "threads" mode's four joined threads, printed
+ * for the test to compare with the spans' thread.id. */
+static pid_t joined_tids[4];
+
 static void *named_by_setname(void *arg) {
     (void)arg;
+    joined_tids[0] = (pid_t)syscall(SYS_gettid);
     pthread_setname_np(pthread_self(), "setname-th");
     return NULL;
 }
 
 static void *named_by_prctl(void *arg) {
     (void)arg;
+    joined_tids[1] = (pid_t)syscall(SYS_gettid);
     prctl(PR_SET_NAME, "prctl-th", 0, 0, 0);
     return NULL;
 }
 
+static void *idle_noting_tid(void *arg) {
+    (void)arg;
+    joined_tids[2] = (pid_t)syscall(SYS_gettid);
+    return NULL;
+}
+
 static void *exits_early(void *arg) {
+    joined_tids[3] = (pid_t)syscall(SYS_gettid);
     pthread_exit(arg);
     return NULL;
 }
@@ -198,10 +212,13 @@ int main(int argc, char **argv) {
         pthread_t t[4];
         pthread_create(&t[0], NULL, named_by_setname, NULL);
         pthread_create(&t[1], NULL, named_by_prctl, NULL);
-        pthread_create(&t[2], NULL, idle, NULL);
+        pthread_create(&t[2], NULL, idle_noting_tid, NULL);
         pthread_create(&t[3], NULL, exits_early, NULL);
         for (int i = 0; i < 4; i++)
             pthread_join(t[i], NULL);
+        printf("tids=%d,%d,%d,%d\n", (int)joined_tids[0], (int)joined_tids[1], (int)joined_tids[2],
+               (int)joined_tids[3]);
+        fflush(stdout);
         pthread_t other;
         pthread_create(&other, NULL, forever, NULL);
         pthread_setname_np(other, "renamed-th");
