@@ -180,8 +180,7 @@ int arena_strdup(struct arena *a, struct str in, uint32_t limit, struct str *out
     return strdup_in(a, in, limit, out);
 }
 
-static int grow(struct attr_list *l, struct arena *a, uint32_t want) {
-    if (want <= l->cap) return 0;
+static int grow_to(struct attr_list *l, struct arena *a, uint32_t want) {
     uint32_t cap = l->cap ? l->cap * 2 : 8;
     if (cap < want) cap = want;
     struct attr *items = arena_alloc(a, cap * sizeof *items);
@@ -190,6 +189,10 @@ static int grow(struct attr_list *l, struct arena *a, uint32_t want) {
     l->items = items;
     l->cap = cap;
     return 0;
+}
+
+static inline int grow(struct attr_list *l, struct arena *a, uint32_t want) {
+    return want <= l->cap ? 0 : grow_to(l, a, want);
 }
 
 int attrs_reserve(struct attr_list *l, struct arena *a, uint32_t n) {
@@ -204,51 +207,55 @@ const struct attr *attrs_find(const struct attr_list *l, const char *key) {
     return NULL;
 }
 
+/* The attribute with key, or NULL. Keys often share a prefix ("process.",
+ * "attr.key.0"): the length and the last byte rule most out before memcmp. */
+static struct attr *find(const struct attr_list *l, struct str key) {
+    for (uint32_t i = 0; i < l->count; i++) {
+        struct attr *at = &l->items[i];
+        if (at->key.len == key.len &&
+            (!key.len || at->key.ptr[key.len - 1] == key.ptr[key.len - 1]) &&
+            !memcmp(at->key.ptr, key.ptr, key.len))
+            return at;
+    }
+    return NULL;
+}
+
+/* A string array value's copy into the arena. */
+static int copy_array(struct arena *a, const struct attr_limits *lim, struct attr_value *v) {
+    struct str *items = arena_alloc(a, (v->u.arr.count + 1) * sizeof *items);
+    if (!items) return -ENOMEM;
+    for (uint32_t i = 0; i < v->u.arr.count; i++)
+        if (strdup_in(a, v->u.arr.items[i], lim->value_length, &items[i]) < 0) return -ENOMEM;
+    v->u.arr.items = items;
+    return 0;
+}
+
 int attrs_put(struct attr_list *l, struct arena *a, const struct attr_limits *lim, struct str key,
               const struct attr_value *value) {
-    struct attr *slot = NULL;
     uint32_t bit = attr_key_bit(key);
-    /* Keys often share a prefix ("process.", "attr.key.0"): the length and
-     * the last byte rule most of them out before memcmp. */
-    for (uint32_t i = 0; (l->key_bits & bit) && i < l->count; i++)
-        if (l->items[i].key.len == key.len &&
-            (!key.len || l->items[i].key.ptr[key.len - 1] == key.ptr[key.len - 1]) &&
-            !memcmp(l->items[i].key.ptr, key.ptr, key.len)) {
-            slot = &l->items[i];
-            break;
+    struct attr *slot = l->key_bits & bit ? find(l, key) : NULL;
+    bool fresh = !slot;
+    if (fresh) {
+        int rc = l->count >= lim->count ? -ENOSPC : grow(l, a, l->count + 1);
+        if (!rc) {
+            slot = &l->items[l->count];
+            rc = strdup_in(a, key, UINT32_MAX, &slot->key);
         }
-    if (!slot) {
-        if (l->count >= lim->count) {
+        if (rc < 0) {
             l->dropped++;
-            return -ENOSPC;
-        }
-        if (grow(l, a, l->count + 1) < 0) {
-            l->dropped++;
-            return -ENOMEM;
-        }
-        slot = &l->items[l->count];
-        if (strdup_in(a, key, UINT32_MAX, &slot->key) < 0) {
-            l->dropped++;
-            return -ENOMEM;
+            return rc;
         }
     }
     struct attr_value v = *value;
-    int rc = 0;
-    if (v.type == ATTR_STRING) {
-        rc = strdup_in(a, value->u.s, lim->value_length, &v.u.s);
-    } else if (v.type == ATTR_STRING_ARRAY) {
-        struct str *items = arena_alloc(a, (value->u.arr.count + 1) * sizeof *items);
-        if (!items) rc = -ENOMEM;
-        for (uint32_t i = 0; !rc && i < value->u.arr.count; i++)
-            rc = strdup_in(a, value->u.arr.items[i], lim->value_length, &items[i]);
-        v.u.arr.items = items;
-    }
+    int rc = v.type == ATTR_STRING         ? strdup_in(a, value->u.s, lim->value_length, &v.u.s)
+             : v.type == ATTR_STRING_ARRAY ? copy_array(a, lim, &v)
+                                           : 0;
     if (rc < 0) {
-        if (slot == &l->items[l->count]) l->dropped++;
+        if (fresh) l->dropped++;
         return rc;
     }
     slot->value = v;
-    if (slot == &l->items[l->count]) {
+    if (fresh) {
         l->count++;
         l->key_bits |= bit;
     }

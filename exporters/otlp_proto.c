@@ -69,10 +69,19 @@ static inline size_t keyvalue_size(const struct attr *a) {
     return lfield(a->key.len) + lfield(anyvalue_size(&a->value));
 }
 
+/* A string attribute whose key and value together take at most 120 bytes
+ * (most do): every length in its KeyValue is one byte, so its size and
+ * bytes come without the general varint and size arithmetic. */
+static inline bool short_string(const struct attr *a) {
+    return a->value.type == ATTR_STRING && (size_t)a->key.len + a->value.u.s.len <= 120;
+}
+
 static size_t attrs_size(const struct attr_list *l) {
     size_t n = 0;
-    for (uint32_t i = 0; i < l->count; i++)
-        n += lfield(keyvalue_size(&l->items[i]));
+    for (uint32_t i = 0; i < l->count; i++) {
+        const struct attr *a = &l->items[i];
+        n += short_string(a) ? (size_t)a->key.len + a->value.u.s.len + 8 : lfield(keyvalue_size(a));
+    }
     return n;
 }
 
@@ -183,9 +192,29 @@ static inline __attribute__((always_inline)) void put_anyvalue(struct w *w,
     }
 }
 
+/* field: the attribute list's field number, below 16 (a one-byte tag). */
 static void put_attrs(struct w *w, unsigned field, const struct attr_list *l) {
     for (uint32_t i = 0; i < l->count; i++) {
         const struct attr *a = &l->items[i];
+        if (short_string(a)) {
+            /* tag, KeyValue length, key (tag, length, bytes), value (tag,
+             * AnyValue length, string tag, length, bytes) */
+            uint8_t *p = w->p;
+            size_t kl = a->key.len, vl = a->value.u.s.len;
+            p[0] = (uint8_t)(field << 3 | WT_LEN);
+            p[1] = (uint8_t)(kl + vl + 6);
+            p[2] = 1 << 3 | WT_LEN;
+            p[3] = (uint8_t)kl;
+            copy_short(p + 4, a->key.ptr, kl);
+            p += 4 + kl;
+            p[0] = 2 << 3 | WT_LEN;
+            p[1] = (uint8_t)(vl + 2);
+            p[2] = 1 << 3 | WT_LEN;
+            p[3] = (uint8_t)vl;
+            copy_short(p + 4, a->value.u.s.ptr, vl);
+            w->p = p + 4 + vl;
+            continue;
+        }
         size_t av = anyvalue_size(&a->value); /* once: keyvalue_size would redo it */
         put_len(w, field, lfield(a->key.len) + lfield(av));
         put_bytes(w, 1, a->key.ptr, a->key.len);

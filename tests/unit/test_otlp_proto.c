@@ -271,6 +271,43 @@ static void test_large_values(void) {
     span_free(s);
 }
 
+/* String attributes around the encoder's short form (key and value within
+ * 120 bytes together: one-byte lengths throughout) and just past it, where
+ * the KeyValue's length takes two bytes; empty keys and values too. */
+static void test_short_string_boundary(void) {
+    make_resource();
+    uint8_t tid[16] = {1};
+    struct span *s = span_new(str_cstr("edges"), NULL, tid, str_of("", 0), true, 1, &limits, 0);
+    REQUIRE(s);
+    static const size_t totals[] = {0, 1, 119, 120, 121, 122, 125, 126, 127, 128, 250};
+    static char value[256];
+    memset(value, 'v', sizeof value);
+    char key[32];
+    for (size_t i = 0; i < sizeof totals / sizeof *totals; i++) {
+        int klen = snprintf(key, sizeof key, "k%zu", totals[i]);
+        size_t vlen = totals[i] > (size_t)klen ? totals[i] - (size_t)klen : 0;
+        (void)span_set_str(s, key, value, vlen);
+    }
+    (void)span_set_str(s, "", "empty key", 9);
+    struct buf b = {0};
+    struct otlp_traces *t = encode_decode(&s, 1, &b, 0);
+    REQUIRE(t);
+    const struct otlp_span *o = otlp_traces_span_at(t, 0);
+    REQUIRE(o);
+    CHECK_EQ_INT(o->attrs.count, sizeof totals / sizeof *totals + 1);
+    for (size_t i = 0; i < sizeof totals / sizeof *totals; i++) {
+        int klen = snprintf(key, sizeof key, "k%zu", totals[i]);
+        size_t vlen = totals[i] > (size_t)klen ? totals[i] - (size_t)klen : 0;
+        const struct otlp_value *v = attr(&o->attrs, key, OTLP_VALUE_STRING);
+        CHECK(v && v->len == vlen && !memcmp(v->str, value, vlen));
+    }
+    const struct otlp_value *v = attr(&o->attrs, "", OTLP_VALUE_STRING);
+    CHECK(v && v->len == 9 && !memcmp(v->str, "empty key", 9));
+    otlp_traces_free(t);
+    buf_release(&b);
+    span_free(s);
+}
+
 /* More spans than the size cache: the encoder recomputes sizes past 512. */
 static void test_many_spans(void) {
     make_resource();
@@ -577,6 +614,7 @@ int main(void) {
     RUN(test_full_span);
     RUN(test_minimal_spans);
     RUN(test_large_values);
+    RUN(test_short_string_boundary);
     RUN(test_many_spans);
     RUN(test_empty_batch);
     RUN(test_appends);
