@@ -50,7 +50,7 @@ static uint64_t config_hash;
 static uint32_t delay_ms, budget_ms;
 static uint64_t born_ns; /* when this process started (a fork child: its first child) */
 static const char *endpoints[SIGNAL_COUNT];
-static bool url_ok[SIGNAL_COUNT];
+static bool url_ok[SIGNAL_COUNT]; /* a relay's: set when it starts */
 static char *headers[SIGNAL_COUNT];
 static const char *header_specs[SIGNAL_COUNT];
 
@@ -72,10 +72,6 @@ void handoff_init(const struct config *cfg) {
         h = fnv1a(h, o->headers);
         if (o->protocol != OTLP_HTTP_PROTOBUF || o->compression != OTLP_COMPRESSION_NONE)
             enabled = false;
-        /* Parsed here to check, again when the relay starts to use it: the
-         * check then costs no static pages. */
-        struct http_url u;
-        url_ok[s] = o->endpoint && http_url_parse(o->endpoint, &u) == 0 && !u.tls;
         endpoints[s] = o->endpoint;
         header_specs[s] = o->headers;
     }
@@ -113,10 +109,17 @@ static socklen_t socket_name(struct sockaddr_un *a, pid_t pid) {
     return (socklen_t)(p - (char *)a);
 }
 
+/* Whether sig's endpoint is one a relay forwards to (plain http). Parsed
+ * when used, not at start: most processes never hand off or relay. */
+static bool url_usable(enum signal_kind sig, struct http_url *u) {
+    return endpoints[sig] && http_url_parse(endpoints[sig], u) == 0 && !u->tls;
+}
+
 /* ---- child side ---- */
 
 int handoff_connect(enum signal_kind sig) {
-    if (!enabled || !url_ok[sig]) return -ENOTSUP;
+    struct http_url u;
+    if (!enabled || !url_usable(sig, &u)) return -ENOTSUP;
     pid_t parent = getppid();
     if (parent <= 1) return -ENOENT;
     /* Non-blocking: a busy parent (full backlog or buffer) must never hold
@@ -350,7 +353,7 @@ static void listen_start(void) {
     listen_name_len = alen;
     for (int s = 0; s < SIGNAL_COUNT; s++) {
         struct http_url u = {0};
-        if (url_ok[s] && http_url_parse(endpoints[s], &u) < 0) url_ok[s] = false;
+        url_ok[s] = url_usable((enum signal_kind)s, &u);
         http_client_init(&clients[s], &u);
         if (!headers[s]) headers[s] = otlp_http_header_block(header_specs[s]);
     }
