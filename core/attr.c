@@ -19,13 +19,8 @@ void arena_init(struct arena *a, void *first, size_t size) {
     a->no_malloc = false;
 }
 
-void *arena_alloc(struct arena *a, size_t size) {
-    size = (size + ALIGN - 1) & ~(size_t)(ALIGN - 1);
-    if ((size_t)(a->end - a->cur) >= size) {
-        void *p = a->cur;
-        a->cur += size;
-        return p;
-    }
+/* arena_alloc past the reserved space (size aligned): a malloc'd chunk. */
+static __attribute__((noinline)) void *alloc_chunk(struct arena *a, size_t size) {
     if (a->no_malloc) return NULL;
     size_t chunk = size > 1024 ? size : 1024;
     struct arena_chunk *c = malloc(sizeof *c + chunk);
@@ -35,6 +30,14 @@ void *arena_alloc(struct arena *a, size_t size) {
     a->cur = (char *)c->align + size;
     a->end = (char *)c->align + chunk;
     return c->align;
+}
+
+void *arena_alloc(struct arena *a, size_t size) {
+    size = (size + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+    if ((size_t)(a->end - a->cur) < size) return alloc_chunk(a, size);
+    void *p = a->cur;
+    a->cur += size;
+    return p;
 }
 
 void arena_release(struct arena *a) {
@@ -230,9 +233,11 @@ static int copy_array(struct arena *a, const struct attr_limits *lim, struct att
     return 0;
 }
 
-int attrs_put(struct attr_list *l, struct arena *a, const struct attr_limits *lim, struct str key,
-              const struct attr_value *value) {
-    uint32_t bit = attr_key_bit(key);
+/* attrs_put's general case: an existing key, a full list, other types
+ * (apart, so that the common case needs no stack frame). */
+static __attribute__((noinline)) int put(struct attr_list *l, struct arena *a,
+                                         const struct attr_limits *lim, struct str key,
+                                         uint32_t bit, const struct attr_value *value) {
     struct attr *slot = l->key_bits & bit ? find(l, key) : NULL;
     bool fresh = !slot;
     if (fresh) {
@@ -259,6 +264,26 @@ int attrs_put(struct attr_list *l, struct arena *a, const struct attr_limits *li
         l->count++;
         l->key_bits |= bit;
     }
+    return 0;
+}
+
+int attrs_put(struct attr_list *l, struct arena *a, const struct attr_limits *lim, struct str key,
+              const struct attr_value *value) {
+    uint32_t bit = attr_key_bit(key);
+    if (value->type != ATTR_STRING || l->key_bits & bit || l->count >= lim->count ||
+        l->count >= l->cap)
+        return put(l, a, lim, key, bit, value);
+    /* A new string key with room in the list (most calls): straight into
+     * its place. */
+    struct attr *slot = &l->items[l->count];
+    if (strdup_in(a, key, UINT32_MAX, &slot->key) < 0 ||
+        strdup_in(a, value->u.s, lim->value_length, &slot->value.u.s) < 0) {
+        l->dropped++;
+        return -ENOMEM;
+    }
+    slot->value.type = ATTR_STRING;
+    l->count++;
+    l->key_bits |= bit;
     return 0;
 }
 

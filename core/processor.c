@@ -136,7 +136,9 @@ static size_t waiting(struct batcher *b) {
 
 /* The next record waiting, early ones first, or NULL. */
 static void *take(struct batcher *b) {
-    for (int i = 0; i < EARLY; i++)
+    /* Early slots only while some are taken up (not once the queue is in
+     * use): an empty scan was a fifth of what taking a record cost. */
+    for (int i = 0; i < EARLY && atomic_load_explicit(&b->early_n, memory_order_relaxed); i++)
         if (atomic_load_explicit(&b->early[i], memory_order_relaxed)) {
             void *r = atomic_exchange(&b->early[i], NULL);
             if (r) {
