@@ -120,9 +120,9 @@ static void name_threads(void *const *records, size_t n) {
             }
             name = cache[slot].name;
         }
-        struct str copy;
-        if (arena_strdup(&s->arena, str_cstr(name), UINT32_MAX, &copy) == 0) s->name = copy;
-        span_set_str(s, "thread.name", name, strlen(name));
+        struct str copy, text = str_cstr(name);
+        if (arena_strdup(&s->arena, text, UINT32_MAX, &copy) == 0) s->name = copy;
+        span_set_str(s, "thread.name", text.ptr, text.len);
         s->symbolize = NULL;
     }
 }

@@ -55,6 +55,9 @@ static struct {
     _Atomic(pthread_t) handle;
     char name[NAME_LEN];
 } pending[PENDING];
+/* Entries published (counted after, so a thread that reads 0 here claimed
+ * its slot before the namer looked for it): most threads look no further. */
+static _Atomic int pending_n;
 
 struct thread_start {
     void *(*fn)(void *);
@@ -69,12 +72,14 @@ struct thread_start {
 static void remember_name(int slot, const char *name);
 
 static void take_pending_name(int slot) {
+    if (!atomic_load(&pending_n)) return;
     pthread_t self = pthread_self();
     for (int i = 0; i < PENDING; i++)
         if (atomic_load(&pending[i].used) == 2 &&
             pthread_equal(atomic_load(&pending[i].handle), self)) {
             remember_name(slot, pending[i].name);
             atomic_store(&pending[i].used, 0);
+            atomic_fetch_sub(&pending_n, 1);
         }
 }
 
@@ -87,6 +92,7 @@ static void add_pending_name(pthread_t th, const char *name) {
         pending[i].name[n] = '\0';
         atomic_store(&pending[i].handle, th);
         atomic_store(&pending[i].used, 2);
+        atomic_fetch_add(&pending_n, 1);
         return;
     }
 }
