@@ -347,17 +347,11 @@ static void load_batch(struct batch_config *b, char *const *envp, const char *co
 /* The entries that can matter to us, found in one pass over the
  * environment (a CI job's may hold hundreds of variables). */
 #define MAX_OURS 255
-static bool starts_with(const char *s, const char *prefix) {
-    while (*prefix && *s == *prefix)
-        s++, prefix++;
-    return !*prefix;
-}
-
 static int filter_env(char *const *envp, char **ours) {
     int n = 0;
     for (char *const *e = envp; e && *e; e++) {
         const char *v = *e;
-        if (starts_with(v, "OTEL_") || starts_with(v, "TRACE") || starts_with(v, "BAGGAGE=")) {
+        if (text_prefix(v, "OTEL_") || text_prefix(v, "TRACE") || text_prefix(v, "BAGGAGE=")) {
             if (n == MAX_OURS) return -1;
             ours[n++] = *e;
         }

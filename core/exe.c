@@ -3,31 +3,25 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <sched.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <unistd.h>
 
 #include "core/cold.h"
+#include "core/once.h"
+#include "core/text.h"
 
 static char path[PATH_MAX] OTELP_COLD;
 static const char *base;
 static const char *execfn; /* AT_EXECFN, when it names the program itself */
 static bool initialized;
-static _Atomic int state; /* 0 not looked, 1 looking, 2 done */
+static _Atomic int state; /* once.h: looked up */
 
 /* (No libc string calls at start: each is a page of libc's code that a
  * small program may not otherwise touch.) */
-static bool has_prefix(const char *s, const char *prefix) {
-    while (*prefix)
-        if (*s++ != *prefix++) return false;
-    return true;
-}
-
 static bool equal(const char *a, const char *b) {
-    return has_prefix(a, b) && a[strlen(b)] == '\0';
+    return text_prefix(a, b) && a[strlen(b)] == '\0';
 }
 
 void exe_init(int argc, char **argv) {
@@ -36,7 +30,7 @@ void exe_init(int argc, char **argv) {
     errno = 0;
     bool by_fd = getauxval(AT_EXECFD) != 0 || errno != ENOENT; /* binfmt_misc 'O' */
     errno = saved_errno;
-    bool direct = fn && *fn && !by_fd && !has_prefix(fn, "/dev/fd/") && !has_prefix(fn, "/proc/");
+    bool direct = fn && *fn && !by_fd && !text_prefix(fn, "/dev/fd/") && !text_prefix(fn, "/proc/");
     for (int i = 1; direct && i < argc && i <= 3 && argv[i]; i++)
         if (equal(argv[i], fn)) direct = false; /* an interpreter's script */
     execfn = direct ? fn : NULL;
@@ -47,25 +41,21 @@ void exe_init(int argc, char **argv) {
 
 const char *exe_path(bool signal_safe) {
     if (!initialized) return "";
-    int expected = 0;
-    if (atomic_compare_exchange_strong(&state, &expected, 1)) {
+    if (once_claim(&state)) {
         if (!execfn || signal_safe || !realpath(execfn, path)) {
             ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
             path[n > 0 ? n : 0] = '\0';
         }
         const char *slash = strrchr(path, '/');
         base = path[0] ? slash ? slash + 1 : path : NULL;
-        atomic_store(&state, 2);
+        once_done(&state);
     }
-    /* Another thread is looking: a moment (bounded, never blocks). */
-    for (int spins = 0; atomic_load(&state) == 1 && spins < 1000000; spins++)
-        sched_yield();
-    return atomic_load(&state) == 2 ? path : "";
+    return once_wait(&state, 1000000) ? path : "";
 }
 
 const char *exe_name(bool signal_safe) {
     exe_path(signal_safe);
-    return atomic_load(&state) == 2 ? base : NULL;
+    return once_ready(&state) ? base : NULL;
 }
 
 void exe_after_fork_child(void) {

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdatomic.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,6 +13,7 @@
 #include "core/diag.h"
 #include "core/exe.h"
 #include "core/ids.h"
+#include "core/once.h"
 #include "core/sampler.h"
 #include "core/stream.h"
 #include "exporters/exporter.h"
@@ -35,24 +35,21 @@ static _Atomic uint64_t logs_dropped_no_memory, logs_truncated;
  * and its own /proc entries). Both carry the same service.instance.id. */
 static struct resource_form {
     struct resource r;
-    _Atomic int state; /* 0 none, 1 detecting, 2 ready */
+    _Atomic int state; /* once.h: detected */
 } full_form, local_form;
 static char full_mem[32768] OTELP_COLD __attribute__((aligned(16)));
 static char local_mem[8192] OTELP_COLD __attribute__((aligned(16)));
 static char instance_id[37];
-static atomic_flag instance_id_set = ATOMIC_FLAG_INIT;
-static _Atomic bool instance_id_ready;
+static _Atomic int instance_id_state; /* once.h: made */
 
 static const struct resource *resource_of(struct resource_form *f, char *mem, size_t size,
                                           bool without_host) {
-    int expected = 0;
-    if (atomic_compare_exchange_strong(&f->state, &expected, 1)) {
-        if (!atomic_flag_test_and_set(&instance_id_set)) {
+    if (once_claim(&f->state)) {
+        if (once_claim(&instance_id_state)) {
             ids_uuid4(instance_id);
-            atomic_store(&instance_id_ready, true);
+            once_done(&instance_id_state);
         }
-        for (int spins = 0; !atomic_load(&instance_id_ready) && spins < 1000000; spins++)
-            sched_yield();
+        once_wait(&instance_id_state, 1000000);
         memset(&f->r, 0, sizeof f->r);
         arena_init(&f->r.arena, mem, size);
         f->r.arena.no_malloc = true;
@@ -64,12 +61,9 @@ static const struct resource *resource_of(struct resource_form *f, char *mem, si
          * the process records spans). */
         const char *exe = exe_name(true);
         resource_detect(&f->r, &telemetry.cfg, exe ? exe : telemetry.exe_name, "");
-        atomic_store(&f->state, 2);
+        once_done(&f->state);
     }
-    /* Another thread is detecting: wait for it (it never blocks; the bound
-     * only guards against the unforeseen). */
-    for (int spins = 0; atomic_load(&f->state) != 2 && spins < 1000000; spins++)
-        sched_yield();
+    once_wait(&f->state, 1000000); /* another thread is detecting: it never blocks */
     return &f->r;
 }
 
@@ -201,7 +195,7 @@ bool telemetry_current_context(struct span_context *out) {
     return false;
 }
 
-static _Atomic int logs_state; /* 0 not made, 1 being made, 2 made */
+static _Atomic int logs_state; /* once.h: made */
 
 static void make_logs(void) {
     struct telemetry *t = &telemetry;
@@ -217,20 +211,15 @@ static void make_logs(void) {
 }
 
 struct batcher *telemetry_logs(void) {
-    if (atomic_load_explicit(&logs_state, memory_order_acquire) == 2) return telemetry.logs;
+    if (once_ready(&logs_state)) return telemetry.logs;
     if (!telemetry.logs_on) return NULL;
-    int expected = 0;
-    if (atomic_compare_exchange_strong(&logs_state, &expected, 1)) {
+    if (once_claim(&logs_state)) {
         make_logs();
-        atomic_store_explicit(&logs_state, 2, memory_order_release);
+        once_done(&logs_state);
         return telemetry.logs;
     }
     /* Another thread is making it: no I/O, a moment. */
-    for (int spins = 0; spins < 100000; spins++) {
-        if (atomic_load_explicit(&logs_state, memory_order_acquire) == 2) return telemetry.logs;
-        sched_yield();
-    }
-    return NULL;
+    return once_wait(&logs_state, 100000) ? telemetry.logs : NULL;
 }
 
 int telemetry_init(char *const *envp, const char *exe_name) {
@@ -459,7 +448,7 @@ static void report_batcher(const char *what, const struct batcher *b) {
 static void report_loss(void) {
     if (diag_get_level() < DIAG_INFO) return;
     if (telemetry.spans) report_batcher("spans", telemetry.spans);
-    if (atomic_load(&logs_state) == 2 && telemetry.logs) {
+    if (once_ready(&logs_state) && telemetry.logs) {
         report_batcher("logs", telemetry.logs);
         diag_info("logs: dropped %llu (no memory), %llu bodies truncated",
                   (unsigned long long)atomic_load(&logs_dropped_no_memory),
@@ -489,8 +478,7 @@ void telemetry_after_fork_child(void) {
      * also, a parent thread may have been detecting at the fork. */
     atomic_store(&full_form.state, 0);
     atomic_store(&local_form.state, 0);
-    atomic_flag_clear(&instance_id_set);
-    atomic_store(&instance_id_ready, false);
+    atomic_store(&instance_id_state, 0);
     /* A parent thread was making the logs pipeline: made anew if needed. */
     if (atomic_load(&logs_state) == 1) atomic_store(&logs_state, 0);
     if (!telemetry.active) return;

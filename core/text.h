@@ -20,6 +20,13 @@ static inline bool text_ieq(const char *a, const char *b, size_t n) {
     return true;
 }
 
+/* Whether s starts with prefix. */
+static inline bool text_prefix(const char *s, const char *prefix) {
+    for (; *prefix; s++, prefix++)
+        if (*s != *prefix) return false;
+    return true;
+}
+
 /* Whether s starts with prefix, ignoring ASCII case. */
 static inline bool text_iprefix(const char *s, const char *prefix) {
     for (; *prefix; s++, prefix++)
