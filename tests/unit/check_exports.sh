@@ -4,7 +4,7 @@
 # names, the version script lists the same hooks, and the object needs no
 # library beyond libc, libdl, libpthread, libm and the dynamic loader (no
 # curl, no ssl at load time; sanitizer runtimes are allowed for sanitizer
-# builds).
+# builds), and it is laid out in two load segments without RELRO.
 # Version nodes (absolute "A" symbols) are not exports.
 # Usage: check_exports.sh libotelpreload.so hooks.def libotelpreload.map
 set -u
@@ -81,6 +81,18 @@ while read -r lib; do
         ;;
     esac
 done <"$tmp/needed"
+
+# Two PT_LOAD segments and no PT_GNU_RELRO: the loader maps each segment
+# and mprotects the RELRO range in every process (see CMakeLists.txt).
+loads=$(readelf -lW "$so" | grep -c '^ *LOAD ')
+if [ "$loads" -ne 2 ]; then
+    echo "expected 2 LOAD segments, found $loads" >&2
+    status=1
+fi
+if readelf -lW "$so" | grep -q 'GNU_RELRO'; then
+    echo "unexpected GNU_RELRO segment" >&2
+    status=1
+fi
 
 if [ $status -eq 0 ]; then
     echo "exports: $(wc -l <"$tmp/hooks") hooks, $(grep -c '^otelp_' "$tmp/exported") otelp_* names," \
