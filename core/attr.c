@@ -1,4 +1,5 @@
 /* attr: attribute lists, limits and the record arena. See attr.h. */
+#include "core/cold.h"
 #include "core/attr.h"
 
 #include <errno.h>
@@ -12,7 +13,7 @@ struct arena_chunk {
 
 #define ALIGN 8u
 
-void arena_init(struct arena *a, void *first, size_t size) {
+OTELP_FIRST void arena_init(struct arena *a, void *first, size_t size) {
     a->cur = first;
     a->end = (char *)first + size;
     a->overflow = NULL;
@@ -51,7 +52,7 @@ void arena_release(struct arena *a) {
     a->cur = a->end = NULL;
 }
 
-struct str str_cstr(const char *s) {
+OTELP_FIRST struct str str_cstr(const char *s) {
     return str_of(s, s ? strlen(s) : 0);
 }
 

@@ -3,6 +3,7 @@
  * Precedence for the OTLP exporter settings: the signal-specific variable
  * (OTEL_EXPORTER_OTLP_TRACES_*) wins over the generic one. The generic
  * endpoint gets "/v1/<signal>" appended; a signal endpoint is used as given. */
+#include "core/cold.h"
 #include "core/config.h"
 
 #include <errno.h>
@@ -14,7 +15,7 @@
 
 #include "core/text.h"
 
-const char *env_lookup(char *const *envp, const char *name) {
+OTELP_FIRST const char *env_lookup(char *const *envp, const char *name) {
     if (!envp) return NULL;
     /* A byte loop, not strncmp: ~100 look-ups at every process start, each
      * decided at the first byte after "OTEL_" or so. */
@@ -68,7 +69,7 @@ static void bad_value(const char *name, const char *value, const char *fallback)
     diag_warn("invalid value '%s' for %s, using %s", value, name, fallback);
 }
 
-static void get_bool(char *const *envp, const char *name, bool *out) {
+OTELP_FIRST static void get_bool(char *const *envp, const char *name, bool *out) {
     const char *s = env_lookup(envp, name);
     if (s && config_parse_bool(s, out) < 0) {
         bad_value(name, s, "false");
@@ -77,7 +78,7 @@ static void get_bool(char *const *envp, const char *name, bool *out) {
 }
 
 /* min: smallest value accepted (e.g. 1 for sizes where 0 makes no sense). */
-static void get_u32(char *const *envp, const char *name, uint32_t *out, uint32_t min) {
+OTELP_FIRST static void get_u32(char *const *envp, const char *name, uint32_t *out, uint32_t min) {
     const char *s = env_lookup(envp, name);
     uint32_t v;
     if (!s) return;
@@ -98,7 +99,7 @@ struct name_value {
     int value;
 };
 
-static int lookup_name(const struct name_value *table, const char *s, size_t len) {
+OTELP_FIRST static int lookup_name(const struct name_value *table, const char *s, size_t len) {
     for (; table->name; table++)
         if (strlen(table->name) == len && text_ieq(table->name, s, len)) return table->value;
     return -1;
@@ -113,7 +114,7 @@ static char kept[512];
 static size_t kept_used;
 
 /* room bytes (and a NUL) for a string that starts with s[0..n). */
-static char *keep_copy(const char *s, size_t n, size_t room) {
+OTELP_FIRST static char *keep_copy(const char *s, size_t n, size_t room) {
     char *p;
     if (room < sizeof kept - kept_used) {
         p = kept + kept_used;
@@ -126,7 +127,7 @@ static char *keep_copy(const char *s, size_t n, size_t room) {
     return p;
 }
 
-static char *dup_or_null(const char *s) {
+OTELP_FIRST static char *dup_or_null(const char *s) {
     size_t n = s ? strlen(s) : 0;
     return s ? keep_copy(s, n, n) : NULL;
 }
@@ -168,8 +169,9 @@ static const char *const signal_lower[SIGNAL_COUNT] = {"traces", "logs", "metric
 /* A comma-separated list of names from table: the bit set of their values
  * (value v sets bit v; what: the word for an unknown name's diagnostic).
  * def when the variable is unset. */
-static unsigned parse_list(char *const *envp, const char *name, const struct name_value *table,
-                           const char *what, unsigned def) {
+OTELP_FIRST static unsigned parse_list(char *const *envp, const char *name,
+                                       const struct name_value *table, const char *what,
+                                       unsigned def) {
     const char *s = env_lookup(envp, name);
     if (!s) return def;
     unsigned set = 0;
@@ -194,7 +196,7 @@ static unsigned parse_list(char *const *envp, const char *name, const struct nam
 }
 
 /* OTEL_*_EXPORTER: a list; "none" (bit 0) selects nothing. */
-static unsigned parse_exporters(char *const *envp, const char *name, unsigned def) {
+OTELP_FIRST static unsigned parse_exporters(char *const *envp, const char *name, unsigned def) {
     return parse_list(envp, name, exporter_names, "exporter", def) & ~(1u << EXPORTER_NONE);
 }
 
@@ -202,7 +204,7 @@ static const struct name_value stream_names[] = {
     {"none", 0}, {"stdout", 1}, {"stderr", 2}, {NULL, 0}};
 
 /* OTEL_PRELOAD_LOGS_STREAMS: a list of stdout, stderr (or none): bits 1, 2. */
-static unsigned parse_streams(char *const *envp, const char *name) {
+OTELP_FIRST static unsigned parse_streams(char *const *envp, const char *name) {
     return parse_list(envp, name, stream_names, "stream", 0) & ~1u;
 }
 
@@ -241,8 +243,8 @@ static const char *const signal_names[SIGNAL_COUNT][OTLP_VARS] = {
 /* The signal-specific value, else the generic one. *name is the variable
  * that gave it; *report is false for a generic value an earlier signal has
  * already reported on. */
-static const char *signal_var(char *const *envp, enum signal_kind sig, int var, const char **name,
-                              bool *report) {
+OTELP_FIRST static const char *signal_var(char *const *envp, enum signal_kind sig, int var,
+                                          const char **name, bool *report) {
     *name = signal_names[sig][var];
     *report = true;
     const char *v = env_lookup(envp, *name);
@@ -252,7 +254,8 @@ static const char *signal_var(char *const *envp, enum signal_kind sig, int var, 
     return env_lookup(envp, *name);
 }
 
-static char *signal_endpoint(char *const *envp, enum signal_kind sig, enum otlp_protocol proto) {
+OTELP_FIRST static char *signal_endpoint(char *const *envp, enum signal_kind sig,
+                                         enum otlp_protocol proto) {
     const char *own = env_lookup(envp, signal_names[sig][OTLP_ENDPOINT]);
     if (own) return dup_or_null(own);
     const char *base = env_lookup(envp, "OTEL_EXPORTER_OTLP_ENDPOINT");
@@ -274,8 +277,9 @@ static char *signal_endpoint(char *const *envp, enum signal_kind sig, enum otlp_
 
 /* A signal variable naming one of table's values: the value, or dflt
  * (named dflt_text in the one diagnostic) when unset or unknown. */
-static int signal_choice(char *const *envp, enum signal_kind sig, int var,
-                         const struct name_value *table, int dflt, const char *dflt_text) {
+OTELP_FIRST static int signal_choice(char *const *envp, enum signal_kind sig, int var,
+                                     const struct name_value *table, int dflt,
+                                     const char *dflt_text) {
     const char *name;
     bool report;
     const char *v = signal_var(envp, sig, var, &name, &report);
@@ -286,7 +290,7 @@ static int signal_choice(char *const *envp, enum signal_kind sig, int var,
     return dflt;
 }
 
-static int load_otlp(struct otlp_config *o, char *const *envp, enum signal_kind sig) {
+OTELP_FIRST static int load_otlp(struct otlp_config *o, char *const *envp, enum signal_kind sig) {
     const char *name = NULL;
     bool report;
     int rc = 0;
@@ -330,8 +334,8 @@ static const char *const blrp_names[4] = {"OTEL_BLRP_MAX_QUEUE_SIZE", "OTEL_BLRP
                                           "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
                                           "OTEL_BLRP_EXPORT_TIMEOUT"};
 
-static void load_batch(struct batch_config *b, char *const *envp, const char *const names[4],
-                       uint32_t delay_ms, uint32_t queue) {
+OTELP_FIRST static void load_batch(struct batch_config *b, char *const *envp,
+                                   const char *const names[4], uint32_t delay_ms, uint32_t queue) {
     *b = (struct batch_config){queue, delay_ms, 512, 30000};
     get_u32(envp, names[0], &b->max_queue_size, 1);
     get_u32(envp, names[1], &b->schedule_delay_ms, 0);
@@ -347,7 +351,7 @@ static void load_batch(struct batch_config *b, char *const *envp, const char *co
 /* The entries that can matter to us, found in one pass over the
  * environment (a CI job's may hold hundreds of variables). */
 #define MAX_OURS 255
-static int filter_env(char *const *envp, char **ours) {
+OTELP_FIRST static int filter_env(char *const *envp, char **ours) {
     int n = 0;
     for (char *const *e = envp; e && *e; e++) {
         const char *v = *e;
@@ -360,7 +364,7 @@ static int filter_env(char *const *envp, char **ours) {
     return n;
 }
 
-int config_load(struct config *c, char *const *all_env) {
+OTELP_FIRST int config_load(struct config *c, char *const *all_env) {
     memset(c, 0, sizeof *c);
     int rc = 0;
     char *ours[MAX_OURS + 1];

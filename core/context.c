@@ -1,4 +1,5 @@
 /* context: W3C trace context. See context.h. */
+#include "core/cold.h"
 #include "core/context.h"
 
 #include <errno.h>
@@ -29,7 +30,7 @@ void hex_encode(const uint8_t *in, size_t len, char *out) {
     }
 }
 
-int traceparent_parse(const char *s, struct span_context *out) {
+OTELP_FIRST int traceparent_parse(const char *s, struct span_context *out) {
     if (!s) return -EINVAL;
     size_t len = strlen(s);
     uint8_t version;

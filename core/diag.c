@@ -1,4 +1,5 @@
 /* diag: self-diagnostics on stderr, only when asked for. See diag.h. */
+#include "core/cold.h"
 #include "core/diag.h"
 
 #include <errno.h>
@@ -26,10 +27,10 @@ void diag_keep_stderr(void) {
 }
 static void (*current_sink)(enum diag_level, const char *);
 
-void diag_set_level(enum diag_level level) {
+OTELP_FIRST void diag_set_level(enum diag_level level) {
     current_level = level;
 }
-enum diag_level diag_get_level(void) {
+OTELP_FIRST enum diag_level diag_get_level(void) {
     return current_level;
 }
 void diag_set_sink(void (*sink)(enum diag_level, const char *)) {

@@ -24,7 +24,7 @@ static bool equal(const char *a, const char *b) {
     return text_prefix(a, b) && a[strlen(b)] == '\0';
 }
 
-void exe_init(int argc, char **argv) {
+OTELP_FIRST void exe_init(int argc, char **argv) {
     int saved_errno = errno;
     const char *fn = (const char *)getauxval(AT_EXECFN);
     errno = 0;

@@ -1,4 +1,5 @@
 /* ids: per-thread xoshiro256** ids and clocks. See ids.h. */
+#include "core/cold.h"
 #include "core/ids.h"
 
 #include <stdatomic.h>
@@ -62,7 +63,7 @@ static void rng_seed(struct rng *r, unsigned generation) {
     r->generation = generation;
 }
 
-uint64_t ids_random_u64(void) {
+OTELP_FIRST uint64_t ids_random_u64(void) {
     struct rng *r = &tls_rng;
     unsigned generation = atomic_load_explicit(&fork_generation, memory_order_relaxed);
     if (r->generation != generation) rng_seed(r, generation);
@@ -92,7 +93,7 @@ void ids_new_trace_id(uint8_t out[16]) {
     memcpy(out + 8, &b, 8);
 }
 
-void ids_new_span_id(uint8_t out[8]) {
+OTELP_FIRST void ids_new_span_id(uint8_t out[8]) {
     uint64_t a;
     do
         a = ids_random_u64();
@@ -125,7 +126,7 @@ void ids_uuid4(char out[37]) {
 #define CLOCK_SYSCALLS 32
 static atomic_uint clock_reads;
 
-static uint64_t clock_read(clockid_t id) {
+OTELP_FIRST static uint64_t clock_read(clockid_t id) {
     struct timespec ts;
     unsigned n = atomic_load_explicit(&clock_reads, memory_order_relaxed);
     if (__builtin_expect(n < CLOCK_SYSCALLS, 0)) {
@@ -137,10 +138,10 @@ static uint64_t clock_read(clockid_t id) {
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t clock_now_ns(void) {
+OTELP_FIRST uint64_t clock_now_ns(void) {
     return clock_read(CLOCK_REALTIME);
 }
 
-uint64_t clock_mono_ns(void) {
+OTELP_FIRST uint64_t clock_mono_ns(void) {
     return clock_read(CLOCK_MONOTONIC);
 }

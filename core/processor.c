@@ -5,6 +5,7 @@
  * always. A flush request is a ticket (flush_req); the worker publishes the
  * last ticket it served in flush_done and wakes waiters on that word. No
  * mutex exists, so a fork can never inherit one held. */
+#include "core/cold.h"
 #include "core/processor.h"
 
 #include <errno.h>
@@ -354,13 +355,13 @@ static bool worker_flush(uint64_t deadline) {
     }
 }
 
-int processor_force_flush(uint32_t timeout_ms) {
+OTELP_FIRST int processor_force_flush(uint32_t timeout_ms) {
     uint64_t deadline = clock_mono_ns() + (uint64_t)timeout_ms * 1000000u;
     if (processor_worker_running()) return worker_flush(deadline) ? 0 : -ETIMEDOUT;
     return drain_all(deadline) ? 0 : -ETIMEDOUT;
 }
 
-void processor_shutdown(uint32_t timeout_ms, bool in_signal) {
+OTELP_FIRST void processor_shutdown(uint32_t timeout_ms, bool in_signal) {
     atomic_store(&exiting, 1);
     if (in_signal) atomic_store(&in_signal_flush, 1);
     atomic_store(&shutdown_deadline, clock_mono_ns() + (uint64_t)timeout_ms * 1000000u);

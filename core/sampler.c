@@ -1,4 +1,5 @@
 /* sampler: the spec's built-in samplers. See sampler.h. */
+#include "core/cold.h"
 #include "core/sampler.h"
 
 #include <string.h>
@@ -14,8 +15,9 @@ static bool ratio_sample(double ratio, const uint8_t trace_id[16]) {
     return (double)(x >> 11) < ratio * (double)(1ULL << 53);
 }
 
-bool sampler_should_sample(enum sampler_kind kind, double ratio, const struct span_context *parent,
-                           const uint8_t trace_id[16]) {
+OTELP_FIRST bool sampler_should_sample(enum sampler_kind kind, double ratio,
+                                       const struct span_context *parent,
+                                       const uint8_t trace_id[16]) {
     switch (kind) {
     case SAMPLER_ALWAYS_ON:
         return true;

@@ -1,4 +1,5 @@
 /* span: span records. See span.h. */
+#include "core/cold.h"
 #include "core/span.h"
 
 #include <stdlib.h>
@@ -75,9 +76,10 @@ void span_slot_adopt(void *slot) {
     adopted = slot;
 }
 
-struct span *span_new_in(void *mem, size_t size, struct str name, const struct span_context *parent,
-                         const uint8_t trace_id[16], struct str trace_state, bool recording,
-                         uint64_t start_ns, const struct span_limits *limits) {
+OTELP_FIRST struct span *span_new_in(void *mem, size_t size, struct str name,
+                                     const struct span_context *parent, const uint8_t trace_id[16],
+                                     struct str trace_state, bool recording, uint64_t start_ns,
+                                     const struct span_limits *limits) {
     struct span *s = span_setup(mem, size - sizeof(struct span), name, parent, trace_id,
                                 trace_state, recording, start_ns, limits);
     s->in_place = true;
@@ -102,7 +104,7 @@ void span_slot_put(void *slot) {
     if (!q || !queue_push(q, slot)) free(slot);
 }
 
-void span_free(struct span *s) {
+OTELP_FIRST void span_free(struct span *s) {
     if (!s || s->pinned) return;
     arena_release(&s->arena);
     if (s->in_place) return;

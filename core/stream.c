@@ -6,6 +6,7 @@
  * The thread's record pointers live in initial-exec TLS (no allocation to
  * touch them). A thread that ever held a line gets a pthread key value, so
  * the key's destructor emits what is left when the thread exits. */
+#include "core/cold.h"
 #include "core/stream.h"
 
 #include <errno.h>
@@ -144,7 +145,7 @@ void stream_write(int fd, const void *data, size_t n) {
     }
 }
 
-void stream_flush_thread(void) {
+OTELP_FIRST void stream_flush_thread(void) {
     if (!stream_capture) return;
     end_line(0);
     end_line(1);

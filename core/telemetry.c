@@ -167,7 +167,7 @@ void telemetry_set_current_span(struct span *s) {
     tls_current = s;
 }
 
-void telemetry_set_root_span(struct span *root) {
+OTELP_FIRST void telemetry_set_root_span(struct span *root) {
     if (root) {
         root_ctx = root->ctx;
         tls_current = root;
@@ -222,7 +222,7 @@ struct batcher *telemetry_logs(void) {
     return once_wait(&logs_state, 100000) ? telemetry.logs : NULL;
 }
 
-int telemetry_init(char *const *envp, const char *exe_name) {
+OTELP_FIRST int telemetry_init(char *const *envp, const char *exe_name) {
     struct telemetry *t = &telemetry;
     memset(t, 0, sizeof *t);
     n_span_exporters = n_log_exporters = 0;
@@ -280,9 +280,9 @@ struct span *telemetry_span_start(struct str name, const struct span_context *pa
     return telemetry_span_start_in(name, parent, trace_state, start_ns, arena_size, NULL, 0);
 }
 
-struct span *telemetry_span_start_in(struct str name, const struct span_context *parent,
-                                     struct str trace_state, uint64_t start_ns, size_t arena_size,
-                                     void *mem, size_t mem_size) {
+OTELP_FIRST struct span *telemetry_span_start_in(struct str name, const struct span_context *parent,
+                                                 struct str trace_state, uint64_t start_ns,
+                                                 size_t arena_size, void *mem, size_t mem_size) {
     struct telemetry *t = &telemetry;
     if (!t->active) return NULL;
     if (!parent && t->has_upstream) {
@@ -306,7 +306,7 @@ struct span *telemetry_span_start_in(struct str name, const struct span_context 
     return s;
 }
 
-void telemetry_span_end(struct span *s, uint64_t end_ns) {
+OTELP_FIRST void telemetry_span_end(struct span *s, uint64_t end_ns) {
     if (!s) return;
     s->end_ns = end_ns;
     if (!s->recording || !telemetry.spans) {
@@ -456,7 +456,7 @@ static void report_loss(void) {
     }
 }
 
-void telemetry_shutdown(bool in_signal) {
+OTELP_FIRST void telemetry_shutdown(bool in_signal) {
     if (!telemetry.active) return;
     if (in_signal) exporter_in_signal = true;
     stream_flush_thread();

@@ -63,7 +63,7 @@ static uint64_t fnv1a(uint64_t h, const char *s) {
     return (h ^ 0xff) * 0x100000001b3ULL; /* field separator */
 }
 
-void handoff_init(const struct config *cfg) {
+OTELP_FIRST void handoff_init(const struct config *cfg) {
     uint64_t h = fnv1a(0xcbf29ce484222325ULL, "v" STR(VERSION));
     enabled = cfg->handoff;
     for (int s = 0; s < SIGNAL_COUNT; s++) {
@@ -403,7 +403,7 @@ void relay_start(void) {
     drain(true);
 }
 
-void relay_shutdown(uint32_t timeout_ms, bool in_signal) {
+OTELP_FIRST void relay_shutdown(uint32_t timeout_ms, bool in_signal) {
     int state = atomic_load(&relay_state);
     if (state != RELAY_PASSIVE && state != RELAY_ACTIVE) return;
     uint64_t deadline = clock_mono_ns() + (uint64_t)timeout_ms * 1000000u;

@@ -110,9 +110,9 @@ done:
  * only): no malloc for a process that records no spans. */
 static char first_root[sizeof(struct span) + 512 + 32] __attribute__((aligned(16)));
 
-static void start_root(struct str name, const struct span_context *parent, struct str trace_state,
-                       const struct attr_value *args, const struct span *from, uint64_t start_ns,
-                       bool first) {
+OTELP_FIRST static void start_root(struct str name, const struct span_context *parent,
+                                   struct str trace_state, const struct attr_value *args,
+                                   const struct span *from, uint64_t start_ns, bool first) {
     size_t args_len = 0;
     for (uint32_t i = 0; args && i < args->u.arr.count; i++)
         args_len += args->u.arr.items[i].len + 1 + 2 * sizeof(struct str);
@@ -151,7 +151,7 @@ static const struct attr_value *command_args_of(const struct span *s) {
     return a && a->value.type == ATTR_STRING_ARRAY ? &a->value : NULL;
 }
 
-void process_start(int argc, char **argv) {
+OTELP_FIRST void process_start(int argc, char **argv) {
     process_pid = getpid();
     exe_init(argc, argv);
     const char *name = argc > 0 && argv[0] && *argv[0] ? base_name(argv[0]) : exe_name(false);
@@ -359,7 +359,7 @@ static double timeval_s(struct timeval tv) {
     return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
-static void add_exit_attributes(struct span *s) {
+OTELP_FIRST static void add_exit_attributes(struct span *s) {
     int sig = atomic_load(&exit_signal), code = atomic_load(&exit_code);
     char msg[96];
     if (sig) {
@@ -391,7 +391,7 @@ static void add_exit_attributes(struct span *s) {
     }
 }
 
-void process_finish(bool in_signal) {
+OTELP_FIRST void process_finish(bool in_signal) {
     if (!preload_active || getpid() != process_pid) return;
     if (atomic_exchange(&finished, 1)) return;
     guard_enter();
@@ -417,15 +417,15 @@ static bool may_record(void) {
     return preload_active && !guard_active() && getpid() == process_pid;
 }
 
-static int wrapped_main(int argc, char **argv, char **envp) {
+OTELP_FIRST static int wrapped_main(int argc, char **argv, char **envp) {
     int rc = program_main(argc, argv, envp);
     if (may_record()) process_note_exit_code(rc);
     return rc;
 }
 
-HOOK_EXPORT int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv,
-                                  void (*init)(void), void (*fini)(void), void (*rtld_fini)(void),
-                                  void *stack_end) {
+OTELP_FIRST HOOK_EXPORT int __libc_start_main(int (*main)(int, char **, char **), int argc,
+                                              char **argv, void (*init)(void), void (*fini)(void),
+                                              void (*rtld_fini)(void), void *stack_end) {
     program_main = main;
     return REAL(__libc_start_main)(wrapped_main, argc, argv, init, fini, rtld_fini, stack_end);
 }

@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "core/cold.h"
 #include "core/guard.h"
 #include "hooks/hooks.h"
 #include "preload/symbols.h"
@@ -77,7 +78,7 @@ static void on_fatal(int sig, siginfo_t *info, void *uctx) {
     errno = saved_errno;
 }
 
-void signals_install(void) {
+OTELP_FIRST void signals_install(void) {
     if (!REAL(sigaction)) return;
     struct sigaction ours, old;
     our_action(&ours);

@@ -33,6 +33,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "core/cold.h"
 #include "core/guard.h"
 #include "core/stream.h"
 #include "core/telemetry.h"
@@ -118,7 +119,7 @@ static void capture_formatted(int fd, struct fmt_text *t, int written) {
     free(t->heap);
 }
 
-void streams_install(void) {
+OTELP_FIRST void streams_install(void) {
     /* Resolved now, so that a program whose first write(2) is in a signal
      * handler (the async-signal-safe way to print there) never runs dlsym
      * in it. */

@@ -337,7 +337,7 @@ HOOK_EXPORT int prctl(int option, ...) {
     return rc;
 }
 
-void threads_cut_short(bool in_signal) {
+OTELP_FIRST void threads_cut_short(bool in_signal) {
     for (int i = 0; i < THREAD_SLOTS && atomic_load(&live_slots) > 0; i++) {
         struct span *s = atomic_load_explicit(&slots[i].span, memory_order_acquire);
         if (!s || !atomic_compare_exchange_strong(&slots[i].span, &s, NULL)) continue;

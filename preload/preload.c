@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 
+#include "core/cold.h"
 #include "core/guard.h"
 #include "core/processor.h"
 #include "core/telemetry.h"
@@ -41,7 +42,8 @@ static const char *base_name(const char *path) {
     return slash ? slash + 1 : path ? path : "";
 }
 
-__attribute__((constructor)) static void preload_init(int argc, char **argv, char **envp) {
+OTELP_FIRST __attribute__((constructor)) static void preload_init(int argc, char **argv,
+                                                                  char **envp) {
     if (getauxval(AT_SECURE)) return; /* inert: no environment, no files */
     guard_enter();
     if (telemetry_init(envp, base_name(argc > 0 ? argv[0] : NULL)) == 0) {
@@ -54,7 +56,7 @@ __attribute__((constructor)) static void preload_init(int argc, char **argv, cha
     guard_leave();
 }
 
-__attribute__((destructor)) static void preload_fini(void) {
+OTELP_FIRST __attribute__((destructor)) static void preload_fini(void) {
     if (!preload_active) return;
     process_finish(false);
 }

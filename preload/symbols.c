@@ -1,4 +1,5 @@
 /* symbols: lazy dlsym(RTLD_NEXT) resolution of hooked symbols. See symbols.h. */
+#include "core/cold.h"
 #include "preload/symbols.h"
 
 #include <dlfcn.h>
@@ -9,7 +10,7 @@
 #include "preload/hooks.def"
 #undef HOOK
 
-void *symbols_lookup(const char *name) {
+OTELP_FIRST void *symbols_lookup(const char *name) {
     /* dlsym may allocate (dlerror state): keep it out of our hooks' view. */
     guard_enter();
     void *p = dlsym(RTLD_NEXT, name);
