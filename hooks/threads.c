@@ -25,7 +25,6 @@
 #include "core/cold.h"
 #include "core/guard.h"
 #include "core/ids.h"
-#include "core/queue.h"
 #include "core/telemetry.h"
 #include "hooks/hooks.h"
 #include "preload/symbols.h"
@@ -59,15 +58,21 @@ static struct {
  * its slot before the namer looked for it): most threads look no further. */
 static _Atomic int pending_n;
 
+/* What a new thread needs to start its span. The creator writes it into the
+ * span's own slot (span_slot_take); the thread copies it out before it
+ * builds the span there. So nothing else passes between the two threads,
+ * and no thread calls malloc or free for it: a thread that calls free()
+ * makes glibc set up (and at its exit tear down) a malloc cache for it,
+ * which costs more than the rest of what we do per thread. */
 struct thread_start {
     void *(*fn)(void *);
     void *arg;
-    void *slot; /* the span's memory, taken by the creator (span_slot_take) */
     bool has_parent;
     struct span_context parent;
-    char trace_state[513];
     size_t ts_len;
+    char trace_state[512];
 };
+_Static_assert(sizeof(struct thread_start) <= SPAN_SLOT, "a start record fits a span slot");
 
 static void remember_name(int slot, const char *name);
 
@@ -95,27 +100,6 @@ static void add_pending_name(pthread_t th, const char *name) {
         atomic_fetch_add(&pending_n, 1);
         return;
     }
-}
-
-/* Start records go back through a free queue, not free(): a thread that
- * calls free() makes glibc set up (and at its exit tear down) a malloc
- * cache for it, which costs more than the rest of what we do per thread. */
-static _Atomic(struct queue *) free_starts;
-
-static struct thread_start *start_record(void) {
-    struct queue *q = atomic_load_explicit(&free_starts, memory_order_acquire);
-    if (!q) {
-        struct queue *fresh = queue_new(64), *none = NULL;
-        if (fresh && !atomic_compare_exchange_strong(&free_starts, &none, fresh)) queue_free(fresh);
-        q = atomic_load(&free_starts);
-    }
-    struct thread_start *ts = q ? queue_pop(q) : NULL;
-    return ts ? ts : malloc(sizeof *ts);
-}
-
-static void release_start_record(struct thread_start *ts) {
-    struct queue *q = atomic_load_explicit(&free_starts, memory_order_acquire);
-    if (!q || !queue_push(q, ts)) free(ts);
 }
 
 static int claim_slot(struct span *s, pid_t tid) {
@@ -182,17 +166,36 @@ static pid_t thread_tid(void) {
     return (pid_t)syscall(SYS_gettid);
 }
 
+/* The span of a thread whose parent context has a trace state, which is
+ * copied out of the slot before the span is built over it (out of line:
+ * most threads have none, and their stack stays as shallow as it was). */
+static __attribute__((noinline)) struct span *start_span_with_state(struct thread_start *ts,
+                                                                    uint64_t now) {
+    char state[sizeof ts->trace_state];
+    size_t len = ts->ts_len;
+    struct span_context parent = ts->parent;
+    memcpy(state, ts->trace_state, len);
+    span_slot_adopt(ts);
+    return telemetry_span_start(str_of("thread", 6), &parent, str_of(state, len), now, 0);
+}
+
 static void *trampoline(void *p) {
     struct thread_start *ts = p;
     void *(*fn)(void *) = ts->fn;
     void *arg = ts->arg;
     guard_enter();
     uint64_t now = clock_now_ns();
-    span_slot_adopt(ts->slot);
-    struct span *s = telemetry_span_start(str_of("thread", 6), ts->has_parent ? &ts->parent : NULL,
-                                          str_of(ts->trace_state, ts->ts_len), now, 0);
+    struct span *s;
+    if (ts->has_parent && ts->ts_len) {
+        s = start_span_with_state(ts, now);
+    } else {
+        struct span_context parent = ts->parent;
+        bool has_parent = ts->has_parent;
+        span_slot_adopt(ts);
+        s = telemetry_span_start(str_of("thread", 6), has_parent ? &parent : NULL, str_of("", 0),
+                                 now, 0);
+    }
     span_slot_adopt(NULL); /* unused (nothing started): back */
-    release_start_record(ts);
     if (s) {
         pid_t tid = thread_tid();
         s->symbolize = (void *)fn;
@@ -261,24 +264,20 @@ HOOK_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, vo
         from_tsan((uintptr_t)__builtin_return_address(0)))
         return real_pthread_create(thread, attr, fn, arg);
     int saved_errno = errno;
-    struct thread_start *ts = start_record();
+    struct thread_start *ts = span_slot_take();
     if (!ts) {
         errno = saved_errno;
         return real_pthread_create(thread, attr, fn, arg);
     }
     ts->fn = fn;
     ts->arg = arg;
-    ts->slot = span_slot_take();
     const char *state;
     ts->has_parent = process_child_context(false, &ts->parent, &state, &ts->ts_len);
-    if (!ts->has_parent || ts->ts_len > 512) ts->ts_len = 0;
+    if (!ts->has_parent || ts->ts_len > sizeof ts->trace_state) ts->ts_len = 0;
     if (ts->ts_len) memcpy(ts->trace_state, state, ts->ts_len);
     errno = saved_errno;
     int rc = real_pthread_create(thread, attr, trampoline, ts);
-    if (rc) {
-        span_slot_put(ts->slot);
-        release_start_record(ts);
-    }
+    if (rc) span_slot_put(ts);
     errno = saved_errno;
     return rc;
 }

@@ -370,6 +370,21 @@ class Threads(unittest.TestCase):
             for s in unnamed:
                 self.assertRegex(s["name"], r"^tree\+0x[0-9a-f]+$")  # module+offset
 
+    @no_threads_under_tsan
+    def test_thread_spans_carry_the_trace_state(self):
+        # The creator hands the parent context (trace state included) to
+        # the new thread inside the span's own slot; the span is then built
+        # over it.
+        trace, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+        state = "v=1," + ",".join("k%d=%s" % (i, "x" * 40) for i in range(10))
+        _, spans = run_tree(self, "threads", TRACEPARENT="00-%s-%s-01" % (trace, parent),
+                            TRACESTATE=state)
+        threads = [s for s in spans if "thread.id" in s["attributes"]]
+        self.assertEqual(len(threads), 5)
+        for s in threads:
+            self.assertEqual(s["traceId"], trace)
+            self.assertEqual(s["traceState"], state)
+
 
 @unittest.skipUnless(shutil.which("strace") and shutil.which("make") and shutil.which("cc"),
                      "needs strace, make and cc")
