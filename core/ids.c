@@ -2,6 +2,7 @@
 #include "core/cold.h"
 #include "core/ids.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/random.h>
@@ -131,7 +132,12 @@ OTELP_FIRST static uint64_t clock_read(clockid_t id) {
     unsigned n = atomic_load_explicit(&clock_reads, memory_order_relaxed);
     if (__builtin_expect(n < CLOCK_SYSCALLS, 0)) {
         atomic_store_explicit(&clock_reads, n + 1, memory_order_relaxed);
-        if (syscall(SYS_clock_gettime, id, &ts) != 0) clock_gettime(id, &ts);
+        int saved_errno = errno;
+        if (syscall(SYS_clock_gettime, id, &ts) != 0) { /* a seccomp filter, say */
+            errno = saved_errno;
+            atomic_store_explicit(&clock_reads, CLOCK_SYSCALLS, memory_order_relaxed);
+            clock_gettime(id, &ts);
+        }
     } else {
         clock_gettime(id, &ts);
     }
