@@ -22,6 +22,7 @@
 #include "core/diag.h"
 #include "core/guard.h"
 #include "core/ids.h"
+#include "core/pool.h"
 #include "core/queue.h"
 
 #define MAX_BATCHERS 4
@@ -101,11 +102,11 @@ struct batcher *batcher_new(const char *name, const struct batch_config *cfg,
                             const struct batch_sink *sink) {
     int i = atomic_load(&nbatchers);
     if (i >= MAX_BATCHERS) return NULL;
-    struct batcher *b = calloc(1, sizeof *b);
+    struct batcher *b = pool_alloc(sizeof *b);
     if (!b) return NULL;
-    b->items = malloc(cfg->max_export_batch_size * sizeof *b->items); /* untouched until used */
+    b->items = pool_alloc(cfg->max_export_batch_size * sizeof *b->items); /* untouched until used */
     if (!b->items) {
-        free(b);
+        pool_free(b);
         return NULL;
     }
     b->name = name;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/ids.h"
+#include "core/pool.h"
 #include "core/queue.h"
 
 #include <stdatomic.h>
@@ -57,7 +58,7 @@ struct span *span_new(struct str name, const struct span_context *parent,
         adopted = NULL;
         arena_size = SPAN_SLOT - sizeof *s;
     } else {
-        s = malloc(sizeof *s + arena_size);
+        s = pool_alloc(sizeof *s + arena_size); /* a root span: pool.h */
     }
     if (!s) return NULL;
     span_setup(s, arena_size, name, parent, trace_id, trace_state, recording, start_ns, limits);
@@ -111,7 +112,7 @@ OTELP_FIRST void span_free(struct span *s) {
     if (s->slot)
         span_slot_put(s);
     else
-        free(s);
+        pool_free(s);
 }
 
 int span_set_attr(struct span *s, struct str key, const struct attr_value *value) {

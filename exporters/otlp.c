@@ -26,6 +26,7 @@
 
 #include "core/diag.h"
 #include "core/ids.h"
+#include "core/pool.h"
 #include "core/processor.h"
 #include "core/telemetry.h"
 #include "core/text.h"
@@ -88,14 +89,17 @@ static bool credential_name(const char *k, size_t n) {
     return false;
 }
 
-/* OTEL_EXPORTER_OTLP_HEADERS "k=v,k2=v2" -> "k: v\r\nk2: v2\r\n", after a
- * User-Agent line. A malformed member is skipped with a diagnostic naming
- * the key only (values are often tokens). *credentials: some header name
- * looks like it carries credentials. */
-static char *build_headers(const char *spec, bool *credentials) {
-    struct buf b = {.heap = true};
+static const char user_agent[] =
+    "User-Agent: OTel-OTLP-Exporter-C/" OTELP_VERSION " otel-preload\r\n";
+
+/* Appends the header block for OTEL_EXPORTER_OTLP_HEADERS "k=v,k2=v2" to b:
+ * the User-Agent line, then "k: v\r\nk2: v2\r\n", NUL-terminated. A
+ * malformed member is skipped with a diagnostic naming the key only
+ * (values are often tokens). *credentials: some header name looks like it
+ * carries credentials. */
+static void put_headers(struct buf *b, const char *spec, bool *credentials) {
     *credentials = false;
-    buf_puts(&b, "User-Agent: OTel-OTLP-Exporter-C/" OTELP_VERSION " otel-preload\r\n");
+    buf_puts(b, user_agent);
     for (const char *p = spec; p && *p;) {
         const char *item = p;
         while (*p && *p != ',')
@@ -119,30 +123,31 @@ static char *build_headers(const char *spec, bool *credentials) {
             vb++;
         while (ve > vb && ve[-1] == ' ')
             ve--;
-        size_t mark = b.len;
-        bool ok = decode_into(&b, kb, (size_t)(ke - kb));
-        buf_puts(&b, ": ");
-        ok = ok && decode_into(&b, vb, (size_t)(ve - vb));
-        buf_puts(&b, "\r\n");
+        size_t mark = b->len;
+        bool ok = decode_into(b, kb, (size_t)(ke - kb));
+        buf_puts(b, ": ");
+        ok = ok && decode_into(b, vb, (size_t)(ve - vb));
+        buf_puts(b, "\r\n");
         if (!ok) {
-            b.len = mark;
+            b->len = mark;
             diag_warn("OTEL_EXPORTER_OTLP_HEADERS: bad percent-encoding in header '%.*s', skipped",
                       (int)(ke - kb), kb);
         } else if (credential_name(kb, (size_t)(ke - kb))) {
             *credentials = true;
         }
     }
-    buf_putc(&b, '\0');
+    buf_putc(b, '\0');
+}
+
+char *otlp_http_header_block(const char *spec) {
+    struct buf b = {.heap = true};
+    bool credentials;
+    put_headers(&b, spec, &credentials);
     if (b.failed) {
         buf_release(&b);
         return NULL;
     }
     return (char *)b.data;
-}
-
-char *otlp_http_header_block(const char *spec) {
-    bool credentials;
-    return build_headers(spec, &credentials);
 }
 
 /* Sleeps until t (monotonic), in slices, waking early when the process
@@ -298,11 +303,10 @@ static struct otlp_exporter *otlp_alloc(enum signal_kind sig, const struct otlp_
                   otlp_record_names[sig]);
         return NULL;
     }
-    /* The response buffer (16 KiB, last) is left as malloc gives it: zeroed,
-     * it would cost every process 4 page faults before its first export. */
-    struct otlp_exporter *x = malloc(sizeof *x);
+    /* From the pool: zeroed, and its pages, the response buffer's (16 KiB,
+     * last) among them, cost a page fault each only once touched. */
+    struct otlp_exporter *x = pool_alloc(sizeof *x);
     if (!x) return NULL;
-    memset(x, 0, offsetof(struct otlp_exporter, response));
     x->base.ops = &otlp_ops;
     x->base.signal = sig;
     x->enc = enc;
@@ -316,11 +320,20 @@ struct exporter *otlp_exporter_new(enum signal_kind sig, const struct otlp_confi
         cfg->protocol == OTLP_HTTP_JSON ? &otlp_encoding_json : &otlp_encoding_protobuf;
     struct otlp_exporter *x = otlp_alloc(sig, cfg, enc);
     if (!x) return NULL;
-    bool credentials;
-    char *headers = build_headers(cfg->headers, &credentials);
-    if (!headers) {
-        free(x);
-        return NULL;
+    /* Without OTEL_EXPORTER_OTLP_HEADERS (usual) the block is the
+     * User-Agent line alone; with it, it is made in mmap'd memory, given
+     * back below: the program's heap stays as it was (pool.h). */
+    bool credentials = false;
+    struct buf block = {0};
+    const char *headers = user_agent;
+    if (cfg->headers && *cfg->headers) {
+        put_headers(&block, cfg->headers, &credentials);
+        if (block.failed) {
+            buf_release(&block);
+            pool_free(x);
+            return NULL;
+        }
+        headers = (const char *)block.data;
     }
     const char *url = cfg->endpoint;
     describe(x->where, sizeof x->where, url);
@@ -339,9 +352,9 @@ struct exporter *otlp_exporter_new(enum signal_kind sig, const struct otlp_confi
             diag_warn("invalid OTLP endpoint '%s'; %s will not be exported", x->where,
                       otlp_record_names[sig]);
     }
-    free(headers);
+    buf_release(&block);
     if (!x->transport) {
-        free(x);
+        pool_free(x);
         return NULL;
     }
     if (credentials && plaintext)
@@ -367,7 +380,7 @@ struct exporter *otlp_file_exporter_new(enum signal_kind sig, const struct otlp_
     x->protocol = OTLP_HTTP_JSON;
     x->transport = transport_file_new(cfg->file_path);
     if (!x->transport) {
-        free(x);
+        pool_free(x);
         return NULL;
     }
     snprintf(x->where, sizeof x->where, "file %s", cfg->file_path);

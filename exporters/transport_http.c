@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/diag.h"
+#include "core/pool.h"
 #include "exporters/http.h"
 #include "exporters/transport.h"
 
@@ -41,21 +42,19 @@ struct transport *transport_http_new(const char *url, const char *content_type,
                                      const char *headers) {
     struct http_url u;
     if (http_url_parse(url, &u) < 0 || u.tls) return NULL;
-    struct transport_http *x = calloc(1, sizeof *x);
+    static const char gz[] = "Content-Encoding: gzip\r\n";
+    size_t hl = strlen(headers ? headers : "");
+    /* One piece, from the pool (no malloc at start): the struct, then the
+     * headers, then the headers for a gzip'd body. */
+    struct transport_http *x = pool_alloc(sizeof *x + hl + 1 + hl + sizeof gz);
     if (!x) return NULL;
     x->base.ops = &http_ops;
     x->content_type = content_type;
-    static const char gz[] = "Content-Encoding: gzip\r\n";
-    size_t hl = strlen(headers ? headers : "");
-    x->headers = strdup(headers ? headers : "");
-    x->headers_gzip = malloc(hl + sizeof gz);
-    if (!x->headers || !x->headers_gzip) {
-        free(x->headers);
-        free(x->headers_gzip);
-        free(x);
-        return NULL;
-    }
-    memcpy(x->headers_gzip, x->headers, hl); /* no snprintf at process start */
+    x->headers = (char *)(x + 1);
+    x->headers_gzip = x->headers + hl + 1;
+    memcpy(x->headers, headers ? headers : "", hl); /* no snprintf at process start */
+    x->headers[hl] = '\0';
+    memcpy(x->headers_gzip, x->headers, hl);
     memcpy(x->headers_gzip + hl, gz, sizeof gz);
     http_client_init(&x->client, &u);
     return &x->base;

@@ -6,7 +6,7 @@ import shutil
 import tempfile
 import unittest
 
-from common import Receiver, no_shells_under_tsan, otlp_env, run
+from common import PROGS, Receiver, no_shells_under_tsan, otlp_env, run, spans_named
 
 PY = "/usr/bin/python3"
 
@@ -82,6 +82,21 @@ class Transparency(unittest.TestCase):
             got = run(cmd, env=otlp_env(rcv))
         self.assertEqual((got[0], keep(got[1]), got[2]), (want[0], keep(want[1]), want[2]))
         self.assertEqual(got[1].split(b"\n")[:4], want[1].split(b"\n")[:4])  # the child's
+
+    def test_heap_untouched_before_main(self):
+        # A program's heap at main is what it is without the shim, exporting
+        # traces and logs (to a receiver, headers configured) or not: the
+        # shim's start-up objects come from its own reserve (core/pool.h).
+        cmd = [os.path.join(PROGS, "heap_probe")]
+        want = baseline(cmd)
+        self.assertTrue(want[1].startswith(b"at main: arena 0 mmap 0\n"), want)
+        with Receiver() as rcv:
+            for extra in ({}, {"OTEL_LOGS_EXPORTER": "otlp"},
+                          {"OTEL_EXPORTER_OTLP_HEADERS": "x-team=build,x-run=42"}):
+                with self.subTest(env=extra):
+                    self.assertEqual(run(cmd, env=otlp_env(rcv, **extra)), want)
+            rcv.wait_requests(3, 20)
+            self.assertEqual(len(spans_named(rcv, "heap_probe")), 3)
 
     def test_files_written_are_identical(self):
         with tempfile.TemporaryDirectory() as d:
