@@ -36,7 +36,7 @@
 #define FLUSH_BYTES (1u << 20)
 #define BACKLOG 256
 
-#define VERSION 2 /* in the socket name too: relays of other versions are never found */
+#define VERSION 3 /* in the socket name too: relays of other versions are never found */
 
 struct header {
     uint32_t magic;
@@ -160,10 +160,11 @@ int handoff_send_on(int fd, enum signal_kind sig, uint32_t count, const void *bo
     return rc;
 }
 
-int handoff_send(enum signal_kind sig, uint32_t count, const void *body, size_t len) {
+int handoff_send(enum signal_kind sig, uint32_t count, const void *body, size_t len,
+                 uint32_t host) {
     if (len > MAX_MESSAGE) return -EMSGSIZE;
     int fd = handoff_connect(sig);
-    return fd < 0 ? fd : handoff_send_on(fd, sig, count, body, len, 0);
+    return fd < 0 ? fd : handoff_send_on(fd, sig, count, body, len, host);
 }
 
 /* ---- parent side: the relay ---- */
@@ -180,6 +181,10 @@ static socklen_t listen_name_len;
 static _Atomic uint32_t relay_done;
 static struct buf pending[SIGNAL_COUNT];
 static uint64_t pending_records[SIGNAL_COUNT];
+/* The host attributes (bits of resource_host_keys) every message in
+ * pending[s] still lacks: see take_message. */
+static uint16_t pending_host[SIGNAL_COUNT];
+static struct buf incoming; /* a message that gets them on arrival */
 static uint64_t first_pending_ns;
 static struct http_client clients[SIGNAL_COUNT] OTELP_COLD;
 static uint64_t relayed, relay_lost;
@@ -191,34 +196,6 @@ static bool still_ours(void) {
     socklen_t len = sizeof a;
     return listen_fd >= 0 && getsockname(listen_fd, (struct sockaddr *)&a, &len) == 0 &&
            len == listen_name_len && !memcmp(&a, &listen_name, len);
-}
-
-/* Forwards what children handed over. upward (the last flush, at exit or
- * exec): first offered to our own parent's relay, as one message, so that
- * in a tree of short-lived relays (make, its compiler drivers, their
- * cc1 and as) only the top one talks to the collector. */
-static void flush_pending(uint64_t deadline, bool may_resolve, bool upward) {
-    for (int s = 0; s < SIGNAL_COUNT; s++) {
-        struct buf *b = &pending[s];
-        if (!b->len) continue;
-        if (upward && pending_records[s] <= UINT32_MAX &&
-            handoff_send((enum signal_kind)s, (uint32_t)pending_records[s], b->data, b->len) == 0) {
-            relayed += pending_records[s];
-            buf_reset(b);
-            pending_records[s] = 0;
-            continue;
-        }
-        struct http_response resp;
-        int rc = http_post(&clients[s], "application/x-protobuf", headers[s], b->data, b->len,
-                           deadline, may_resolve, &resp);
-        if (rc == 0 && resp.status >= 200 && resp.status < 300)
-            relayed += pending_records[s];
-        else
-            relay_lost += pending_records[s];
-        buf_reset(b);
-        pending_records[s] = 0;
-    }
-    first_pending_ns = 0;
 }
 
 /* Our resource's host attributes a child asked for (bits of
@@ -236,6 +213,71 @@ static size_t host_attributes(uint32_t bits) {
         if (a) items[l.count++] = *a;
     }
     return otlp_proto_attrs(host_scratch, sizeof host_scratch, &l);
+}
+
+/* Appends the messages in src (len bytes: concatenated Export*ServiceRequest
+ * messages, each of one Resource{Spans,Logs}, as children send them) to
+ * out, with the n bytes of host_scratch added to each one's resource. */
+static bool append_with_host(struct buf *out, const uint8_t *src, size_t len, size_t n) {
+    for (size_t at = 0; at < len;) {
+        uint64_t body;
+        size_t hl = src[at] == 0x0a ? otlp_proto_varint(src + at + 1, len - at - 1, &body) : 0;
+        size_t m = hl && body <= len - at - 1 - hl ? 1 + hl + (size_t)body : len - at;
+        size_t room = m + n + 16; /* the lengths around the resource may grow */
+        if (!buf_reserve(out, room)) return false;
+        memcpy(out->data + out->len, src + at, m);
+        out->len += otlp_proto_add_resource_attrs(out->data + out->len, m, room, host_scratch, n);
+        at += m;
+    }
+    return true;
+}
+
+/* Adds to every message in pending[s] the host attributes they lack. */
+static bool add_host_to_pending(int s) {
+    size_t n = pending_host[s] ? host_attributes(pending_host[s]) : 0;
+    if (n) {
+        struct buf out = {0};
+        if (!append_with_host(&out, pending[s].data, pending[s].len, n)) {
+            buf_release(&out);
+            return false;
+        }
+        buf_release(&pending[s]);
+        pending[s] = out;
+    }
+    pending_host[s] = 0;
+    return true;
+}
+
+/* Forwards what children handed over. upward (the last flush, at exit or
+ * exec): first offered to our own parent's relay, as one message, so that
+ * in a tree of short-lived relays (make, its compiler drivers, their
+ * cc1 and as) only the top one talks to the collector. */
+static void flush_pending(uint64_t deadline, bool may_resolve, bool upward) {
+    for (int s = 0; s < SIGNAL_COUNT; s++) {
+        struct buf *b = &pending[s];
+        if (!b->len) continue;
+        if (upward && pending_records[s] <= UINT32_MAX &&
+            handoff_send((enum signal_kind)s, (uint32_t)pending_records[s], b->data, b->len,
+                         pending_host[s]) == 0) {
+            relayed += pending_records[s];
+            buf_reset(b);
+            pending_records[s] = 0;
+            pending_host[s] = 0;
+            continue;
+        }
+        (void)add_host_to_pending(s); /* without them (out of memory) rather than not at all */
+        struct http_response resp;
+        int rc = http_post(&clients[s], "application/x-protobuf", headers[s], b->data, b->len,
+                           deadline, may_resolve, &resp);
+        if (rc == 0 && resp.status >= 200 && resp.status < 300)
+            relayed += pending_records[s];
+        else
+            relay_lost += pending_records[s];
+        buf_reset(b);
+        pending_records[s] = 0;
+        pending_host[s] = 0;
+    }
+    first_pending_ns = 0;
 }
 
 /* Takes one message from a connection (already readable or about to be),
@@ -257,19 +299,32 @@ static void take_message(int conn, int wait_ms) {
     if (n < (ssize_t)sizeof h || n > (ssize_t)(sizeof h + MAX_MESSAGE)) return;
     if (h.magic != MAGIC || h.version != VERSION || h.signal >= SIGNAL_COUNT || !url_ok[h.signal])
         return;
-    struct buf *b = &pending[h.signal];
+    /* Messages that lack the same host attributes wait without them:
+     * whoever sends them to the collector (the top of a tree of relays)
+     * adds them, and only it detects the host. A message that lacks others
+     * settles it: from then on, each gets them as it arrives. */
+    int s = h.signal;
+    struct buf *b = &pending[s];
+    if (b->len && h.host != pending_host[s] && !add_host_to_pending(s)) return;
+    if (!b->len) pending_host[s] = h.host;
+    bool now = h.host != pending_host[s];
+    struct buf *into = now ? &incoming : b;
     size_t body = (size_t)n - sizeof h;
-    size_t host_len = h.host ? host_attributes(h.host) : 0;
-    size_t room = body + host_len + 16; /* the lengths around the resource may grow */
-    if (!buf_reserve(b, room)) return;
-    struct iovec iov[2] = {{&h, sizeof h}, {b->data + b->len, body}};
+    if (now) buf_reset(into);
+    if (!buf_reserve(into, body)) return;
+    struct iovec iov[2] = {{&h, sizeof h}, {into->data + into->len, body}};
     struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
     if (recvmsg(conn, &m, 0) != n) return;
-    if (host_len)
-        body = otlp_proto_add_resource_attrs(b->data + b->len, body, room, host_scratch, host_len);
+    size_t n_host = now ? host_attributes(h.host) : 0;
     if (!b->len && !first_pending_ns) first_pending_ns = clock_mono_ns();
-    b->len += body;
-    pending_records[h.signal] += h.count;
+    if (n_host) {
+        if (!append_with_host(b, incoming.data, body, n_host)) return;
+    } else if (now) {
+        buf_append(b, incoming.data, body); /* none to add after all */
+    } else {
+        b->len += body;
+    }
+    pending_records[s] += h.count;
 }
 
 static void accept_all(int wait_ms) {
@@ -444,8 +499,10 @@ void relay_after_fork_child(void) {
         for (int s = 0; s < SIGNAL_COUNT; s++) {
             buf_release(&pending[s]);
             pending_records[s] = 0;
+            pending_host[s] = 0;
             http_close(&clients[s]);
         }
+        buf_release(&incoming);
         first_pending_ns = 0;
     }
     atomic_store(&relay_state, RELAY_NONE);

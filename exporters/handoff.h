@@ -8,9 +8,12 @@
  * send of the request it encoded, instead of a TCP connection and an HTTP
  * round trip. The relay forwards what it received as one POST per signal:
  * concatenated ExportTraceServiceRequest messages are one valid request
- * (protobuf's merge rule), so nothing is decoded. Both ends check the peer
- * (same uid; the listener must be our parent), and anything unexpected
- * falls back to the child exporting directly. Only http/protobuf without
+ * (protobuf's merge rule), so nothing is decoded. A child leaves the
+ * host's attributes to the relay; relays pass them up still missing, and
+ * the one that sends to the collector adds them (docs/ATTRIBUTES.md), so
+ * only the top of a tree of relays reads the host's files. Both ends check
+ * the peer (same uid; the listener must be our parent), and anything
+ * unexpected falls back to the child exporting directly. Only http/protobuf without
  * compression is handed off.
  *
  * The relay starts passive, without a thread: the process's own calls
@@ -43,11 +46,11 @@ void handoff_init(const struct config *cfg);
  * export directly). handoff_send_on: sends body (an encoded export request
  * of count records; host: bits of resource_host_keys its resource leaves
  * to the relay, which adds its own: see core/resource.h) and closes fd; 0
- * on success. handoff_send: both, host 0. */
+ * on success. handoff_send: both. */
 int handoff_connect(enum signal_kind sig);
 int handoff_send_on(int fd, enum signal_kind sig, uint32_t count, const void *body, size_t len,
                     uint32_t host);
-int handoff_send(enum signal_kind sig, uint32_t count, const void *body, size_t len);
+int handoff_send(enum signal_kind sig, uint32_t count, const void *body, size_t len, uint32_t host);
 
 /* Parent side: makes sure this process listens for its children (cheap
  * after the first call) and drains what they sent. Call before starting a

@@ -302,6 +302,30 @@ class Relay(unittest.TestCase):
         self.assertEqual(sorted(s["name"] for s in spans), ["sh", "sh", "sh", "true", "true", "true"])
         self.assertLessEqual(requests, 2)
 
+    @unittest.skipUnless(shutil.which("strace"), "needs strace")
+    def test_only_the_top_relay_detects_the_host(self):
+        # Relays pass their children's records up with the host attributes
+        # still to add: only the shell that sends to the collector reads
+        # the host's files (machine-id among them), once; every span still
+        # gets them.
+        script = 'sh -c "/bin/true; /bin/true"; sh -c "sh -c /bin/true"'
+        with Receiver() as rcv, tempfile.TemporaryDirectory() as d:
+            env = preload_env(**otlp_env(rcv))
+            preload = env.pop("LD_PRELOAD")
+            trace = os.path.join(d, "strace.txt")
+            p = subprocess.run(["strace", "-f", "-qq", "-e", "trace=openat", "-o", trace,
+                                "-E", "LD_PRELOAD=" + preload, "sh", "-c", script],
+                               env=env, capture_output=True, timeout=120)
+            self.assertEqual((p.returncode, p.stderr), (0, b""))
+            with open(trace) as f:
+                readers = {line.split()[0] for line in f if "machine-id" in line}
+            spans = rcv.spans()
+        self.assertEqual(len(readers), 1, readers)
+        self.assertEqual(len(spans), 7)
+        host = spans[0]["resource"].get("host.name")
+        self.assertTrue(host)
+        self.assertEqual([s["resource"].get("host.name") for s in spans], [host] * 7)
+
     def test_a_reused_descriptor_number_is_not_ours(self):
         out, spans = run_tree(self, "reuse-relay-fd")
         self.assertEqual(out, b"connection kept\n")
