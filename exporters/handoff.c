@@ -217,7 +217,8 @@ static size_t host_attributes(uint32_t bits) {
 
 /* Appends the messages in src (len bytes: concatenated Export*ServiceRequest
  * messages, each of one Resource{Spans,Logs}, as children send them) to
- * out, with the n bytes of host_scratch added to each one's resource. */
+ * out, with the n bytes of host_scratch (none: 0) added to each one's
+ * resource. */
 static bool append_with_host(struct buf *out, const uint8_t *src, size_t len, size_t n) {
     for (size_t at = 0; at < len;) {
         uint64_t body;
@@ -280,9 +281,10 @@ static void flush_pending(uint64_t deadline, bool may_resolve, bool upward) {
     first_pending_ns = 0;
 }
 
-/* Takes one message from a connection (already readable or about to be),
- * straight into its signal's pending buffer: no malloc, so a dying
- * process's signal handler can drain too. */
+/* Takes one message from a connection (already readable or about to be)
+ * into its signal's pending buffer (straight, unless it gets the host
+ * attributes on arrival): no malloc, so a dying process's signal handler
+ * can drain too. */
 static void take_message(int conn, int wait_ms) {
     struct ucred peer;
     socklen_t plen = sizeof peer;
@@ -315,15 +317,11 @@ static void take_message(int conn, int wait_ms) {
     struct iovec iov[2] = {{&h, sizeof h}, {into->data + into->len, body}};
     struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
     if (recvmsg(conn, &m, 0) != n) return;
-    size_t n_host = now ? host_attributes(h.host) : 0;
     if (!b->len && !first_pending_ns) first_pending_ns = clock_mono_ns();
-    if (n_host) {
-        if (!append_with_host(b, incoming.data, body, n_host)) return;
-    } else if (now) {
-        buf_append(b, incoming.data, body); /* none to add after all */
-    } else {
+    if (!now)
         b->len += body;
-    }
+    else if (!append_with_host(b, incoming.data, body, host_attributes(h.host)))
+        return;
     pending_records[s] += h.count;
 }
 
