@@ -237,7 +237,13 @@ static bool append_with_host(struct buf *out, const uint8_t *src, size_t len, si
 static bool add_host_to_pending(int s) {
     size_t n = pending_host[s] ? host_attributes(pending_host[s]) : 0;
     if (n) {
+        /* Sized once (a message is at least 2 bytes and 1 record): growing
+         * it message by message cost the top relay of a build two mremaps
+         * on the build's last step. */
+        uint64_t msgs = pending[s].len / 2 + 1;
+        if (pending_records[s] < msgs) msgs = pending_records[s];
         struct buf out = {0};
+        (void)buf_reserve(&out, pending[s].len + (size_t)msgs * (n + 16));
         if (!append_with_host(&out, pending[s].data, pending[s].len, n)) {
             buf_release(&out);
             return false;
