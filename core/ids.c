@@ -30,9 +30,11 @@ static uint64_t splitmix(uint64_t *x) {
 }
 
 /* One random key per process (and fork generation), from getrandom(2);
- * each thread's generator is seeded from it and a counter, so that a new
+ * a thread's generator is seeded from it and a counter, so that a new
  * thread costs no system call (a thread-creating program paid one
- * getrandom per thread: a third of the shim's system calls per thread). */
+ * getrandom per thread: a third of the shim's system calls per thread).
+ * Threads started through our pthread_create hook are seeded by their
+ * creator instead (ids_seed_thread), without the shared counter. */
 static _Atomic uint64_t process_key;
 static atomic_uint key_generation;
 static _Atomic uint64_t seeds_taken;
@@ -52,16 +54,26 @@ static uint64_t key_for(unsigned generation) {
     return key;
 }
 
-static void rng_seed(struct rng *r, unsigned generation) {
+static void rng_seed_from(struct rng *r, uint64_t x, unsigned generation) {
     uint64_t seed[4];
-    uint64_t x =
-        key_for(generation) ^
-        atomic_fetch_add_explicit(&seeds_taken, 1, memory_order_relaxed) * 0xd1b54a32d192ed03ULL;
     for (int i = 0; i < 4; i++)
         seed[i] = splitmix(&x);
     memcpy(r->s, seed, sizeof seed);
     if (!(r->s[0] | r->s[1] | r->s[2] | r->s[3])) r->s[0] = 1;
     r->generation = generation;
+}
+
+static void rng_seed(struct rng *r, unsigned generation) {
+    uint64_t n = atomic_fetch_add_explicit(&seeds_taken, 1, memory_order_relaxed);
+    rng_seed_from(r, key_for(generation) ^ n * 0xd1b54a32d192ed03ULL, generation);
+}
+
+uint64_t ids_thread_seed(void) {
+    return ids_random_u64();
+}
+
+void ids_seed_thread(uint64_t seed) {
+    rng_seed_from(&tls_rng, seed, atomic_load_explicit(&fork_generation, memory_order_relaxed));
 }
 
 OTELP_FIRST uint64_t ids_random_u64(void) {

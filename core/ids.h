@@ -13,6 +13,13 @@ void ids_new_span_id(uint8_t out[8]);
 uint64_t ids_random_u64(void);
 /* A random RFC 4122 version 4 UUID, formatted (36 characters + NUL). */
 void ids_uuid4(char out[37]);
+/* A seed for a thread about to be started, from the calling thread's
+ * generator; the new thread passes it to ids_seed_thread before its first
+ * id. So a thread-creating program's new threads seed without a shared
+ * counter (one contended atomic and a cache line moved between cores per
+ * thread). */
+uint64_t ids_thread_seed(void);
+void ids_seed_thread(uint64_t seed);
 /* Call in a fork child: every thread's generator reseeds before next use. */
 void ids_after_fork(void);
 

@@ -67,6 +67,7 @@ static _Atomic int pending_n;
 struct thread_start {
     void *(*fn)(void *);
     void *arg;
+    uint64_t seed; /* for the thread's id generator (ids_thread_seed) */
     bool has_parent;
     struct span_context parent;
     size_t ts_len;
@@ -110,7 +111,8 @@ static int claim_slot(struct span *s, pid_t tid) {
         if (atomic_load_explicit(&t->span, memory_order_relaxed) == NULL &&
             atomic_compare_exchange_strong(&t->span, &none, s)) {
             t->handle = pthread_self();
-            atomic_store(&t->named, 0);
+            /* A plain store: the CAS before it was the fence. */
+            atomic_store_explicit(&t->named, 0, memory_order_relaxed);
             atomic_fetch_add(&live_slots, 1);
             int slot = (int)((h + i) % THREAD_SLOTS);
             take_pending_name(slot);
@@ -184,6 +186,7 @@ static void *trampoline(void *p) {
     void *(*fn)(void *) = ts->fn;
     void *arg = ts->arg;
     guard_enter();
+    ids_seed_thread(ts->seed);
     uint64_t now = clock_now_ns();
     struct span *s;
     if (ts->has_parent && ts->ts_len) {
@@ -271,6 +274,7 @@ HOOK_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, vo
     }
     ts->fn = fn;
     ts->arg = arg;
+    ts->seed = ids_thread_seed();
     const char *state;
     ts->has_parent = process_child_context(false, &ts->parent, &state, &ts->ts_len);
     if (!ts->has_parent || ts->ts_len > sizeof ts->trace_state) ts->ts_len = 0;

@@ -1,6 +1,7 @@
 /* test_ids: random ids are non-zero and unique, UUIDs are version 4, each
- * thread has its own generator, a fork child repeats its parent's sequence
- * unless ids_after_fork() runs (then it differs), and the clocks move.
+ * thread has its own generator (seeded by its creator, or not), a fork
+ * child repeats its parent's sequence unless ids_after_fork() runs (then it
+ * differs), and the clocks move.
  * Depends on core/ids.h and test.h. */
 #include <pthread.h>
 #include <stdlib.h>
@@ -115,6 +116,27 @@ static void test_threads_differ(void) {
     CHECK(memcmp(a, b, sizeof a) != 0);
 }
 
+/* A thread seeded by its creator (ids_thread_seed -> ids_seed_thread):
+ * the seed alone decides its sequence, different seeds give different
+ * ones, and a fork still reseeds it. */
+static void test_creator_seed(void) {
+    uint64_t seed = ids_thread_seed(), other = ids_thread_seed();
+    CHECK(seed != other);
+    uint64_t a[4], b[4], c[4];
+    ids_seed_thread(seed);
+    thread_first_values(a);
+    ids_seed_thread(other);
+    thread_first_values(b);
+    ids_seed_thread(seed);
+    thread_first_values(c);
+    CHECK(memcmp(a, b, sizeof a) != 0);
+    CHECK(memcmp(a, c, sizeof a) == 0);
+    ids_seed_thread(seed);
+    ids_after_fork();
+    thread_first_values(c);
+    CHECK(memcmp(a, c, sizeof a) != 0);
+}
+
 /* Forks; the child optionally calls ids_after_fork, then both draw 8
  * values. Returns true when the sequences were equal. */
 static bool fork_sequences_equal(bool after_fork, bool *ok) {
@@ -186,6 +208,7 @@ int main(void) {
     RUN(test_bits_balanced);
     RUN(test_uuid4);
     RUN(test_threads_differ);
+    RUN(test_creator_seed);
     RUN(test_fork);
     RUN(test_clocks);
     RUN(test_id_is_zero);
