@@ -84,39 +84,60 @@ const char *telemetry_baggage_entry(void) {
 }
 
 /* Unnamed threads' spans are named after their start routine: the exact
- * dynamic symbol, else module+offset. A few recent answers are kept: a
- * program usually starts many threads on the same routine. */
+ * dynamic symbol, else module+offset. A program starts its threads on few
+ * routines, so their names are kept for the process's life, and a span's
+ * name points at its routine's (no copy into every span's arena, no
+ * strlen). Past THREAD_NAMES routines, names are made per span and copied.
+ * Only the thread exporting spans calls this (one at a time). */
+#define THREAD_NAMES 64
+struct thread_name {
+    void *pc;
+    uint32_t len;
+    char name[96];
+};
+static struct thread_name thread_names[THREAD_NAMES] OTELP_COLD;
+static unsigned n_thread_names, last_thread_name;
+
+static const struct thread_name *thread_name_of(void *pc, struct thread_name *spare) {
+    unsigned n = n_thread_names, i = last_thread_name;
+    if (i < n && thread_names[i].pc == pc) return &thread_names[i];
+    for (i = 0; i < n; i++)
+        if (thread_names[i].pc == pc) {
+            last_thread_name = i;
+            return &thread_names[i];
+        }
+    struct thread_name *t = n < THREAD_NAMES ? &thread_names[n] : spare;
+    Dl_info info;
+    if (dladdr(pc, &info) && info.dli_sname && info.dli_saddr == pc) {
+        snprintf(t->name, sizeof t->name, "%s", info.dli_sname);
+    } else if (info.dli_fname) {
+        const char *base = strrchr(info.dli_fname, '/');
+        snprintf(t->name, sizeof t->name, "%s+0x%lx", base ? base + 1 : info.dli_fname,
+                 (unsigned long)((char *)pc - (char *)info.dli_fbase));
+    } else {
+        snprintf(t->name, sizeof t->name, "thread");
+    }
+    t->pc = pc;
+    t->len = (uint32_t)strlen(t->name);
+    if (t != spare) {
+        n_thread_names = n + 1;
+        last_thread_name = n;
+    }
+    return t;
+}
+
 static void name_threads(void *const *records, size_t n) {
-    static struct {
-        void *pc;
-        char name[96];
-    } cache[8];
-    static unsigned next;
+    struct thread_name spare;
     for (size_t i = 0; i < n; i++) {
         struct span *s = records[i];
         if (!s->symbolize) continue;
-        const char *name = NULL;
-        for (int c = 0; c < 8 && !name; c++)
-            if (cache[c].pc == s->symbolize) name = cache[c].name;
-        if (!name) {
-            Dl_info info;
-            unsigned slot = next++ % 8;
-            cache[slot].pc = s->symbolize;
-            if (dladdr(s->symbolize, &info) && info.dli_sname && info.dli_saddr == s->symbolize) {
-                snprintf(cache[slot].name, sizeof cache[slot].name, "%s", info.dli_sname);
-            } else if (info.dli_fname) {
-                const char *base = strrchr(info.dli_fname, '/');
-                snprintf(cache[slot].name, sizeof cache[slot].name, "%s+0x%lx",
-                         base ? base + 1 : info.dli_fname,
-                         (unsigned long)((char *)s->symbolize - (char *)info.dli_fbase));
-            } else {
-                snprintf(cache[slot].name, sizeof cache[slot].name, "thread");
-            }
-            name = cache[slot].name;
-        }
-        struct str copy, text = str_cstr(name);
-        if (arena_strdup(&s->arena, text, UINT32_MAX, &copy) == 0) s->name = copy;
-        span_set_str(s, "thread.name", text.ptr, text.len);
+        const struct thread_name *t = thread_name_of(s->symbolize, &spare);
+        struct str name = str_of(t->name, t->len);
+        if (t != &spare)
+            s->name = name; /* kept for the process's life */
+        else if (arena_strdup(&s->arena, name, UINT32_MAX, &name) == 0)
+            s->name = name;
+        span_set_str(s, "thread.name", t->name, t->len);
         s->symbolize = NULL;
     }
 }

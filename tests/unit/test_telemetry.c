@@ -10,6 +10,7 @@
  * log-as-span-event view and its switch, pooled records, loss reporting.
  * telemetry_init runs once per process, so each scenario runs in a forked
  * child. Depends on core/telemetry.h, exporters/exporter.h, server.h. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -551,6 +552,43 @@ static void scenario_logs_off(void) {
     CHECK(telemetry_logs_wanted());
 }
 
+/* Unnamed threads' spans are named after their start routine
+ * (span.symbolize) when exported: module+offset for an address inside a
+ * function. Names are kept for 64 routines; past that each span gets a
+ * copy. 70 routines, the first one twice: every span is named right. */
+static void scenario_thread_names(void) {
+    char *envp[] = {"OTEL_TRACES_EXPORTER=console", NULL};
+    processor_autostart = false;
+    capture_console();
+    REQUIRE(telemetry_init(envp, "x") == 0);
+    enum { ROUTINES = 70 };
+    Dl_info info;
+    REQUIRE(dladdr((void *)scenario_thread_names, &info) && info.dli_fname);
+    const char *module =
+        strrchr(info.dli_fname, '/') ? strrchr(info.dli_fname, '/') + 1 : info.dli_fname;
+    for (int i = 0; i <= ROUTINES; i++) {
+        struct span *s = start("thread", NULL);
+        REQUIRE(s);
+        s->symbolize = (char *)scenario_thread_names + 1 + (i % ROUTINES);
+        telemetry_span_end(s, clock_now_ns());
+    }
+    CHECK_EQ_INT(processor_force_flush(5000), 0);
+    CHECK_EQ_U64(span_stats().exported, ROUTINES + 1);
+    const char *text = console_text();
+    for (int i = 0; i < ROUTINES; i++) {
+        char want[256];
+        unsigned long off =
+            (unsigned long)((char *)scenario_thread_names + 1 + i - (char *)info.dli_fbase);
+        snprintf(want, sizeof want, "{\"name\":\"%s+0x%lx\"", module, off);
+        const char *at = strstr(text, want);
+        test_checks++;
+        if (!at) TEST_FAIL_("no span named %s", want + 9);
+        snprintf(want, sizeof want, "\"thread.name\":\"%s+0x%lx\"", module, off);
+        CHECK(at && strstr(at, want) && strstr(at, want) < strchr(at, '\n'));
+        if (i == 0) CHECK(at && strstr(at + 1, want) != NULL); /* the repeat */
+    }
+}
+
 /* Runs fn in a child process (a fresh telemetry) and counts its result. */
 static void run_child(const char *name, void (*fn)(void)) {
     fflush(stderr);
@@ -586,5 +624,6 @@ int main(void) {
     run_child("logs", scenario_logs);
     run_child("logs_span_events_only", scenario_logs_span_events_only);
     run_child("logs_off", scenario_logs_off);
+    run_child("thread_names", scenario_thread_names);
     return test_report("telemetry");
 }
