@@ -140,9 +140,10 @@ int span_set_bool(struct span *s, const char *key, bool value) {
     return span_set_attr(s, str_cstr(key), &v);
 }
 
-struct span_event *span_add_event(struct span *s, const char *name, uint64_t time_ns) {
+static struct span_event *add_event(struct span *s, const char *name, uint64_t time_ns,
+                                    bool first) {
     if (!s->recording) return NULL;
-    if (s->event_count >= s->limits->events) {
+    if (s->event_count + s->reserved_events >= s->limits->events) {
         s->dropped_events++;
         return NULL;
     }
@@ -154,13 +155,27 @@ struct span_event *span_add_event(struct span *s, const char *name, uint64_t tim
     memset(e, 0, sizeof *e);
     e->time_ns = time_ns;
     e->name = str_cstr(name); /* event names are literals */
-    if (s->events_tail)
-        s->events_tail->next = e;
-    else
+    if (first) {
+        e->next = s->events;
         s->events = e;
-    s->events_tail = e;
+        if (!s->events_tail) s->events_tail = e;
+    } else {
+        if (s->events_tail)
+            s->events_tail->next = e;
+        else
+            s->events = e;
+        s->events_tail = e;
+    }
     s->event_count++;
     return e;
+}
+
+struct span_event *span_add_event(struct span *s, const char *name, uint64_t time_ns) {
+    return add_event(s, name, time_ns, false);
+}
+
+struct span_event *span_add_first_event(struct span *s, const char *name, uint64_t time_ns) {
+    return add_event(s, name, time_ns, true);
 }
 
 int span_event_set_attr(struct span *s, struct span_event *e, struct str key,

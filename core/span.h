@@ -43,6 +43,13 @@ struct span {
     /* A thread's start routine: the exporter names an unnamed thread's span
      * after its symbol (dladdr is too slow for the thread's own exit). */
     void *symbolize;
+    /* A thread's span: its kernel tid. The exporter adds what follows from
+     * it (thread.id, the thread.start and thread.exit events), off the
+     * thread's own path. */
+    int32_t thread_id;
+    /* Events the exporter will add: span_add_event keeps room for them
+     * within the limit. */
+    uint8_t reserved_events;
     uint8_t kind, status_code;
     struct str name, trace_state, status_message;
     uint64_t start_ns, end_ns;
@@ -96,6 +103,8 @@ int span_set_attr(struct span *s, struct str key, const struct attr_value *value
 /* Adds an event; returns its attribute list (NULL when dropped) so the
  * caller can attach attributes with attrs_put(..., &s->arena, &limits). */
 struct span_event *span_add_event(struct span *s, const char *name, uint64_t time_ns);
+/* As span_add_event, ahead of the events already there. */
+struct span_event *span_add_first_event(struct span *s, const char *name, uint64_t time_ns);
 int span_event_set_attr(struct span *s, struct span_event *e, struct str key,
                         const struct attr_value *value);
 void span_set_status(struct span *s, int code, const char *message);

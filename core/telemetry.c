@@ -126,11 +126,22 @@ static const struct thread_name *thread_name_of(void *pc, struct thread_name *sp
     return t;
 }
 
-static void name_threads(void *const *records, size_t n) {
+/* Completes threads' spans (span.thread_id) before their export: what
+ * their threads left out of their own, short, path. */
+static void complete_thread_spans(void *const *records, size_t n) {
     struct thread_name spare;
     for (size_t i = 0; i < n; i++) {
         struct span *s = records[i];
-        if (!s->symbolize) continue;
+        if (!s->thread_id) continue;
+        if (exporter_in_signal) s->arena.no_malloc = true;
+        s->reserved_events = 0;
+        span_add_first_event(s, "thread.start", s->start_ns);
+        span_add_event(s, "thread.exit", s->end_ns);
+        span_set_int(s, "thread.id", s->thread_id);
+        s->thread_id = 0;
+        /* dladdr is not async-signal-safe: a fatal signal's flush leaves
+         * the span named "thread". */
+        if (!s->symbolize || exporter_in_signal) continue;
         const struct thread_name *t = thread_name_of(s->symbolize, &spare);
         struct str name = str_of(t->name, t->len);
         if (t != &spare)
@@ -159,7 +170,7 @@ static int export_all(struct exporter *const *exporters, int n_exporters, void *
 
 static int export_spans(void *ctx, void *const *records, size_t n, uint64_t deadline) {
     (void)ctx;
-    if (!exporter_in_signal) name_threads(records, n);
+    complete_thread_spans(records, n);
     return export_all(span_exporters, n_span_exporters, records, n, deadline);
 }
 

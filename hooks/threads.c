@@ -8,8 +8,10 @@
  * thread spans sit in a fixed table of slots (claimed with one CAS, no
  * lock), which is how pthread_setname_np on another thread finds the span
  * and how the process's exit ends the spans of threads still running,
- * marked thread.cut_short. An unnamed thread's span is named after its
- * start routine, resolved by the exporter (dladdr is too slow here).
+ * marked thread.cut_short. The exporter completes the span off the
+ * thread's path: an unnamed thread's span is named after its start routine
+ * (dladdr is too slow here), and thread.id and the thread.start and
+ * thread.exit events are added.
  * Depends on core/ and process.c. */
 #include <errno.h>
 #include <link.h>
@@ -122,7 +124,8 @@ static int claim_slot(struct span *s, pid_t tid) {
     return -1;
 }
 
-/* Ends s as the thread's span: name, thread.name, the exit event. */
+/* Ends s as the thread's span, with its name (the exporter adds the rest:
+ * span.thread_id). */
 static void finish_thread_span(struct span *s, struct thread_slot *t, bool cut_short) {
     uint64_t now = clock_now_ns();
     if (t && atomic_load(&t->named)) {
@@ -136,7 +139,6 @@ static void finish_thread_span(struct span *s, struct thread_slot *t, bool cut_s
         s->symbolize = NULL;
     }
     if (cut_short) span_set_bool(s, "thread.cut_short", true);
-    span_add_event(s, "thread.exit", now);
     telemetry_span_end(s, now);
 }
 
@@ -202,8 +204,8 @@ static void *trampoline(void *p) {
     if (s) {
         pid_t tid = thread_tid();
         s->symbolize = (void *)fn;
-        span_set_int(s, "thread.id", tid);
-        span_add_event(s, "thread.start", now);
+        s->thread_id = tid;
+        s->reserved_events = 2; /* thread.start and thread.exit */
         telemetry_set_current_span(s);
         my_slot = claim_slot(s, tid);
         if (my_slot < 0) { /* table full: still traced, not cut short at exit */

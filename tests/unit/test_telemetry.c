@@ -570,6 +570,7 @@ static void scenario_thread_names(void) {
         struct span *s = start("thread", NULL);
         REQUIRE(s);
         s->symbolize = (char *)scenario_thread_names + 1 + (i % ROUTINES);
+        s->thread_id = 1000 + i;
         telemetry_span_end(s, clock_now_ns());
     }
     CHECK_EQ_INT(processor_force_flush(5000), 0);
@@ -587,6 +588,53 @@ static void scenario_thread_names(void) {
         CHECK(at && strstr(at, want) && strstr(at, want) < strchr(at, '\n'));
         if (i == 0) CHECK(at && strstr(at + 1, want) != NULL); /* the repeat */
     }
+}
+
+/* A thread's span (span.thread_id) gets thread.id and its thread.start
+ * (first, at the start time) and thread.exit (last, at the end time)
+ * events from the exporter; the events the thread adds meanwhile leave
+ * room for them within OTEL_SPAN_EVENT_COUNT_LIMIT. Limit 4: two of the
+ * thread's five events are kept. Limit 1: thread.start alone. */
+static void scenario_thread_facts(void) {
+    char *envp[] = {"OTEL_TRACES_EXPORTER=console", "OTEL_SPAN_EVENT_COUNT_LIMIT=4", NULL};
+    processor_autostart = false;
+    capture_console();
+    REQUIRE(telemetry_init(envp, "x") == 0);
+    struct span *s = telemetry_span_start(str_cstr("worker"), NULL, str_of("", 0), 1000, 512);
+    REQUIRE(s);
+    s->thread_id = 4242;
+    s->reserved_events = 2;
+    const char *own[] = {"e1", "e2", "e3", "e4", "e5"};
+    for (int i = 0; i < 5; i++)
+        span_add_event(s, own[i], 2000 + i);
+    telemetry_span_end(s, 9000);
+    CHECK_EQ_INT(processor_force_flush(5000), 0);
+    const char *text = console_text();
+    CHECK(strstr(text, "\"thread.id\":4242") != NULL);
+    CHECK(strstr(text, "\"events\":[{\"name\":\"thread.start\",\"timeUnixNano\":1000,"
+                       "\"attributes\":{}},{\"name\":\"e1\",\"timeUnixNano\":2000,"
+                       "\"attributes\":{}},{\"name\":\"e2\",\"timeUnixNano\":2001,"
+                       "\"attributes\":{}},{\"name\":\"thread.exit\",\"timeUnixNano\":9000,"
+                       "\"attributes\":{}}]") != NULL);
+    CHECK(strstr(text, "\"droppedEventsCount\":3") != NULL);
+}
+
+static void scenario_thread_facts_limit_1(void) {
+    char *envp[] = {"OTEL_TRACES_EXPORTER=console", "OTEL_SPAN_EVENT_COUNT_LIMIT=1", NULL};
+    processor_autostart = false;
+    capture_console();
+    REQUIRE(telemetry_init(envp, "x") == 0);
+    struct span *s = telemetry_span_start(str_cstr("worker"), NULL, str_of("", 0), 1000, 512);
+    REQUIRE(s);
+    s->thread_id = 7;
+    s->reserved_events = 2;
+    span_add_event(s, "own", 2000);
+    telemetry_span_end(s, 9000);
+    CHECK_EQ_INT(processor_force_flush(5000), 0);
+    const char *text = console_text();
+    CHECK(strstr(text, "\"events\":[{\"name\":\"thread.start\",\"timeUnixNano\":1000,"
+                       "\"attributes\":{}}]") != NULL);
+    CHECK(strstr(text, "\"droppedEventsCount\":2") != NULL);
 }
 
 /* Runs fn in a child process (a fresh telemetry) and counts its result. */
@@ -625,5 +673,7 @@ int main(void) {
     run_child("logs_span_events_only", scenario_logs_span_events_only);
     run_child("logs_off", scenario_logs_off);
     run_child("thread_names", scenario_thread_names);
+    run_child("thread_facts", scenario_thread_facts);
+    run_child("thread_facts_limit_1", scenario_thread_facts_limit_1);
     return test_report("telemetry");
 }
