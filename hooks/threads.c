@@ -42,9 +42,13 @@ struct thread_slot {
 };
 
 static struct thread_slot slots[THREAD_SLOTS] OTELP_COLD;
-/* Claimed slots: the exit path and fork children look at the table only
- * when there is something in it (it is 160 KiB of untouched pages). */
-static _Atomic int live_slots;
+/* The table (160 KiB of pages untouched until used) in 64 groups of 64
+ * slots: a bit for each group a slot was ever claimed in. The exit path,
+ * fork children and lookups look only there. Set once per group, it is
+ * read, not written, per thread: a count of live slots here was an atomic
+ * add on a line shared by all threads at each thread's start and end. */
+#define GROUP (THREAD_SLOTS / 64)
+static _Atomic uint64_t used_groups;
 static _Thread_local int my_slot __attribute__((tls_model("initial-exec"))) = -1;
 
 /* Names given to a thread before it claimed its slot (its creator names it
@@ -115,8 +119,10 @@ static int claim_slot(struct span *s, pid_t tid) {
             t->handle = pthread_self();
             /* A plain store: the CAS before it was the fence. */
             atomic_store_explicit(&t->named, 0, memory_order_relaxed);
-            atomic_fetch_add(&live_slots, 1);
             int slot = (int)((h + i) % THREAD_SLOTS);
+            uint64_t bit = 1ull << (slot / GROUP);
+            if (!(atomic_load_explicit(&used_groups, memory_order_relaxed) & bit))
+                atomic_fetch_or(&used_groups, bit);
             take_pending_name(slot);
             return slot;
         }
@@ -153,7 +159,6 @@ static void thread_end(void *arg) {
     /* The process's exit may have taken the span already. */
     struct span *expected = s;
     if (!atomic_compare_exchange_strong(&t->span, &expected, NULL)) return;
-    atomic_fetch_sub(&live_slots, 1);
     guard_enter();
     finish_thread_span(s, t, false);
     guard_leave();
@@ -303,13 +308,27 @@ static void remember_name(int slot, const char *name) {
     atomic_store(&t->named, 1);
 }
 
+/* Calls fn on each slot of the groups ever used; stops at a nonzero result. */
+static int each_used_slot(int (*fn)(int slot, void *arg), void *arg) {
+    uint64_t used = atomic_load(&used_groups);
+    for (int g = 0; used; g++, used >>= 1)
+        for (int i = g * GROUP; (used & 1) && i < (g + 1) * GROUP; i++) {
+            int r = fn(i, arg);
+            if (r) return r;
+        }
+    return 0;
+}
+
+static int is_handle(int slot, void *th) {
+    return atomic_load_explicit(&slots[slot].span, memory_order_relaxed) &&
+                   pthread_equal(slots[slot].handle, *(pthread_t *)th)
+               ? slot + 1
+               : 0;
+}
+
 static int slot_of(pthread_t th) {
     if (pthread_equal(th, pthread_self())) return my_slot;
-    for (int i = 0; i < THREAD_SLOTS && atomic_load(&live_slots) > 0; i++)
-        if (atomic_load_explicit(&slots[i].span, memory_order_relaxed) &&
-            pthread_equal(slots[i].handle, th))
-            return i;
-    return -1;
+    return each_used_slot(is_handle, &th) - 1;
 }
 
 HOOK_EXPORT int pthread_setname_np(pthread_t th, const char *name) {
@@ -342,22 +361,28 @@ HOOK_EXPORT int prctl(int option, ...) {
     return rc;
 }
 
+static int cut_short(int slot, void *in_signal) {
+    struct span *s = atomic_load_explicit(&slots[slot].span, memory_order_acquire);
+    if (!s || !atomic_compare_exchange_strong(&slots[slot].span, &s, NULL)) return 0;
+    if (*(bool *)in_signal) s->arena.no_malloc = true;
+    finish_thread_span(s, &slots[slot], true);
+    return 0;
+}
+
 OTELP_FIRST void threads_cut_short(bool in_signal) {
-    for (int i = 0; i < THREAD_SLOTS && atomic_load(&live_slots) > 0; i++) {
-        struct span *s = atomic_load_explicit(&slots[i].span, memory_order_acquire);
-        if (!s || !atomic_compare_exchange_strong(&slots[i].span, &s, NULL)) continue;
-        atomic_fetch_sub(&live_slots, 1);
-        if (in_signal) s->arena.no_malloc = true;
-        finish_thread_span(s, &slots[i], true);
-    }
+    each_used_slot(cut_short, &in_signal);
+}
+
+static int forget(int slot, void *unused) {
+    (void)unused;
+    atomic_store_explicit(&slots[slot].span, NULL, memory_order_relaxed);
+    return 0;
 }
 
 void threads_after_fork_child(void) {
     /* Only the forking thread goes on in the child, and it has a new root
      * span: the parent's thread spans are not ours to end. */
-    if (atomic_load(&live_slots))
-        for (int i = 0; i < THREAD_SLOTS; i++)
-            atomic_store_explicit(&slots[i].span, NULL, memory_order_relaxed);
-    atomic_store(&live_slots, 0);
+    each_used_slot(forget, NULL);
+    atomic_store(&used_groups, 0);
     my_slot = -1;
 }
