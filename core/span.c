@@ -13,7 +13,6 @@
 
 static _Atomic(struct queue *) free_slots;
 static uint32_t slot_cache_size = 1024;
-static _Thread_local void *adopted __attribute__((tls_model("initial-exec")));
 
 void span_set_slot_cache(uint32_t slots) {
     slot_cache_size = slots ? slots : 1;
@@ -48,14 +47,21 @@ static struct span *span_setup(struct span *s, size_t arena_size, struct str nam
     return s;
 }
 
+/* A slot from the free slots, else a new one (line-aligned: struct span's
+ * first line is one line). */
+static void *slot_take(void) {
+    struct queue *q = atomic_load_explicit(&free_slots, memory_order_acquire);
+    void *slot = q ? queue_pop(q) : NULL;
+    return slot ? slot : aligned_alloc(64, SPAN_SLOT);
+}
+
 struct span *span_new(struct str name, const struct span_context *parent,
                       const uint8_t trace_id[16], struct str trace_state, bool recording,
                       uint64_t start_ns, const struct span_limits *limits, size_t arena_size) {
     bool slot = sizeof(struct span) + arena_size <= SPAN_SLOT;
     struct span *s = NULL;
     if (slot) {
-        s = adopted ? adopted : span_slot_take();
-        adopted = NULL;
+        s = slot_take();
         arena_size = SPAN_SLOT - sizeof *s;
     } else {
         s = pool_alloc(sizeof *s + arena_size); /* a root span: pool.h */
@@ -64,17 +70,6 @@ struct span *span_new(struct str name, const struct span_context *parent,
     span_setup(s, arena_size, name, parent, trace_id, trace_state, recording, start_ns, limits);
     s->slot = slot;
     return s;
-}
-
-void *span_slot_take(void) {
-    struct queue *q = atomic_load_explicit(&free_slots, memory_order_acquire);
-    void *slot = q ? queue_pop(q) : NULL;
-    return slot ? slot : malloc(SPAN_SLOT);
-}
-
-void span_slot_adopt(void *slot) {
-    if (adopted) span_slot_put(adopted);
-    adopted = slot;
 }
 
 OTELP_FIRST struct span *span_new_in(void *mem, size_t size, struct str name,
@@ -99,8 +94,7 @@ static struct queue *slot_cache(void) {
     return fresh;
 }
 
-void span_slot_put(void *slot) {
-    if (!slot) return;
+static void slot_put(void *slot) {
     struct queue *q = slot_cache();
     if (!q || !queue_push(q, slot)) free(slot);
 }
@@ -110,7 +104,7 @@ OTELP_FIRST void span_free(struct span *s) {
     arena_release(&s->arena);
     if (s->in_place) return;
     if (s->slot)
-        span_slot_put(s);
+        slot_put(s);
     else
         pool_free(s);
 }

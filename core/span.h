@@ -35,14 +35,18 @@ struct span_event {
 };
 
 struct span {
-    struct span_context ctx;
-    uint8_t parent_span_id[8];
-    bool has_parent, parent_remote, recording, slot;
-    bool pinned;   /* never freed (a process root span: other threads may hold it) */
-    bool in_place; /* made by span_new_in: its memory is not ours to free */
-    /* A thread's start routine: the exporter names an unnamed thread's span
-     * after its symbol (dladdr is too slow for the thread's own exit). */
-    void *symbolize;
+    /* First, in one cache line (slots are line-aligned): what a thread's
+     * span carries from the thread's creator, which builds the span, to the
+     * thread, and what the thread writes into it. So the new thread touches
+     * one line of its span, not the lines the export thread last read.
+     *
+     * A thread's start routine and its argument, and the seed of its id
+     * generator (ids_thread_seed). The exporter names an unnamed thread's
+     * span after the routine's symbol (dladdr is too slow for the thread's
+     * own exit). */
+    void *symbolize, *thread_arg;
+    uint64_t thread_seed;
+    uint64_t start_ns, end_ns;
     /* A thread's span: its kernel tid. The exporter adds what follows from
      * it (thread.id, the thread.start and thread.exit events), off the
      * thread's own path. */
@@ -50,9 +54,14 @@ struct span {
     /* Events the exporter will add: span_add_event keeps room for them
      * within the limit. */
     uint8_t reserved_events;
+    bool recording, slot;
+    bool pinned;   /* never freed (a process root span: other threads may hold it) */
+    bool in_place; /* made by span_new_in: its memory is not ours to free */
+    bool has_parent, parent_remote;
     uint8_t kind, status_code;
+    struct span_context ctx;
+    uint8_t parent_span_id[8];
     struct str name, trace_state, status_message;
-    uint64_t start_ns, end_ns;
     struct attr_list attrs;
     struct span_event *events, *events_tail;
     uint32_t event_count, dropped_events;
@@ -68,18 +77,6 @@ struct span {
  * queue's size, the most spans that can be waiting at once). Set before the
  * first span is freed. */
 void span_set_slot_cache(uint32_t slots);
-/* A slot for a span another thread will start, from the free slots or
- * malloc. A thread's first malloc makes glibc set up an arena and a cache
- * for it (and tear the cache down at its exit), which costs a short-lived
- * thread more than its span: so a thread's creator takes the slot and the
- * new thread adopts it. NULL when out of memory. */
-void *span_slot_take(void);
-/* A slot back to the free slots (or free). */
-void span_slot_put(void *slot);
-/* The calling thread's next span_new that fits a slot uses slot; a slot
- * adopted before and not used goes back (span_slot_adopt(NULL) just gives
- * it back). */
-void span_slot_adopt(void *slot);
 
 /* A new span. parent NULL makes a root span with trace_id; otherwise the
  * parent's trace id is used. recording false makes a context-only span

@@ -2,8 +2,9 @@
  * span, with thread.id (kernel tid) and thread.name as the thread was named
  * by the time it ended.
  *
- * pthread_create runs the start routine through a trampoline that starts the
- * span, makes it the thread's current span and ends it when the routine
+ * pthread_create builds the thread's span and runs the start routine
+ * through a trampoline that starts the span (its start time and tid),
+ * makes it the thread's current span and ends it when the routine
  * returns, calls pthread_exit or is cancelled (a cleanup handler). Live
  * thread spans sit in a fixed table of slots (claimed with one CAS, no
  * lock), which is how pthread_setname_np on another thread finds the span
@@ -63,23 +64,6 @@ static struct {
 /* Entries published (counted after, so a thread that reads 0 here claimed
  * its slot before the namer looked for it): most threads look no further. */
 static _Atomic int pending_n;
-
-/* What a new thread needs to start its span. The creator writes it into the
- * span's own slot (span_slot_take); the thread copies it out before it
- * builds the span there. So nothing else passes between the two threads,
- * and no thread calls malloc or free for it: a thread that calls free()
- * makes glibc set up (and at its exit tear down) a malloc cache for it,
- * which costs more than the rest of what we do per thread. */
-struct thread_start {
-    void *(*fn)(void *);
-    void *arg;
-    uint64_t seed; /* for the thread's id generator (ids_thread_seed) */
-    bool has_parent;
-    struct span_context parent;
-    size_t ts_len;
-    char trace_state[512];
-};
-_Static_assert(sizeof(struct thread_start) <= SPAN_SLOT, "a start record fits a span slot");
 
 static void remember_name(int slot, const char *name);
 
@@ -175,47 +159,20 @@ static pid_t thread_tid(void) {
     return (pid_t)syscall(SYS_gettid);
 }
 
-/* The span of a thread whose parent context has a trace state, which is
- * copied out of the slot before the span is built over it (out of line:
- * most threads have none, and their stack stays as shallow as it was). */
-static __attribute__((noinline)) struct span *start_span_with_state(struct thread_start *ts,
-                                                                    uint64_t now) {
-    char state[sizeof ts->trace_state];
-    size_t len = ts->ts_len;
-    struct span_context parent = ts->parent;
-    memcpy(state, ts->trace_state, len);
-    span_slot_adopt(ts);
-    return telemetry_span_start(str_of("thread", 6), &parent, str_of(state, len), now, 0);
-}
-
+/* The new thread's span was built by its creator: the thread adds what
+ * only it knows (its start time and tid) into the span's first line, which
+ * also holds its start routine, argument and seed. */
 static void *trampoline(void *p) {
-    struct thread_start *ts = p;
-    void *(*fn)(void *) = ts->fn;
-    void *arg = ts->arg;
+    struct span *s = p;
+    void *(*fn)(void *) = (void *(*)(void *))s->symbolize;
+    void *arg = s->thread_arg;
     guard_enter();
-    ids_seed_thread(ts->seed);
-    uint64_t now = clock_now_ns();
-    struct span *s;
-    if (ts->has_parent && ts->ts_len) {
-        s = start_span_with_state(ts, now);
-    } else {
-        struct span_context parent = ts->parent;
-        bool has_parent = ts->has_parent;
-        span_slot_adopt(ts);
-        s = telemetry_span_start(str_of("thread", 6), has_parent ? &parent : NULL, str_of("", 0),
-                                 now, 0);
-    }
-    span_slot_adopt(NULL); /* unused (nothing started): back */
-    if (s) {
-        pid_t tid = thread_tid();
-        s->symbolize = (void *)fn;
-        s->thread_id = tid;
-        s->reserved_events = 2; /* thread.start and thread.exit */
-        telemetry_set_current_span(s);
-        my_slot = claim_slot(s, tid);
-        if (my_slot < 0) { /* table full: still traced, not cut short at exit */
-        }
-    }
+    ids_seed_thread(s->thread_seed);
+    s->start_ns = clock_now_ns();
+    pid_t tid = thread_tid();
+    s->thread_id = tid;
+    telemetry_set_current_span(s);
+    my_slot = claim_slot(s, tid); /* -1, table full: still traced, not cut short at exit */
     guard_leave();
     void *ret;
     pthread_cleanup_push(thread_end, NULL);
@@ -274,21 +231,28 @@ HOOK_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, vo
         from_tsan((uintptr_t)__builtin_return_address(0)))
         return real_pthread_create(thread, attr, fn, arg);
     int saved_errno = errno;
-    struct thread_start *ts = span_slot_take();
-    if (!ts) {
-        errno = saved_errno;
-        return real_pthread_create(thread, attr, fn, arg);
-    }
-    ts->fn = fn;
-    ts->arg = arg;
-    ts->seed = ids_thread_seed();
+    /* The creator builds the thread's span, so the new thread touches
+     * only the span's first line: its start routine, argument and seed in,
+     * its start time and tid out (a line last written on another core costs
+     * a transfer, and the program waits on the new thread's path). No
+     * thread calls malloc or free for it either: a thread that calls free()
+     * makes glibc set up (and at its exit tear down) a malloc cache for it,
+     * which costs more than the rest of what we do per thread. */
+    struct span_context parent;
     const char *state;
-    ts->has_parent = process_child_context(false, &ts->parent, &state, &ts->ts_len);
-    if (!ts->has_parent || ts->ts_len > sizeof ts->trace_state) ts->ts_len = 0;
-    if (ts->ts_len) memcpy(ts->trace_state, state, ts->ts_len);
+    size_t state_len;
+    bool has_parent = process_child_context(false, &parent, &state, &state_len);
+    struct span *s =
+        telemetry_span_start(str_of("thread", 6), has_parent ? &parent : NULL,
+                             has_parent ? str_of(state, state_len) : str_of("", 0), 0, 0);
     errno = saved_errno;
-    int rc = real_pthread_create(thread, attr, trampoline, ts);
-    if (rc) span_slot_put(ts);
+    if (!s) return real_pthread_create(thread, attr, fn, arg);
+    s->symbolize = (void *)fn;
+    s->thread_arg = arg;
+    s->thread_seed = ids_thread_seed();
+    s->reserved_events = 2; /* thread.start and thread.exit */
+    int rc = real_pthread_create(thread, attr, trampoline, s);
+    if (rc) span_free(s);
     errno = saved_errno;
     return rc;
 }
