@@ -63,7 +63,17 @@ static void rng_seed_from(struct rng *r, uint64_t x, unsigned generation) {
     r->generation = generation;
 }
 
+/* ids_seed_thread's mark: the seed waits in s[0] until the first id (no
+ * real generation: they count up from 1). */
+static unsigned seed_waiting(unsigned generation) {
+    return ~generation;
+}
+
 static void rng_seed(struct rng *r, unsigned generation) {
+    if (r->generation == seed_waiting(generation)) {
+        rng_seed_from(r, r->s[0], generation);
+        return;
+    }
     uint64_t n = atomic_fetch_add_explicit(&seeds_taken, 1, memory_order_relaxed);
     rng_seed_from(r, key_for(generation) ^ n * 0xd1b54a32d192ed03ULL, generation);
 }
@@ -73,7 +83,9 @@ uint64_t ids_thread_seed(void) {
 }
 
 void ids_seed_thread(uint64_t seed) {
-    rng_seed_from(&tls_rng, seed, atomic_load_explicit(&fork_generation, memory_order_relaxed));
+    /* Seeded at the first id: most threads make none. */
+    tls_rng.s[0] = seed;
+    tls_rng.generation = seed_waiting(atomic_load_explicit(&fork_generation, memory_order_relaxed));
 }
 
 OTELP_FIRST uint64_t ids_random_u64(void) {

@@ -17,7 +17,8 @@ void ids_uuid4(char out[37]);
  * generator; the new thread passes it to ids_seed_thread before its first
  * id. So a thread-creating program's new threads seed without a shared
  * counter (one contended atomic and a cache line moved between cores per
- * thread). */
+ * thread). The generator is seeded from it at the thread's first id (a
+ * fork in between reseeds it as usual). */
 uint64_t ids_thread_seed(void);
 void ids_seed_thread(uint64_t seed);
 /* Call in a fork child: every thread's generator reseeds before next use. */
