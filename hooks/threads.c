@@ -138,11 +138,12 @@ static void thread_end(void *arg) {
     my_slot = -1;
     struct span *s = telemetry_current_span();
     telemetry_set_current_span(NULL);
-    if (slot < 0 || !s) return;
-    struct thread_slot *t = &slots[slot];
+    if (!s) return;
+    /* No slot: the table was full when the thread started. */
+    struct thread_slot *t = slot < 0 ? NULL : &slots[slot];
     /* The process's exit may have taken the span already. */
     struct span *expected = s;
-    if (!atomic_compare_exchange_strong(&t->span, &expected, NULL)) return;
+    if (t && !atomic_compare_exchange_strong(&t->span, &expected, NULL)) return;
     guard_enter();
     finish_thread_span(s, t, false);
     guard_leave();

@@ -395,6 +395,20 @@ class Threads(unittest.TestCase):
                 self.assertRegex(s["name"], r"^tree\+0x[0-9a-f]+$")  # module+offset
 
     @no_threads_under_tsan
+    def test_more_live_threads_than_the_table_holds(self):
+        # The shim keeps 4096 live threads in a table (for names set from
+        # other threads and for the cut at exit); threads past that are
+        # still traced: every one of them is exported, ended normally.
+        n = 4200
+        _, spans = run_tree(self, "many-threads", str(n), OTEL_BSP_MAX_QUEUE_SIZE="8192")
+        threads = [s for s in spans if "thread.id" in s["attributes"]]
+        self.assertEqual(len(threads), n)
+        self.assertEqual(len({s["attributes"]["thread.id"] for s in threads}), n)
+        self.assertFalse([s for s in threads if "thread.cut_short" in s["attributes"]])
+        for s in threads:
+            self.assertEqual([e["name"] for e in s["events"]], ["thread.start", "thread.exit"])
+
+    @no_threads_under_tsan
     def test_thread_spans_carry_the_trace_state(self):
         # The creator hands the parent context (trace state included) to
         # the new thread inside the span's own slot; the span is then built

@@ -60,6 +60,11 @@ static void *exits_early(void *arg) {
     return NULL;
 }
 
+static void *waits(void *barrier) {
+    pthread_barrier_wait(barrier);
+    return NULL;
+}
+
 static void *forever(void *arg) {
     while (!arg)
         pause();
@@ -208,6 +213,24 @@ int main(int argc, char **argv) {
         int e2 = errno;
         printf("errno=%d,%d\n", e1, e2);
         return 5;
+    } else if (!strcmp(how, "many-threads") && argc > 2) {
+        /* argv[2] threads alive at once (more than the shim's table of
+         * live threads holds), then all of them end. */
+        int n = atoi(argv[2]);
+        pthread_t *t = calloc((size_t)n, sizeof *t);
+        pthread_barrier_t all;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, 256 << 10);
+        pthread_barrier_init(&all, NULL, (unsigned)n + 1);
+        int started = 0;
+        while (t && started < n && pthread_create(&t[started], &attr, waits, &all) == 0)
+            started++;
+        if (started < n) return 1;
+        pthread_barrier_wait(&all);
+        for (int i = 0; i < n; i++)
+            pthread_join(t[i], NULL);
+        free(t);
     } else if (!strcmp(how, "threads")) {
         pthread_t t[4];
         pthread_create(&t[0], NULL, named_by_setname, NULL);
