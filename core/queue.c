@@ -37,18 +37,6 @@ struct queue {
     struct cell cells[];
 };
 
-/* LeakSanitizer does not look for pointers in mmap'd memory: tell it the
- * queue's cells are a root region, or every record parked in a queue (the
- * span slot cache) would be reported as leaked in ASan builds. */
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/lsan_interface.h>
-#define LSAN_ROOT(p, n) __lsan_register_root_region(p, n)
-#define LSAN_UNROOT(p, n) __lsan_unregister_root_region(p, n)
-#else
-#define LSAN_ROOT(p, n) ((void)(p), (void)(n))
-#define LSAN_UNROOT(p, n) ((void)(p), (void)(n))
-#endif
-
 static size_t queue_bytes(uint32_t capacity) {
     return sizeof(struct queue) + (size_t)capacity * sizeof(struct cell);
 }
