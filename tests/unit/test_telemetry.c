@@ -595,21 +595,31 @@ static void scenario_thread_names(void) {
  * events from the exporter; the events the thread adds meanwhile leave
  * room for them within OTEL_SPAN_EVENT_COUNT_LIMIT. Limit 4: two of the
  * thread's five events are kept. Limit 1: thread.start alone. */
-static void scenario_thread_facts(void) {
-    char *envp[] = {"OTEL_TRACES_EXPORTER=console", "OTEL_SPAN_EVENT_COUNT_LIMIT=4", NULL};
+/* Exports, to the console, a thread's span (tid 4242, from 1000 to 9000)
+ * in which the thread added `own` events (at 2000, 2001, ...) under the
+ * event limit `limit` (an OTEL_SPAN_EVENT_COUNT_LIMIT setting). */
+static const char *thread_span_text(char *limit, int own) {
+    char *envp[] = {"OTEL_TRACES_EXPORTER=console", limit, NULL};
     processor_autostart = false;
     capture_console();
-    REQUIRE(telemetry_init(envp, "x") == 0);
-    struct span *s = telemetry_span_start(str_cstr("worker"), NULL, str_of("", 0), 1000, 512);
-    REQUIRE(s);
+    int rc = telemetry_init(envp, "x");
+    CHECK_EQ_INT(rc, 0);
+    struct span *s =
+        rc ? NULL : telemetry_span_start(str_cstr("worker"), NULL, str_of("", 0), 1000, 512);
+    CHECK(s != NULL);
+    if (!s) return "";
     s->thread_id = 4242;
     s->reserved_events = 2;
-    const char *own[] = {"e1", "e2", "e3", "e4", "e5"};
-    for (int i = 0; i < 5; i++)
-        span_add_event(s, own[i], 2000 + i);
+    const char *names[] = {"e1", "e2", "e3", "e4", "e5"};
+    for (int i = 0; i < own && i < 5; i++)
+        span_add_event(s, names[i], 2000 + (uint64_t)i);
     telemetry_span_end(s, 9000);
     CHECK_EQ_INT(processor_force_flush(5000), 0);
-    const char *text = console_text();
+    return console_text();
+}
+
+static void scenario_thread_facts(void) {
+    const char *text = thread_span_text("OTEL_SPAN_EVENT_COUNT_LIMIT=4", 5);
     CHECK(strstr(text, "\"thread.id\":4242") != NULL);
     CHECK(strstr(text, "\"events\":[{\"name\":\"thread.start\",\"timeUnixNano\":1000,"
                        "\"attributes\":{}},{\"name\":\"e1\",\"timeUnixNano\":2000,"
@@ -620,18 +630,7 @@ static void scenario_thread_facts(void) {
 }
 
 static void scenario_thread_facts_limit_1(void) {
-    char *envp[] = {"OTEL_TRACES_EXPORTER=console", "OTEL_SPAN_EVENT_COUNT_LIMIT=1", NULL};
-    processor_autostart = false;
-    capture_console();
-    REQUIRE(telemetry_init(envp, "x") == 0);
-    struct span *s = telemetry_span_start(str_cstr("worker"), NULL, str_of("", 0), 1000, 512);
-    REQUIRE(s);
-    s->thread_id = 7;
-    s->reserved_events = 2;
-    span_add_event(s, "own", 2000);
-    telemetry_span_end(s, 9000);
-    CHECK_EQ_INT(processor_force_flush(5000), 0);
-    const char *text = console_text();
+    const char *text = thread_span_text("OTEL_SPAN_EVENT_COUNT_LIMIT=1", 1);
     CHECK(strstr(text, "\"events\":[{\"name\":\"thread.start\",\"timeUnixNano\":1000,"
                        "\"attributes\":{}}]") != NULL);
     CHECK(strstr(text, "\"droppedEventsCount\":2") != NULL);
