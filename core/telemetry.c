@@ -139,17 +139,18 @@ static void complete_thread_spans(void *const *records, size_t n) {
         span_add_event(s, "thread.exit", s->end_ns);
         span_set_int(s, "thread.id", s->thread_id);
         s->thread_id = 0;
-        /* dladdr is not async-signal-safe: a fatal signal's flush leaves
-         * the span named "thread". */
-        if (!s->symbolize || exporter_in_signal) continue;
-        const struct thread_name *t = thread_name_of(s->symbolize, &spare);
-        struct str name = str_of(t->name, t->len);
-        if (t != &spare)
-            s->name = name; /* kept for the process's life */
-        else if (arena_strdup(&s->arena, name, UINT32_MAX, &name) == 0)
-            s->name = name;
-        span_set_str(s, "thread.name", t->name, t->len);
-        s->symbolize = NULL;
+        /* An unnamed thread is named after its routine. dladdr is not
+         * async-signal-safe: a fatal signal's flush leaves it "thread". */
+        if (s->symbolize && !exporter_in_signal) {
+            const struct thread_name *t = thread_name_of(s->symbolize, &spare);
+            struct str name = str_of(t->name, t->len);
+            if (t != &spare)
+                s->name = name; /* kept for the process's life */
+            else if (arena_strdup(&s->arena, name, UINT32_MAX, &name) == 0)
+                s->name = name;
+            s->symbolize = NULL;
+        }
+        if (!s->symbolize) span_set_str(s, "thread.name", s->name.ptr, s->name.len);
     }
 }
 

@@ -114,19 +114,19 @@ static int claim_slot(struct span *s, pid_t tid) {
     return -1;
 }
 
-/* Ends s as the thread's span, with its name (the exporter adds the rest:
- * span.thread_id). */
+/* Ends s as the thread's span, with the name it was given (the exporter adds
+ * the rest: span.thread_id). */
 static void finish_thread_span(struct span *s, struct thread_slot *t, bool cut_short) {
     uint64_t now = clock_now_ns();
     if (t && atomic_load(&t->named)) {
         char name[NAME_LEN];
         memcpy(name, t->name, NAME_LEN);
         name[NAME_LEN - 1] = '\0';
-        size_t len = strlen(name);
-        span_set_str(s, "thread.name", name, len);
         struct str copy;
-        if (arena_strdup(&s->arena, str_of(name, len), UINT32_MAX, &copy) == 0) s->name = copy;
-        s->symbolize = NULL;
+        if (arena_strdup(&s->arena, str_cstr(name), UINT32_MAX, &copy) == 0) {
+            s->name = copy;
+            s->symbolize = NULL; /* named: not after its routine */
+        }
     }
     if (cut_short) span_set_bool(s, "thread.cut_short", true);
     telemetry_span_end(s, now);
