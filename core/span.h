@@ -1,7 +1,9 @@
 /* span: the span record. One allocation holds the record and the first chunk
  * of its arena; attributes, events and strings live in the arena, so a span
  * is freed with one free() in the common case. A span is written by the
- * thread that owns it until it ends; after that only the exporter reads it.
+ * thread that owns it until it ends (a thread's span: built by its creator,
+ * then owned by the thread); after that only the exporter completes and
+ * reads it.
  * Depends on attr.h and context.h. */
 #ifndef OTELP_CORE_SPAN_H
 #define OTELP_CORE_SPAN_H
