@@ -12,7 +12,7 @@
  * The first error message is kept in struct dctx; nanopb's own "callback
  * failed" from outer levels never replaces it.
  */
-#include "tests/lib/otlp_decode.h"
+#include "server/otlp_decode.h"
 
 #include <stdarg.h>
 #include <stddef.h>
