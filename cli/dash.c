@@ -1,0 +1,170 @@
+/* dash: `otel-preload dash` (the local server) and `otel-preload status`. Depends on cli.h,
+ * server/. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "server/receiver.h"
+#include "server/retrieve.h"
+#include "server/runtime.h"
+#include "server/store.h"
+
+static const char DASH_USAGE[] =
+    "otel-preload dash [--port N] [--db PATH] [--keep-runs N] [--max-bytes SIZE]";
+
+static void dash_help(void) {
+    printf(
+        "usage: %s\n\n"
+        "Receives OTLP/HTTP (protobuf, gzip) on 127.0.0.1 at /v1/traces and /v1/logs, keeps it\n"
+        "in the local store, and serves the read API (GET /api/v1/spans, ... docs/API-HTTP.md).\n"
+        "`otel-preload run` sends to it while it runs. Stops on SIGINT or SIGTERM.\n\n"
+        "options:\n"
+        "  --port N          listen on this port (default 4318 when free, else any free port)\n"
+        "  --db PATH         the store (default: $OTEL_PRELOAD_DB, else\n"
+        "                    ~/.local/share/otel-preload/store.db)\n"
+        "  --keep-runs N     keep at most N runs (default %d; $OTEL_PRELOAD_KEEP_RUNS)\n"
+        "  --max-bytes SIZE  keep the store under SIZE (default 1GiB; $OTEL_PRELOAD_MAX_BYTES)\n",
+        DASH_USAGE, STORE_DEFAULT_KEEP_RUNS);
+}
+
+int cmd_dash(int argc, char **argv) {
+    const char *db_opt = NULL;
+    int port = -1;
+    int64_t keep = 0, max_bytes = 0;
+    const char *ek = getenv("OTEL_PRELOAD_KEEP_RUNS"), *eb = getenv("OTEL_PRELOAD_MAX_BYTES");
+    if (ek && ek[0]) keep = strtoll(ek, NULL, 10);
+    if (eb && eb[0] && cli_parse_size(eb, &max_bytes) != 0) {
+        cli_error("OTEL_PRELOAD_MAX_BYTES: '%s' is not a size; using the default", eb);
+        max_bytes = 0;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        bool missing = false;
+        if (cli_is_help(a)) {
+            dash_help();
+            return 0;
+        }
+        if ((v = cli_opt(argc, argv, &i, "--db", &missing)) != NULL)
+            db_opt = v;
+        else if ((v = cli_opt(argc, argv, &i, "--port", &missing)) != NULL) {
+            char *end;
+            long p = strtol(v, &end, 10);
+            if (*end != '\0' || p < 0 || p > 65535)
+                return cli_usage_error(DASH_USAGE, "--port takes 0-65535, not '%s'", v);
+            port = (int)p;
+        } else if ((v = cli_opt(argc, argv, &i, "--keep-runs", &missing)) != NULL) {
+            char *end;
+            keep = strtoll(v, &end, 10);
+            if (*end != '\0' || keep <= 0)
+                return cli_usage_error(DASH_USAGE, "--keep-runs takes a positive number");
+        } else if ((v = cli_opt(argc, argv, &i, "--max-bytes", &missing)) != NULL) {
+            if (cli_parse_size(v, &max_bytes) != 0)
+                return cli_usage_error(DASH_USAGE, "--max-bytes takes a size (500MiB, 2GiB)");
+        } else if (missing) {
+            return cli_usage_error(DASH_USAGE, "%s needs a value", a);
+        } else {
+            return cli_usage_error(DASH_USAGE, "unknown argument '%s'", a);
+        }
+    }
+    char path[4096], err[512];
+    if (store_default_path(db_opt, path, sizeof(path)) == NULL) {
+        cli_error("the store's path is too long");
+        return CLI_USAGE;
+    }
+    struct store *st;
+    if (store_open(path, &st, err, sizeof(err)) != 0) {
+        cli_error("%s", err);
+        return 1;
+    }
+    store_set_limits(st, keep, max_bytes);
+    (void)store_retain(st);
+    /* Signals: wait for them synchronously, blocked in every thread. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    struct receiver *r = receiver_start(st, port < 0 ? 4318 : port);
+    if (r == NULL && port < 0) r = receiver_start(st, 0);
+    if (r == NULL) {
+        cli_error("cannot listen on 127.0.0.1:%d: %s", port < 0 ? 4318 : port, strerror(errno));
+        store_close(st);
+        return 1;
+    }
+    struct runtime_info info = {.pid = getpid(), .http_port = receiver_port(r)};
+    snprintf(info.db, sizeof(info.db), "%s", path);
+    if (runtime_write(&info) != 0)
+        cli_error("cannot write the runtime file: `otel-preload run` will not find this server");
+    fprintf(stderr, "otel-preload: receiving OTLP on http://127.0.0.1:%d, store %s\n",
+            receiver_port(r), path);
+    int sig = 0;
+    while (sigwait(&set, &sig) != 0) {
+    }
+    runtime_remove();
+    receiver_stop(r);
+    store_close(st);
+    fprintf(stderr, "otel-preload: stopped (%s)\n", strsignal(sig));
+    return 0;
+}
+
+static const char STATUS_USAGE[] = "otel-preload status [--db PATH]";
+
+int cmd_status(int argc, char **argv) {
+    const char *db_opt = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        bool missing = false;
+        if (cli_is_help(argv[i])) {
+            printf("usage: %s\n\nWhere the store is, what it holds, and whether an `otel-preload"
+                   " dash` is running.\n",
+                   STATUS_USAGE);
+            return 0;
+        }
+        if ((v = cli_opt(argc, argv, &i, "--db", &missing)) != NULL)
+            db_opt = v;
+        else if (missing)
+            return cli_usage_error(STATUS_USAGE, "--db needs a value");
+        else
+            return cli_usage_error(STATUS_USAGE, "unknown argument '%s'", argv[i]);
+    }
+    char path[4096], err[512];
+    if (store_default_path(db_opt, path, sizeof(path)) == NULL) return 1;
+    struct runtime_info rt;
+    if (runtime_find(&rt) == 0)
+        printf("server: running, pid %d, http://127.0.0.1:%d, store %s\n", (int)rt.pid,
+               rt.http_port, rt.db);
+    else
+        printf("server: not running (`otel-preload dash` starts it)\n");
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        printf("store: %s (not created yet)\n", path);
+        return 0;
+    }
+    sqlite3 *db = retrieve_open(path, err, sizeof(err));
+    if (db == NULL) {
+        cli_error("%s", err);
+        return 1;
+    }
+    static const char *const what[] = {"runs", "spans", "logs", "metric_points"};
+    printf("store: %s, %.1f MiB\n", path, (double)sb.st_size / 1048576.0);
+    for (int i = 0; i < 4; i++) {
+        char sql[64];
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", what[i]);
+        sqlite3_stmt *q;
+        long long n = -1;
+        if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK) {
+            if (sqlite3_step(q) == SQLITE_ROW) n = sqlite3_column_int64(q, 0);
+            sqlite3_finalize(q);
+        }
+        printf("  %-14s %lld\n", what[i], n);
+    }
+    sqlite3_close(db);
+    return 0;
+}

@@ -1,0 +1,186 @@
+/* receiver: the OTLP/HTTP receiver and the read API's entry. Depends on httpd, otlp_decode, store,
+ * api. */
+#include "server/receiver.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "server/api.h"
+#include "server/httpd.h"
+#include "server/sbuf.h"
+
+struct receiver {
+    struct store *store;
+    struct httpd *httpd;
+    struct receiver_stats stats;
+};
+
+static void put_varint(struct sbuf *b, uint64_t v) {
+    uint8_t tmp[10];
+    size_t n = 0;
+    do {
+        tmp[n] = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        if (v) tmp[n] |= 0x80;
+        n++;
+    } while (v);
+    sbuf_add(b, tmp, n);
+}
+
+/* google.rpc.Status { int32 code = 1; string message = 2; } */
+static void respond_status(struct http_response *resp, int http_status, int grpc_code,
+                           const char *msg) {
+    struct sbuf b = {0};
+    sbuf_add(&b, "\x08", 1);
+    put_varint(&b, (uint64_t)grpc_code);
+    size_t n = strlen(msg);
+    sbuf_add(&b, "\x12", 1);
+    put_varint(&b, n);
+    sbuf_add(&b, msg, n);
+    http_respond(resp, b.failed ? 500 : http_status, "application/x-protobuf", b.data, b.len);
+    sbuf_free(&b);
+}
+
+/* Export*ServiceResponse: partial_success = 1 { rejected = 1; error_message = 2 } */
+static void respond_ok(struct http_response *resp, bool json, const char *what, int64_t rejected,
+                       const char *msg) {
+    struct sbuf b = {0};
+    if (json) {
+        if (rejected > 0) {
+            sbuf_printf(&b, "{\"partialSuccess\":{\"rejected%s\":\"%lld\",\"errorMessage\":", what,
+                        (long long)rejected);
+            sbuf_json_str(&b, msg, strlen(msg));
+            sbuf_puts(&b, "}}");
+        } else {
+            sbuf_puts(&b, "{}");
+        }
+    } else if (rejected > 0) {
+        struct sbuf inner = {0};
+        sbuf_add(&inner, "\x08", 1);
+        put_varint(&inner, (uint64_t)rejected);
+        sbuf_add(&inner, "\x12", 1);
+        put_varint(&inner, strlen(msg));
+        sbuf_puts(&inner, msg);
+        sbuf_add(&b, "\x0a", 1);
+        put_varint(&b, inner.len);
+        sbuf_add(&b, inner.data, inner.len);
+        sbuf_free(&inner);
+    }
+    http_respond(resp, b.failed ? 500 : 200, json ? "application/json" : "application/x-protobuf",
+                 b.data, b.len);
+    sbuf_free(&b);
+}
+
+static bool is_proto(const char *ct) {
+    return strncasecmp(ct, "application/x-protobuf", 22) == 0 ||
+           strncasecmp(ct, "application/protobuf", 20) == 0;
+}
+
+static void bad(struct receiver *r, struct http_response *resp, int status, const char *msg) {
+    atomic_fetch_add(&r->stats.bad_requests, 1);
+    respond_status(resp, status, 3 /* INVALID_ARGUMENT */, msg);
+}
+
+static void handle_export(struct receiver *r, const struct http_request *req,
+                          struct http_response *resp, bool traces) {
+    if (strcmp(req->method, "POST") != 0) {
+        bad(r, resp, 405, "use POST");
+        return;
+    }
+    if (!is_proto(req->content_type)) {
+        bad(r, resp, 415,
+            strncasecmp(req->content_type, "application/json", 16) == 0
+                ? "OTLP/JSON is not accepted yet: send application/x-protobuf"
+                : "unsupported Content-Type: send application/x-protobuf");
+        return;
+    }
+    char err[256] = "", msg[256] = "";
+    int64_t rejected = 0;
+    int rc;
+    if (traces) {
+        struct otlp_traces *t = otlp_traces_decode(req->body, req->body_len, err, sizeof(err));
+        if (t == NULL) {
+            char m[300];
+            snprintf(m, sizeof(m), "cannot decode ExportTraceServiceRequest: %s", err);
+            bad(r, resp, 400, m);
+            return;
+        }
+        rc = store_write_traces(r->store, t, &rejected, msg, sizeof(msg));
+        if (rc == 0)
+            atomic_fetch_add(&r->stats.spans, otlp_traces_span_count(t) - (size_t)rejected);
+        otlp_traces_free(t);
+    } else {
+        struct otlp_logs *l = otlp_logs_decode(req->body, req->body_len, err, sizeof(err));
+        if (l == NULL) {
+            char m[300];
+            snprintf(m, sizeof(m), "cannot decode ExportLogsServiceRequest: %s", err);
+            bad(r, resp, 400, m);
+            return;
+        }
+        rc = store_write_logs(r->store, l, &rejected, msg, sizeof(msg));
+        if (rc == 0) atomic_fetch_add(&r->stats.logs, otlp_logs_record_count(l) - (size_t)rejected);
+        otlp_logs_free(l);
+    }
+    if (rc != 0) {
+        atomic_fetch_add(&r->stats.store_errors, 1);
+        respond_status(resp, 503, 14 /* UNAVAILABLE */, msg);
+        return;
+    }
+    atomic_fetch_add(&r->stats.rejected, (unsigned long)rejected);
+    respond_ok(resp, false, traces ? "Spans" : "LogRecords", rejected, msg);
+}
+
+static void handle(void *ctx, const struct http_request *req, struct http_response *resp) {
+    struct receiver *r = ctx;
+    atomic_fetch_add(&r->stats.requests, 1);
+    if (strcmp(req->path, "/v1/traces") == 0) {
+        handle_export(r, req, resp, true);
+    } else if (strcmp(req->path, "/v1/logs") == 0) {
+        handle_export(r, req, resp, false);
+    } else if (strcmp(req->path, "/v1/metrics") == 0) {
+        atomic_fetch_add(&r->stats.bad_requests, 1);
+        respond_status(resp, 501, 12 /* UNIMPLEMENTED */, "metrics are not stored yet");
+    } else if (strncmp(req->path, "/api/", 5) == 0) {
+        api_handle(store_path(r->store), req, resp);
+    } else {
+        bad(r, resp, 404, "unknown path: OTLP is served at /v1/traces and /v1/logs");
+    }
+}
+
+struct receiver *receiver_start(struct store *store, int port) {
+    struct receiver *r = calloc(1, sizeof(*r));
+    if (r == NULL) return NULL;
+    r->store = store;
+    r->httpd = httpd_start(port, handle, r);
+    if (r->httpd == NULL) {
+        int e = errno;
+        free(r);
+        errno = e;
+        return NULL;
+    }
+    return r;
+}
+
+int receiver_port(const struct receiver *r) {
+    return httpd_port(r->httpd);
+}
+
+void receiver_get_stats(const struct receiver *r, struct receiver_stats *out) {
+    const struct httpd_stats *h = httpd_stats(r->httpd);
+    atomic_init(&out->requests, atomic_load(&r->stats.requests) + atomic_load(&h->bad_requests));
+    atomic_init(&out->bad_requests,
+                atomic_load(&r->stats.bad_requests) + atomic_load(&h->bad_requests));
+    atomic_init(&out->spans, atomic_load(&r->stats.spans));
+    atomic_init(&out->logs, atomic_load(&r->stats.logs));
+    atomic_init(&out->rejected, atomic_load(&r->stats.rejected));
+    atomic_init(&out->store_errors, atomic_load(&r->stats.store_errors));
+}
+
+void receiver_stop(struct receiver *r) {
+    if (r == NULL) return;
+    httpd_stop(r->httpd);
+    free(r);
+}

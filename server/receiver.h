@@ -1,0 +1,33 @@
+/* receiver: the OTLP/HTTP receiver (traces, logs) writing into the store, plus the HTTP API.
+ * Depends on httpd.h, otlp_decode.h, store.h and api.h.
+ *
+ * POST /v1/traces and /v1/logs take protobuf bodies (gzip too). A body that
+ * does not decode is answered 400 with a google.rpc.Status (protobuf) and
+ * counted; records refused by the store come back as partial_success;
+ * a store that cannot write answers 503 (the client retries). GET /api/v1/...
+ * is the read API (server/api.h, under /api/v1). Everything else is 404/405.
+ */
+#ifndef OTELP_SERVER_RECEIVER_H
+#define OTELP_SERVER_RECEIVER_H
+
+#include <stdatomic.h>
+
+#include "server/store.h"
+
+struct receiver_stats {
+    atomic_ulong requests;
+    atomic_ulong bad_requests; /* 4xx, including those httpd answered itself */
+    atomic_ulong spans, logs;  /* records received (stored or already there) */
+    atomic_ulong rejected;     /* records refused: partial success */
+    atomic_ulong store_errors;
+};
+
+struct receiver;
+
+/* Serves on 127.0.0.1:port (0: any free port). Returns NULL with errno set. */
+struct receiver *receiver_start(struct store *store, int port) __attribute__((warn_unused_result));
+int receiver_port(const struct receiver *r);
+void receiver_get_stats(const struct receiver *r, struct receiver_stats *out);
+void receiver_stop(struct receiver *r);
+
+#endif

@@ -1,0 +1,858 @@
+/* retrieve: the retrievers' queries and their table/JSON/CSV rendering. Depends on libsqlite3,
+ * sbuf.h, query.h (the filter grammar, when it is built). */
+#include "server/retrieve.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifdef OTELP_HAVE_QUERY
+#include "server/query.h"
+#endif
+
+enum fmt { F_TEXT, F_INT, F_TIME, F_DUR, F_STATUS, F_KIND, F_SEV, F_SIGNAL, F_VALUE, F_JSONTEXT };
+
+struct column {
+    const char *key;    /* JSON/CSV name */
+    const char *header; /* table header */
+    const char *expr;   /* SQL */
+    enum fmt fmt;
+    bool in_table;
+};
+
+static const struct column SPAN_COLS[] = {
+    {"start_ns", "START", "s.start_ns", F_TIME, true},
+    {"duration_ns", "DURATION", "s.duration_ns", F_DUR, true},
+    {"service_name", "SERVICE", "s.service_name", F_TEXT, true},
+    {"name", "NAME", "s.name", F_TEXT, true},
+    {"pid", "PID", "s.pid", F_INT, true},
+    {"exit_code", "EXIT", "s.exit_code", F_INT, true},
+    {"signal", "SIGNAL", "s.signal", F_SIGNAL, false},
+    {"status_code", "STATUS", "s.status_code", F_STATUS, true},
+    {"trace_id", "TRACE", "s.trace_id", F_TEXT, true},
+    {"span_id", "SPAN", "s.span_id", F_TEXT, true},
+    {"parent_span_id", "PARENT", "s.parent_span_id", F_TEXT, false},
+    {"kind", "KIND", "s.kind", F_KIND, false},
+    {"end_ns", "END", "s.end_ns", F_TIME, false},
+    {"ppid", "PPID", "s.ppid", F_INT, false},
+    {"status_message", "MESSAGE", "s.status_message", F_TEXT, false},
+    {"run_id", "RUN", "s.run_id", F_INT, false},
+    {"scope_name", "SCOPE", "s.scope_name", F_TEXT, false},
+};
+
+static const struct column LOG_COLS[] = {
+    {"time_ns", "TIME", "l.time_ns", F_TIME, true},
+    {"severity_number", "SEVERITY", "l.severity_number", F_SEV, true},
+    {"service_name", "SERVICE", "l.service_name", F_TEXT, true},
+    {"pid", "PID",
+     "coalesce(l.pid, (SELECT pid FROM spans sp WHERE sp.trace_id = l.trace_id AND"
+     " sp.span_id = l.span_id))",
+     F_INT, true},
+    {"body", "BODY", "l.body", F_VALUE, true},
+    {"trace_id", "TRACE", "l.trace_id", F_TEXT, true},
+    {"span_id", "SPAN", "l.span_id", F_TEXT, false},
+    {"severity_text", "SEVERITY_TEXT", "l.severity_text", F_TEXT, false},
+    {"event_name", "EVENT", "l.event_name", F_TEXT, false},
+    {"observed_ns", "OBSERVED", "l.observed_ns", F_TIME, false},
+    {"run_id", "RUN", "l.run_id", F_INT, false},
+    {"scope_name", "SCOPE", "l.scope_name", F_TEXT, false},
+};
+
+static const struct column METRIC_COLS[] = {
+    {"time_ns", "TIME", "m.time_ns", F_TIME, true},
+    {"name", "NAME", "m.name", F_TEXT, true},
+    {"type", "TYPE", "m.type", F_INT, true},
+    {"value", "VALUE", "m.value", F_VALUE, true},
+    {"count", "COUNT", "m.count", F_INT, true},
+    {"sum", "SUM", "m.sum", F_VALUE, true},
+    {"unit", "UNIT", "m.unit", F_TEXT, true},
+    {"service_name", "SERVICE", "m.service_name", F_TEXT, true},
+    {"start_ns", "START", "m.start_ns", F_TIME, false},
+    {"min", "MIN", "m.min", F_VALUE, false},
+    {"max", "MAX", "m.max", F_VALUE, false},
+    {"bounds", "BOUNDS", "m.bounds", F_JSONTEXT, false},
+    {"buckets", "BUCKETS", "m.buckets", F_JSONTEXT, false},
+    {"quantiles", "QUANTILES", "m.quantiles", F_JSONTEXT, false},
+    {"temporality", "TEMPORALITY", "m.temporality", F_INT, false},
+    {"monotonic", "MONOTONIC", "m.monotonic", F_INT, false},
+    {"run_id", "RUN", "m.run_id", F_INT, false},
+};
+
+static const struct column TRACE_COLS[] = {
+    {"id", "RUN", "r.id", F_INT, true},
+    {"start_ns", "START", "r.start_ns", F_TIME, true},
+    {"duration_ns", "DURATION", "coalesce(r.end_ns, r.start_ns) - r.start_ns", F_DUR, true},
+    {"command", "COMMAND",
+     "coalesce(r.command, (SELECT name FROM spans WHERE trace_id = r.trace_id AND"
+     " parent_span_id IS NULL ORDER BY start_ns LIMIT 1), '')",
+     F_TEXT, true},
+    {"span_count", "SPANS", "r.span_count", F_INT, true},
+    {"process_count", "PROCS", "r.process_count", F_INT, true},
+    {"error_count", "FAILED", "r.error_count", F_INT, true},
+    {"crash_count", "CRASHED", "r.crash_count", F_INT, true},
+    {"exit_code", "EXIT", "r.exit_code", F_INT, true},
+    {"pinned", "PIN", "r.pinned", F_INT, true},
+    {"trace_id", "TRACE", "r.trace_id", F_TEXT, true},
+    {"kind", "KIND", "r.kind", F_TEXT, false},
+    {"signal", "SIGNAL", "r.signal", F_SIGNAL, false},
+    {"log_count", "LOGS", "r.log_count", F_INT, false},
+    {"bytes", "BYTES", "r.bytes", F_INT, false},
+    {"cwd", "CWD", "r.cwd", F_TEXT, false},
+    {"end_ns", "END", "r.end_ns", F_TIME, false},
+};
+
+sqlite3 *retrieve_open(const char *path, char *err, size_t cap) {
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        snprintf(err, cap, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &st,
+                           NULL) != SQLITE_OK) {
+        snprintf(err, cap, "%s is not an otel-preload store: %s", path, sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_finalize(st);
+#ifdef OTELP_HAVE_QUERY
+    query_register_regexp(db);
+#endif
+    return db;
+}
+
+void retrieve_duration(int64_t ns, char *out, size_t cap) {
+    if (ns < 0) ns = 0;
+    if (ns < 1000000)
+        snprintf(out, cap, "%lld us", (long long)(ns / 1000));
+    else if (ns < 10000000)
+        snprintf(out, cap, "%.1f ms", (double)ns / 1e6);
+    else if (ns < 1000000000)
+        snprintf(out, cap, "%lld ms", (long long)(ns / 1000000));
+    else if (ns < 600000000000LL)
+        snprintf(out, cap, "%.2f s", (double)ns / 1e9);
+    else
+        snprintf(out, cap, "%lldm%02llds", (long long)(ns / 60000000000LL),
+                 (long long)(ns / 1000000000 % 60));
+}
+
+int retrieve_parse_duration(const char *s, int64_t *ns) {
+#ifdef OTELP_HAVE_QUERY
+    return query_parse_duration(s, ns) < 0 ? -EINVAL : 0;
+#else
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno != 0 || v < 0) return -EINVAL;
+    static const struct {
+        const char *unit;
+        double mult;
+    } units[] = {{"ns", 1},   {"us", 1e3},   {"ms", 1e6},    {"s", 1e9},
+                 {"m", 60e9}, {"h", 3600e9}, {"d", 86400e9}, {"w", 604800e9}};
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+        if (strcmp(end, units[i].unit) == 0) {
+            *ns = (int64_t)(v * units[i].mult);
+            return 0;
+        }
+    return -EINVAL;
+#endif
+}
+
+int retrieve_parse_time(const char *s, int64_t now_ns, int64_t *ns) {
+    int64_t d;
+    if (retrieve_parse_duration(s, &d) == 0) {
+        *ns = now_ns - d;
+        return 0;
+    }
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    const char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (end == NULL) end = strptime(s, "%Y-%m-%d %H:%M:%S", &tm);
+    if (end != NULL && (*end == '\0' || strcmp(end, "Z") == 0)) {
+        time_t t;
+        if (*end == 'Z') {
+            t = timegm(&tm);
+        } else {
+            tm.tm_isdst = -1;
+            t = mktime(&tm);
+        }
+        *ns = (int64_t)t * 1000000000;
+        return 0;
+    }
+    char *e;
+    errno = 0;
+    long long secs = strtoll(s, &e, 10);
+    if (e != s && *e == '\0' && errno == 0 && secs >= 0) {
+        *ns = (int64_t)secs * 1000000000;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+/* ---- rendering ------------------------------------------------------- */
+
+static void fmt_time(int64_t ns, char *out, size_t cap) {
+    time_t t = (time_t)(ns / 1000000000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    char b[32];
+    strftime(b, sizeof(b), "%Y-%m-%d %H:%M:%S", &tm);
+    snprintf(out, cap, "%s.%03lld", b, (long long)(ns / 1000000 % 1000));
+}
+
+static const char *status_name(int64_t c) {
+    return c == 1 ? "OK" : c == 2 ? "ERROR" : "UNSET";
+}
+
+static const char *kind_name(int64_t k) {
+    static const char *const n[] = {"UNSPECIFIED", "INTERNAL", "SERVER",
+                                    "CLIENT",      "PRODUCER", "CONSUMER"};
+    return k >= 0 && k <= 5 ? n[k] : "?";
+}
+
+static const char *severity_name(int64_t n) {
+    static const char *const names[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"};
+    if (n < 1 || n > 24) return "UNSPECIFIED";
+    return names[(n - 1) / 4];
+}
+
+/* Cell text for the table and CSV. */
+static void cell_text(sqlite3_stmt *st, int i, enum fmt f, char *out, size_t cap) {
+    int t = sqlite3_column_type(st, i);
+    out[0] = '\0';
+    if (t == SQLITE_NULL) return;
+    int64_t v = sqlite3_column_int64(st, i);
+    switch (f) {
+    case F_TIME:
+        fmt_time(v, out, cap);
+        break;
+    case F_DUR:
+        retrieve_duration(v, out, cap);
+        break;
+    case F_STATUS:
+        snprintf(out, cap, "%s", status_name(v));
+        break;
+    case F_KIND:
+        snprintf(out, cap, "%s", kind_name(v));
+        break;
+    case F_SEV:
+        snprintf(out, cap, "%s", severity_name(v));
+        break;
+    case F_INT:
+    case F_SIGNAL:
+        snprintf(out, cap, "%lld", (long long)v);
+        break;
+    default:
+        if (t == SQLITE_FLOAT)
+            snprintf(out, cap, "%.6g", sqlite3_column_double(st, i));
+        else if (t == SQLITE_BLOB)
+            snprintf(out, cap, "(%d bytes)", sqlite3_column_bytes(st, i));
+        else
+            snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, i));
+        break;
+    }
+    for (char *p = out; *p; p++) /* one line per row */
+        if (*p == '\n' || *p == '\r' || *p == '\t') *p = ' ';
+}
+
+static void json_column(struct sbuf *b, sqlite3_stmt *st, int i, enum fmt f) {
+    int t = sqlite3_column_type(st, i);
+    if (t == SQLITE_NULL) {
+        sbuf_puts(b, "null");
+    } else if (f == F_JSONTEXT) {
+        sbuf_puts(b, (const char *)sqlite3_column_text(st, i));
+    } else if (t == SQLITE_INTEGER) {
+        sbuf_printf(b, "%lld", (long long)sqlite3_column_int64(st, i));
+    } else if (t == SQLITE_FLOAT) {
+        sbuf_printf(b, "%.17g", sqlite3_column_double(st, i));
+    } else if (t == SQLITE_BLOB) {
+        sbuf_add(b, "\"", 1);
+        sbuf_hex(b, sqlite3_column_blob(st, i), (size_t)sqlite3_column_bytes(st, i));
+        sbuf_add(b, "\"", 1);
+    } else {
+        sbuf_json_str(b, (const char *)sqlite3_column_text(st, i),
+                      (size_t)sqlite3_column_bytes(st, i));
+    }
+}
+
+/* {"key": value, ...} of an attribute table's rows for one owner. */
+static int json_attr_rows(sqlite3 *db, struct sbuf *b, const char *sql, int64_t owner) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return -EIO;
+    sqlite3_bind_int64(st, 1, owner);
+    sbuf_add(b, "{", 1);
+    bool first = true;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (!first) sbuf_add(b, ",", 1);
+        first = false;
+        sbuf_json_str(b, (const char *)sqlite3_column_text(st, 0),
+                      (size_t)sqlite3_column_bytes(st, 0));
+        sbuf_add(b, ":", 1);
+        const char *type = (const char *)sqlite3_column_text(st, 1);
+        if (type != NULL && strchr("am", type[0]) != NULL)
+            json_column(b, st, 2, F_JSONTEXT);
+        else if (type != NULL && type[0] == 'b')
+            sbuf_puts(b, sqlite3_column_int(st, 2) ? "true" : "false");
+        else
+            json_column(b, st, 2, F_TEXT);
+    }
+    sbuf_add(b, "}", 1);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+static void json_span_extras(sqlite3 *db, struct sbuf *b, int64_t id, int64_t res) {
+    sbuf_puts(b, ",\"attributes\":");
+    json_attr_rows(db, b, "SELECT key, type, value FROM span_attrs WHERE span_id = ?1", id);
+    sbuf_puts(b, ",\"resource\":");
+    json_attr_rows(db, b, "SELECT key, type, value FROM resource_attrs WHERE resource_id = ?1",
+                   res);
+    sqlite3_stmt *st;
+    sbuf_puts(b, ",\"events\":[");
+    if (sqlite3_prepare_v2(db,
+                           "SELECT time_ns, name, attrs FROM span_events WHERE span_id = ?1"
+                           " ORDER BY seq",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        for (int n = 0; sqlite3_step(st) == SQLITE_ROW; n++) {
+            sbuf_printf(b, "%s{\"time_ns\":%lld,\"name\":", n ? "," : "",
+                        (long long)sqlite3_column_int64(st, 0));
+            json_column(b, st, 1, F_TEXT);
+            sbuf_puts(b, ",\"attributes\":");
+            json_column(b, st, 2, F_JSONTEXT);
+            sbuf_puts(b, "}");
+        }
+        sqlite3_finalize(st);
+    }
+    sbuf_puts(b, "],\"links\":[");
+    if (sqlite3_prepare_v2(db,
+                           "SELECT linked_trace_id, linked_span_id, attrs FROM span_links"
+                           " WHERE span_id = ?1 ORDER BY seq",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        for (int n = 0; sqlite3_step(st) == SQLITE_ROW; n++) {
+            sbuf_printf(b, "%s{\"trace_id\":", n ? "," : "");
+            json_column(b, st, 0, F_TEXT);
+            sbuf_puts(b, ",\"span_id\":");
+            json_column(b, st, 1, F_TEXT);
+            sbuf_puts(b, ",\"attributes\":");
+            json_column(b, st, 2, F_JSONTEXT);
+            sbuf_puts(b, "}");
+        }
+        sqlite3_finalize(st);
+    }
+    sbuf_puts(b, "]");
+}
+
+struct table {
+    char **cells; /* rows x cols */
+    size_t rows, cols, cap;
+};
+
+static int table_add(struct table *t, char **row) {
+    if (t->rows == t->cap) {
+        size_t ncap = t->cap ? t->cap * 2 : 64;
+        char **p = realloc(t->cells, ncap * t->cols * sizeof(char *));
+        if (p == NULL) return -ENOMEM;
+        t->cells = p;
+        t->cap = ncap;
+    }
+    memcpy(t->cells + t->rows * t->cols, row, t->cols * sizeof(char *));
+    t->rows++;
+    return 0;
+}
+
+/* Display width of UTF-8 text (code points). */
+static size_t width(const char *s) {
+    size_t w = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80) w++;
+    return w;
+}
+
+static void render_table(struct sbuf *out, const char *const *headers, struct table *t,
+                         size_t max_last) {
+    size_t w[32] = {0};
+    for (size_t c = 0; c < t->cols; c++)
+        w[c] = width(headers[c]);
+    for (size_t r = 0; r < t->rows; r++)
+        for (size_t c = 0; c < t->cols; c++) {
+            size_t x = width(t->cells[r * t->cols + c]);
+            if (x > w[c]) w[c] = x;
+        }
+    for (int pass = -1; pass < (int)t->rows; pass++) {
+        for (size_t c = 0; c < t->cols; c++) {
+            const char *s = pass < 0 ? headers[c] : t->cells[(size_t)pass * t->cols + c];
+            bool last = c + 1 == t->cols;
+            size_t x = width(s);
+            if (last && x > max_last && max_last > 0) {
+                sbuf_add(out, s, max_last);
+                sbuf_puts(out, "...");
+            } else {
+                sbuf_puts(out, s);
+            }
+            if (!last)
+                for (size_t k = x; k < w[c] + 2; k++)
+                    sbuf_add(out, " ", 1);
+        }
+        sbuf_add(out, "\n", 1);
+    }
+}
+
+static void table_free(struct table *t) {
+    for (size_t i = 0; i < t->rows * t->cols; i++)
+        free(t->cells[i]);
+    free(t->cells);
+}
+
+int retrieve_resolve_trace(sqlite3 *db, const char *id, char trace_id[33], char *err, size_t cap) {
+    size_t n = strlen(id);
+    bool digits = n > 0 && n < 8, hexs = n >= 8 && n <= 32;
+    for (size_t i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)id[i])) digits = false;
+        if (!isxdigit((unsigned char)id[i])) hexs = false;
+    }
+    sqlite3_stmt *st;
+    if (digits) {
+        if (sqlite3_prepare_v2(db, "SELECT trace_id FROM runs WHERE id = ?1", -1, &st, NULL) !=
+            SQLITE_OK)
+            return -EIO;
+        sqlite3_bind_int64(st, 1, strtoll(id, NULL, 10));
+    } else if (hexs) {
+        if (sqlite3_prepare_v2(db,
+                               "SELECT trace_id FROM runs WHERE trace_id >= ?1 AND trace_id < ?2"
+                               " UNION SELECT DISTINCT trace_id FROM spans WHERE trace_id >= ?1"
+                               " AND trace_id < ?2 LIMIT 2",
+                               -1, &st, NULL) != SQLITE_OK)
+            return -EIO;
+        char lo[33], hi[34];
+        for (size_t i = 0; i <= n; i++)
+            lo[i] = (char)tolower((unsigned char)id[i]);
+        snprintf(hi, sizeof(hi), "%s~", lo);
+        sqlite3_bind_text(st, 1, lo, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, hi, -1, SQLITE_TRANSIENT);
+    } else {
+        snprintf(err, cap,
+                 "'%s' is neither a run number nor a trace id (8 to 32 hex digits); see"
+                 " `otel-preload traces`",
+                 id);
+        return -EINVAL;
+    }
+    int rc = -ENOENT, found = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        if (t == NULL) continue;
+        if (++found == 1) snprintf(trace_id, 33, "%s", t);
+    }
+    sqlite3_finalize(st);
+    if (found == 1) rc = 0;
+    if (found == 0) snprintf(err, cap, "no run or trace '%s' in the store", id);
+    if (found > 1) {
+        snprintf(err, cap, "'%s' matches more than one trace: give more digits", id);
+        rc = -EINVAL;
+    }
+    return rc;
+}
+
+int retrieve(sqlite3 *db, const struct retrieve_opts *o, struct sbuf *out, char *err, size_t cap) {
+    const struct column *cols;
+    size_t ncols;
+    const char *from, *alias, *time_col, *order;
+    int qkind = 0;
+    switch (o->what) {
+    case RETRIEVE_SPANS:
+        cols = SPAN_COLS, ncols = sizeof(SPAN_COLS) / sizeof(SPAN_COLS[0]);
+        from = "spans s", alias = "s", time_col = "s.start_ns",
+        order = "s.start_ns DESC, s.id DESC";
+        break;
+    case RETRIEVE_LOGS:
+        cols = LOG_COLS, ncols = sizeof(LOG_COLS) / sizeof(LOG_COLS[0]);
+        from = "logs l", alias = "l", time_col = "l.time_ns", order = "l.time_ns DESC, l.id DESC";
+        qkind = 1;
+        break;
+    case RETRIEVE_METRICS:
+        cols = METRIC_COLS, ncols = sizeof(METRIC_COLS) / sizeof(METRIC_COLS[0]);
+        from = "metric_points m", alias = "m", time_col = "m.time_ns",
+        order = "m.time_ns DESC, m.id DESC";
+        qkind = 2;
+        break;
+    default:
+        cols = TRACE_COLS, ncols = sizeof(TRACE_COLS) / sizeof(TRACE_COLS[0]);
+        from = "runs r", alias = "r", time_col = "r.start_ns", order = "r.start_ns DESC, r.id DESC";
+        qkind = -1;
+        break;
+    }
+    (void)qkind;
+    int64_t limit = o->limit > 0 ? o->limit : RETRIEVE_DEFAULT_LIMIT;
+    if (limit > RETRIEVE_MAX_LIMIT) limit = RETRIEVE_MAX_LIMIT;
+
+    struct sbuf sql = {0};
+    sbuf_puts(&sql, "SELECT ");
+    for (size_t i = 0; i < ncols; i++)
+        sbuf_printf(&sql, "%s%s", i ? ", " : "", cols[i].expr);
+    if (o->what == RETRIEVE_SPANS) sbuf_puts(&sql, ", s.id, s.resource_id");
+    if (o->what == RETRIEVE_LOGS) sbuf_puts(&sql, ", l.id, l.resource_id");
+    if (o->what == RETRIEVE_METRICS) sbuf_puts(&sql, ", m.id, m.resource_id");
+    sbuf_printf(&sql, " FROM %s WHERE 1", from);
+    if (o->from_ns > 0) sbuf_printf(&sql, " AND %s >= ?1", time_col);
+    if (o->to_ns > 0) sbuf_printf(&sql, " AND %s < ?2", time_col);
+    char trace[33] = "";
+    if (o->trace_id != NULL && o->trace_id[0] != '\0') {
+        int rc = retrieve_resolve_trace(db, o->trace_id, trace, err, cap);
+        if (rc != 0) {
+            sbuf_free(&sql);
+            return rc == -ENOENT ? -EINVAL : rc;
+        }
+        sbuf_printf(&sql, " AND %s.trace_id = ?3", alias);
+    }
+    if (o->name != NULL && o->name[0] != '\0') sbuf_printf(&sql, " AND %s.name = ?4", alias);
+#ifdef OTELP_HAVE_QUERY
+    struct query *q = NULL;
+    struct query_sql qs;
+    bool have_q = false;
+    memset(&qs, 0, sizeof(qs));
+#endif
+    if (o->where != NULL && o->where[0] != '\0') {
+#ifdef OTELP_HAVE_QUERY
+        struct query_error qe;
+        if (qkind < 0) {
+            snprintf(err, cap, "--where filters spans, logs and metrics, not the list of runs");
+            sbuf_free(&sql);
+            return -EINVAL;
+        }
+        enum query_signal sig = qkind == 0 ? QUERY_SPANS : qkind == 1 ? QUERY_LOGS : QUERY_METRICS;
+        if (query_parse(o->where, sig, &q, &qe) < 0 || query_compile_sql(q, alias, &qs, &qe) < 0) {
+            snprintf(err, cap, "%s", qe.message);
+            query_free(q);
+            sbuf_free(&sql);
+            return -EINVAL;
+        }
+        have_q = true;
+        sbuf_printf(&sql, " AND (%s)", qs.text);
+#else
+        snprintf(err, cap,
+                 "--where is not available yet: the filter grammar (docs/QUERY.md) is not in"
+                 " this build; use --name, --trace, --since/--from/--to");
+        sbuf_free(&sql);
+        return -EINVAL;
+#endif
+    }
+    sbuf_printf(&sql, " ORDER BY %s LIMIT %lld", order, (long long)limit);
+    sqlite3_stmt *st;
+    int rc = 0;
+    if (sql.failed || sqlite3_prepare_v2(db, sbuf_cstr(&sql), -1, &st, NULL) != SQLITE_OK) {
+        snprintf(err, cap, "query failed: %s", sqlite3_errmsg(db));
+        sbuf_free(&sql);
+#ifdef OTELP_HAVE_QUERY
+        if (have_q) query_sql_free(&qs);
+        query_free(q);
+#endif
+        return -EIO;
+    }
+    sbuf_free(&sql);
+    if (o->from_ns > 0) sqlite3_bind_int64(st, 1, o->from_ns);
+    if (o->to_ns > 0) sqlite3_bind_int64(st, 2, o->to_ns);
+    if (trace[0]) sqlite3_bind_text(st, 3, trace, -1, SQLITE_TRANSIENT);
+    if (o->name != NULL && o->name[0] != '\0')
+        sqlite3_bind_text(st, 4, o->name, -1, SQLITE_TRANSIENT);
+#ifdef OTELP_HAVE_QUERY
+    if (have_q) query_sql_bind(&qs, st, 5);
+#endif
+
+    /* Rows come newest first (so the limit keeps the latest); print oldest first. */
+    struct sbuf *rows = NULL;
+    size_t nrows = 0, caprows = 0;
+    struct table t = {.cols = 0};
+    const char *headers[32];
+    size_t tcols = 0;
+    for (size_t i = 0; i < ncols; i++)
+        if (cols[i].in_table) headers[tcols++] = cols[i].header;
+    t.cols = tcols;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (o->format == RETRIEVE_TABLE) {
+            char *row[32];
+            size_t k = 0;
+            for (size_t i = 0; i < ncols; i++) {
+                if (!cols[i].in_table) continue;
+                char cell[512];
+                cell_text(st, (int)i, cols[i].fmt, cell, sizeof(cell));
+                row[k++] = strdup(cell);
+            }
+            if (table_add(&t, row) != 0) {
+                rc = -ENOMEM;
+                break;
+            }
+            continue;
+        }
+        if (nrows == caprows) {
+            size_t nc = caprows ? caprows * 2 : 64;
+            struct sbuf *p = realloc(rows, nc * sizeof(*p));
+            if (p == NULL) {
+                rc = -ENOMEM;
+                break;
+            }
+            rows = p;
+            caprows = nc;
+        }
+        struct sbuf *b = &rows[nrows++];
+        memset(b, 0, sizeof(*b));
+        if (o->format == RETRIEVE_CSV) {
+            for (size_t i = 0; i < ncols; i++) {
+                char cell[4096];
+                if (cols[i].fmt == F_TIME || cols[i].fmt == F_DUR || cols[i].fmt == F_STATUS ||
+                    cols[i].fmt == F_KIND || cols[i].fmt == F_SEV) {
+                    /* raw numbers in CSV: what pandas wants */
+                    if (sqlite3_column_type(st, (int)i) == SQLITE_NULL)
+                        cell[0] = '\0';
+                    else
+                        snprintf(cell, sizeof(cell), "%lld",
+                                 (long long)sqlite3_column_int64(st, (int)i));
+                } else {
+                    cell_text(st, (int)i, cols[i].fmt, cell, sizeof(cell));
+                }
+                if (i) sbuf_add(b, ",", 1);
+                sbuf_csv_field(b, cell);
+            }
+            sbuf_add(b, "\n", 1);
+        } else {
+            sbuf_add(b, "{", 1);
+            for (size_t i = 0; i < ncols; i++) {
+                sbuf_printf(b, "%s\"%s\":", i ? "," : "", cols[i].key);
+                json_column(b, st, (int)i, cols[i].fmt);
+            }
+            int64_t id = sqlite3_column_int64(st, (int)ncols);
+            int64_t res = sqlite3_column_int64(st, (int)ncols + 1);
+            if (o->what == RETRIEVE_SPANS) json_span_extras(db, b, id, res);
+            if (o->what == RETRIEVE_LOGS || o->what == RETRIEVE_METRICS) {
+                sbuf_puts(b, ",\"attributes\":");
+                json_attr_rows(db, b,
+                               o->what == RETRIEVE_LOGS
+                                   ? "SELECT key, type, value FROM log_attrs WHERE log_id = ?1"
+                                   : "SELECT key, type, value FROM metric_point_attrs WHERE"
+                                     " point_id = ?1",
+                               id);
+                sbuf_puts(b, ",\"resource\":");
+                json_attr_rows(db, b,
+                               "SELECT key, type, value FROM resource_attrs WHERE"
+                               " resource_id = ?1",
+                               res);
+            }
+            sbuf_add(b, "}", 1);
+        }
+    }
+    if (rc == 0 && step != SQLITE_DONE) {
+        snprintf(err, cap, "query failed: %s", sqlite3_errmsg(db));
+        rc = -EIO;
+    }
+    sqlite3_finalize(st);
+#ifdef OTELP_HAVE_QUERY
+    if (have_q) query_sql_free(&qs);
+    query_free(q);
+#endif
+    if (rc == 0) {
+        if (o->format == RETRIEVE_TABLE) {
+            /* reverse rows into chronological order */
+            for (size_t a = 0, z = t.rows ? t.rows - 1 : 0; a < z; a++, z--)
+                for (size_t c = 0; c < t.cols; c++) {
+                    char *tmp = t.cells[a * t.cols + c];
+                    t.cells[a * t.cols + c] = t.cells[z * t.cols + c];
+                    t.cells[z * t.cols + c] = tmp;
+                }
+            render_table(out, headers, &t, 0);
+        } else if (o->format == RETRIEVE_CSV) {
+            for (size_t i = 0; i < ncols; i++) {
+                if (i) sbuf_add(out, ",", 1);
+                sbuf_puts(out, cols[i].key);
+            }
+            sbuf_add(out, "\n", 1);
+            for (size_t r = nrows; r-- > 0;)
+                sbuf_add(out, rows[r].data, rows[r].len);
+        } else {
+            sbuf_puts(out, "[");
+            for (size_t r = nrows; r-- > 0;) {
+                sbuf_add(out, rows[r].data, rows[r].len);
+                if (r) sbuf_puts(out, ",\n");
+            }
+            sbuf_puts(out, "]\n");
+        }
+    }
+    for (size_t r = 0; r < nrows; r++)
+        sbuf_free(&rows[r]);
+    free(rows);
+    table_free(&t);
+    if (rc == 0 && out->failed) rc = -ENOMEM;
+    return rc;
+}
+
+/* ---- one trace as a tree --------------------------------------------- */
+
+struct node {
+    int64_t id;
+    char span_id[17], parent[17];
+    char *name;
+    int64_t start, dur, pid, exit_code, sig;
+    bool has_pid, has_exit, has_sig;
+    int status;
+    size_t first_child, next_sibling; /* index+1, 0: none */
+};
+
+static int cmp_start(const void *a, const void *b) {
+    const struct node *x = a, *y = b;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static void render_node(struct sbuf *out, struct node *n, size_t i, int depth, bool json,
+                        sqlite3 *db) {
+    struct node *x = &n[i];
+    if (depth > 256) { /* bounded recursion: a deeper tree is cut here */
+        sbuf_puts(out, json ? "{\"truncated\":true}" : "  ...(deeper spans not shown)\n");
+        return;
+    }
+    if (json) {
+        sbuf_printf(out, "{\"span_id\":\"%s\",\"name\":", x->span_id);
+        sbuf_json_str(out, x->name, strlen(x->name));
+        sbuf_printf(out, ",\"start_ns\":%lld,\"duration_ns\":%lld,\"status_code\":%d",
+                    (long long)x->start, (long long)x->dur, x->status);
+        if (x->has_pid) sbuf_printf(out, ",\"pid\":%lld", (long long)x->pid);
+        if (x->has_exit) sbuf_printf(out, ",\"exit_code\":%lld", (long long)x->exit_code);
+        if (x->has_sig) sbuf_printf(out, ",\"signal\":%lld", (long long)x->sig);
+        sbuf_puts(out, ",\"children\":[");
+        bool first = true;
+        for (size_t c = x->first_child; c != 0; c = n[c - 1].next_sibling) {
+            if (!first) sbuf_add(out, ",", 1);
+            first = false;
+            render_node(out, n, c - 1, depth + 1, json, db);
+        }
+        sbuf_puts(out, "]}");
+        return;
+    }
+    char d[32];
+    retrieve_duration(x->dur, d, sizeof(d));
+    for (int k = 0; k < depth && k < 64; k++)
+        sbuf_puts(out, "  ");
+    sbuf_printf(out, "%s  %s", x->name, d);
+    if (x->has_pid) sbuf_printf(out, "  pid %lld", (long long)x->pid);
+    if (x->has_sig)
+        sbuf_printf(out, "  killed by signal %lld", (long long)x->sig);
+    else if (x->has_exit && x->exit_code != 0)
+        sbuf_printf(out, "  exit %lld", (long long)x->exit_code);
+    if (x->status == 2 && !x->has_exit && !x->has_sig) sbuf_puts(out, "  ERROR");
+    sbuf_add(out, "\n", 1);
+    for (size_t c = x->first_child; c != 0; c = n[c - 1].next_sibling)
+        render_node(out, n, c - 1, depth + 1, json, db);
+}
+
+static uint64_t hash16(const char *s) {
+    uint64_t h = 14695981039346656037ULL;
+    for (int i = 0; i < 16 && s[i]; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h;
+}
+
+int retrieve_trace_tree(sqlite3 *db, const char *id, enum retrieve_format format, struct sbuf *out,
+                        char *err, size_t cap) {
+    char trace[33];
+    int rc = retrieve_resolve_trace(db, id, trace, err, cap);
+    if (rc != 0) return rc;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT id, span_id, coalesce(parent_span_id, ''), name, start_ns,"
+                           " duration_ns, pid, exit_code, signal, status_code FROM spans"
+                           " WHERE trace_id = ?1",
+                           -1, &st, NULL) != SQLITE_OK) {
+        snprintf(err, cap, "query failed: %s", sqlite3_errmsg(db));
+        return -EIO;
+    }
+    sqlite3_bind_text(st, 1, trace, -1, SQLITE_STATIC);
+    struct node *n = NULL;
+    size_t count = 0, ncap = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (count == ncap) {
+            size_t c2 = ncap ? ncap * 2 : 256;
+            struct node *p = realloc(n, c2 * sizeof(*p));
+            if (p == NULL) break;
+            n = p;
+            ncap = c2;
+        }
+        struct node *x = &n[count++];
+        memset(x, 0, sizeof(*x));
+        x->id = sqlite3_column_int64(st, 0);
+        snprintf(x->span_id, sizeof(x->span_id), "%s", sqlite3_column_text(st, 1));
+        snprintf(x->parent, sizeof(x->parent), "%s", sqlite3_column_text(st, 2));
+        x->name = strdup((const char *)sqlite3_column_text(st, 3));
+        x->start = sqlite3_column_int64(st, 4);
+        x->dur = sqlite3_column_int64(st, 5);
+        if ((x->has_pid = sqlite3_column_type(st, 6) != SQLITE_NULL))
+            x->pid = sqlite3_column_int64(st, 6);
+        if ((x->has_exit = sqlite3_column_type(st, 7) != SQLITE_NULL))
+            x->exit_code = sqlite3_column_int64(st, 7);
+        if ((x->has_sig = sqlite3_column_type(st, 8) != SQLITE_NULL))
+            x->sig = sqlite3_column_int64(st, 8);
+        x->status = sqlite3_column_int(st, 9);
+        if (x->name == NULL) x->name = strdup("?");
+    }
+    sqlite3_finalize(st);
+    qsort(n, count, sizeof(*n), cmp_start);
+    /* span id -> index: open addressing, twice the size */
+    size_t hcap = 16;
+    while (hcap < count * 2)
+        hcap *= 2;
+    size_t *slots = calloc(hcap, sizeof(*slots));
+    if (slots == NULL && count > 0) {
+        for (size_t i = 0; i < count; i++)
+            free(n[i].name);
+        free(n);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < count; i++) {
+        size_t h = hash16(n[i].span_id) & (hcap - 1);
+        while (slots[h] != 0)
+            h = (h + 1) & (hcap - 1);
+        slots[h] = i + 1;
+    }
+    /* children in start order: link from the last to the first */
+    size_t *roots = calloc(count + 1, sizeof(*roots));
+    size_t nroots = 0;
+    for (size_t i = count; i-- > 0;) {
+        size_t parent = 0;
+        if (n[i].parent[0]) {
+            size_t h = hash16(n[i].parent) & (hcap - 1);
+            while (slots[h] != 0) {
+                if (strcmp(n[slots[h] - 1].span_id, n[i].parent) == 0) {
+                    parent = slots[h];
+                    break;
+                }
+                h = (h + 1) & (hcap - 1);
+            }
+        }
+        if (parent != 0 && parent != i + 1) {
+            n[i].next_sibling = n[parent - 1].first_child;
+            n[parent - 1].first_child = i + 1;
+        } else if (roots != NULL) {
+            roots[nroots++] = i;
+        }
+    }
+    bool json = format == RETRIEVE_JSON;
+    if (json)
+        sbuf_printf(out, "{\"trace_id\":\"%s\",\"span_count\":%zu,\"roots\":[", trace, count);
+    else
+        sbuf_printf(out, "trace %s, %zu spans\n", trace, count);
+    for (size_t r = nroots; r-- > 0;) {
+        render_node(out, n, roots[r], 0, json, db);
+        if (json && r) sbuf_add(out, ",", 1);
+    }
+    if (json) sbuf_puts(out, "]}\n");
+    free(roots);
+    free(slots);
+    for (size_t i = 0; i < count; i++)
+        free(n[i].name);
+    free(n);
+    return out->failed ? -ENOMEM : 0;
+}

@@ -1,0 +1,1087 @@
+/* store: the local SQLite store (schema: docs/STORE.md). Depends on libsqlite3, otlp_decode.h,
+ * sbuf.h.
+ *
+ * Writing a request: one BEGIN IMMEDIATE transaction; per resource one row
+ * (deduplicated by a hash of its attributes); per span an INSERT OR IGNORE
+ * on (trace_id, span_id), and its attributes, events and links only when
+ * the span was new, so a request received twice is stored once. Logs are
+ * deduplicated by a hash of the whole record. Run counters are summed per
+ * batch and updated once per run at the end of the transaction.
+ */
+#include "server/store.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/sbuf.h"
+
+static const char SCHEMA[] =
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;"
+    "CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
+    " trace_id TEXT UNIQUE, command TEXT, cwd TEXT, start_ns INTEGER NOT NULL, end_ns INTEGER,"
+    " exit_code INTEGER, signal INTEGER, pinned INTEGER NOT NULL DEFAULT 0,"
+    " bytes INTEGER NOT NULL DEFAULT 0, span_count INTEGER NOT NULL DEFAULT 0,"
+    " log_count INTEGER NOT NULL DEFAULT 0, point_count INTEGER NOT NULL DEFAULT 0,"
+    " process_count INTEGER NOT NULL DEFAULT 0, error_count INTEGER NOT NULL DEFAULT 0,"
+    " crash_count INTEGER NOT NULL DEFAULT 0) STRICT;"
+    "CREATE INDEX IF NOT EXISTS runs_start ON runs (start_ns);"
+    "CREATE TABLE IF NOT EXISTS resources (id INTEGER PRIMARY KEY, run_id INTEGER,"
+    " hash INTEGER NOT NULL, service_name TEXT, schema_url TEXT,"
+    " dropped_attributes_count INTEGER NOT NULL DEFAULT 0) STRICT;"
+    "CREATE INDEX IF NOT EXISTS resources_hash ON resources (hash);"
+    "CREATE INDEX IF NOT EXISTS resources_run ON resources (run_id);"
+    "CREATE TABLE IF NOT EXISTS resource_attrs (resource_id INTEGER NOT NULL, key TEXT NOT NULL,"
+    " type TEXT NOT NULL, value ANY, PRIMARY KEY (resource_id, key)) STRICT, WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS resource_attrs_kv ON resource_attrs (key, value);"
+    "CREATE TABLE IF NOT EXISTS spans (id INTEGER PRIMARY KEY, run_id INTEGER,"
+    " resource_id INTEGER NOT NULL, trace_id TEXT NOT NULL, span_id TEXT NOT NULL,"
+    " parent_span_id TEXT, trace_state TEXT, flags INTEGER NOT NULL DEFAULT 0, name TEXT NOT NULL,"
+    " kind INTEGER NOT NULL, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,"
+    " duration_ns INTEGER NOT NULL, status_code INTEGER NOT NULL DEFAULT 0, status_message TEXT,"
+    " service_name TEXT, pid INTEGER, ppid INTEGER, exit_code INTEGER, signal INTEGER,"
+    " scope_name TEXT, scope_version TEXT, dropped_attributes_count INTEGER NOT NULL DEFAULT 0,"
+    " dropped_events_count INTEGER NOT NULL DEFAULT 0,"
+    " dropped_links_count INTEGER NOT NULL DEFAULT 0, UNIQUE (trace_id, span_id)) STRICT;"
+    "CREATE INDEX IF NOT EXISTS spans_run ON spans (run_id);"
+    "CREATE INDEX IF NOT EXISTS spans_parent ON spans (trace_id, parent_span_id);"
+    "CREATE INDEX IF NOT EXISTS spans_start ON spans (start_ns);"
+    "CREATE INDEX IF NOT EXISTS spans_duration ON spans (duration_ns);"
+    "CREATE INDEX IF NOT EXISTS spans_name ON spans (name, start_ns);"
+    "CREATE INDEX IF NOT EXISTS spans_service ON spans (service_name, start_ns);"
+    "CREATE INDEX IF NOT EXISTS spans_resource ON spans (resource_id);"
+    "CREATE TABLE IF NOT EXISTS span_attrs (span_id INTEGER NOT NULL, key TEXT NOT NULL,"
+    " type TEXT NOT NULL, value ANY, PRIMARY KEY (span_id, key)) STRICT, WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS span_attrs_kv ON span_attrs (key, value);"
+    "CREATE TABLE IF NOT EXISTS span_events (span_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " time_ns INTEGER NOT NULL, name TEXT NOT NULL, attrs TEXT NOT NULL,"
+    " dropped_attributes_count INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (span_id, seq))"
+    " STRICT, WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS span_links (span_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " linked_trace_id TEXT NOT NULL, linked_span_id TEXT NOT NULL, trace_state TEXT,"
+    " flags INTEGER NOT NULL DEFAULT 0, attrs TEXT NOT NULL,"
+    " dropped_attributes_count INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (span_id, seq))"
+    " STRICT, WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS logs (id INTEGER PRIMARY KEY, run_id INTEGER,"
+    " resource_id INTEGER NOT NULL, time_ns INTEGER NOT NULL,"
+    " observed_ns INTEGER NOT NULL DEFAULT 0, severity_number INTEGER NOT NULL DEFAULT 0,"
+    " severity_text TEXT, body_type TEXT NOT NULL, body ANY, trace_id TEXT, span_id TEXT,"
+    " flags INTEGER NOT NULL DEFAULT 0, event_name TEXT, service_name TEXT, pid INTEGER,"
+    " scope_name TEXT, scope_version TEXT, dropped_attributes_count INTEGER NOT NULL DEFAULT 0,"
+    " dedup INTEGER NOT NULL UNIQUE) STRICT;"
+    "CREATE INDEX IF NOT EXISTS logs_run ON logs (run_id);"
+    "CREATE INDEX IF NOT EXISTS logs_time ON logs (time_ns);"
+    "CREATE INDEX IF NOT EXISTS logs_trace ON logs (trace_id, span_id);"
+    "CREATE INDEX IF NOT EXISTS logs_severity ON logs (severity_number, time_ns);"
+    "CREATE INDEX IF NOT EXISTS logs_resource ON logs (resource_id);"
+    "CREATE TABLE IF NOT EXISTS log_attrs (log_id INTEGER NOT NULL, key TEXT NOT NULL,"
+    " type TEXT NOT NULL, value ANY, PRIMARY KEY (log_id, key)) STRICT, WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS log_attrs_kv ON log_attrs (key, value);"
+    "CREATE TABLE IF NOT EXISTS metric_points (id INTEGER PRIMARY KEY, run_id INTEGER,"
+    " resource_id INTEGER NOT NULL, name TEXT NOT NULL, description TEXT, unit TEXT,"
+    " type INTEGER NOT NULL, temporality INTEGER NOT NULL DEFAULT 0,"
+    " monotonic INTEGER NOT NULL DEFAULT 0, service_name TEXT, scope_name TEXT,"
+    " scope_version TEXT, start_ns INTEGER NOT NULL DEFAULT 0, time_ns INTEGER NOT NULL,"
+    " value ANY, count INTEGER, sum REAL, min REAL, max REAL, bounds TEXT, buckets TEXT,"
+    " quantiles TEXT, exemplars TEXT, flags INTEGER NOT NULL DEFAULT 0,"
+    " dedup INTEGER NOT NULL UNIQUE) STRICT;"
+    "CREATE INDEX IF NOT EXISTS metric_points_name ON metric_points (name, time_ns);"
+    "CREATE INDEX IF NOT EXISTS metric_points_run ON metric_points (run_id);"
+    "CREATE INDEX IF NOT EXISTS metric_points_time ON metric_points (time_ns);"
+    "CREATE INDEX IF NOT EXISTS metric_points_resource ON metric_points (resource_id);"
+    "CREATE TABLE IF NOT EXISTS metric_point_attrs (point_id INTEGER NOT NULL,"
+    " key TEXT NOT NULL, type TEXT NOT NULL, value ANY, PRIMARY KEY (point_id, key))"
+    " STRICT, WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS metric_point_attrs_kv ON metric_point_attrs (key, value);"
+    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');";
+
+enum stmt_id {
+    ST_RES_FIND,
+    ST_RES_INSERT,
+    ST_RES_ATTR,
+    ST_RUN_FIND,
+    ST_RUN_INSERT_TRACE,
+    ST_SPAN_INSERT,
+    ST_SPAN_ATTR,
+    ST_EVENT,
+    ST_LINK,
+    ST_LOG_INSERT,
+    ST_LOG_ATTR,
+    ST_RUN_COUNTS,
+    ST_COUNT
+};
+
+static const char *const STMT_SQL[ST_COUNT] = {
+    [ST_RES_FIND] = "SELECT id, run_id FROM resources WHERE hash = ?1 ORDER BY id DESC LIMIT 1",
+    [ST_RES_INSERT] = "INSERT INTO resources (run_id, hash, service_name, schema_url,"
+                      " dropped_attributes_count) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_RES_ATTR] = "INSERT OR REPLACE INTO resource_attrs (resource_id, key, type, value)"
+                    " VALUES (?1, ?2, ?3, ?4)",
+    [ST_RUN_FIND] = "SELECT id FROM runs WHERE trace_id = ?1",
+    [ST_RUN_INSERT_TRACE] = "INSERT INTO runs (kind, trace_id, start_ns, end_ns)"
+                            " VALUES ('trace', ?1, ?2, ?3)",
+    [ST_SPAN_INSERT] =
+        "INSERT OR IGNORE INTO spans (run_id, resource_id, trace_id, span_id, parent_span_id,"
+        " trace_state, flags, name, kind, start_ns, end_ns, duration_ns, status_code,"
+        " status_message, service_name, pid, ppid, exit_code, signal, scope_name, scope_version,"
+        " dropped_attributes_count, dropped_events_count, dropped_links_count) VALUES (?1, ?2,"
+        " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,"
+        " ?21, ?22, ?23, ?24)",
+    [ST_SPAN_ATTR] = "INSERT OR REPLACE INTO span_attrs (span_id, key, type, value)"
+                     " VALUES (?1, ?2, ?3, ?4)",
+    [ST_EVENT] = "INSERT INTO span_events (span_id, seq, time_ns, name, attrs,"
+                 " dropped_attributes_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_LINK] = "INSERT INTO span_links (span_id, seq, linked_trace_id, linked_span_id,"
+                " trace_state, flags, attrs, dropped_attributes_count)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_LOG_INSERT] =
+        "INSERT OR IGNORE INTO logs (run_id, resource_id, time_ns, observed_ns, severity_number,"
+        " severity_text, body_type, body, trace_id, span_id, flags, event_name, service_name, pid,"
+        " scope_name, scope_version, dropped_attributes_count, dedup) VALUES (?1, ?2, ?3, ?4, ?5,"
+        " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+    [ST_LOG_ATTR] = "INSERT OR REPLACE INTO log_attrs (log_id, key, type, value)"
+                    " VALUES (?1, ?2, ?3, ?4)",
+    [ST_RUN_COUNTS] =
+        "UPDATE runs SET span_count = span_count + ?2, log_count = log_count + ?3,"
+        " process_count = process_count + ?4, error_count = error_count + ?5,"
+        " crash_count = crash_count + ?6, bytes = bytes + ?7,"
+        " start_ns = CASE WHEN ?8 > 0 AND (kind = 'trace' OR start_ns = 0) AND ?8 < start_ns"
+        "   THEN ?8 ELSE start_ns END,"
+        " end_ns = CASE WHEN kind = 'trace' AND (end_ns IS NULL OR ?9 > end_ns) THEN ?9"
+        "   ELSE end_ns END WHERE id = ?1",
+};
+
+struct store {
+    sqlite3 *db;
+    char *path;
+    pthread_mutex_t lock;
+    sqlite3_stmt *st[ST_COUNT];
+    int64_t keep_runs, max_bytes;
+    int64_t last_retain_ns;
+    store_listener listener;
+    void *listener_ctx;
+};
+
+/* Per-run counters summed over one batch. */
+struct run_delta {
+    int64_t run_id;
+    int64_t spans, logs, processes, errors, crashes, bytes, min_start, max_end;
+};
+
+struct batch {
+    struct run_delta *runs;
+    size_t n_runs, cap_runs;
+    char last_trace[33];
+    int64_t last_run;
+    int64_t rejected;
+    char msg[256];
+};
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void set_msg(char *msg, size_t cap, const char *what, sqlite3 *db) {
+    if (cap > 0) snprintf(msg, cap, "%s: %s", what, db ? sqlite3_errmsg(db) : "out of memory");
+}
+
+const char *store_default_path(const char *explicit_path, char *buf, size_t cap) {
+    int n;
+    const char *env = getenv("OTEL_PRELOAD_DB");
+    const char *xdg = getenv("XDG_DATA_HOME");
+    const char *home = getenv("HOME");
+    if (explicit_path != NULL && explicit_path[0] != '\0')
+        n = snprintf(buf, cap, "%s", explicit_path);
+    else if (env != NULL && env[0] != '\0')
+        n = snprintf(buf, cap, "%s", env);
+    else if (xdg != NULL && xdg[0] == '/')
+        n = snprintf(buf, cap, "%s/otel-preload/store.db", xdg);
+    else if (home != NULL && home[0] == '/')
+        n = snprintf(buf, cap, "%s/.local/share/otel-preload/store.db", home);
+    else
+        n = snprintf(buf, cap, "/tmp/otel-preload-%u/store.db", (unsigned)getuid());
+    return n < 0 || (size_t)n >= cap ? NULL : buf;
+}
+
+/* mkdir -p of the directory part of path, mode 0700 for what it creates. */
+static int make_parent_dirs(const char *path) {
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp)) return -ENAMETOOLONG;
+    char *slash = strrchr(tmp, '/');
+    if (slash == NULL || slash == tmp) return 0;
+    *slash = '\0';
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(tmp, 0700) != 0 && errno != EEXIST) return -errno;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0700) != 0 && errno != EEXIST) return -errno;
+    return 0;
+}
+
+int store_open(const char *path, struct store **out, char *err, size_t err_cap) {
+    *out = NULL;
+    int rc = make_parent_dirs(path);
+    if (rc != 0) {
+        snprintf(err, err_cap, "cannot create the directory of %s: %s", path, strerror(-rc));
+        return rc;
+    }
+    struct store *s = calloc(1, sizeof(*s));
+    if (s == NULL || (s->path = strdup(path)) == NULL) {
+        free(s);
+        snprintf(err, err_cap, "out of memory");
+        return -ENOMEM;
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    s->keep_runs = STORE_DEFAULT_KEEP_RUNS;
+    s->max_bytes = STORE_DEFAULT_MAX_BYTES;
+    mode_t old = umask(077);
+    int sr = sqlite3_open_v2(
+        path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    umask(old);
+    if (sr != SQLITE_OK) {
+        snprintf(err, err_cap, "cannot open %s: %s", path,
+                 s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        store_close(s);
+        return -EIO;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    char *emsg = NULL;
+    if (sqlite3_exec(s->db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                     " PRAGMA foreign_keys=OFF;",
+                     NULL, NULL, &emsg) != SQLITE_OK ||
+        sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &emsg) != SQLITE_OK) {
+        snprintf(err, err_cap, "cannot open %s: %s", path, emsg ? emsg : "?");
+        sqlite3_free(emsg);
+        store_close(s);
+        return -EIO;
+    }
+    if (sqlite3_exec(s->db, SCHEMA, NULL, NULL, &emsg) != SQLITE_OK ||
+        sqlite3_exec(s->db, "COMMIT", NULL, NULL, &emsg) != SQLITE_OK) {
+        snprintf(err, err_cap, "cannot create the schema in %s: %s", path, emsg ? emsg : "?");
+        sqlite3_free(emsg);
+        store_close(s);
+        return -EIO;
+    }
+    for (int i = 0; i < ST_COUNT; i++) {
+        if (sqlite3_prepare_v3(s->db, STMT_SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+                               NULL) != SQLITE_OK) {
+            snprintf(err, err_cap, "cannot prepare statement %d: %s", i, sqlite3_errmsg(s->db));
+            store_close(s);
+            return -EIO;
+        }
+    }
+    *out = s;
+    return 0;
+}
+
+void store_close(struct store *s) {
+    if (s == NULL) return;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(s->st[i]);
+    sqlite3_close(s->db);
+    pthread_mutex_destroy(&s->lock);
+    free(s->path);
+    free(s);
+}
+
+sqlite3 *store_db(struct store *s) {
+    return s->db;
+}
+const char *store_path(const struct store *s) {
+    return s->path;
+}
+
+void store_set_limits(struct store *s, int64_t keep_runs, int64_t max_bytes) {
+    pthread_mutex_lock(&s->lock);
+    if (keep_runs > 0) s->keep_runs = keep_runs;
+    if (max_bytes > 0) s->max_bytes = max_bytes;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void store_set_listener(struct store *s, store_listener fn, void *ctx) {
+    pthread_mutex_lock(&s->lock);
+    s->listener = fn;
+    s->listener_ctx = ctx;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- values ---------------------------------------------------------- */
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= c[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+#define FNV_INIT 14695981039346656037ULL
+
+static uint64_t hash_value(uint64_t h, const struct otlp_value *v);
+
+static uint64_t hash_attrs(uint64_t h, const struct otlp_attr *a, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        h = fnv(h, a[i].key, strlen(a[i].key) + 1);
+        h = hash_value(h, &a[i].value);
+    }
+    return h;
+}
+
+static uint64_t hash_value(uint64_t h, const struct otlp_value *v) {
+    int t = (int)v->type;
+    h = fnv(h, &t, sizeof(t));
+    switch (v->type) {
+    case OTLP_VALUE_STRING:
+    case OTLP_VALUE_BYTES:
+        return fnv(h, v->str, v->len);
+    case OTLP_VALUE_BOOL:
+        return fnv(h, &v->b, sizeof(v->b));
+    case OTLP_VALUE_INT:
+        return fnv(h, &v->i, sizeof(v->i));
+    case OTLP_VALUE_DOUBLE:
+        return fnv(h, &v->d, sizeof(v->d));
+    case OTLP_VALUE_ARRAY:
+        for (size_t i = 0; i < v->n_items; i++)
+            h = hash_value(h, &v->items[i]);
+        return h;
+    case OTLP_VALUE_KVLIST:
+        return hash_attrs(h, v->kvs, v->n_kvs);
+    default:
+        return h;
+    }
+}
+
+static void json_value(struct sbuf *b, const struct otlp_value *v);
+
+static void json_attrs(struct sbuf *b, const struct otlp_attr *a, size_t n) {
+    sbuf_add(b, "{", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0) sbuf_add(b, ",", 1);
+        sbuf_json_str(b, a[i].key, strlen(a[i].key));
+        sbuf_add(b, ":", 1);
+        json_value(b, &a[i].value);
+    }
+    sbuf_add(b, "}", 1);
+}
+
+static void json_value(struct sbuf *b, const struct otlp_value *v) {
+    switch (v->type) {
+    case OTLP_VALUE_STRING:
+        sbuf_json_str(b, v->str, v->len);
+        break;
+    case OTLP_VALUE_BYTES: /* as OTLP/JSON would: hex here, readable and exact */
+        sbuf_add(b, "\"", 1);
+        sbuf_hex(b, (const uint8_t *)v->str, v->len);
+        sbuf_add(b, "\"", 1);
+        break;
+    case OTLP_VALUE_BOOL:
+        sbuf_puts(b, v->b ? "true" : "false");
+        break;
+    case OTLP_VALUE_INT:
+        sbuf_printf(b, "%lld", (long long)v->i);
+        break;
+    case OTLP_VALUE_DOUBLE:
+        if (v->d != v->d || v->d > 1.7976931348623157e308 || v->d < -1.7976931348623157e308)
+            sbuf_printf(b, "\"%g\"", v->d); /* NaN, Infinity: JSON has no number for them */
+        else
+            sbuf_printf(b, "%.17g", v->d);
+        break;
+    case OTLP_VALUE_ARRAY:
+        sbuf_add(b, "[", 1);
+        for (size_t i = 0; i < v->n_items; i++) {
+            if (i > 0) sbuf_add(b, ",", 1);
+            json_value(b, &v->items[i]);
+        }
+        sbuf_add(b, "]", 1);
+        break;
+    case OTLP_VALUE_KVLIST:
+        json_attrs(b, v->kvs, v->n_kvs);
+        break;
+    default:
+        sbuf_puts(b, "null");
+        break;
+    }
+}
+
+static const char *type_code(enum otlp_value_type t) {
+    switch (t) {
+    case OTLP_VALUE_STRING:
+        return "s";
+    case OTLP_VALUE_BOOL:
+        return "b";
+    case OTLP_VALUE_INT:
+        return "i";
+    case OTLP_VALUE_DOUBLE:
+        return "d";
+    case OTLP_VALUE_BYTES:
+        return "x";
+    case OTLP_VALUE_ARRAY:
+        return "a";
+    case OTLP_VALUE_KVLIST:
+        return "m";
+    default:
+        return "e";
+    }
+}
+
+/* Binds v at index i (value column), its type code at i-1 when type_idx > 0. */
+static int bind_value(sqlite3_stmt *st, int type_idx, int i, const struct otlp_value *v,
+                      struct sbuf *tmp) {
+    if (type_idx > 0) sqlite3_bind_text(st, type_idx, type_code(v->type), 1, SQLITE_STATIC);
+    switch (v->type) {
+    case OTLP_VALUE_STRING:
+        return sqlite3_bind_text(st, i, v->str, (int)v->len, SQLITE_STATIC);
+    case OTLP_VALUE_BYTES:
+        return sqlite3_bind_blob(st, i, v->str, (int)v->len, SQLITE_STATIC);
+    case OTLP_VALUE_BOOL:
+        return sqlite3_bind_int(st, i, v->b ? 1 : 0);
+    case OTLP_VALUE_INT:
+        return sqlite3_bind_int64(st, i, v->i);
+    case OTLP_VALUE_DOUBLE:
+        return sqlite3_bind_double(st, i, v->d);
+    case OTLP_VALUE_ARRAY:
+    case OTLP_VALUE_KVLIST:
+        tmp->len = 0;
+        json_value(tmp, v);
+        if (tmp->failed) return SQLITE_NOMEM;
+        return sqlite3_bind_text(st, i, sbuf_cstr(tmp), (int)tmp->len, SQLITE_TRANSIENT);
+    default:
+        return sqlite3_bind_null(st, i);
+    }
+}
+
+static size_t value_bytes(const struct otlp_value *v) {
+    size_t n = 16 + v->len;
+    for (size_t i = 0; i < v->n_items; i++)
+        n += value_bytes(&v->items[i]);
+    for (size_t i = 0; i < v->n_kvs; i++)
+        n += strlen(v->kvs[i].key) + value_bytes(&v->kvs[i].value);
+    return n;
+}
+
+static size_t attrs_bytes(const struct otlp_attrs *a) {
+    size_t n = 0;
+    for (size_t i = 0; i < a->count; i++)
+        n += 24 + strlen(a->items[i].key) + value_bytes(&a->items[i].value);
+    return n;
+}
+
+static bool is_zero(const uint8_t *p, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (p[i]) return false;
+    return true;
+}
+
+static void hex(char *out, const uint8_t *p, size_t n) {
+    static const char d[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = d[p[i] >> 4];
+        out[2 * i + 1] = d[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static const struct otlp_value *find_attr(const struct otlp_attrs *a, const char *key) {
+    for (size_t i = 0; i < a->count; i++)
+        if (strcmp(a->items[i].key, key) == 0) return &a->items[i].value;
+    return NULL;
+}
+
+static bool int_attr(const struct otlp_attrs *a, const struct otlp_attrs *fallback, const char *key,
+                     int64_t *out) {
+    const struct otlp_value *v = find_attr(a, key);
+    if ((v == NULL || v->type != OTLP_VALUE_INT) && fallback != NULL) v = find_attr(fallback, key);
+    if (v == NULL || v->type != OTLP_VALUE_INT) return false;
+    *out = v->i;
+    return true;
+}
+
+static int step_done(sqlite3_stmt *st) {
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : rc;
+}
+
+static int insert_attrs(struct store *s, enum stmt_id which, int64_t owner,
+                        const struct otlp_attrs *a, struct sbuf *tmp) {
+    sqlite3_stmt *st = s->st[which];
+    for (size_t i = 0; i < a->count; i++) {
+        sqlite3_bind_int64(st, 1, owner);
+        sqlite3_bind_text(st, 2, a->items[i].key, -1, SQLITE_STATIC);
+        if (bind_value(st, 3, 4, &a->items[i].value, tmp) != SQLITE_OK) {
+            sqlite3_reset(st);
+            return SQLITE_NOMEM;
+        }
+        int rc = step_done(st);
+        if (rc != 0) return rc;
+    }
+    return 0;
+}
+
+/* ---- runs within a batch --------------------------------------------- */
+
+static struct run_delta *delta_for(struct batch *b, int64_t run_id) {
+    for (size_t i = 0; i < b->n_runs; i++)
+        if (b->runs[i].run_id == run_id) return &b->runs[i];
+    if (b->n_runs == b->cap_runs) {
+        size_t ncap = b->cap_runs ? b->cap_runs * 2 : 8;
+        struct run_delta *p = realloc(b->runs, ncap * sizeof(*p));
+        if (p == NULL) return NULL;
+        b->runs = p;
+        b->cap_runs = ncap;
+    }
+    struct run_delta *d = &b->runs[b->n_runs++];
+    memset(d, 0, sizeof(*d));
+    d->run_id = run_id;
+    d->min_start = INT64_MAX;
+    return d;
+}
+
+/* The run of a trace: found, or created as kind 'trace'. */
+static int run_of_trace(struct store *s, struct batch *b, const char *trace_hex, int64_t start,
+                        int64_t end, int64_t *run_id) {
+    if (strcmp(b->last_trace, trace_hex) == 0) {
+        *run_id = b->last_run;
+        return 0;
+    }
+    sqlite3_stmt *st = s->st[ST_RUN_FIND];
+    sqlite3_bind_text(st, 1, trace_hex, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *run_id = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+    } else {
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) return rc;
+        st = s->st[ST_RUN_INSERT_TRACE];
+        sqlite3_bind_text(st, 1, trace_hex, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, start);
+        sqlite3_bind_int64(st, 3, end);
+        if ((rc = step_done(st)) != 0) return rc;
+        *run_id = sqlite3_last_insert_rowid(s->db);
+    }
+    memcpy(b->last_trace, trace_hex, 33);
+    b->last_run = *run_id;
+    return 0;
+}
+
+static int resource_row(struct store *s, const struct otlp_resource *r, const char *schema_url,
+                        int64_t run_id, int64_t *res_id, int64_t *res_run, const char **service,
+                        struct sbuf *tmp) {
+    uint64_t h = hash_attrs(FNV_INIT, r->attrs.items, r->attrs.count);
+    h = fnv(h, schema_url, strlen(schema_url));
+    int64_t hv = (int64_t)(h & 0x7fffffffffffffffULL);
+    const struct otlp_value *sv = find_attr(&r->attrs, "service.name");
+    *service = sv != NULL && sv->type == OTLP_VALUE_STRING ? sv->str : NULL;
+    sqlite3_stmt *st = s->st[ST_RES_FIND];
+    sqlite3_bind_int64(st, 1, hv);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *res_id = sqlite3_column_int64(st, 0);
+        *res_run = sqlite3_column_type(st, 1) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 1);
+        sqlite3_reset(st);
+        return 0;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return rc;
+    st = s->st[ST_RES_INSERT];
+    if (run_id > 0) sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int64(st, 2, hv);
+    if (*service) sqlite3_bind_text(st, 3, *service, -1, SQLITE_STATIC);
+    if (schema_url[0]) sqlite3_bind_text(st, 4, schema_url, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, r->dropped_attributes_count);
+    if ((rc = step_done(st)) != 0) return rc;
+    *res_id = sqlite3_last_insert_rowid(s->db);
+    *res_run = run_id;
+    return insert_attrs(s, ST_RES_ATTR, *res_id, &r->attrs, tmp);
+}
+
+static int begin(struct store *s) {
+    return sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+}
+
+static int finish(struct store *s, struct batch *b, int rc) {
+    if (rc == 0) {
+        sqlite3_stmt *st = s->st[ST_RUN_COUNTS];
+        for (size_t i = 0; i < b->n_runs && rc == 0; i++) {
+            struct run_delta *d = &b->runs[i];
+            sqlite3_bind_int64(st, 1, d->run_id);
+            sqlite3_bind_int64(st, 2, d->spans);
+            sqlite3_bind_int64(st, 3, d->logs);
+            sqlite3_bind_int64(st, 4, d->processes);
+            sqlite3_bind_int64(st, 5, d->errors);
+            sqlite3_bind_int64(st, 6, d->crashes);
+            sqlite3_bind_int64(st, 7, d->bytes);
+            sqlite3_bind_int64(st, 8, d->min_start == INT64_MAX ? 0 : d->min_start);
+            sqlite3_bind_int64(st, 9, d->max_end);
+            rc = step_done(st);
+        }
+    }
+    if (rc == 0) rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (rc != 0) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    free(b->runs);
+    return rc;
+}
+
+static void refuse(struct batch *b, const char *why) {
+    b->rejected++;
+    if (b->msg[0] == '\0') snprintf(b->msg, sizeof(b->msg), "%s", why);
+}
+
+/* ---- traces ---------------------------------------------------------- */
+
+static int store_span(struct store *s, struct batch *b, const struct otlp_span *sp,
+                      const struct otlp_scope_spans *ss, const struct otlp_resource *res,
+                      const char *service, int64_t res_id, struct sbuf *tmp) {
+    if (is_zero(sp->trace_id, 16) || is_zero(sp->span_id, 8)) {
+        refuse(b, "a span without a trace_id or span_id");
+        return 0;
+    }
+    if (sp->attrs.count > STORE_MAX_ATTRS) {
+        refuse(b, "a span with more than 1024 attributes");
+        return 0;
+    }
+    char trace[33], span[17], parent[17];
+    hex(trace, sp->trace_id, 16);
+    hex(span, sp->span_id, 8);
+    hex(parent, sp->parent_span_id, 8);
+    int64_t start = (int64_t)sp->start_time_unix_nano, end = (int64_t)sp->end_time_unix_nano;
+    int64_t run_id;
+    int rc = run_of_trace(s, b, trace, start, end, &run_id);
+    if (rc != 0) return rc;
+
+    sqlite3_stmt *st = s->st[ST_SPAN_INSERT];
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int64(st, 2, res_id);
+    sqlite3_bind_text(st, 3, trace, 32, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, span, 16, SQLITE_STATIC);
+    if (!is_zero(sp->parent_span_id, 8)) sqlite3_bind_text(st, 5, parent, 16, SQLITE_STATIC);
+    if (sp->trace_state[0]) sqlite3_bind_text(st, 6, sp->trace_state, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, sp->flags);
+    sqlite3_bind_text(st, 8, sp->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 9, sp->kind);
+    sqlite3_bind_int64(st, 10, start);
+    sqlite3_bind_int64(st, 11, end);
+    sqlite3_bind_int64(st, 12, end >= start ? end - start : 0);
+    sqlite3_bind_int(st, 13, sp->status_code);
+    if (sp->status_message[0]) sqlite3_bind_text(st, 14, sp->status_message, -1, SQLITE_STATIC);
+    if (service) sqlite3_bind_text(st, 15, service, -1, SQLITE_STATIC);
+    int64_t v;
+    bool has_pid = int_attr(&sp->attrs, &res->attrs, "process.pid", &v);
+    if (has_pid) sqlite3_bind_int64(st, 16, v);
+    if (int_attr(&sp->attrs, &res->attrs, "process.parent_pid", &v)) sqlite3_bind_int64(st, 17, v);
+    if (int_attr(&sp->attrs, NULL, "process.exit.code", &v)) sqlite3_bind_int64(st, 18, v);
+    bool crashed = int_attr(&sp->attrs, NULL, "process.exit.signal", &v);
+    if (crashed) sqlite3_bind_int64(st, 19, v);
+    if (ss->has_scope && ss->scope.name[0])
+        sqlite3_bind_text(st, 20, ss->scope.name, -1, SQLITE_STATIC);
+    if (ss->has_scope && ss->scope.version[0])
+        sqlite3_bind_text(st, 21, ss->scope.version, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 22, sp->dropped_attributes_count);
+    sqlite3_bind_int64(st, 23, sp->dropped_events_count);
+    sqlite3_bind_int64(st, 24, sp->dropped_links_count);
+    if ((rc = step_done(st)) != 0) return rc;
+    if (sqlite3_changes(s->db) == 0) return 0; /* stored before */
+    int64_t row = sqlite3_last_insert_rowid(s->db);
+
+    if ((rc = insert_attrs(s, ST_SPAN_ATTR, row, &sp->attrs, tmp)) != 0) return rc;
+    size_t bytes = 200 + strlen(sp->name) + attrs_bytes(&sp->attrs);
+    for (size_t i = 0; i < sp->n_events; i++) {
+        const struct otlp_event *e = &sp->events[i];
+        tmp->len = 0;
+        json_attrs(tmp, e->attrs.items, e->attrs.count);
+        if (tmp->failed) return SQLITE_NOMEM;
+        st = s->st[ST_EVENT];
+        sqlite3_bind_int64(st, 1, row);
+        sqlite3_bind_int64(st, 2, (int64_t)i);
+        sqlite3_bind_int64(st, 3, (int64_t)e->time_unix_nano);
+        sqlite3_bind_text(st, 4, e->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, sbuf_cstr(tmp), (int)tmp->len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, e->dropped_attributes_count);
+        if ((rc = step_done(st)) != 0) return rc;
+        bytes += 40 + strlen(e->name) + tmp->len;
+    }
+    for (size_t i = 0; i < sp->n_links; i++) {
+        const struct otlp_link *l = &sp->links[i];
+        char lt[33], ls[17];
+        hex(lt, l->trace_id, 16);
+        hex(ls, l->span_id, 8);
+        tmp->len = 0;
+        json_attrs(tmp, l->attrs.items, l->attrs.count);
+        if (tmp->failed) return SQLITE_NOMEM;
+        st = s->st[ST_LINK];
+        sqlite3_bind_int64(st, 1, row);
+        sqlite3_bind_int64(st, 2, (int64_t)i);
+        sqlite3_bind_text(st, 3, lt, 32, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, ls, 16, SQLITE_STATIC);
+        if (l->trace_state[0]) sqlite3_bind_text(st, 5, l->trace_state, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, l->flags);
+        sqlite3_bind_text(st, 7, sbuf_cstr(tmp), (int)tmp->len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 8, l->dropped_attributes_count);
+        if ((rc = step_done(st)) != 0) return rc;
+        bytes += 80 + tmp->len;
+    }
+    struct run_delta *d = delta_for(b, run_id);
+    if (d == NULL) return SQLITE_NOMEM;
+    d->spans++;
+    d->bytes += (int64_t)bytes;
+    if (has_pid && find_attr(&sp->attrs, "process.pid") != NULL) d->processes++;
+    if (sp->status_code == 2) d->errors++;
+    if (crashed) d->crashes++;
+    if (start > 0 && start < d->min_start) d->min_start = start;
+    if (end > d->max_end) d->max_end = end;
+    return 0;
+}
+
+static void notify(struct store *s, enum store_signal sig, const void *req) {
+    store_listener fn = s->listener;
+    void *ctx = s->listener_ctx;
+    if (fn != NULL) fn(ctx, sig, req);
+}
+
+static void maybe_retain(struct store *s);
+
+int store_write_traces(struct store *s, const struct otlp_traces *req, int64_t *rejected, char *msg,
+                       size_t msg_cap) {
+    struct batch b;
+    memset(&b, 0, sizeof(b));
+    struct sbuf tmp = {0};
+    pthread_mutex_lock(&s->lock);
+    int rc = begin(s);
+    for (size_t r = 0; rc == 0 && r < req->n_resource_spans; r++) {
+        const struct otlp_resource_spans *rs = &req->resource_spans[r];
+        if (rs->resource.attrs.count > STORE_MAX_ATTRS) {
+            for (size_t k = 0; k < rs->n_scope_spans; k++)
+                for (size_t j = 0; j < rs->scope_spans[k].n_spans; j++)
+                    refuse(&b, "a resource with more than 1024 attributes");
+            continue;
+        }
+        int64_t res_id = 0, res_run = 0, first_run = 0;
+        const char *service = NULL;
+        /* The resource's run: the run of its first span's trace. */
+        for (size_t k = 0; k < rs->n_scope_spans && first_run == 0 && rc == 0; k++)
+            for (size_t j = 0; j < rs->scope_spans[k].n_spans; j++) {
+                const struct otlp_span *sp = &rs->scope_spans[k].spans[j];
+                if (is_zero(sp->trace_id, 16)) continue;
+                char trace[33];
+                hex(trace, sp->trace_id, 16);
+                rc = run_of_trace(s, &b, trace, (int64_t)sp->start_time_unix_nano,
+                                  (int64_t)sp->end_time_unix_nano, &first_run);
+                break;
+            }
+        if (rc == 0)
+            rc = resource_row(s, &rs->resource, rs->schema_url, first_run, &res_id, &res_run,
+                              &service, &tmp);
+        for (size_t k = 0; rc == 0 && k < rs->n_scope_spans; k++) {
+            const struct otlp_scope_spans *ss = &rs->scope_spans[k];
+            for (size_t j = 0; rc == 0 && j < ss->n_spans; j++)
+                rc = store_span(s, &b, &ss->spans[j], ss, &rs->resource, service, res_id, &tmp);
+        }
+    }
+    rc = finish(s, &b, rc);
+    if (rc != 0)
+        set_msg(msg, msg_cap, "cannot store the spans", s->db);
+    else if (msg_cap > 0)
+        snprintf(msg, msg_cap, "%s", b.msg);
+    *rejected = b.rejected;
+    if (rc == 0) {
+        maybe_retain(s);
+        notify(s, STORE_TRACES, req);
+    }
+    pthread_mutex_unlock(&s->lock);
+    sbuf_free(&tmp);
+    return rc == 0 ? 0 : -EIO;
+}
+
+/* ---- logs ------------------------------------------------------------ */
+
+static int store_log(struct store *s, struct batch *b, const struct otlp_log *lr,
+                     const struct otlp_scope_logs *sl, uint64_t res_hash, const char *service,
+                     int64_t res_id, int64_t res_run, int64_t res_pid, struct sbuf *tmp) {
+    if (lr->attrs.count > STORE_MAX_ATTRS) {
+        refuse(b, "a log record with more than 1024 attributes");
+        return 0;
+    }
+    int64_t t = (int64_t)(lr->time_unix_nano ? lr->time_unix_nano : lr->observed_time_unix_nano);
+    if (t == 0) t = now_ns();
+    int64_t run_id = res_run;
+    char trace[33], span[17];
+    bool has_trace = !is_zero(lr->trace_id, 16);
+    int rc;
+    if (has_trace) {
+        hex(trace, lr->trace_id, 16);
+        if ((rc = run_of_trace(s, b, trace, t, t, &run_id)) != 0) return rc;
+    }
+    uint64_t h = fnv(res_hash, &t, sizeof(t));
+    h = fnv(h, &lr->observed_time_unix_nano, sizeof(lr->observed_time_unix_nano));
+    h = fnv(h, &lr->severity_number, sizeof(lr->severity_number));
+    h = fnv(h, lr->severity_text, strlen(lr->severity_text) + 1);
+    h = hash_value(h, &lr->body);
+    h = fnv(h, lr->trace_id, 16);
+    h = fnv(h, lr->span_id, 8);
+    h = fnv(h, lr->event_name, strlen(lr->event_name) + 1);
+    h = hash_attrs(h, lr->attrs.items, lr->attrs.count);
+
+    sqlite3_stmt *st = s->st[ST_LOG_INSERT];
+    if (run_id > 0) sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int64(st, 2, res_id);
+    sqlite3_bind_int64(st, 3, t);
+    sqlite3_bind_int64(st, 4, (int64_t)lr->observed_time_unix_nano);
+    sqlite3_bind_int(st, 5, lr->severity_number);
+    if (lr->severity_text[0]) sqlite3_bind_text(st, 6, lr->severity_text, -1, SQLITE_STATIC);
+    if (lr->has_body) {
+        if (bind_value(st, 7, 8, &lr->body, tmp) != SQLITE_OK) {
+            sqlite3_reset(st);
+            return SQLITE_NOMEM;
+        }
+    } else {
+        sqlite3_bind_text(st, 7, "e", 1, SQLITE_STATIC);
+    }
+    if (has_trace) sqlite3_bind_text(st, 9, trace, 32, SQLITE_STATIC);
+    if (!is_zero(lr->span_id, 8)) {
+        hex(span, lr->span_id, 8);
+        sqlite3_bind_text(st, 10, span, 16, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(st, 11, lr->flags);
+    if (lr->event_name[0]) sqlite3_bind_text(st, 12, lr->event_name, -1, SQLITE_STATIC);
+    if (service) sqlite3_bind_text(st, 13, service, -1, SQLITE_STATIC);
+    int64_t pid = res_pid;
+    if (pid > 0 || int_attr(&lr->attrs, NULL, "process.pid", &pid)) sqlite3_bind_int64(st, 14, pid);
+    if (sl->has_scope && sl->scope.name[0])
+        sqlite3_bind_text(st, 15, sl->scope.name, -1, SQLITE_STATIC);
+    if (sl->has_scope && sl->scope.version[0])
+        sqlite3_bind_text(st, 16, sl->scope.version, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 17, lr->dropped_attributes_count);
+    sqlite3_bind_int64(st, 18, (int64_t)(h & 0x7fffffffffffffffULL));
+    if ((rc = step_done(st)) != 0) return rc;
+    if (sqlite3_changes(s->db) == 0) return 0;
+    int64_t row = sqlite3_last_insert_rowid(s->db);
+    if ((rc = insert_attrs(s, ST_LOG_ATTR, row, &lr->attrs, tmp)) != 0) return rc;
+    if (run_id > 0) {
+        struct run_delta *d = delta_for(b, run_id);
+        if (d == NULL) return SQLITE_NOMEM;
+        d->logs++;
+        d->bytes += (int64_t)(160 + value_bytes(&lr->body) + attrs_bytes(&lr->attrs));
+    }
+    return 0;
+}
+
+int store_write_logs(struct store *s, const struct otlp_logs *req, int64_t *rejected, char *msg,
+                     size_t msg_cap) {
+    struct batch b;
+    memset(&b, 0, sizeof(b));
+    struct sbuf tmp = {0};
+    pthread_mutex_lock(&s->lock);
+    int rc = begin(s);
+    for (size_t r = 0; rc == 0 && r < req->n_resource_logs; r++) {
+        const struct otlp_resource_logs *rl = &req->resource_logs[r];
+        if (rl->resource.attrs.count > STORE_MAX_ATTRS) {
+            for (size_t k = 0; k < rl->n_scope_logs; k++)
+                for (size_t j = 0; j < rl->scope_logs[k].n_logs; j++)
+                    refuse(&b, "a resource with more than 1024 attributes");
+            continue;
+        }
+        int64_t first_run = 0, res_id = 0, res_run = 0, res_pid = 0;
+        const char *service = NULL;
+        for (size_t k = 0; k < rl->n_scope_logs && first_run == 0 && rc == 0; k++)
+            for (size_t j = 0; j < rl->scope_logs[k].n_logs; j++) {
+                const struct otlp_log *lr = &rl->scope_logs[k].logs[j];
+                if (is_zero(lr->trace_id, 16)) continue;
+                char trace[33];
+                hex(trace, lr->trace_id, 16);
+                int64_t t = (int64_t)lr->time_unix_nano;
+                rc = run_of_trace(s, &b, trace, t, t, &first_run);
+                break;
+            }
+        if (rc == 0)
+            rc = resource_row(s, &rl->resource, rl->schema_url, first_run, &res_id, &res_run,
+                              &service, &tmp);
+        int_attr(&rl->resource.attrs, NULL, "process.pid", &res_pid);
+        uint64_t res_hash = fnv(FNV_INIT, &res_id, sizeof(res_id));
+        for (size_t k = 0; rc == 0 && k < rl->n_scope_logs; k++) {
+            const struct otlp_scope_logs *sl = &rl->scope_logs[k];
+            for (size_t j = 0; rc == 0 && j < sl->n_logs; j++)
+                rc = store_log(s, &b, &sl->logs[j], sl, res_hash, service, res_id, res_run, res_pid,
+                               &tmp);
+        }
+    }
+    rc = finish(s, &b, rc);
+    if (rc != 0)
+        set_msg(msg, msg_cap, "cannot store the log records", s->db);
+    else if (msg_cap > 0)
+        snprintf(msg, msg_cap, "%s", b.msg);
+    *rejected = b.rejected;
+    if (rc == 0) {
+        maybe_retain(s);
+        notify(s, STORE_LOGS, req);
+    }
+    pthread_mutex_unlock(&s->lock);
+    sbuf_free(&tmp);
+    return rc == 0 ? 0 : -EIO;
+}
+
+/* ---- runs ------------------------------------------------------------ */
+
+static int exec_bind(struct store *s, const char *sql, int64_t a, int64_t b, int64_t c) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return -EIO;
+    int n = sqlite3_bind_parameter_count(st);
+    if (n >= 1) sqlite3_bind_int64(st, 1, a);
+    if (n >= 2) sqlite3_bind_int64(st, 2, b);
+    if (n >= 3) sqlite3_bind_int64(st, 3, c);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -EIO;
+}
+
+int store_run_begin(struct store *s, const char *trace_id_hex, const char *command_json,
+                    const char *cwd, int64_t start_ns, int64_t *run_id) {
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st;
+    int rc = -EIO;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO runs (kind, trace_id, command, cwd, start_ns)"
+                           " VALUES ('run', ?1, ?2, ?3, ?4)",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, trace_id_hex, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, command_json, -1, SQLITE_STATIC);
+        if (cwd) sqlite3_bind_text(st, 3, cwd, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, start_ns);
+        if (sqlite3_step(st) == SQLITE_DONE) {
+            *run_id = sqlite3_last_insert_rowid(s->db);
+            rc = 0;
+        }
+        sqlite3_finalize(st);
+    }
+    if (rc == 0) maybe_retain(s);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int store_run_end(struct store *s, int64_t run_id, int64_t end_ns, int exit_code, int signal) {
+    pthread_mutex_lock(&s->lock);
+    int rc = exec_bind(s,
+                       signal > 0 ? "UPDATE runs SET end_ns = ?2, signal = ?3 WHERE id = ?1"
+                                  : "UPDATE runs SET end_ns = ?2, exit_code = ?3 WHERE id = ?1",
+                       run_id, end_ns, signal > 0 ? signal : exit_code);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int store_run_pin(struct store *s, int64_t run_id, int pinned) {
+    pthread_mutex_lock(&s->lock);
+    int rc = exec_bind(s, "UPDATE runs SET pinned = ?2 WHERE id = ?1", run_id, pinned ? 1 : 0, 0);
+    if (rc == 0 && sqlite3_changes(s->db) == 0) rc = -ENOENT;
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+/* ---- retention ------------------------------------------------------- */
+
+static int delete_run(struct store *s, int64_t run_id) {
+    static const char *const sql[] = {
+        "DELETE FROM span_attrs WHERE span_id IN (SELECT id FROM spans WHERE run_id = ?1)",
+        "DELETE FROM span_events WHERE span_id IN (SELECT id FROM spans WHERE run_id = ?1)",
+        "DELETE FROM span_links WHERE span_id IN (SELECT id FROM spans WHERE run_id = ?1)",
+        "DELETE FROM spans WHERE run_id = ?1",
+        "DELETE FROM log_attrs WHERE log_id IN (SELECT id FROM logs WHERE run_id = ?1)",
+        "DELETE FROM logs WHERE run_id = ?1",
+        "DELETE FROM metric_point_attrs WHERE point_id IN"
+        " (SELECT id FROM metric_points WHERE run_id = ?1)",
+        "DELETE FROM metric_points WHERE run_id = ?1",
+        "DELETE FROM resource_attrs WHERE resource_id IN (SELECT id FROM resources r WHERE"
+        " r.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM spans WHERE resource_id = r.id) AND NOT"
+        " EXISTS (SELECT 1 FROM logs WHERE resource_id = r.id) AND NOT EXISTS (SELECT 1 FROM"
+        " metric_points WHERE resource_id = r.id))",
+        "DELETE FROM resources AS r WHERE r.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM spans"
+        " WHERE resource_id = r.id) AND NOT EXISTS (SELECT 1 FROM logs WHERE resource_id ="
+        " r.id) AND NOT EXISTS (SELECT 1 FROM metric_points WHERE resource_id = r.id)",
+        "DELETE FROM runs WHERE id = ?1",
+    };
+    for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++)
+        if (exec_bind(s, sql[i], run_id, 0, 0) != 0) return -EIO;
+    return 0;
+}
+
+static int64_t query_int(struct store *s, const char *sql) {
+    sqlite3_stmt *st;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
+    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int64_t used_bytes(struct store *s) {
+    int64_t pages = query_int(s, "PRAGMA page_count");
+    int64_t freep = query_int(s, "PRAGMA freelist_count");
+    int64_t size = query_int(s, "PRAGMA page_size");
+    return pages < 0 || freep < 0 || size < 0 ? 0 : (pages - freep) * size;
+}
+
+/* Deletes the oldest unpinned run while over a limit. Lock held. */
+static int retain_locked(struct store *s) {
+    int deleted = 0;
+    for (int guard = 0; guard < 100000; guard++) {
+        int64_t runs = query_int(s, "SELECT count(*) FROM runs");
+        bool over = runs > s->keep_runs || used_bytes(s) > s->max_bytes;
+        if (!over) break;
+        int64_t victim = query_int(s, "SELECT id FROM runs WHERE pinned = 0 ORDER BY start_ns,"
+                                      " id LIMIT 1");
+        if (victim < 0) break;
+        if (begin(s) != SQLITE_OK) return deleted > 0 ? deleted : -EIO;
+        int rc = delete_run(s, victim);
+        if (rc == 0) {
+            /* run-less rows older than the oldest run kept */
+            int64_t oldest = query_int(s, "SELECT coalesce(min(start_ns), 0) FROM runs");
+            if (oldest > 0) {
+                exec_bind(s,
+                          "DELETE FROM log_attrs WHERE log_id IN (SELECT id FROM logs WHERE"
+                          " run_id IS NULL AND time_ns < ?1)",
+                          oldest, 0, 0);
+                exec_bind(s, "DELETE FROM logs WHERE run_id IS NULL AND time_ns < ?1", oldest, 0,
+                          0);
+                exec_bind(s,
+                          "DELETE FROM metric_point_attrs WHERE point_id IN (SELECT id FROM"
+                          " metric_points WHERE run_id IS NULL AND time_ns < ?1)",
+                          oldest, 0, 0);
+                exec_bind(s, "DELETE FROM metric_points WHERE run_id IS NULL AND time_ns < ?1",
+                          oldest, 0, 0);
+            }
+        }
+        if (rc != 0 || sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            return deleted > 0 ? deleted : -EIO;
+        }
+        deleted++;
+    }
+    return deleted;
+}
+
+static void maybe_retain(struct store *s) {
+    int64_t now = now_ns();
+    if (now - s->last_retain_ns < 1000000000) return;
+    s->last_retain_ns = now;
+    (void)retain_locked(s);
+}
+
+int store_retain(struct store *s) {
+    pthread_mutex_lock(&s->lock);
+    int rc = retain_locked(s);
+    s->last_retain_ns = now_ns();
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
