@@ -574,5 +574,51 @@ class TestDash(unittest.TestCase):
             d.stop()
 
 
+class TestInterop(unittest.TestCase):
+    """What the official OpenTelemetry JS SDK sends (its own protobuf
+    serializer) comes back from the store equal: ids, times, kinds, status,
+    attributes of every type, events, links, resource, log records."""
+
+    def test_js_sdk_spans_and_logs(self):
+        import harness
+        if not harness.node_path() or not harness.have_node_modules():
+            self.skipTest("node or tests/interop/node_modules missing (scripts/setup)")
+        e = Env()
+        d = Dash(e)
+        try:
+            p = subprocess.run([harness.node_path(), str(harness.INTEROP_DIR / "js_producer.js"),
+                                str(d.port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            sent = json.loads(p.stdout)
+            st, out = get(d.port, "/api/v1/spans?limit=100")
+            self.assertEqual(st, 200)
+            got = {s["span_id"]: s for s in json.loads(out)}
+            self.assertEqual(len(got), len(sent["spans"]))
+            for s in sent["spans"]:
+                g = got[s["span_id"]]
+                for k in ("trace_id", "parent_span_id", "name", "kind", "status_code"):
+                    self.assertEqual(g[k], s[k], k)
+                self.assertEqual(g["start_ns"], int(s["start_ns"]))
+                self.assertEqual(g["end_ns"], int(s["end_ns"]))
+                self.assertEqual(g["attributes"], s["attributes"])
+                self.assertEqual([(x["name"], x["time_ns"], x["attributes"]) for x in g["events"]],
+                                 [(x["name"], int(x["time_ns"]), x["attributes"])
+                                  for x in s["events"]])
+                self.assertEqual(g["links"], s["links"])
+                self.assertEqual(g["resource"]["service.name"], "js-producer")
+                self.assertEqual(g["resource"]["deployment.environment"], "test")
+            st, out = get(d.port, "/api/v1/logs")
+            logs = json.loads(out)
+            self.assertEqual(len(logs), 1)
+            self.assertEqual(logs[0]["time_ns"], int(sent["logs"][0]["time_ns"]))
+            for k in ("severity_number", "body", "trace_id", "span_id"):
+                self.assertEqual(logs[0][k], sent["logs"][0][k], k)
+            self.assertEqual(logs[0]["attributes"], sent["logs"][0]["attributes"])
+        finally:
+            d.stop()
+            e.tmp.cleanup()
+
+
 if __name__ == "__main__":
     unittest.main()
