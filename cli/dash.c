@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "server/drain.h"
 #include "server/receiver.h"
 #include "server/retrieve.h"
 #include "server/runtime.h"
@@ -83,6 +84,14 @@ int cmd_dash(int argc, char **argv) {
     }
     store_set_limits(st, keep, max_bytes);
     (void)store_retain(st);
+    /* What processes spooled while no collector answered (docs/SPOOL.md). */
+    struct drain_result dr;
+    int drc = drain_spool(st, 100000, &dr);
+    if (drc != 0) cli_error("the spool could not be read: %s", strerror(-drc));
+    if (dr.batches > 0 || dr.corrupt > 0)
+        fprintf(stderr,
+                "otel-preload: took in %zu spooled batches (%zu records); %zu corrupt removed\n",
+                dr.batches, dr.records, dr.corrupt);
     /* Signals: wait for them synchronously, blocked in every thread. */
     sigset_t set;
     sigemptyset(&set);

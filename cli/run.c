@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "server/drain.h"
 #include "server/receiver.h"
 #include "server/runtime.h"
 #include "server/sbuf.h"
@@ -267,6 +268,9 @@ int cmd_run(int argc, char **argv) {
     struct receiver *rcv = NULL;
     int port = use_dash ? rt.http_port : 0;
     if (!use_dash) {
+        /* The spool, quietly and bounded: the command waits for this. */
+        struct drain_result dr;
+        (void)drain_spool(st, 100, &dr);
         rcv = receiver_start(st, 0);
         if (rcv == NULL) {
             cli_error("cannot listen on loopback: %s", strerror(errno));

@@ -164,8 +164,7 @@ static void copy_trim(char *dst, size_t cap, const char *src, size_t n) {
     dst[n] = '\0';
 }
 
-/* Inflates a gzip (or zlib) body. Returns 0, -EMSGSIZE past the cap, -EINVAL when corrupt. */
-static int inflate_body(const uint8_t *in, size_t n, uint8_t **out, size_t *out_len) {
+int http_inflate(const uint8_t *in, size_t n, uint8_t **out, size_t *out_len) {
     z_stream z;
     memset(&z, 0, sizeof(z));
     if (inflateInit2(&z, 15 + 32) != Z_OK) return -ENOMEM;
@@ -376,7 +375,7 @@ static bool serve_one(struct conn *c) {
             return false;
         }
         size_t n = 0;
-        int rc = inflate_body(req.body, body_len, &inflated, &n);
+        int rc = http_inflate(req.body, body_len, &inflated, &n);
         if (rc != 0) {
             send_error(c, rc == -EMSGSIZE ? 413 : 400,
                        rc == -EMSGSIZE ? "inflated body larger than 64 MiB" : "corrupt gzip body");

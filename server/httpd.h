@@ -59,6 +59,11 @@ const struct httpd_stats *httpd_stats(const struct httpd *h);
 /* Stops listening, closes every connection, waits for their threads. */
 void httpd_stop(struct httpd *h);
 
+/* Inflates a gzip (or zlib) body into *out (malloc'ed), at most
+ * HTTPD_MAX_INFLATED bytes. 0, -EMSGSIZE past the cap, -EINVAL when corrupt. */
+int http_inflate(const uint8_t *in, size_t n, uint8_t **out, size_t *out_len)
+    __attribute__((warn_unused_result));
+
 /* Helpers for handlers. */
 void http_respond(struct http_response *resp, int status, const char *content_type,
                   const void *body, size_t len);

@@ -176,10 +176,10 @@ class Env:
 
 
 class Dash:
-    def __init__(self, env, *args):
+    def __init__(self, env, *args, extra=None):
         self.env = env
         self.proc = subprocess.Popen([OTEL_PRELOAD, "dash", "--port", "0"] + list(args),
-                                     env=env.env(), stdin=subprocess.DEVNULL,
+                                     env=env.env(**(extra or {})), stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.port = None
         deadline = time.monotonic() + 20
@@ -511,6 +511,37 @@ class TestDash(unittest.TestCase):
             self.assertEqual(post(d.port, "/v1/traces", body)[0], 200)
             names = [r[0] for r in self.e.sql("SELECT name FROM spans ORDER BY start_ns")]
             self.assertEqual(names, ["r1"])  # only the pinned run stays under a 1-byte cap
+        finally:
+            d.stop()
+
+    def test_drains_the_spool_at_start(self):
+        spool = os.path.join(self.e.tmp.name, "spool")
+        os.mkdir(spool, 0o700)
+
+        def batch(seq, signal_name, body, encoding="identity", records=1, corrupt=False):
+            if encoding == "gzip":
+                body = gzip.compress(body)
+            head = ("OTEL-PRELOAD-SPOOL 1\nsignal: %s\nendpoint: http://localhost:4318/v1/%s\n"
+                    "protocol: http/protobuf\ncontent-type: application/x-protobuf\n"
+                    "content-encoding: %s\nrecords: %d\nlength: %d\n\n"
+                    % (signal_name, signal_name, encoding, records,
+                       len(body) + (5 if corrupt else 0))).encode()
+            data = head + body
+            name = "%020d-%d-%d-%s-%d-%d.otlp" % (time.time_ns(), 4242, seq, signal_name, records,
+                                                 len(data))
+            with open(os.path.join(spool, name), "wb") as f:
+                f.write(data)
+
+        batch(1, "traces", traces_request([span(tid(77), sid(1), "spooled", 1, 2)]))
+        batch(2, "traces", traces_request([span(tid(77), sid(2), "zipped", 2, 3)]), "gzip")
+        batch(3, "logs", logs_request([log_record(5, 9, "spooled log", tid(77), sid(1))]))
+        batch(4, "traces", b"\x0a\x03abc", corrupt=True)
+        d = Dash(self.e, extra={"OTEL_PRELOAD_SPOOL_DIR": spool})
+        try:
+            self.assertEqual(sorted(r[0] for r in self.e.sql("SELECT name FROM spans")),
+                             ["spooled", "zipped"])
+            self.assertEqual(self.e.sql("SELECT body FROM logs"), [("spooled log",)])
+            self.assertEqual(os.listdir(spool), [])  # stored ones and the corrupt one are gone
         finally:
             d.stop()
 
