@@ -259,7 +259,7 @@ int store_open(const char *path, struct store **out, char *err, size_t err_cap) 
     char *emsg = NULL;
     if (sqlite3_exec(s->db,
                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                     " PRAGMA foreign_keys=OFF;",
+                     " PRAGMA foreign_keys=OFF; PRAGMA cache_size=-32768;",
                      NULL, NULL, &emsg) != SQLITE_OK ||
         sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &emsg) != SQLITE_OK) {
         snprintf(err, err_cap, "cannot open %s: %s", path, emsg ? emsg : "?");
