@@ -10,6 +10,7 @@
 
 #include "server/api.h"
 #include "server/httpd.h"
+#include "server/otlp_json.h"
 #include "server/sbuf.h"
 
 struct receiver {
@@ -90,18 +91,18 @@ static void handle_export(struct receiver *r, const struct http_request *req,
         bad(r, resp, 405, "use POST");
         return;
     }
-    if (!is_proto(req->content_type)) {
-        bad(r, resp, 415,
-            strncasecmp(req->content_type, "application/json", 16) == 0
-                ? "OTLP/JSON is not accepted yet: send application/x-protobuf"
-                : "unsupported Content-Type: send application/x-protobuf");
+    bool json = strncasecmp(req->content_type, "application/json", 16) == 0;
+    if (!is_proto(req->content_type) && !json) {
+        bad(r, resp, 415, "unsupported Content-Type: application/x-protobuf or application/json");
         return;
     }
     char err[256] = "", msg[256] = "";
     int64_t rejected = 0;
     int rc;
     if (traces) {
-        struct otlp_traces *t = otlp_traces_decode(req->body, req->body_len, err, sizeof(err));
+        struct otlp_traces *t =
+            json ? otlp_json_traces_decode(req->body, req->body_len, err, sizeof(err))
+                 : otlp_traces_decode(req->body, req->body_len, err, sizeof(err));
         if (t == NULL) {
             char m[300];
             snprintf(m, sizeof(m), "cannot decode ExportTraceServiceRequest: %s", err);
@@ -113,7 +114,9 @@ static void handle_export(struct receiver *r, const struct http_request *req,
             atomic_fetch_add(&r->stats.spans, otlp_traces_span_count(t) - (size_t)rejected);
         otlp_traces_free(t);
     } else {
-        struct otlp_logs *l = otlp_logs_decode(req->body, req->body_len, err, sizeof(err));
+        struct otlp_logs *l =
+            json ? otlp_json_logs_decode(req->body, req->body_len, err, sizeof(err))
+                 : otlp_logs_decode(req->body, req->body_len, err, sizeof(err));
         if (l == NULL) {
             char m[300];
             snprintf(m, sizeof(m), "cannot decode ExportLogsServiceRequest: %s", err);
@@ -130,7 +133,7 @@ static void handle_export(struct receiver *r, const struct http_request *req,
         return;
     }
     atomic_fetch_add(&r->stats.rejected, (unsigned long)rejected);
-    respond_ok(resp, false, traces ? "Spans" : "LogRecords", rejected, msg);
+    respond_ok(resp, json, traces ? "Spans" : "LogRecords", rejected, msg);
 }
 
 static void handle(void *ctx, const struct http_request *req, struct http_response *resp) {

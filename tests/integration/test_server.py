@@ -460,6 +460,11 @@ class TestDash(unittest.TestCase):
             ("unknown path", lambda: post(d.port, "/v2/nothing", good), 404),
             ("oversized", lambda: self.oversized(d.port), 413),
             ("bad logs", lambda: post(d.port, "/v1/logs", b"\x0a\x05\x0a"), 400),
+            ("bad JSON", lambda: post(d.port, "/v1/traces", b'{"resourceSpans": [', "application/json"),
+             400),
+            ("JSON id", lambda: post(d.port, "/v1/traces", b'{"resourceSpans": [{"scopeSpans": [{'
+                                     b'"spans": [{"traceId": "xyz", "name": "a"}]}]}]}',
+                                     "application/json"), 400),
         ]
         try:
             for name, send, want in cases:
@@ -610,7 +615,13 @@ class TestInterop(unittest.TestCase):
     serializer) comes back from the store equal: ids, times, kinds, status,
     attributes of every type, events, links, resource, log records."""
 
-    def test_js_sdk_spans_and_logs(self):
+    def test_js_sdk_spans_and_logs_protobuf(self):
+        self.js_sdk("proto")
+
+    def test_js_sdk_spans_and_logs_json(self):
+        self.js_sdk("json")
+
+    def js_sdk(self, mode):
         import harness
         if not harness.node_path() or not harness.have_node_modules():
             self.skipTest("node or tests/interop/node_modules missing (scripts/setup)")
@@ -618,7 +629,7 @@ class TestInterop(unittest.TestCase):
         d = Dash(e)
         try:
             p = subprocess.run([harness.node_path(), str(harness.INTEROP_DIR / "js_producer.js"),
-                                str(d.port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                str(d.port), mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                timeout=60)
             self.assertEqual(p.returncode, 0, p.stderr)
             sent = json.loads(p.stdout)

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // js_producer.js: an OTLP producer we did not write. Spans and log records
 // made by the official OpenTelemetry JS SDK (sdk-trace-base, sdk-logs),
-// serialized by its otlp-transformer (protobuf), POSTed to our receiver.
+// serialized by its otlp-transformer (protobuf, or the OTLP JSON mapping),
+// POSTed to our receiver.
 //
-//   node js_producer.js PORT
+//   node js_producer.js PORT [proto|json]
 //
 // Prints one JSON object: what was sent (ids as hex, times as ns strings,
 // attributes, events, links, resource, log records), for the test to
@@ -14,13 +15,16 @@ const http = require('http');
 const path = require('path');
 
 const nm = path.join(__dirname, 'node_modules', '@opentelemetry');
-const { ProtobufTraceSerializer, ProtobufLogsSerializer } = require(path.join(nm, 'otlp-transformer'));
+const transformer = require(path.join(nm, 'otlp-transformer'));
 const trace = require(path.join(nm, 'sdk-trace-base'));
 const logs = require(path.join(nm, 'sdk-logs'));
 const { Resource } = require(path.join(nm, 'resources'));
 const api = require(path.join(nm, 'api'));
 
 const port = Number(process.argv[2]);
+const json = process.argv[3] === 'json';
+const traceSer = json ? transformer.JsonTraceSerializer : transformer.ProtobufTraceSerializer;
+const logsSer = json ? transformer.JsonLogsSerializer : transformer.ProtobufLogsSerializer;
 if (!port) {
   console.error('usage: node js_producer.js PORT');
   process.exit(2);
@@ -29,7 +33,8 @@ if (!port) {
 function post(p, body) {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, path: p, method: 'POST',
-      headers: { 'Content-Type': 'application/x-protobuf', 'Content-Length': body.length } },
+      headers: { 'Content-Type': json ? 'application/json' : 'application/x-protobuf',
+        'Content-Length': body.length } },
     (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode));
@@ -65,8 +70,8 @@ async function main() {
     body: 'js log line', attributes: { 'k': 7 }, context: ctx });
   const records = logExporter.getFinishedLogRecords();
 
-  const st1 = await post('/v1/traces', ProtobufTraceSerializer.serializeRequest(spans));
-  const st2 = await post('/v1/logs', ProtobufLogsSerializer.serializeRequest(records));
+  const st1 = await post('/v1/traces', traceSer.serializeRequest(spans));
+  const st2 = await post('/v1/logs', logsSer.serializeRequest(records));
   const out = {
     status: [st1, st2],
     spans: spans.map((s) => ({
