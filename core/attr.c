@@ -224,6 +224,16 @@ static struct attr *find(const struct attr_list *l, struct str key) {
     return NULL;
 }
 
+/* A numeric array value's copy into the arena. */
+static int copy_nums(struct arena *a, struct attr_value *v) {
+    size_t size = (size_t)v->u.nums.count * attr_num_size(v->type);
+    void *items = arena_alloc(a, size ? size : 1);
+    if (!items) return -ENOMEM;
+    if (size) memcpy(items, v->u.nums.items, size);
+    v->u.nums.items = items;
+    return 0;
+}
+
 /* A string array value's copy into the arena. */
 static int copy_array(struct arena *a, const struct attr_limits *lim, struct attr_value *v) {
     struct str *items = arena_alloc(a, (v->u.arr.count + 1) * sizeof *items);
@@ -255,6 +265,7 @@ static __attribute__((noinline)) int put(struct attr_list *l, struct arena *a,
     struct attr_value v = *value;
     int rc = v.type == ATTR_STRING         ? strdup_in(a, value->u.s, lim->value_length, &v.u.s)
              : v.type == ATTR_STRING_ARRAY ? copy_array(a, lim, &v)
+             : attr_num_size(v.type)       ? copy_nums(a, &v)
                                            : 0;
     if (rc < 0) {
         if (fresh) l->dropped++;

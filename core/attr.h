@@ -23,7 +23,17 @@ void arena_init(struct arena *a, void *first, size_t size);
 void *arena_alloc(struct arena *a, size_t size);
 void arena_release(struct arena *a);
 
-enum attr_type { ATTR_STRING = 1, ATTR_BOOL, ATTR_INT, ATTR_DOUBLE, ATTR_STRING_ARRAY };
+enum attr_type {
+    ATTR_STRING = 1,
+    ATTR_BOOL,
+    ATTR_INT,
+    ATTR_DOUBLE,
+    ATTR_STRING_ARRAY,
+    /* Arrays of bool, int64_t or double (u.nums), from otelp.h. */
+    ATTR_BOOL_ARRAY,
+    ATTR_INT_ARRAY,
+    ATTR_DOUBLE_ARRAY
+};
 
 struct str {
     const char *ptr;
@@ -41,6 +51,10 @@ struct attr_value {
             const struct str *items;
             uint32_t count;
         } arr;
+        struct {
+            const void *items; /* bool, int64_t or double, by type */
+            uint32_t count;
+        } nums;
     } u;
 };
 
@@ -102,6 +116,14 @@ static inline void copy_short(void *dst, const void *src, size_t n) {
     } else {
         memcpy(d, s, n);
     }
+}
+
+/* The size of one item of a numeric array type (0 for other types). */
+static inline size_t attr_num_size(enum attr_type t) {
+    return t == ATTR_BOOL_ARRAY     ? sizeof(bool)
+           : t == ATTR_INT_ARRAY    ? 8
+           : t == ATTR_DOUBLE_ARRAY ? 8
+                                    : 0;
 }
 
 static inline struct str str_of(const char *s, size_t len) {

@@ -436,6 +436,11 @@ OTELP_FIRST int config_load(struct config *c, char *const *all_env) {
     get_u32(envp, "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", &c->log_attrs.value_length, 0);
     c->span_event_count = 128;
     get_u32(envp, "OTEL_SPAN_EVENT_COUNT_LIMIT", &c->span_event_count, 0);
+    c->link_attrs = c->event_attrs;
+    c->link_attrs.count = 128;
+    get_u32(envp, "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", &c->link_attrs.count, 0);
+    c->span_link_count = 128;
+    get_u32(envp, "OTEL_SPAN_LINK_COUNT_LIMIT", &c->span_link_count, 0);
 
     c->shutdown_timeout_ms = 2000;
     get_u32(envp, "OTEL_PRELOAD_SHUTDOWN_TIMEOUT", &c->shutdown_timeout_ms, 0);

@@ -76,6 +76,8 @@ struct config {
     struct attr_limits event_attrs; /* OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT */
     struct attr_limits log_attrs;   /* OTEL_LOGRECORD_ATTRIBUTE_* */
     uint32_t span_event_count;      /* OTEL_SPAN_EVENT_COUNT_LIMIT */
+    struct attr_limits link_attrs;  /* OTEL_LINK_ATTRIBUTE_COUNT_LIMIT */
+    uint32_t span_link_count;       /* OTEL_SPAN_LINK_COUNT_LIMIT */
     bool handoff;                   /* OTEL_PRELOAD_HANDOFF: children hand exports to parents */
     uint32_t shutdown_timeout_ms;   /* OTEL_PRELOAD_SHUTDOWN_TIMEOUT: the flush budget at exit */
     bool log_span_events;           /* OTEL_PRELOAD_LOGS_SPAN_EVENTS: records also as span events */

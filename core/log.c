@@ -94,7 +94,7 @@ void log_record_add_attrs(struct log_record *r, const struct attr *attrs, uint32
                 r->attrs.dropped++;
                 continue;
             }
-        } else if (a->value.type == ATTR_STRING_ARRAY) {
+        } else if (a->value.type >= ATTR_STRING_ARRAY) {
             r->attrs.dropped++; /* not made by our callers */
             continue;
         }

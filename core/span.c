@@ -193,3 +193,31 @@ void span_set_status(struct span *s, int code, const char *message) {
         }
     }
 }
+
+struct span_link *span_add_link(struct span *s, const struct span_context *ctx,
+                                struct str trace_state) {
+    if (!s->recording) return NULL;
+    struct span_link *l =
+        s->link_count < s->limits->links ? arena_alloc(&s->arena, sizeof *l) : NULL;
+    if (!l) {
+        s->dropped_links++;
+        return NULL;
+    }
+    memset(l, 0, sizeof *l);
+    l->ctx = *ctx;
+    if (trace_state.len && arena_strdup(&s->arena, trace_state, 512, &l->trace_state) < 0)
+        l->trace_state = str_of("", 0);
+    if (s->links_tail)
+        s->links_tail->next = l;
+    else
+        s->links = l;
+    s->links_tail = l;
+    s->link_count++;
+    return l;
+}
+
+int span_link_set_attr(struct span *s, struct span_link *l, struct str key,
+                       const struct attr_value *value) {
+    if (!l) return 0;
+    return attrs_put(&l->attrs, &s->arena, &s->limits->link_attrs, key, value);
+}

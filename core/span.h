@@ -8,6 +8,8 @@
 #ifndef OTELP_CORE_SPAN_H
 #define OTELP_CORE_SPAN_H
 
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -27,12 +29,22 @@ enum { STATUS_UNSET = 0, STATUS_OK = 1, STATUS_ERROR = 2 };
 struct span_limits {
     struct attr_limits attrs, event_attrs;
     uint32_t events;
+    struct attr_limits link_attrs;
+    uint32_t links;
 };
 
 struct span_event {
     struct span_event *next;
     uint64_t time_ns;
     struct str name;
+    struct attr_list attrs;
+};
+
+/* A link to another span's context (added through otelp.h). */
+struct span_link {
+    struct span_link *next;
+    struct span_context ctx;
+    struct str trace_state;
     struct attr_list attrs;
 };
 
@@ -67,9 +79,39 @@ struct span {
     struct attr_list attrs;
     struct span_event *events, *events_tail;
     uint32_t event_count, dropped_events;
+    struct span_link *links, *links_tail;
+    uint32_t link_count, dropped_links;
     const struct span_limits *limits;
+    /* Spans started through otelp.h (hooks/api.c), which any thread may
+     * write: api_lock is the try-lock their writers take (the calling
+     * thread's hooks too, when such a span is current); api_refs counts the
+     * scopes that have it current, with API_ENDED set once it ended (it is
+     * handed to the processor when both hold); api_pid is the process that
+     * started it (a fork child's copy is never exported). */
+    bool api;
+    _Atomic bool api_lock;
+    _Atomic uint32_t api_refs;
+    int32_t api_pid;
     struct arena arena;
 };
+
+#define API_ENDED 0x80000000u
+
+/* Takes s's writer lock when s is an otelp.h span (other spans have one
+ * writer): false when it stays busy (a signal handler interrupted its
+ * holder on this thread, or a writer is stuck), and the change is dropped.
+ * Bounded: never a deadlock. */
+static inline bool span_lock(struct span *s) {
+    if (!s->api) return true;
+    for (int i = 0; i < 4096; i++) {
+        if (!atomic_exchange_explicit(&s->api_lock, true, memory_order_acquire)) return true;
+        if (i >= 64) sched_yield();
+    }
+    return false;
+}
+static inline void span_unlock(struct span *s) {
+    if (s->api) atomic_store_explicit(&s->api_lock, false, memory_order_release);
+}
 
 /* Spans whose record fits SPAN_SLOT bytes live in fixed-size slots that are
  * recycled through a bounded free queue instead of going back to malloc
@@ -107,5 +149,11 @@ struct span_event *span_add_first_event(struct span *s, const char *name, uint64
 int span_event_set_attr(struct span *s, struct span_event *e, struct str key,
                         const struct attr_value *value);
 void span_set_status(struct span *s, int code, const char *message);
+/* Adds a link to ctx (its trace state copied); NULL when dropped (the
+ * link limit, no memory: counted) or the span does not record. */
+struct span_link *span_add_link(struct span *s, const struct span_context *ctx,
+                                struct str trace_state);
+int span_link_set_attr(struct span *s, struct span_link *l, struct str key,
+                       const struct attr_value *value);
 
 #endif

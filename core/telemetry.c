@@ -263,7 +263,8 @@ OTELP_FIRST int telemetry_init(char *const *envp, const char *exe_name) {
     if (config_load(&t->cfg, envp) < 0) return -ENOMEM;
     if (t->cfg.disabled) return -ECANCELED;
     t->span_limits =
-        (struct span_limits){t->cfg.span_attrs, t->cfg.event_attrs, t->cfg.span_event_count};
+        (struct span_limits){t->cfg.span_attrs, t->cfg.event_attrs, t->cfg.span_event_count,
+                             t->cfg.link_attrs, t->cfg.span_link_count};
     if (t->cfg.traceparent) {
         if (traceparent_parse(t->cfg.traceparent, &t->upstream) == 0)
             t->has_upstream = true;
@@ -356,6 +357,7 @@ static size_t align8(size_t n) {
 /* Arena bytes for copies of v (strings as arena_strdup makes them). */
 static size_t value_room(const struct attr_value *v) {
     if (v->type == ATTR_STRING) return align8(v->u.s.len + 1);
+    if (attr_num_size(v->type)) return align8(v->u.nums.count * attr_num_size(v->type) + 1);
     if (v->type != ATTR_STRING_ARRAY) return 0;
     size_t n = align8(v->u.arr.count * sizeof(struct str));
     for (uint32_t i = 0; i < v->u.arr.count; i++)
@@ -403,7 +405,8 @@ static void log_to_record(const struct log_call *c, uint64_t now, const struct s
     size_t room = align8(c->body_len + 1) + c->nattrs * sizeof(struct attr);
     if (c->severity_text) room += align8(strlen(c->severity_text) + 1);
     for (uint32_t i = 0; i < c->nattrs; i++)
-        room += value_room(&c->attrs[i].value);
+        room +=
+            value_room(&c->attrs[i].value) + (c->copy_keys ? align8(c->attrs[i].key.len + 1) : 0);
     const struct attr_limits *lim = &telemetry.cfg.log_attrs;
     struct log_pool *pool = get_call_pool();
     struct log_record *r = NULL;
@@ -417,7 +420,13 @@ static void log_to_record(const struct log_call *c, uint64_t now, const struct s
         telemetry_log_count_dropped();
         return;
     }
-    log_record_add_attrs(r, c->attrs, c->nattrs);
+    if (!c->copy_keys)
+        log_record_add_attrs(r, c->attrs, c->nattrs);
+    else if (attrs_reserve(&r->attrs, &r->arena, c->nattrs) < 0)
+        r->attrs.dropped += c->nattrs;
+    else
+        for (uint32_t i = 0; i < c->nattrs; i++)
+            (void)log_record_set_attr(r, c->attrs[i].key, &c->attrs[i].value);
     batcher_on_end(telemetry.logs, r); /* made: see telemetry_log_emit */
 }
 
@@ -426,9 +435,12 @@ static void log_to_record(const struct log_call *c, uint64_t now, const struct s
  * OpenTelemetry Java contrib event bridge does), then its attributes. */
 static void log_to_span_event(const struct log_call *c, uint64_t now) {
     struct span *s = telemetry_current_span();
-    if (!s || !s->recording) return;
+    if (!s || !s->recording || !span_lock(s)) return;
     struct span_event *e = span_add_event(s, "log", now);
-    if (!e) return;
+    if (!e) {
+        span_unlock(s);
+        return;
+    }
     struct attr_value v = {.type = ATTR_INT, .u.i = c->severity_number};
     (void)span_event_set_attr(s, e, str_cstr("log.record.severity_number"), &v);
     if (c->severity_text) {
@@ -439,6 +451,7 @@ static void log_to_span_event(const struct log_call *c, uint64_t now) {
     (void)span_event_set_attr(s, e, str_cstr("log.record.body"), &v);
     for (uint32_t i = 0; i < c->nattrs; i++)
         (void)span_event_set_attr(s, e, c->attrs[i].key, &c->attrs[i].value);
+    span_unlock(s);
 }
 
 void telemetry_log_emit(const struct log_call *call) {

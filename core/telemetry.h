@@ -70,7 +70,7 @@ void telemetry_set_root_span(struct span *root);
 const char *telemetry_baggage_entry(void);
 /* What a logging call carried. Strings and attribute values point to the
  * caller's memory; telemetry_log_emit copies what it keeps, except the
- * attribute keys: distinct string literals. */
+ * attribute keys: distinct string literals (unless copy_keys). */
 struct log_call {
     int severity_number;
     const char *severity_text; /* NULL: none */
@@ -78,6 +78,7 @@ struct log_call {
     size_t body_len;
     const struct attr *attrs;
     uint32_t nattrs;
+    bool copy_keys; /* the keys are the caller's too (otelp.h): copied */
 };
 
 /* Whether logging calls are wanted at all: telemetry is on and there is a

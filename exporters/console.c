@@ -77,6 +77,19 @@ static void put_span(struct buf *b, const struct span *s, const struct attr_list
         buf_putc(b, '}');
     }
     buf_putc(b, ']');
+    if (s->links) {
+        buf_puts(b, ",\"links\":[");
+        for (const struct span_link *l = s->links; l; l = l->next) {
+            buf_puts(b, l == s->links ? "{\"traceId\":" : ",{\"traceId\":");
+            json_hex(b, l->ctx.trace_id, 16);
+            buf_puts(b, ",\"spanId\":");
+            json_hex(b, l->ctx.span_id, 8);
+            buf_puts(b, ",\"attributes\":");
+            json_attr_object(b, &l->attrs);
+            buf_putc(b, '}');
+        }
+        buf_putc(b, ']');
+    }
     if (s->attrs.dropped) {
         buf_puts(b, ",\"droppedAttributesCount\":");
         buf_put_u64(b, s->attrs.dropped);

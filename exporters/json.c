@@ -114,6 +114,26 @@ void json_attr_value(struct buf *b, const struct attr_value *v) {
         }
         buf_putc(b, ']');
         break;
+    case ATTR_BOOL_ARRAY:
+    case ATTR_INT_ARRAY:
+    case ATTR_DOUBLE_ARRAY:
+        buf_putc(b, '[');
+        for (uint32_t i = 0; i < v->u.nums.count; i++) {
+            struct attr_value item;
+            if (v->type == ATTR_BOOL_ARRAY)
+                item = (struct attr_value){.type = ATTR_BOOL,
+                                           .u.b = ((const bool *)v->u.nums.items)[i]};
+            else if (v->type == ATTR_INT_ARRAY)
+                item = (struct attr_value){.type = ATTR_INT,
+                                           .u.i = ((const int64_t *)v->u.nums.items)[i]};
+            else
+                item = (struct attr_value){.type = ATTR_DOUBLE,
+                                           .u.d = ((const double *)v->u.nums.items)[i]};
+            if (i) buf_putc(b, ',');
+            json_attr_value(b, &item);
+        }
+        buf_putc(b, ']');
+        break;
     }
 }
 

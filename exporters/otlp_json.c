@@ -74,6 +74,26 @@ static void put_anyvalue(struct buf *b, const struct attr_value *v) {
         }
         buf_puts(b, "]}");
         break;
+    case ATTR_BOOL_ARRAY:
+    case ATTR_INT_ARRAY:
+    case ATTR_DOUBLE_ARRAY:
+        buf_puts(b, "{\"arrayValue\":{\"values\":[");
+        for (uint32_t i = 0; i < v->u.nums.count; i++) {
+            struct attr_value item;
+            if (v->type == ATTR_BOOL_ARRAY)
+                item = (struct attr_value){.type = ATTR_BOOL,
+                                           .u.b = ((const bool *)v->u.nums.items)[i]};
+            else if (v->type == ATTR_INT_ARRAY)
+                item = (struct attr_value){.type = ATTR_INT,
+                                           .u.i = ((const int64_t *)v->u.nums.items)[i]};
+            else
+                item = (struct attr_value){.type = ATTR_DOUBLE,
+                                           .u.d = ((const double *)v->u.nums.items)[i]};
+            if (i) buf_putc(b, ',');
+            put_anyvalue(b, &item);
+        }
+        buf_puts(b, "]}");
+        break;
     }
     buf_putc(b, '}');
 }
@@ -153,6 +173,29 @@ static void put_span(struct buf *b, const struct span *s) {
     if (s->dropped_events) {
         buf_puts(b, ",\"droppedEventsCount\":");
         buf_put_u64(b, s->dropped_events);
+    }
+    if (s->links) {
+        buf_puts(b, ",\"links\":[");
+        for (const struct span_link *l = s->links; l; l = l->next) {
+            buf_puts(b, l == s->links ? "{\"traceId\":" : ",{\"traceId\":");
+            json_hex(b, l->ctx.trace_id, 16);
+            buf_puts(b, ",\"spanId\":");
+            json_hex(b, l->ctx.span_id, 8);
+            if (l->trace_state.len) {
+                buf_puts(b, ",\"traceState\":");
+                json_string(b, l->trace_state.ptr, l->trace_state.len);
+            }
+            put_attrs(b, &l->attrs, true);
+            buf_puts(b, ",\"flags\":");
+            buf_put_u64(b,
+                        l->ctx.flags | FLAG_HAS_IS_REMOTE | (l->ctx.remote ? FLAG_IS_REMOTE : 0));
+            buf_putc(b, '}');
+        }
+        buf_putc(b, ']');
+    }
+    if (s->dropped_links) {
+        buf_puts(b, ",\"droppedLinksCount\":");
+        buf_put_u64(b, s->dropped_links);
     }
     if (s->status_code || s->status_message.len) {
         buf_puts(b, ",\"status\":{");

@@ -45,6 +45,20 @@ static inline size_t lfield(size_t len) {
     return 1 + vsize(len) + len;
 }
 
+/* An ArrayValue of numbers (each an AnyValue of one field). */
+static size_t nums_size(const struct attr_value *v) {
+    size_t n = 0;
+    for (uint32_t i = 0; i < v->u.nums.count; i++) {
+        if (v->type == ATTR_BOOL_ARRAY)
+            n += lfield(2);
+        else if (v->type == ATTR_DOUBLE_ARRAY)
+            n += lfield(9);
+        else
+            n += lfield(1 + vsize((uint64_t)((const int64_t *)v->u.nums.items)[i]));
+    }
+    return n;
+}
+
 static inline __attribute__((always_inline)) size_t anyvalue_size(const struct attr_value *v) {
     switch (v->type) {
     case ATTR_STRING:
@@ -61,6 +75,10 @@ static inline __attribute__((always_inline)) size_t anyvalue_size(const struct a
             arr += lfield(lfield(v->u.arr.items[i].len));
         return lfield(arr);
     }
+    case ATTR_BOOL_ARRAY:
+    case ATTR_INT_ARRAY:
+    case ATTR_DOUBLE_ARRAY:
+        return lfield(nums_size(v));
     }
     return 0;
 }
@@ -98,6 +116,13 @@ static size_t event_size(const struct span_event *e) {
     return n;
 }
 
+static size_t link_size(const struct span_link *l) {
+    size_t n = lfield(16) + lfield(8) + 5 + attrs_size(&l->attrs);
+    if (l->trace_state.len) n += lfield(l->trace_state.len);
+    if (l->attrs.dropped) n += 1 + vsize(l->attrs.dropped);
+    return n;
+}
+
 static size_t span_size(const struct span *s) {
     size_t n = lfield(16) + lfield(8);
     if (s->trace_state.len) n += lfield(s->trace_state.len);
@@ -110,6 +135,9 @@ static size_t span_size(const struct span *s) {
     for (const struct span_event *e = s->events; e; e = e->next)
         n += lfield(event_size(e));
     if (s->dropped_events) n += 1 + vsize(s->dropped_events);
+    for (const struct span_link *l = s->links; l; l = l->next)
+        n += lfield(link_size(l));
+    if (s->dropped_links) n += 1 + vsize(s->dropped_links);
     size_t st = status_size(s);
     if (st) n += lfield(st);
     n += 2 + 4; /* flags: tag 16 takes two bytes */
@@ -158,6 +186,8 @@ static inline void put_len(struct w *w, unsigned field, size_t len) {
     put_varint(w, len);
 }
 
+static void put_nums(struct w *w, const struct attr_value *v);
+
 static inline __attribute__((always_inline)) void put_anyvalue(struct w *w,
                                                                const struct attr_value *v) {
     switch (v->type) {
@@ -189,6 +219,32 @@ static inline __attribute__((always_inline)) void put_anyvalue(struct w *w,
         }
         break;
     }
+    case ATTR_BOOL_ARRAY:
+    case ATTR_INT_ARRAY:
+    case ATTR_DOUBLE_ARRAY:
+        put_nums(w, v);
+        break;
+    }
+}
+
+static void put_nums(struct w *w, const struct attr_value *v) {
+    put_len(w, 5, nums_size(v));
+    for (uint32_t i = 0; i < v->u.nums.count; i++) {
+        if (v->type == ATTR_BOOL_ARRAY) {
+            put_len(w, 1, 2);
+            put_tag(w, 2, WT_VARINT);
+            *w->p++ = ((const bool *)v->u.nums.items)[i] ? 1 : 0;
+        } else if (v->type == ATTR_DOUBLE_ARRAY) {
+            uint64_t bits;
+            memcpy(&bits, (const double *)v->u.nums.items + i, 8);
+            put_len(w, 1, 9);
+            put_fixed64(w, 4, bits);
+        } else {
+            uint64_t x = (uint64_t)((const int64_t *)v->u.nums.items)[i];
+            put_len(w, 1, 1 + vsize(x));
+            put_tag(w, 3, WT_VARINT);
+            put_varint(w, x);
+        }
     }
 }
 
@@ -292,6 +348,25 @@ static void put_span(struct w *w, const struct span *s) {
     if (s->dropped_events) {
         put_tag(w, 12, WT_VARINT);
         put_varint(w, s->dropped_events);
+    }
+    for (const struct span_link *l = s->links; l; l = l->next) {
+        put_len(w, 13, link_size(l));
+        put_bytes(w, 1, l->ctx.trace_id, 16);
+        put_bytes(w, 2, l->ctx.span_id, 8);
+        if (l->trace_state.len) put_bytes(w, 3, l->trace_state.ptr, l->trace_state.len);
+        put_attrs(w, 4, &l->attrs);
+        if (l->attrs.dropped) {
+            put_tag(w, 5, WT_VARINT);
+            put_varint(w, l->attrs.dropped);
+        }
+        uint32_t lf = l->ctx.flags | FLAG_HAS_IS_REMOTE | (l->ctx.remote ? FLAG_IS_REMOTE : 0);
+        put_tag(w, 6, WT_I32);
+        for (int i = 0; i < 4; i++)
+            *w->p++ = (uint8_t)(lf >> (8 * i));
+    }
+    if (s->dropped_links) {
+        put_tag(w, 14, WT_VARINT);
+        put_varint(w, s->dropped_links);
     }
     size_t st = status_size(s);
     if (st) {

@@ -1,7 +1,9 @@
 /* test_span: span_new (root, child of a remote or local parent, name and
  * trace state copied), attributes through the span's limits, the event
  * limit and each event's attribute limit, status rules (OK is final, a
- * message only with ERROR, UNSET ignored), and non-recording spans. Depends
+ * message only with ERROR, UNSET ignored), links (their limit, trace state
+ * and attribute limit), numeric array attributes (copied), the writer lock
+ * of otelp.h spans, and non-recording spans. Depends
  * on core/span.h and test.h. */
 #include <stdlib.h>
 
@@ -13,6 +15,8 @@ static const struct span_limits limits = {
     .attrs = {4, 8},
     .event_attrs = {2, 4},
     .events = 3,
+    .link_attrs = {1, 8},
+    .links = 2,
 };
 
 static const uint8_t tid[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
@@ -223,6 +227,72 @@ static void test_spill(void) {
     span_free(s);
 }
 
+static void test_links(void) {
+    struct span *s = root("links", true);
+    REQUIRE(s);
+    struct span_context target = {.trace_id = {9}, .span_id = {8}, .flags = 1, .remote = true};
+    char ts[] = "k=v";
+    struct span_link *l = span_add_link(s, &target, str_cstr(ts));
+    REQUIRE(l);
+    ts[0] = 'X'; /* copied */
+    CHECK_STRN(l->trace_state.ptr, l->trace_state.len, "k=v");
+    CHECK_MEM(l->ctx.span_id, target.span_id, 8);
+    struct attr_value v = {.type = ATTR_INT, .u.i = 1};
+    CHECK_EQ_INT(span_link_set_attr(s, l, str_cstr("a"), &v), 0);
+    CHECK(span_link_set_attr(s, l, str_cstr("b"), &v) < 0); /* one attribute per link */
+    CHECK_EQ_INT(l->attrs.count, 1);
+    CHECK_EQ_INT(l->attrs.dropped, 1);
+    CHECK(span_add_link(s, &target, str_of("", 0)));
+    CHECK(!span_add_link(s, &target, str_of("", 0))); /* two links per span */
+    CHECK_EQ_INT(s->link_count, 2);
+    CHECK_EQ_INT(s->dropped_links, 1);
+    CHECK(s->links->next == s->links_tail);
+    span_free(s);
+    struct span *quiet = root("quiet", false);
+    REQUIRE(quiet);
+    CHECK(!span_add_link(quiet, &target, str_of("", 0)));
+    span_free(quiet);
+}
+
+static void test_numeric_arrays(void) {
+    struct span *s = root("arrays", true);
+    REQUIRE(s);
+    int64_t ints[] = {1, -2, 3};
+    double doubles[] = {0.5};
+    bool bools[] = {true, false};
+    struct attr_value v = {.type = ATTR_INT_ARRAY, .u.nums = {ints, 3}};
+    CHECK_EQ_INT(span_set_attr(s, str_cstr("i"), &v), 0);
+    v = (struct attr_value){.type = ATTR_DOUBLE_ARRAY, .u.nums = {doubles, 1}};
+    CHECK_EQ_INT(span_set_attr(s, str_cstr("d"), &v), 0);
+    v = (struct attr_value){.type = ATTR_BOOL_ARRAY, .u.nums = {bools, 2}};
+    CHECK_EQ_INT(span_set_attr(s, str_cstr("b"), &v), 0);
+    ints[0] = 99; /* copied */
+    const struct attr *a = attrs_find(&s->attrs, "i");
+    REQUIRE(a);
+    CHECK_EQ_INT(a->value.type, ATTR_INT_ARRAY);
+    CHECK_EQ_INT(a->value.u.nums.count, 3);
+    CHECK_EQ_INT(((const int64_t *)a->value.u.nums.items)[0], 1);
+    CHECK_EQ_INT(((const int64_t *)a->value.u.nums.items)[1], -2);
+    a = attrs_find(&s->attrs, "b");
+    REQUIRE(a);
+    CHECK(!((const bool *)a->value.u.nums.items)[1]);
+    span_free(s);
+}
+
+static void test_api_lock(void) {
+    struct span *s = root("locked", true);
+    REQUIRE(s);
+    CHECK(span_lock(s)); /* not an otelp.h span: no lock at all */
+    CHECK(span_lock(s));
+    s->api = true;
+    CHECK(span_lock(s));
+    CHECK(!span_lock(s)); /* held: bounded, then gives up */
+    span_unlock(s);
+    CHECK(span_lock(s));
+    span_unlock(s);
+    span_free(s);
+}
+
 int main(void) {
     RUN(test_root_span);
     RUN(test_child_spans);
@@ -234,5 +304,8 @@ int main(void) {
     RUN(test_status_unset_ignored);
     RUN(test_non_recording);
     RUN(test_spill);
+    RUN(test_links);
+    RUN(test_numeric_arrays);
+    RUN(test_api_lock);
     return test_report("span");
 }
