@@ -304,12 +304,13 @@ void process_exec_failed(int err) {
 
 void process_add_event_int(const char *event, const char *key, int64_t value) {
     struct span *cur = telemetry_current_span();
-    if (!cur) return;
+    if (!cur || !span_lock(cur)) return;
     struct span_event *e = span_add_event(cur, event, clock_now_ns());
     if (e) {
         struct attr_value v = {.type = ATTR_INT, .u.i = value};
         span_event_set_attr(cur, e, str_cstr(key), &v);
     }
+    span_unlock(cur);
 }
 
 void process_note_exit_code(int code) {

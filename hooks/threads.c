@@ -51,6 +51,9 @@ static struct thread_slot slots[THREAD_SLOTS] OTELP_COLD;
 #define GROUP (THREAD_SLOTS / 64)
 static _Atomic uint64_t used_groups;
 static _Thread_local int my_slot __attribute__((tls_model("initial-exec"))) = -1;
+/* The thread's own span: at its end another span (otelp.h's) may be
+ * current. */
+static _Thread_local struct span *my_span __attribute__((tls_model("initial-exec")));
 
 /* Names given to a thread before it claimed its slot (its creator names it
  * right after pthread_create). Each side publishes first and then looks at
@@ -136,7 +139,8 @@ static void thread_end(void *arg) {
     (void)arg;
     int slot = my_slot;
     my_slot = -1;
-    struct span *s = telemetry_current_span();
+    struct span *s = telemetry_current_span() ? my_span : NULL;
+    my_span = NULL;
     telemetry_set_current_span(NULL);
     if (!s) return;
     /* No slot: the table was full when the thread started. */
@@ -173,6 +177,7 @@ static void *trampoline(void *p) {
     pid_t tid = thread_tid();
     s->thread_id = tid;
     telemetry_set_current_span(s);
+    my_span = s;
     my_slot = claim_slot(s, tid); /* -1, table full: still traced, not cut short at exit */
     guard_leave();
     void *ret;
@@ -350,4 +355,5 @@ void threads_after_fork_child(void) {
     each_used_slot(forget, NULL);
     atomic_store(&used_groups, 0);
     my_slot = -1;
+    my_span = NULL;
 }
