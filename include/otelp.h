@@ -562,7 +562,7 @@ static inline void otelp_span_scope_end(otelp_span_scope *s) {
 #else
 #define OTELP_SPAN_SCOPE(name)                                                                     \
     otelp_span_scope OTELP__CAT(otelp__scope_, __LINE__)                                           \
-        __attribute__((cleanup(otelp_span_scope_end))) = otelp_span_scope_begin(name)
+        __attribute__((cleanup(otelp_span_scope_end), unused)) = otelp_span_scope_begin(name)
 #endif
 
 /* ---- logs ---- */

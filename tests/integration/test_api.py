@@ -260,6 +260,29 @@ class Api(unittest.TestCase):
             self.assertEqual(out, b"sum 6\nchild exit 0\nhandled 42\ndone\n")
             self.assertEqual(one(spans, "job")["parentSpanId"], one(spans, "example")["spanId"])
 
+    def test_header_is_strict_c99_and_cxx(self):
+        # Every compiler here takes the header with every warning on:
+        # C99 -Wpedantic, C++11.
+        import shutil
+        import subprocess
+        import tempfile
+        progs = os.path.join(os.environ["OTELP_SOURCE_DIR"], "tests", "integration", "progs")
+        include = os.path.join(os.environ["OTELP_SOURCE_DIR"], "include")
+        builds = [(cc, ["-std=c99", "-D_POSIX_C_SOURCE=200809L", "-Wpedantic"], "api_example.c")
+                  for cc in ("gcc", "clang")]
+        builds += [(cxx, ["-std=c++11", "-Wpedantic"], "api_example.cpp") for cxx in ("g++", "clang++")]
+        ran = 0
+        with tempfile.TemporaryDirectory() as tmp:
+            for cc, flags, src in builds:
+                if not shutil.which(cc):
+                    continue
+                r = subprocess.run([cc, *flags, "-Wall", "-Wextra", "-Werror", "-I" + include, "-c",
+                                    os.path.join(progs, src), "-o", os.path.join(tmp, "o.o")],
+                                   capture_output=True, text=True, timeout=120)
+                self.assertEqual(r.returncode, 0, f"{cc}: {r.stderr}")
+                ran += 1
+        self.assertGreater(ran, 0)
+
     def test_exports_only_the_table(self):
         # The note points at the exported table: readelf sees one otelp note.
         lib = os.environ["OTELP_LIB"]
