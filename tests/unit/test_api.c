@@ -1,0 +1,117 @@
+/* test_api: hooks/api.c (the shim's otelp.h table) linked into a test
+ * program with the core, called through include/otelp.h itself (the
+ * header finds the table's note in this executable): spans written from
+ * several threads at once (the TSan build checks the span lock), scopes
+ * holding an ended span until they end, and the no-op paths. The preload
+ * layer's few symbols api.c uses are stubbed here.
+ * Depends on hooks/api.c, core/ and test.h. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/processor.h"
+#include "core/telemetry.h"
+#include "hooks/hooks.h"
+#include "otelp.h"
+#include "tests/unit/test.h"
+
+/* ---- what the preload layer would provide ---- */
+bool preload_active;
+pid_t process_pid;
+
+bool process_child_context(bool for_exec, struct span_context *ctx, const char **ts,
+                           size_t *ts_len) {
+    (void)for_exec;
+    *ts = NULL;
+    *ts_len = 0;
+    return telemetry_current_context(ctx);
+}
+
+static struct span *as_span(otelp_span *s) {
+    return (struct span *)s;
+}
+
+#define WRITERS 4
+#define ROUNDS 300
+
+static void *writer(void *arg) {
+    otelp_span *s = arg;
+    for (int i = 0; i < ROUNDS; i++) {
+        otelp_attr a[] = {otelp_attr_int("n", i), otelp_attr_str("who", "writer")};
+        otelp_span_set_attributes(s, a, 2);
+        otelp_span_add_event(s, "tick", a, 1);
+        otelp_scope sc = otelp_span_make_current(s);
+        CHECK(otelp_span_current() == s);
+        otelp_scope_end(sc);
+    }
+    return NULL;
+}
+
+static void test_threads_write_one_span(void) {
+    otelp_span *s = otelp_span_start("shared", NULL, OTELP_SPAN_KIND_INTERNAL, NULL, 0);
+    REQUIRE(s);
+    pthread_t th[WRITERS];
+    for (int i = 0; i < WRITERS; i++)
+        REQUIRE(pthread_create(&th[i], NULL, writer, s) == 0);
+    for (int i = 0; i < WRITERS; i++)
+        pthread_join(th[i], NULL);
+    struct span *sp = as_span(s);
+    CHECK_EQ_INT(sp->attrs.count, 2);
+    /* Every event was added or counted as dropped past the limit (128). */
+    CHECK_EQ_INT(sp->event_count + sp->dropped_events, WRITERS * ROUNDS);
+    CHECK_EQ_INT(atomic_load(&sp->api_refs), 0);
+    otelp_span_end(s);
+}
+
+static void test_scope_keeps_an_ended_span(void) {
+    otelp_span *outer = otelp_span_current(); /* the thread's own: none here */
+    otelp_span *s = otelp_span_start("held", NULL, OTELP_SPAN_KIND_INTERNAL, NULL, 0);
+    REQUIRE(s);
+    otelp_scope sc = otelp_span_make_current(s);
+    otelp_span_end(s);
+    /* Ended but current: not handed over yet, still the thread's span. */
+    CHECK_EQ_INT(atomic_load(&as_span(s)->api_refs), API_ENDED | 1);
+    CHECK(otelp_span_current() == s);
+    otelp_span *child = otelp_span_start("child", NULL, OTELP_SPAN_KIND_INTERNAL, NULL, 0);
+    REQUIRE(child);
+    CHECK_MEM(as_span(child)->parent_span_id, as_span(s)->ctx.span_id, 8);
+    otelp_span_end(child);
+    otelp_scope_end(sc); /* hands it over */
+    CHECK(otelp_span_current() == outer);
+}
+
+static void test_no_ops(void) {
+    otelp_span_end(NULL);
+    otelp_span_set_attribute(NULL, otelp_attr_int("x", 1));
+    CHECK_EQ_INT(otelp_span_is_recording(NULL), 0);
+    otelp_span_context c;
+    CHECK_EQ_INT(otelp_span_get_context(NULL, &c), -1);
+    CHECK_EQ_INT(otelp_context_to_w3c(&c, NULL, NULL, 0), -1);
+    otelp_scope sc = otelp_span_make_current(NULL);
+    CHECK(sc.span == NULL);
+    otelp_scope_end(sc);
+    /* Inactive (secure mode, disabled): nothing is started. */
+    preload_active = false;
+    CHECK(otelp_span_start("off", NULL, OTELP_SPAN_KIND_INTERNAL, NULL, 0) == NULL);
+    CHECK_EQ_INT(otelp_active(), 0);
+    preload_active = true;
+    CHECK_EQ_INT(otelp_active(), 1);
+}
+
+static void init(void) {
+    char *envp[] = {"OTEL_TRACES_EXPORTER=otlp", "OTEL_LOGS_EXPORTER=none",
+                    "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:9", NULL};
+    processor_autostart = false; /* nothing is exported: spans stay queued */
+    REQUIRE(telemetry_init(envp, "test_api") == 0);
+    preload_active = true;
+    process_pid = getpid();
+}
+
+int main(void) {
+    init();
+    RUN(test_threads_write_one_span);
+    RUN(test_scope_keeps_an_ended_span);
+    RUN(test_no_ops);
+    return test_report("api");
+}
