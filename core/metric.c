@@ -233,6 +233,10 @@ static uint64_t hash_value(const struct attr_value *v) {
         for (uint32_t i = 0; i < v->u.arr.count; i++)
             h = hash_bytes(v->u.arr.items[i].ptr, v->u.arr.items[i].len, h + i);
         return h;
+    case ATTR_BOOL_ARRAY: /* numeric arrays (otelp.h) never reach metrics: see hooks/api.c */
+    case ATTR_INT_ARRAY:
+    case ATTR_DOUBLE_ARRAY:
+        return hash_bytes(v->u.nums.items, v->u.nums.count * attr_num_size(v->type), h);
     }
     return h;
 }
@@ -265,6 +269,11 @@ static bool value_eq(const struct attr_value *a, const struct attr_value *b) {
         for (uint32_t i = 0; i < a->u.arr.count; i++)
             if (!str_eq(a->u.arr.items[i], b->u.arr.items[i])) return false;
         return true;
+    case ATTR_BOOL_ARRAY:
+    case ATTR_INT_ARRAY:
+    case ATTR_DOUBLE_ARRAY:
+        return a->u.nums.count == b->u.nums.count &&
+               !memcmp(a->u.nums.items, b->u.nums.items, a->u.nums.count * attr_num_size(a->type));
     }
     return false;
 }
