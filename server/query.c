@@ -1654,7 +1654,7 @@ static void param(struct sqlc *c, const struct query_value *v) {
     if (v->type == QUERY_BOOL)
         c->params[c->nparams].type = QUERY_INT, c->params[c->nparams].i = v->b;
     c->nparams++;
-    sb_str(&c->b, "?");
+    sb_fmt(&c->b, ":q%zu", c->nparams);
 }
 
 /* One comparison on the expression col (a column, or an attribute table's
@@ -1801,9 +1801,13 @@ int query_compile_sql(const struct query *q, const char *alias, struct query_sql
 }
 
 int query_sql_bind(const struct query_sql *sql, struct sqlite3_stmt *stmt, int first) {
+    (void)first; /* the parameters are named: their index is whatever SQLite gave them */
     for (size_t i = 0; i < sql->nparams; i++) {
         const struct query_value *v = &sql->params[i];
-        int idx = first + (int)i, rc = SQLITE_OK;
+        char name[32];
+        snprintf(name, sizeof name, ":q%zu", i + 1);
+        int idx = sqlite3_bind_parameter_index(stmt, name), rc = SQLITE_OK;
+        if (idx == 0) return SQLITE_RANGE;
         switch (v->type) {
         case QUERY_STR:
             rc = sqlite3_bind_text(stmt, idx, v->s ? v->s : "", (int)v->len, SQLITE_STATIC);

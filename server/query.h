@@ -113,9 +113,11 @@ typedef bool (*query_get_fn)(void *record, const struct query_field *field,
 bool query_match(const struct query *q, query_get_fn get, void *record);
 
 /* The SQL form: a WHERE fragment (no "WHERE") in which each value is a
- * placeholder; params are bound in order by query_sql_bind. The fragment
- * refers to the signal's main table by alias (docs/STORE.md gives the
- * tables). params point into q: keep q until the statement is done. */
+ * named parameter, :q1 .. :qN, bound by query_sql_bind by name, so the
+ * statement may use ?1-style or anonymous parameters of its own around it.
+ * The fragment refers to the signal's main table by alias (docs/STORE.md
+ * gives the tables). params point into q: keep q until the statement is
+ * done. */
 struct query_sql {
     char *text;
     struct query_value *params;
@@ -124,8 +126,9 @@ struct query_sql {
 
 int query_compile_sql(const struct query *q, const char *alias, struct query_sql *out,
                       struct query_error *err) __attribute__((warn_unused_result));
-/* Binds the params to stmt starting at placeholder index first (1-based).
- * Returns SQLITE_OK or the first SQLite error. */
+/* Binds the params to stmt by name (:q1 ..). first is not used (the names
+ * fix the places). Returns SQLITE_OK, SQLITE_RANGE when stmt lacks one of
+ * the names, or the first SQLite error. */
 int query_sql_bind(const struct query_sql *sql, struct sqlite3_stmt *stmt, int first);
 void query_sql_free(struct query_sql *sql);
 

@@ -2,7 +2,7 @@
  * The first byte picks the signal, the rest is the filter text. Checks,
  * beyond "no crash, no leak, no undefined behaviour": a filter that parses
  * prints a canonical text that parses back to the same text; it compiles to
- * SQL with one placeholder per parameter; it matches a record without
+ * SQL with one named parameter per value; it matches a record without
  * failing. The duration and time parsers get the same text.
  * Built with clang -fsanitize=fuzzer by scripts/fuzz; run_corpus.c replays
  * the checked-in corpus in every build without libFuzzer. */
@@ -49,7 +49,7 @@ static size_t count_placeholders(const char *sql) {
     bool in_string = false;
     for (const char *p = sql; *p; p++) {
         if (*p == '\'') in_string = !in_string;
-        if (*p == '?' && !in_string) n++;
+        if (*p == ':' && p[1] == 'q' && !in_string) n++;
     }
     return n;
 }

@@ -609,7 +609,9 @@ static const char *sql_matches(sqlite3 *db, const char *text, bool *full_scan) {
     }
     char stmt_text[8192];
     sqlite3_stmt *st;
-    snprintf(stmt_text, sizeof stmt_text, "SELECT s.id FROM spans s WHERE %s%s", sql.text,
+    /* the caller's own parameters around the fragment, numbered and not */
+    snprintf(stmt_text, sizeof stmt_text,
+             "SELECT s.id FROM spans s WHERE ?3 IS NULL AND (%s) AND ? IS NULL%s", sql.text,
              full_scan ? "" : " ORDER BY s.id");
     if (sqlite3_prepare_v2(db, stmt_text, -1, &st, NULL) != SQLITE_OK) {
         snprintf(out, sizeof out, "SQL error: %s in %s", sqlite3_errmsg(db), sql.text);
@@ -617,7 +619,7 @@ static const char *sql_matches(sqlite3 *db, const char *text, bool *full_scan) {
         query_free(q);
         return out;
     }
-    query_sql_bind(&sql, st, 1);
+    CHECK_EQ_INT(query_sql_bind(&sql, st, 1), SQLITE_OK);
     size_t n = 0;
     out[0] = 0;
     while (sqlite3_step(st) == SQLITE_ROW)
@@ -733,9 +735,10 @@ static void test_sql_shape(void) {
                         QUERY_SPANS, &q, &err) == 0);
     REQUIRE(query_compile_sql(q, "s", &sql, &err) == 0);
     /* values are parameters, never pasted */
-    CHECK_STR(sql.text, "((s.name = ?) AND (s.id IN (SELECT span_id FROM span_attrs WHERE key = ? "
-                        "AND value = ?) OR s.resource_id IN (SELECT resource_id FROM "
-                        "resource_attrs WHERE key = ? AND value = ?)))");
+    CHECK_STR(sql.text,
+              "((s.name = :q1) AND (s.id IN (SELECT span_id FROM span_attrs WHERE key = :q2 "
+              "AND value = :q3) OR s.resource_id IN (SELECT resource_id FROM "
+              "resource_attrs WHERE key = :q4 AND value = :q5)))");
     CHECK_EQ_INT(sql.nparams, 5);
     CHECK_STRN(sql.params[0].s, sql.params[0].len, "x'; DROP TABLE spans; --");
     CHECK_STRN(sql.params[1].s, sql.params[1].len, "http.method");
@@ -746,10 +749,11 @@ static void test_sql_shape(void) {
     REQUIRE(query_parse("severity >= ERROR and body contains \"disk\" and code.function = \"f\"",
                         QUERY_LOGS, &q, &err) == 0);
     REQUIRE(query_compile_sql(q, "l", &sql, &err) == 0);
-    CHECK_STR(sql.text, "(((l.severity_number >= ?) AND (typeof(l.body) = 'text' AND instr(l.body, "
-                        "?) > 0)) AND (l.id IN (SELECT log_id FROM log_attrs WHERE key = ? AND "
-                        "value = ?) OR l.resource_id IN (SELECT resource_id FROM resource_attrs "
-                        "WHERE key = ? AND value = ?)))");
+    CHECK_STR(sql.text,
+              "(((l.severity_number >= :q1) AND (typeof(l.body) = 'text' AND instr(l.body, "
+              ":q2) > 0)) AND (l.id IN (SELECT log_id FROM log_attrs WHERE key = :q3 AND "
+              "value = :q4) OR l.resource_id IN (SELECT resource_id FROM resource_attrs "
+              "WHERE key = :q5 AND value = :q6)))");
     query_sql_free(&sql);
     query_free(q);
 
@@ -757,8 +761,9 @@ static void test_sql_shape(void) {
                         "\"a\"",
                         QUERY_METRICS, &q, &err) == 0);
     REQUIRE(query_compile_sql(q, "m", &sql, &err) == 0);
-    CHECK_STR(sql.text, "(((m.name = ?) AND (m.value > ?)) AND m.resource_id IN "
-                        "(SELECT resource_id FROM resource_attrs WHERE key = ? AND value = ?))");
+    CHECK_STR(sql.text,
+              "(((m.name = :q1) AND (m.value > :q2)) AND m.resource_id IN "
+              "(SELECT resource_id FROM resource_attrs WHERE key = :q3 AND value = :q4))");
     query_sql_free(&sql);
     query_free(q);
 
