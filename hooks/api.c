@@ -17,6 +17,7 @@
  * a thread's span) are changed only by the thread whose span they are, and
  * never ended here. After a fork, the child's copies of the parent's spans
  * are never exported (the parent exports them): ending one frees it.
+ * Metric instruments are the metrics SDK's (core/metric.h).
  * Depends on core/ and process.c. */
 #include <errno.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include "core/context.h"
 #include "core/guard.h"
 #include "core/ids.h"
+#include "core/metric.h"
 #include "core/telemetry.h"
 #include "hooks/hooks.h"
 #include "include/otelp.h"
@@ -435,34 +437,109 @@ static void api_log_emit(int severity, const char *severity_text, const char *bo
     guard_leave();
 }
 
-/* Metrics: the instruments come with the metrics SDK; until then every
- * call is a no-op (docs/API.md). */
+/* Metrics: the program's instruments are the metrics SDK's (core/metric.h),
+ * measured as doubles. Attributes of metrics: strings, bools, ints and
+ * doubles (arrays are dropped). */
+#define METRIC_ATTRS 32
+
+static uint32_t metric_attrs(const otelp_attr *attrs, size_t n, struct attr *out) {
+    uint32_t k = 0;
+    for (size_t i = 0; attrs && i < n && k < METRIC_ATTRS; i++) {
+        if (!attrs[i].key || attrs[i].type >= OTELP_ATTR_STRING_ARRAY) continue;
+        if (!to_value(&attrs[i], &out[k].value, NULL)) continue;
+        out[k++].key = str_cstr(attrs[i].key);
+    }
+    return k;
+}
+
+static const enum metric_kind kinds[] = {
+    [OTELP_COUNTER] = METRIC_COUNTER,
+    [OTELP_UP_DOWN_COUNTER] = METRIC_UPDOWN_COUNTER,
+    [OTELP_GAUGE] = METRIC_GAUGE,
+    [OTELP_HISTOGRAM] = METRIC_HISTOGRAM,
+    [OTELP_OBSERVABLE_COUNTER] = METRIC_OBSERVABLE_COUNTER,
+    [OTELP_OBSERVABLE_UP_DOWN_COUNTER] = METRIC_OBSERVABLE_UPDOWN_COUNTER,
+    [OTELP_OBSERVABLE_GAUGE] = METRIC_OBSERVABLE_GAUGE,
+};
+
+static struct metric_instrument *make_instrument(int kind, const char *name, const char *unit,
+                                                 const char *description, const double *boundaries,
+                                                 size_t n_boundaries) {
+    if (kind < OTELP_COUNTER || kind > OTELP_OBSERVABLE_GAUGE || !name || !api_on()) return NULL;
+    struct metric_desc d = {
+        .name = name,
+        .unit = unit,
+        .description = description,
+        .kind = kinds[kind],
+        .number = METRIC_DOUBLE,
+        .boundaries = kind == OTELP_HISTOGRAM ? boundaries : NULL,
+        .nboundaries = kind == OTELP_HISTOGRAM && boundaries ? (uint32_t)n_boundaries : 0,
+    };
+    guard_enter();
+    struct metric_instrument *m = metric_instrument_new(&d);
+    guard_leave();
+    return m;
+}
+
 static otelp_instrument *api_instrument_new(int kind, const char *name, const char *unit,
                                             const char *description, const double *boundaries,
                                             size_t n_boundaries) {
-    (void)kind, (void)name, (void)unit, (void)description, (void)boundaries, (void)n_boundaries;
-    return NULL;
+    if (kind >= OTELP_OBSERVABLE_COUNTER) return NULL;
+    return (otelp_instrument *)make_instrument(kind, name, unit, description, boundaries,
+                                               n_boundaries);
+}
+
+/* An observable instrument's callback as the program gave it. */
+struct observe_call {
+    otelp_observe_fn fn;
+    void *arg;
+};
+
+static void run_callback(struct metric_observer *obs, void *ctx) {
+    struct observe_call *c = ctx;
+    c->fn((otelp_observer *)obs, c->arg);
 }
 
 static otelp_instrument *api_observable_new(int kind, const char *name, const char *unit,
                                             const char *description, otelp_observe_fn callback,
                                             void *arg) {
-    (void)kind, (void)name, (void)unit, (void)description, (void)callback, (void)arg;
-    return NULL;
+    if (kind < OTELP_OBSERVABLE_COUNTER || !callback) return NULL;
+    struct metric_instrument *m = make_instrument(kind, name, unit, description, NULL, 0);
+    struct observe_call *c = m ? malloc(sizeof *c) : NULL; /* kept for the process's life */
+    if (!c) return (otelp_instrument *)m;
+    *c = (struct observe_call){callback, arg};
+    if (metric_add_callback(m, run_callback, c) < 0) free(c);
+    return (otelp_instrument *)m;
 }
 
 static void api_instrument_record(otelp_instrument *instrument, double value,
                                   const otelp_attr *attrs, size_t n) {
-    (void)instrument, (void)value, (void)attrs, (void)n;
+    if (!instrument || !api_on()) return;
+    struct attr list[METRIC_ATTRS];
+    uint32_t k = metric_attrs(attrs, n, list);
+    guard_enter();
+    metric_record_double((struct metric_instrument *)instrument, value, list, k);
+    guard_leave();
 }
 
+/* Called from a callback, on the shim's thread (inside its guard). */
 static void api_observe(otelp_observer *observer, double value, const otelp_attr *attrs, size_t n) {
-    (void)observer, (void)value, (void)attrs, (void)n;
+    if (!observer) return;
+    struct attr list[METRIC_ATTRS];
+    uint32_t k = metric_attrs(attrs, n, list);
+    metric_observe_double((struct metric_observer *)observer, value, list, k);
 }
 
 static void api_record_metric(const char *name, double value, const otelp_attr *attrs, size_t n,
                               otelp_instrument **cache) {
-    (void)name, (void)value, (void)attrs, (void)n, (void)cache;
+    if (!cache || !api_on()) return;
+    otelp_instrument *m = __atomic_load_n(cache, __ATOMIC_ACQUIRE);
+    if (!m) {
+        m = api_instrument_new(OTELP_COUNTER, name, NULL, NULL, NULL, 0);
+        if (!m) return;
+        __atomic_store_n(cache, m, __ATOMIC_RELEASE);
+    }
+    api_instrument_record(m, value, attrs, n);
 }
 
 static int api_active(void) {

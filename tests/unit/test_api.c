@@ -2,7 +2,9 @@
  * program with the core, called through include/otelp.h itself (the
  * header finds the table's note in this executable): spans written from
  * several threads at once (the TSan build checks the span lock), scopes
- * holding an ended span until they end, and the no-op paths. The preload
+ * holding an ended span until they end, the no-op paths, and the metric
+ * instruments (recorded into the metrics SDK, read back by its
+ * collection). The preload
  * layer's few symbols api.c uses are stubbed here.
  * Depends on hooks/api.c, core/ and test.h. */
 #include <pthread.h>
@@ -10,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/ids.h"
+#include "core/metric.h"
 #include "core/processor.h"
 #include "core/telemetry.h"
 #include "hooks/hooks.h"
@@ -99,6 +103,84 @@ static void test_no_ops(void) {
     CHECK_EQ_INT(otelp_active(), 1);
 }
 
+/* ---- metrics ---- */
+
+static const struct metric_data *find(const struct metric_batch *b, const char *name) {
+    for (size_t i = 0; i < b->n; i++)
+        if (b->items[i]->name.len == strlen(name) &&
+            !memcmp(b->items[i]->name.ptr, name, strlen(name)))
+            return b->items[i];
+    return NULL;
+}
+
+static void observe_queue(otelp_observer *obs, void *arg) {
+    int *depth = arg;
+    otelp_attr a[] = {otelp_attr_str("queue", "jobs")};
+    otelp_observe(obs, *depth, a, 1);
+}
+
+static void record_twice(void) {
+    for (int i = 0; i < 2; i++)
+        otelp_record_metric("api.one_off", 2.5, NULL, 0); /* one call site: one look-up */
+}
+
+static void test_metrics(void) {
+    otelp_instrument *c = otelp_counter("api.requests", "1", "requests handled");
+    otelp_instrument *u = otelp_up_down_counter("api.inflight", "1", NULL);
+    otelp_instrument *g = otelp_gauge("api.temperature", "Cel", NULL);
+    const double bounds[] = {1, 10};
+    otelp_instrument *h = otelp_histogram("api.latency", "ms", NULL, bounds, 2);
+    int depth = 7;
+    otelp_instrument *o = otelp_observable_new(OTELP_OBSERVABLE_GAUGE, "api.queue.depth", "1", NULL,
+                                               observe_queue, &depth);
+    REQUIRE(c && u && g && h && o);
+    CHECK(otelp_counter("api.requests", "1", NULL) == c); /* the same name: the same one */
+    CHECK(otelp_observable_new(OTELP_COUNTER, "x", NULL, NULL, observe_queue, NULL) == NULL);
+    CHECK(otelp_instrument_new(OTELP_OBSERVABLE_GAUGE, "y", NULL, NULL, NULL, 0) == NULL);
+    otelp_attr get[] = {otelp_attr_str("method", "GET"), otelp_attr_strs("dropped", NULL, 0)};
+    otelp_add(c, 1, get, 2);
+    otelp_add(c, 2, get, 1);
+    otelp_add(u, 3, NULL, 0);
+    otelp_add(u, -1, NULL, 0);
+    otelp_record(g, 21.5, NULL, 0);
+    otelp_record(h, 0.5, NULL, 0);
+    otelp_record(h, 5, NULL, 0);
+    otelp_record(h, 50, NULL, 0);
+    record_twice();
+    otelp_record(NULL, 1, NULL, 0);
+    struct metric_batch b;
+    REQUIRE(metrics_collect(&b, clock_now_ns()) == 0);
+    const struct metric_data *d = find(&b, "api.requests");
+    REQUIRE(d && d->npoints == 1);
+    CHECK_EQ_INT(d->type, METRIC_DATA_SUM);
+    CHECK(d->monotonic);
+    CHECK_NEAR(d->points[0].value.d, 3, 0);
+    CHECK_EQ_INT(d->points[0].nattrs, 1); /* the array attribute is not taken */
+    d = find(&b, "api.inflight");
+    REQUIRE(d && d->npoints == 1);
+    CHECK(!d->monotonic);
+    CHECK_NEAR(d->points[0].value.d, 2, 0);
+    d = find(&b, "api.temperature");
+    REQUIRE(d && d->npoints == 1);
+    CHECK_EQ_INT(d->type, METRIC_DATA_GAUGE);
+    CHECK_NEAR(d->points[0].value.d, 21.5, 0);
+    d = find(&b, "api.latency");
+    REQUIRE(d && d->npoints == 1);
+    CHECK_EQ_INT(d->type, METRIC_DATA_HISTOGRAM);
+    CHECK_EQ_INT(d->nboundaries, 2);
+    CHECK_EQ_U64(d->points[0].count, 3);
+    CHECK_EQ_U64(d->points[0].bucket_counts[0], 1);
+    CHECK_EQ_U64(d->points[0].bucket_counts[1], 1);
+    CHECK_EQ_U64(d->points[0].bucket_counts[2], 1);
+    d = find(&b, "api.queue.depth");
+    REQUIRE(d && d->npoints == 1);
+    CHECK_NEAR(d->points[0].value.d, 7, 0);
+    d = find(&b, "api.one_off");
+    REQUIRE(d && d->npoints == 1);
+    CHECK_NEAR(d->points[0].value.d, 5, 0);
+    metric_batch_release(&b);
+}
+
 static void init(void) {
     char *envp[] = {"OTEL_TRACES_EXPORTER=otlp", "OTEL_LOGS_EXPORTER=none",
                     "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:9", NULL};
@@ -113,5 +195,6 @@ int main(void) {
     RUN(test_threads_write_one_span);
     RUN(test_scope_keeps_an_ended_span);
     RUN(test_no_ops);
+    RUN(test_metrics);
     return test_report("api");
 }
