@@ -20,6 +20,7 @@
  * Metric instruments are the metrics SDK's (core/metric.h).
  * Depends on core/ and process.c. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -495,6 +496,10 @@ struct observe_call {
     void *arg;
 };
 
+#define OBSERVE_CALLS 256
+static struct observe_call observe_calls[OBSERVE_CALLS];
+static _Atomic unsigned n_observe_calls;
+
 static void run_callback(struct metric_observer *obs, void *ctx) {
     struct observe_call *c = ctx;
     c->fn((otelp_observer *)obs, c->arg);
@@ -505,10 +510,12 @@ static otelp_instrument *api_observable_new(int kind, const char *name, const ch
                                             void *arg) {
     if (kind < OTELP_OBSERVABLE_COUNTER || !callback) return NULL;
     struct metric_instrument *m = make_instrument(kind, name, unit, description, NULL, 0);
-    struct observe_call *c = m ? malloc(sizeof *c) : NULL; /* kept for the process's life */
-    if (!c) return (otelp_instrument *)m;
-    *c = (struct observe_call){callback, arg};
-    if (metric_add_callback(m, run_callback, c) < 0) free(c);
+    if (!m) return NULL;
+    /* Kept for the process's life, like the instrument: static slots. */
+    unsigned i = atomic_fetch_add(&n_observe_calls, 1);
+    if (i >= OBSERVE_CALLS) return (otelp_instrument *)m; /* no room: never called */
+    observe_calls[i] = (struct observe_call){callback, arg};
+    (void)metric_add_callback(m, run_callback, &observe_calls[i]);
     return (otelp_instrument *)m;
 }
 
