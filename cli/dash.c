@@ -16,12 +16,14 @@
 #include "server/store.h"
 
 static const char DASH_USAGE[] =
-    "otel-preload dash [--port N] [--db PATH] [--keep-runs N] [--max-bytes SIZE]";
+    "otel-preload dash [--port N] [--grpc-port N] [--db PATH] [--keep-runs N]"
+    " [--max-bytes SIZE]";
 
 static void dash_help(void) {
     printf(
         "usage: %s\n\n"
-        "Receives OTLP/HTTP (protobuf, gzip) on 127.0.0.1 at /v1/traces and /v1/logs, keeps it\n"
+        "Receives OTLP (HTTP: protobuf or JSON, gzip; gRPC) on 127.0.0.1, traces and logs, keeps "
+        "it\n"
         "in the local store, and serves the read API (GET /api/v1/spans, ... docs/API-HTTP.md).\n"
         "`otel-preload run` sends to it while it runs. Stops on SIGINT or SIGTERM.\n\n"
         "options:\n"
@@ -35,7 +37,7 @@ static void dash_help(void) {
 
 int cmd_dash(int argc, char **argv) {
     const char *db_opt = NULL;
-    int port = -1;
+    int port = -1, grpc_port = -1;
     int64_t keep = 0, max_bytes = 0;
     const char *ek = getenv("OTEL_PRELOAD_KEEP_RUNS"), *eb = getenv("OTEL_PRELOAD_MAX_BYTES");
     if (ek && ek[0]) keep = strtoll(ek, NULL, 10);
@@ -58,6 +60,12 @@ int cmd_dash(int argc, char **argv) {
             if (*end != '\0' || p < 0 || p > 65535)
                 return cli_usage_error(DASH_USAGE, "--port takes 0-65535, not '%s'", v);
             port = (int)p;
+        } else if ((v = cli_opt(argc, argv, &i, "--grpc-port", &missing)) != NULL) {
+            char *end;
+            long p = strtol(v, &end, 10);
+            if (*end != '\0' || p < 0 || p > 65535)
+                return cli_usage_error(DASH_USAGE, "--grpc-port takes 0-65535, not '%s'", v);
+            grpc_port = (int)p;
         } else if ((v = cli_opt(argc, argv, &i, "--keep-runs", &missing)) != NULL) {
             char *end;
             keep = strtoll(v, &end, 10);
@@ -107,12 +115,19 @@ int cmd_dash(int argc, char **argv) {
         store_close(st);
         return 1;
     }
-    struct runtime_info info = {.pid = getpid(), .http_port = receiver_port(r)};
+    int grc = receiver_start_grpc(r, grpc_port < 0 ? 4317 : grpc_port);
+    if (grc != 0 && grpc_port < 0) grc = receiver_start_grpc(r, 0);
+    if (grc != 0)
+        cli_error("cannot listen for OTLP/gRPC on 127.0.0.1:%d: %s (HTTP only)",
+                  grpc_port < 0 ? 4317 : grpc_port, strerror(-grc));
+    struct runtime_info info = {
+        .pid = getpid(), .http_port = receiver_port(r), .grpc_port = receiver_grpc_port(r)};
     snprintf(info.db, sizeof(info.db), "%s", path);
     if (runtime_write(&info) != 0)
         cli_error("cannot write the runtime file: `otel-preload run` will not find this server");
-    fprintf(stderr, "otel-preload: receiving OTLP on http://127.0.0.1:%d, store %s\n",
-            receiver_port(r), path);
+    fprintf(stderr,
+            "otel-preload: receiving OTLP on http://127.0.0.1:%d (gRPC: port %d), store %s\n",
+            receiver_port(r), receiver_grpc_port(r), path);
     int sig = 0;
     while (sigwait(&set, &sig) != 0) {
     }

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "server/api.h"
+#include "server/grpcd.h"
 #include "server/httpd.h"
 #include "server/otlp_json.h"
 #include "server/sbuf.h"
@@ -16,6 +17,7 @@
 struct receiver {
     struct store *store;
     struct httpd *httpd;
+    struct grpcd *grpcd;
     struct receiver_stats stats;
 };
 
@@ -85,6 +87,44 @@ static void bad(struct receiver *r, struct http_response *resp, int status, cons
     respond_status(resp, status, 3 /* INVALID_ARGUMENT */, msg);
 }
 
+/* Decodes and stores one request. 0; -EINVAL: it does not decode (err
+ * says why); -EIO: the store could not write it (err says why). */
+static int ingest(struct receiver *r, bool traces, bool json, const uint8_t *body, size_t len,
+                  int64_t *rejected, char *err, size_t cap) {
+    char why[256] = "";
+    int rc;
+    *rejected = 0;
+    if (traces) {
+        struct otlp_traces *t = json ? otlp_json_traces_decode(body, len, why, sizeof(why))
+                                     : otlp_traces_decode(body, len, why, sizeof(why));
+        if (t == NULL) {
+            snprintf(err, cap, "cannot decode ExportTraceServiceRequest: %s", why);
+            return -EINVAL;
+        }
+        rc = store_write_traces(r->store, t, rejected, err, cap);
+        if (rc == 0)
+            atomic_fetch_add(&r->stats.spans, otlp_traces_span_count(t) - (size_t)*rejected);
+        otlp_traces_free(t);
+    } else {
+        struct otlp_logs *l = json ? otlp_json_logs_decode(body, len, why, sizeof(why))
+                                   : otlp_logs_decode(body, len, why, sizeof(why));
+        if (l == NULL) {
+            snprintf(err, cap, "cannot decode ExportLogsServiceRequest: %s", why);
+            return -EINVAL;
+        }
+        rc = store_write_logs(r->store, l, rejected, err, cap);
+        if (rc == 0)
+            atomic_fetch_add(&r->stats.logs, otlp_logs_record_count(l) - (size_t)*rejected);
+        otlp_logs_free(l);
+    }
+    if (rc != 0) {
+        atomic_fetch_add(&r->stats.store_errors, 1);
+        return -EIO;
+    }
+    atomic_fetch_add(&r->stats.rejected, (unsigned long)*rejected);
+    return 0;
+}
+
 static void handle_export(struct receiver *r, const struct http_request *req,
                           struct http_response *resp, bool traces) {
     if (strcmp(req->method, "POST") != 0) {
@@ -96,44 +136,42 @@ static void handle_export(struct receiver *r, const struct http_request *req,
         bad(r, resp, 415, "unsupported Content-Type: application/x-protobuf or application/json");
         return;
     }
-    char err[256] = "", msg[256] = "";
+    char msg[320] = "";
     int64_t rejected = 0;
-    int rc;
-    if (traces) {
-        struct otlp_traces *t =
-            json ? otlp_json_traces_decode(req->body, req->body_len, err, sizeof(err))
-                 : otlp_traces_decode(req->body, req->body_len, err, sizeof(err));
-        if (t == NULL) {
-            char m[300];
-            snprintf(m, sizeof(m), "cannot decode ExportTraceServiceRequest: %s", err);
-            bad(r, resp, 400, m);
-            return;
-        }
-        rc = store_write_traces(r->store, t, &rejected, msg, sizeof(msg));
-        if (rc == 0)
-            atomic_fetch_add(&r->stats.spans, otlp_traces_span_count(t) - (size_t)rejected);
-        otlp_traces_free(t);
-    } else {
-        struct otlp_logs *l =
-            json ? otlp_json_logs_decode(req->body, req->body_len, err, sizeof(err))
-                 : otlp_logs_decode(req->body, req->body_len, err, sizeof(err));
-        if (l == NULL) {
-            char m[300];
-            snprintf(m, sizeof(m), "cannot decode ExportLogsServiceRequest: %s", err);
-            bad(r, resp, 400, m);
-            return;
-        }
-        rc = store_write_logs(r->store, l, &rejected, msg, sizeof(msg));
-        if (rc == 0) atomic_fetch_add(&r->stats.logs, otlp_logs_record_count(l) - (size_t)rejected);
-        otlp_logs_free(l);
-    }
-    if (rc != 0) {
-        atomic_fetch_add(&r->stats.store_errors, 1);
+    int rc = ingest(r, traces, json, req->body, req->body_len, &rejected, msg, sizeof(msg));
+    if (rc == -EINVAL)
+        bad(r, resp, 400, msg);
+    else if (rc != 0)
         respond_status(resp, 503, 14 /* UNAVAILABLE */, msg);
-        return;
+    else
+        respond_ok(resp, json, traces ? "Spans" : "LogRecords", rejected, msg);
+}
+
+/* OTLP/gRPC: the same ingest behind the services' Export methods. */
+static int handle_grpc(void *ctx, const char *path, const uint8_t *msg, size_t len, uint8_t **resp,
+                       size_t *resp_len, char *err, size_t cap) {
+    struct receiver *r = ctx;
+    atomic_fetch_add(&r->stats.requests, 1);
+    bool traces = strcmp(path, "/opentelemetry.proto.collector.trace.v1.TraceService/Export") == 0;
+    bool logs = strcmp(path, "/opentelemetry.proto.collector.logs.v1.LogsService/Export") == 0;
+    if (!traces && !logs) {
+        atomic_fetch_add(&r->stats.bad_requests, 1);
+        snprintf(err, cap, "unknown method %s (traces and logs are served)", path);
+        return 12; /* UNIMPLEMENTED */
     }
-    atomic_fetch_add(&r->stats.rejected, (unsigned long)rejected);
-    respond_ok(resp, json, traces ? "Spans" : "LogRecords", rejected, msg);
+    int64_t rejected = 0;
+    int rc = ingest(r, traces, false, msg, len, &rejected, err, cap);
+    if (rc == -EINVAL) {
+        atomic_fetch_add(&r->stats.bad_requests, 1);
+        return 3; /* INVALID_ARGUMENT */
+    }
+    if (rc != 0) return 14; /* UNAVAILABLE */
+    struct http_response tmp = {.status = 200};
+    respond_ok(&tmp, false, traces ? "Spans" : "LogRecords", rejected, err);
+    err[0] = '\0';
+    *resp = tmp.body;
+    *resp_len = tmp.body_len;
+    return 0;
 }
 
 static void handle(void *ctx, const struct http_request *req, struct http_response *resp) {
@@ -171,6 +209,15 @@ int receiver_port(const struct receiver *r) {
     return httpd_port(r->httpd);
 }
 
+int receiver_start_grpc(struct receiver *r, int port) {
+    r->grpcd = grpcd_start(port, handle_grpc, r);
+    return r->grpcd != NULL ? 0 : -errno;
+}
+
+int receiver_grpc_port(const struct receiver *r) {
+    return r->grpcd ? grpcd_port(r->grpcd) : 0;
+}
+
 void receiver_get_stats(const struct receiver *r, struct receiver_stats *out) {
     const struct httpd_stats *h = httpd_stats(r->httpd);
     atomic_init(&out->requests, atomic_load(&r->stats.requests) + atomic_load(&h->bad_requests));
@@ -184,6 +231,7 @@ void receiver_get_stats(const struct receiver *r, struct receiver_stats *out) {
 
 void receiver_stop(struct receiver *r) {
     if (r == NULL) return;
+    grpcd_stop(r->grpcd);
     httpd_stop(r->httpd);
     free(r);
 }

@@ -27,6 +27,10 @@ struct receiver;
 /* Serves on 127.0.0.1:port (0: any free port). Returns NULL with errno set. */
 struct receiver *receiver_start(struct store *store, int port) __attribute__((warn_unused_result));
 int receiver_port(const struct receiver *r);
+/* Also serves OTLP/gRPC (server/grpcd.h) on 127.0.0.1:port (0: any free
+ * port). 0 or a negative errno. */
+int receiver_start_grpc(struct receiver *r, int port) __attribute__((warn_unused_result));
+int receiver_grpc_port(const struct receiver *r); /* 0: not serving gRPC */
 void receiver_get_stats(const struct receiver *r, struct receiver_stats *out);
 void receiver_stop(struct receiver *r);
 

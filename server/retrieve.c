@@ -511,12 +511,20 @@ int retrieve(sqlite3 *db, const struct retrieve_opts *o, struct sbuf *out, char 
         }
         sbuf_printf(&sql, " AND %s.trace_id = ?3", alias);
     }
-    if (o->name != NULL && o->name[0] != '\0') sbuf_printf(&sql, " AND %s.name = ?4", alias);
+    int last_param = o->from_ns > 0 ? 1 : 0; /* the highest ?N before the filter's "?"s */
+    if (o->to_ns > 0) last_param = 2;
+    if (trace[0]) last_param = 3;
+    if (o->name != NULL && o->name[0] != '\0') {
+        sbuf_printf(&sql, " AND %s.name = ?4", alias);
+        last_param = 4;
+    }
 #ifdef OTELP_HAVE_QUERY
     struct query *q = NULL;
     struct query_sql qs;
     bool have_q = false;
     memset(&qs, 0, sizeof(qs));
+#else
+    (void)last_param;
 #endif
     if (o->where != NULL && o->where[0] != '\0') {
 #ifdef OTELP_HAVE_QUERY
@@ -528,7 +536,9 @@ int retrieve(sqlite3 *db, const struct retrieve_opts *o, struct sbuf *out, char 
         }
         enum query_signal sig = qkind == 0 ? QUERY_SPANS : qkind == 1 ? QUERY_LOGS : QUERY_METRICS;
         if (query_parse(o->where, sig, &q, &qe) < 0 || query_compile_sql(q, alias, &qs, &qe) < 0) {
-            snprintf(err, cap, "%s", qe.message);
+            char caret[600] = "";
+            if (qe.column > 0) query_error_caret(o->where, &qe, caret, sizeof(caret));
+            snprintf(err, cap, "%s%s%s", qe.message, caret[0] ? "\n" : "", caret);
             query_free(q);
             sbuf_free(&sql);
             return -EINVAL;
@@ -562,7 +572,8 @@ int retrieve(sqlite3 *db, const struct retrieve_opts *o, struct sbuf *out, char 
     if (o->name != NULL && o->name[0] != '\0')
         sqlite3_bind_text(st, 4, o->name, -1, SQLITE_TRANSIENT);
 #ifdef OTELP_HAVE_QUERY
-    if (have_q) query_sql_bind(&qs, st, 5);
+    /* SQLite numbers an anonymous "?" one past the highest number before it */
+    if (have_q) query_sql_bind(&qs, st, last_param + 1);
 #endif
 
     /* Rows come newest first (so the limit keeps the latest); print oldest first. */

@@ -178,7 +178,8 @@ class Env:
 class Dash:
     def __init__(self, env, *args, extra=None):
         self.env = env
-        self.proc = subprocess.Popen([OTEL_PRELOAD, "dash", "--port", "0"] + list(args),
+        self.proc = subprocess.Popen([OTEL_PRELOAD, "dash", "--port", "0", "--grpc-port", "0"] +
+                                     list(args),
                                      env=env.env(**(extra or {})), stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.port = None
@@ -190,6 +191,7 @@ class Dash:
                     parts = f.read().split()
                 if len(parts) >= 4 and int(parts[0]) == self.proc.pid:
                     self.port = int(parts[1])
+                    self.grpc_port = int(parts[2])
                     return
             if self.proc.poll() is not None:
                 break
@@ -350,6 +352,23 @@ class TestRun(unittest.TestCase):
         rc, out, err = self.e.run(["spans", "--to", "1000"])
         self.assertEqual(rc, 0, err)
         self.assertEqual(out.decode().count("\n"), 1)  # the header only
+        # --where: the filter grammar (server/query.c), when this build has it
+        rc, out, err = self.e.run(["spans", "--where", 'name = "ls" and duration > 0ms',
+                                   "--format", "json"])
+        if b"not available yet" in err:
+            self.assertEqual(rc, 2)
+            return
+        self.assertEqual(rc, 0, err)
+        self.assertEqual({s["name"] for s in json.loads(out)}, {"ls"})
+        rc, out, err = self.e.run(["spans", "--trace", "1", "--where", "process.exit.code != 0",
+                                   "--format", "json"])
+        self.assertEqual(rc, 0, err)
+        self.assertIn("ls", {s["name"] for s in json.loads(out)})
+        rc, out, err = self.e.run(["logs", "--where", "severity >= ERROR", "--format", "csv"])
+        self.assertIn(b"nonexistent-x", out)
+        rc, out, err = self.e.run(["spans", "--where", 'nme = "ls" and'])
+        self.assertEqual(rc, 2)
+        self.assertIn(b"column 15", err)
 
 
 # Env.sql_ok_runs: whether the run was recorded yet (the launcher started the command).
@@ -519,6 +538,30 @@ class TestDash(unittest.TestCase):
         finally:
             d.stop()
 
+    def test_ingests_every_shim_transport(self):
+        d = Dash(self.e)
+        cases = [("http/protobuf", "none"), ("http/protobuf", "gzip"), ("http/json", "none"),
+                 ("http/json", "gzip"), ("grpc", "none"), ("grpc", "gzip")]
+        try:
+            for proto, comp in cases:
+                svc = "svc-%s-%s" % (proto.replace("/", "-"), comp)
+                port = d.grpc_port if proto == "grpc" else d.port
+                env = self.e.env(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:%d" % port,
+                                 OTEL_EXPORTER_OTLP_PROTOCOL=proto,
+                                 OTEL_EXPORTER_OTLP_COMPRESSION=comp, OTEL_SERVICE_NAME=svc)
+                prefix = os.environ.get("OTELP_PRELOAD_PREFIX", "").strip()
+                env["LD_PRELOAD"] = (prefix + " " if prefix else "") + os.environ["OTELP_LIB"]
+                p = subprocess.run(["/bin/true"], env=env, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                rows = self.e.sql("SELECT name, pid, exit_code FROM spans WHERE service_name = ?",
+                                  svc)
+                self.assertEqual(len(rows), 1, (proto, comp))
+                self.assertEqual((rows[0][0], rows[0][2]), ("true", 0))
+                self.assertIsNotNone(rows[0][1])
+        finally:
+            d.stop()
+
     def test_drains_the_spool_at_start(self):
         spool = os.path.join(self.e.tmp.name, "spool")
         os.mkdir(spool, 0o700)
@@ -621,6 +664,9 @@ class TestInterop(unittest.TestCase):
     def test_js_sdk_spans_and_logs_json(self):
         self.js_sdk("json")
 
+    def test_js_sdk_spans_and_logs_grpc(self):
+        self.js_sdk("grpc")
+
     def js_sdk(self, mode):
         import harness
         if not harness.node_path() or not harness.have_node_modules():
@@ -629,10 +675,13 @@ class TestInterop(unittest.TestCase):
         d = Dash(e)
         try:
             p = subprocess.run([harness.node_path(), str(harness.INTEROP_DIR / "js_producer.js"),
-                                str(d.port), mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                str(d.grpc_port if mode == "grpc" else d.port), mode],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                timeout=60)
             self.assertEqual(p.returncode, 0, p.stderr)
             sent = json.loads(p.stdout)
+            if mode == "grpc":
+                self.assertEqual(sent["bad_code"], 3)  # INVALID_ARGUMENT, and the server goes on
             st, out = get(d.port, "/api/v1/spans?limit=100")
             self.assertEqual(st, 200)
             got = {s["span_id"]: s for s in json.loads(out)}

@@ -2,9 +2,9 @@
 // js_producer.js: an OTLP producer we did not write. Spans and log records
 // made by the official OpenTelemetry JS SDK (sdk-trace-base, sdk-logs),
 // serialized by its otlp-transformer (protobuf, or the OTLP JSON mapping),
-// POSTed to our receiver.
+// POSTed to our receiver; or (grpc) sent as unary calls by @grpc/grpc-js.
 //
-//   node js_producer.js PORT [proto|json]
+//   node js_producer.js PORT [proto|json|grpc]
 //
 // Prints one JSON object: what was sent (ids as hex, times as ns strings,
 // attributes, events, links, resource, log records), for the test to
@@ -23,6 +23,7 @@ const api = require(path.join(nm, 'api'));
 
 const port = Number(process.argv[2]);
 const json = process.argv[3] === 'json';
+const grpcMode = process.argv[3] === 'grpc';
 const traceSer = json ? transformer.JsonTraceSerializer : transformer.ProtobufTraceSerializer;
 const logsSer = json ? transformer.JsonLogsSerializer : transformer.ProtobufLogsSerializer;
 if (!port) {
@@ -30,7 +31,23 @@ if (!port) {
   process.exit(2);
 }
 
+function unary(method, body) {
+  const grpc = require(path.join(__dirname, 'node_modules', '@grpc', 'grpc-js'));
+  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(method, (b) => Buffer.from(b), (b) => b, body, (err) => {
+      client.close();
+      resolve(err ? err.code : 200);
+    });
+  });
+}
+
 function post(p, body) {
+  if (grpcMode) {
+    return unary(p === '/v1/traces'
+      ? '/opentelemetry.proto.collector.trace.v1.TraceService/Export'
+      : '/opentelemetry.proto.collector.logs.v1.LogsService/Export', body);
+  }
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, path: p, method: 'POST',
       headers: { 'Content-Type': json ? 'application/json' : 'application/x-protobuf',
@@ -72,8 +89,12 @@ async function main() {
 
   const st1 = await post('/v1/traces', traceSer.serializeRequest(spans));
   const st2 = await post('/v1/logs', logsSer.serializeRequest(records));
+  const badCode = grpcMode
+    ? await unary('/opentelemetry.proto.collector.trace.v1.TraceService/Export', Buffer.from([0x0a, 0x05, 0x0a]))
+    : null;
   const out = {
     status: [st1, st2],
+    bad_code: badCode,
     spans: spans.map((s) => ({
       trace_id: s.spanContext().traceId, span_id: s.spanContext().spanId,
       parent_span_id: s.parentSpanId || null, name: s.name, kind: s.kind + 1,
