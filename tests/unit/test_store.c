@@ -1,0 +1,151 @@
+/* test_store: the local store (server/store.c): the ingest listener, records received twice
+ * kept once, runs by trace, retention by count with pinning, the OTLP/JSON decoder's strictness. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/otlp_json.h"
+#include "server/store.h"
+#include "tests/unit/test.h"
+
+static struct store *s;
+static int calls;
+static size_t last_spans;
+
+static void listener(void *ctx, enum store_signal sig, const void *req) {
+    (void)ctx;
+    calls++;
+    if (sig == STORE_TRACES) last_spans = otlp_traces_span_count(req);
+}
+
+static int64_t count(const char *sql) {
+    sqlite3_stmt *st;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK) return -1;
+    if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+static struct otlp_traces *traces_json(const char *text) {
+    char err[256];
+    struct otlp_traces *t = otlp_json_traces_decode(text, strlen(text), err, sizeof(err));
+    if (t == NULL) fprintf(stderr, "decode: %s\n", err);
+    return t;
+}
+
+static void test_listener_dedup_runs(void) {
+    struct otlp_traces *t = traces_json(
+        "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\","
+        "\"value\":{\"stringValue\":\"svc\"}}]},\"scopeSpans\":[{\"spans\":["
+        "{\"traceId\":\"0102030405060708090a0b0c0d0e0f10\",\"spanId\":\"0102030405060708\","
+        "\"name\":\"a\",\"kind\":1,\"startTimeUnixNano\":\"100\",\"endTimeUnixNano\":\"250\","
+        "\"attributes\":[{\"key\":\"process.pid\",\"value\":{\"intValue\":\"42\"}}]},"
+        "{\"traceId\":\"0102030405060708090a0b0c0d0e0f10\",\"spanId\":\"0102030405060709\","
+        "\"parentSpanId\":\"0102030405060708\",\"name\":\"b\",\"startTimeUnixNano\":150,"
+        "\"endTimeUnixNano\":200,\"status\":{\"code\":2,\"message\":\"bad\"}}]}]}]}");
+    REQUIRE(t != NULL);
+    store_set_listener(s, listener, NULL);
+    int64_t rejected = -1;
+    char msg[256];
+    CHECK(store_write_traces(s, t, &rejected, msg, sizeof(msg)) == 0);
+    CHECK(rejected == 0);
+    CHECK(calls == 1 && last_spans == 2);
+    CHECK(store_write_traces(s, t, &rejected, msg, sizeof(msg)) == 0); /* again: kept once */
+    CHECK(calls == 2);
+    CHECK(count("SELECT count(*) FROM spans") == 2);
+    CHECK(count("SELECT count(*) FROM span_attrs") == 1);
+    CHECK(count("SELECT pid FROM spans WHERE name = 'a'") == 42);
+    CHECK(count("SELECT duration_ns FROM spans WHERE name = 'a'") == 150);
+    CHECK(count("SELECT span_count FROM runs") == 2);
+    CHECK(count("SELECT error_count FROM runs") == 1);
+    CHECK(count("SELECT process_count FROM runs") == 1);
+    CHECK(count("SELECT start_ns FROM runs") == 100);
+    CHECK(count("SELECT end_ns FROM runs") == 250);
+    otlp_traces_free(t);
+    store_set_listener(s, NULL, NULL);
+}
+
+static void test_json_strict(void) {
+    static const char *const bad[] = {
+        "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":\"01\"}]}]}]}",
+        "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"startTimeUnixNano\":\"-5\"}]}]}]}",
+        "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"name\":7}]}]}]}",
+        "{\"resourceSpans\":[",
+        "{\"resourceSpans\":[]} trailing",
+        "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"name\":\"\\ud800\"}]}]}]}",
+        "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"name\":\"\xff\"}]}]}]}",
+        "[]",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char err[256] = "";
+        struct otlp_traces *t = otlp_json_traces_decode(bad[i], strlen(bad[i]), err, sizeof(err));
+        CHECK(t == NULL);
+        CHECK(err[0] != '\0');
+        otlp_traces_free(t);
+    }
+    /* deep nesting is refused, not a stack overflow */
+    char deep[4096];
+    size_t n = 0;
+    n += (size_t)snprintf(deep, sizeof(deep),
+                          "{\"resourceSpans\":[{\"resource\":{\"attributes\":"
+                          "[{\"key\":\"k\",\"value\":");
+    for (int i = 0; i < 100; i++)
+        n += (size_t)snprintf(deep + n, sizeof(deep) - n, "{\"arrayValue\":{\"values\":[");
+    for (int i = 0; i < 100; i++)
+        n += (size_t)snprintf(deep + n, sizeof(deep) - n, "]}}");
+    snprintf(deep + n, sizeof(deep) - n, "}]}}]}");
+    char err[256] = "";
+    struct otlp_traces *t = otlp_json_traces_decode(deep, strlen(deep), err, sizeof(err));
+    CHECK(t == NULL);
+    otlp_traces_free(t);
+}
+
+static void test_retention(void) {
+    char msg[256];
+    for (int i = 1; i <= 6; i++) {
+        char text[512];
+        snprintf(text, sizeof(text),
+                 "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":"
+                 "\"ff%030d\",\"spanId\":\"00000000000000%02d\",\"name\":\"r%d\","
+                 "\"startTimeUnixNano\":\"%d000\",\"endTimeUnixNano\":\"%d001\"}]}]}]}",
+                 i, i, i, i, i);
+        struct otlp_traces *t = traces_json(text);
+        REQUIRE(t != NULL);
+        int64_t rejected;
+        CHECK(store_write_traces(s, t, &rejected, msg, sizeof(msg)) == 0);
+        otlp_traces_free(t);
+    }
+    int64_t oldest = count("SELECT id FROM runs ORDER BY start_ns LIMIT 1");
+    CHECK(store_run_pin(s, oldest, 1) == 0);
+    CHECK(store_run_pin(s, 999999, 1) == -ENOENT);
+    store_set_limits(s, 3, 0);
+    CHECK(store_retain(s) == 4); /* 7 runs, 3 kept: the pinned one and the 2 newest */
+    CHECK(count("SELECT count(*) FROM runs") == 3);
+    CHECK(count("SELECT count(*) FROM runs WHERE id = (SELECT min(id) FROM runs) AND pinned = 1") ==
+          1);
+    CHECK(count("SELECT count(*) FROM spans WHERE name IN ('r5', 'r6')") == 2);
+    CHECK(count("SELECT count(*) FROM span_attrs WHERE span_id NOT IN (SELECT id FROM spans)") ==
+          0);
+    CHECK(count("SELECT count(*) FROM resources WHERE id NOT IN (SELECT resource_id FROM spans)") ==
+          0);
+}
+
+int main(void) {
+    char dir[] = "/tmp/test_store.XXXXXX";
+    if (mkdtemp(dir) == NULL) return 1;
+    char path[256], err[256];
+    snprintf(path, sizeof(path), "%s/sub/store.db", dir);
+    CHECK(store_open(path, &s, err, sizeof(err)) == 0);
+    if (s != NULL) {
+        RUN(test_listener_dedup_runs);
+        RUN(test_retention);
+        store_close(s);
+    }
+    RUN(test_json_strict);
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0) return 1;
+    return test_report("test_store");
+}
