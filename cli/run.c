@@ -2,7 +2,9 @@
  *
  * With a collector configured (--endpoint, OTEL_EXPORTER_OTLP_*ENDPOINT,
  * OTEL_TRACES_EXPORTER) or --console, the launcher sets LD_PRELOAD and the
- * variables and execs the command: nothing of ours stays in between.
+ * variables and execs the command: nothing of ours stays in between. With
+ * --tee and a collector, it runs as below, and its receiver sends every
+ * request on to the collector unchanged (server/forward.h).
  *
  * Otherwise (the embedded default) the telemetry goes to the local store:
  * to a running `otel-preload dash` found through the runtime file, else to
@@ -35,28 +37,31 @@
 #include "server/store.h"
 
 static const char USAGE[] =
-    "otel-preload run [--endpoint URL] [--service NAME] [--console] [--quiet] [--json]"
+    "otel-preload run [--endpoint URL [--tee]] [--service NAME] [--console] [--quiet] [--json]"
     " [--db PATH] -- COMMAND [ARGS...]";
 
 static void help(void) {
-    printf("usage: %s\n\n"
-           "Runs COMMAND with the otel-preload shim (LD_PRELOAD), so that it and every program\n"
-           "it starts become one trace, with their logs.\n\n"
-           "With no collector configured, the telemetry goes to the local store (a running\n"
-           "`otel-preload dash`, else a receiver of this command's own) and a summary is\n"
-           "printed on stderr when COMMAND ends: the process tree, slowest and failed\n"
-           "programs, crashes, error logs, and how to look further.\n\n"
-           "options:\n"
-           "  --endpoint URL   export to this OTLP collector instead (no local store, no summary)\n"
-           "  --service NAME   OTEL_SERVICE_NAME for the command\n"
-           "  --console        print spans and logs as JSON on stderr (the console exporter)\n"
-           "  --quiet          no summary\n"
-           "  --json           the summary as one JSON object on stderr\n"
-           "  --db PATH        the store (default: $OTEL_PRELOAD_DB, else\n"
-           "                   ~/.local/share/otel-preload/store.db)\n\n"
-           "The exit status is COMMAND's; a COMMAND killed by a signal kills otel-preload\n"
-           "with the same signal.\n",
-           USAGE);
+    printf(
+        "usage: %s\n\n"
+        "Runs COMMAND with the otel-preload shim (LD_PRELOAD), so that it and every program\n"
+        "it starts become one trace, with their logs.\n\n"
+        "With no collector configured, the telemetry goes to the local store (a running\n"
+        "`otel-preload dash`, else a receiver of this command's own) and a summary is\n"
+        "printed on stderr when COMMAND ends: the process tree, slowest and failed\n"
+        "programs, crashes, error logs, and how to look further.\n\n"
+        "options:\n"
+        "  --endpoint URL   export to this OTLP collector instead (no local store, no summary)\n"
+        "  --tee            with a collector (--endpoint, OTEL_EXPORTER_OTLP_ENDPOINT, http://):\n"
+        "                   keep it locally and show the summary too\n"
+        "  --service NAME   OTEL_SERVICE_NAME for the command\n"
+        "  --console        print spans and logs as JSON on stderr (the console exporter)\n"
+        "  --quiet          no summary\n"
+        "  --json           the summary as one JSON object on stderr\n"
+        "  --db PATH        the store (default: $OTEL_PRELOAD_DB, else\n"
+        "                   ~/.local/share/otel-preload/store.db)\n\n"
+        "The exit status is COMMAND's; a COMMAND killed by a signal kills otel-preload\n"
+        "with the same signal.\n",
+        USAGE);
 }
 
 static const char *find_lib(char *buf, size_t cap) {
@@ -182,7 +187,7 @@ static void store_root_span(struct store *st, const uint8_t trace[16], const uin
 
 int cmd_run(int argc, char **argv) {
     const char *endpoint = NULL, *service = NULL, *db_opt = NULL;
-    bool console = false, quiet = false, json = false;
+    bool console = false, quiet = false, json = false, tee = false;
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -207,6 +212,8 @@ int cmd_run(int argc, char **argv) {
             quiet = true;
         else if (strcmp(a, "--json") == 0)
             json = true;
+        else if (strcmp(a, "--tee") == 0)
+            tee = true;
         else if (missing)
             return cli_usage_error(USAGE, "%s needs a value", a);
         else if (a[0] == '-')
@@ -235,7 +242,16 @@ int cmd_run(int argc, char **argv) {
     bool collector = env_set("OTEL_EXPORTER_OTLP_ENDPOINT") ||
                      env_set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") ||
                      env_set("OTEL_TRACES_EXPORTER");
-    if (console || collector) {
+    char collector_url[1024] = "";
+    if (tee) {
+        const char *u = getenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+        if (u == NULL || u[0] == '\0')
+            return cli_usage_error(USAGE, "--tee needs a collector: --endpoint URL (or"
+                                          " OTEL_EXPORTER_OTLP_ENDPOINT)");
+        snprintf(collector_url, sizeof(collector_url), "%s", u);
+        if (console) return cli_usage_error(USAGE, "--tee and --console do not go together");
+    }
+    if (console || (collector && !tee)) {
         if (console) {
             setenv("OTEL_TRACES_EXPORTER", "console", 1);
             setenv("OTEL_LOGS_EXPORTER", "console", 1);
@@ -249,7 +265,7 @@ int cmd_run(int argc, char **argv) {
     /* The embedded default: the local store. */
     char dbbuf[4096];
     struct runtime_info rt;
-    bool use_dash = db_opt == NULL && runtime_find(&rt) == 0;
+    bool use_dash = db_opt == NULL && !tee && runtime_find(&rt) == 0;
     const char *db_path = use_dash ? rt.db : store_default_path(db_opt, dbbuf, sizeof(dbbuf));
     if (db_path == NULL) {
         cli_error("the store's path is too long");
@@ -279,6 +295,11 @@ int cmd_run(int argc, char **argv) {
             return 1;
         }
         port = receiver_port(rcv);
+        if (tee && receiver_set_forward(rcv, collector_url, err, sizeof(err)) != 0) {
+            receiver_stop(rcv);
+            store_close(st);
+            return cli_usage_error(USAGE, "%s", err);
+        }
     }
     char url[64];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);

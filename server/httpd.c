@@ -369,6 +369,10 @@ static bool serve_one(struct conn *c) {
     uint8_t *inflated = NULL;
     req.body = (const uint8_t *)c->buf + head_len;
     req.body_len = body_len;
+    req.raw_body = req.body;
+    req.raw_len = body_len;
+    if (strcasecmp(encoding, "identity") != 0)
+        snprintf(req.raw_encoding, sizeof(req.raw_encoding), "%s", encoding);
     if (encoding[0] != '\0' && strcasecmp(encoding, "identity") != 0) {
         if (strcasecmp(encoding, "gzip") != 0 && strcasecmp(encoding, "deflate") != 0) {
             send_error(c, 415, "unsupported Content-Encoding (gzip and identity are)");

@@ -29,6 +29,9 @@ struct http_request {
     char content_type[128];
     const uint8_t *body; /* inflated when it was gzip */
     size_t body_len;
+    const uint8_t *raw_body; /* as received (still compressed) */
+    size_t raw_len;
+    char raw_encoding[64]; /* its Content-Encoding, "" for none */
 };
 
 struct http_response {

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "server/api.h"
+#include "server/forward.h"
 #include "server/grpcd.h"
 #include "server/httpd.h"
 #include "server/otlp_json.h"
@@ -18,6 +19,8 @@ struct receiver {
     struct store *store;
     struct httpd *httpd;
     struct grpcd *grpcd;
+    struct forward forward; /* --tee: where requests go on to */
+    bool forwarding;
     struct receiver_stats stats;
 };
 
@@ -145,6 +148,13 @@ static void handle_export(struct receiver *r, const struct http_request *req,
         respond_status(resp, 503, 14 /* UNAVAILABLE */, msg);
     else
         respond_ok(resp, json, traces ? "Spans" : "LogRecords", rejected, msg);
+    if (rc == 0 && r->forwarding) {
+        /* the collector gets the request as the program sent it (compressed or not) */
+        int st = forward_post(&r->forward, req->path, req->content_type,
+                              req->raw_encoding[0] ? req->raw_encoding : NULL, req->raw_body,
+                              req->raw_len);
+        if (st != 200) atomic_fetch_add(&r->stats.forward_errors, 1);
+    }
 }
 
 /* OTLP/gRPC: the same ingest behind the services' Export methods. */
@@ -209,6 +219,12 @@ int receiver_port(const struct receiver *r) {
     return httpd_port(r->httpd);
 }
 
+int receiver_set_forward(struct receiver *r, const char *url, char *err, size_t cap) {
+    int rc = forward_init(&r->forward, url, err, cap);
+    r->forwarding = rc == 0;
+    return rc;
+}
+
 int receiver_start_grpc(struct receiver *r, int port) {
     r->grpcd = grpcd_start(port, handle_grpc, r);
     return r->grpcd != NULL ? 0 : -errno;
@@ -227,6 +243,7 @@ void receiver_get_stats(const struct receiver *r, struct receiver_stats *out) {
     atomic_init(&out->logs, atomic_load(&r->stats.logs));
     atomic_init(&out->rejected, atomic_load(&r->stats.rejected));
     atomic_init(&out->store_errors, atomic_load(&r->stats.store_errors));
+    atomic_init(&out->forward_errors, atomic_load(&r->stats.forward_errors));
 }
 
 void receiver_stop(struct receiver *r) {

@@ -20,6 +20,7 @@ struct receiver_stats {
     atomic_ulong spans, logs;  /* records received (stored or already there) */
     atomic_ulong rejected;     /* records refused: partial success */
     atomic_ulong store_errors;
+    atomic_ulong forward_errors; /* --tee: requests the collector did not take (200) */
 };
 
 struct receiver;
@@ -31,6 +32,10 @@ int receiver_port(const struct receiver *r);
  * port). 0 or a negative errno. */
 int receiver_start_grpc(struct receiver *r, int port) __attribute__((warn_unused_result));
 int receiver_grpc_port(const struct receiver *r); /* 0: not serving gRPC */
+/* Also sends every OTLP/HTTP request on to the collector at url (http://),
+ * after storing it (`otel-preload run --tee`). 0 or -EINVAL (err says why). */
+int receiver_set_forward(struct receiver *r, const char *url, char *err, size_t cap)
+    __attribute__((warn_unused_result));
 void receiver_get_stats(const struct receiver *r, struct receiver_stats *out);
 void receiver_stop(struct receiver *r);
 

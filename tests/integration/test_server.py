@@ -257,6 +257,21 @@ class TestRun(unittest.TestCase):
         self.assertEqual(summary["run"], 2)
         self.assertEqual(summary["command"], [OTEL_PRELOAD, "bogus-command"])
 
+    def test_tee_sends_to_the_collector_and_keeps_locally(self):
+        import harness
+        if not harness.node_path() or not harness.have_node_modules():
+            self.skipTest("node or tests/interop/node_modules missing (scripts/setup)")
+        with harness.Receiver() as r:
+            rc, out, err = self.e.run(["run", "--tee", "--endpoint", r.endpoint, "--", "/bin/true"])
+            self.assertEqual(rc, 0, err)
+            self.assertIn(b"otel-preload: run 1: exit 0", err)
+            r.wait_requests(1, timeout=20)
+            self.assertIn("true", [s["name"] for s in r.spans()])
+        self.assertIn(("true",), self.e.sql("SELECT name FROM spans"))
+        rc, out, err = self.e.run(["run", "--tee", "--", "/bin/true"])
+        self.assertEqual(rc, 2)
+        self.assertIn(b"--tee needs a collector", err)
+
     def test_exec_failure(self):
         rc, out, err = self.e.run(["run", "--quiet", "--", "/nonexistent/program"])
         self.assertEqual(rc, 127)
