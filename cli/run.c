@@ -77,7 +77,10 @@ static const char *find_lib(char *buf, size_t cap) {
     static const char *const rel[] = {"/libotelpreload.so",
                                       "/../lib/otel-preload/libotelpreload.so"};
     for (size_t i = 0; i < 2; i++) {
-        snprintf(buf, cap, "%s%s", self, rel[i]);
+        size_t sl = strlen(self), rl = strlen(rel[i]);
+        if (sl + rl + 1 > cap) continue;
+        memcpy(buf, self, sl);
+        memcpy(buf + sl, rel[i], rl + 1);
         if (access(buf, R_OK) == 0) return buf;
     }
     return NULL;
