@@ -445,6 +445,15 @@ OTELP_FIRST int config_load(struct config *c, char *const *all_env) {
     c->shutdown_timeout_ms = 2000;
     get_u32(envp, "OTEL_PRELOAD_SHUTDOWN_TIMEOUT", &c->shutdown_timeout_ms, 0);
 
+    c->crash_timeout_ms = 500;
+    get_u32(envp, "OTEL_PRELOAD_CRASH_TIMEOUT", &c->crash_timeout_ms, 0);
+    c->crash_span_events = true;
+    const char *ce = env_lookup(envp, "OTEL_PRELOAD_CRASH_SPAN_EVENTS");
+    if (ce && config_parse_bool(ce, &c->crash_span_events) < 0) {
+        bad_value("OTEL_PRELOAD_CRASH_SPAN_EVENTS", ce, "true");
+        c->crash_span_events = true;
+    }
+
     c->log_span_events = true;
     const char *se = env_lookup(envp, "OTEL_PRELOAD_LOGS_SPAN_EVENTS");
     if (se && config_parse_bool(se, &c->log_span_events) < 0) {

@@ -81,6 +81,8 @@ struct config {
     bool handoff;                   /* OTEL_PRELOAD_HANDOFF: children hand exports to parents */
     uint32_t shutdown_timeout_ms;   /* OTEL_PRELOAD_SHUTDOWN_TIMEOUT: the flush budget at exit */
     bool log_span_events;           /* OTEL_PRELOAD_LOGS_SPAN_EVENTS: records also as span events */
+    uint32_t crash_timeout_ms;      /* OTEL_PRELOAD_CRASH_TIMEOUT: capture and flush of a crash */
+    bool crash_span_events;         /* OTEL_PRELOAD_CRASH_SPAN_EVENTS: exception events on spans */
     unsigned log_streams;           /* OTEL_PRELOAD_LOGS_STREAMS: bit set of 1 << fd (1, 2) */
     /* Upstream context: TRACEPARENT / TRACESTATE / BAGGAGE (raw or NULL). */
     char *traceparent, *tracestate, *baggage;

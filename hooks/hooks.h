@@ -4,7 +4,9 @@
 #define OTELP_HOOKS_HOOKS_H
 
 #include <stdbool.h>
+#include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "core/context.h"
@@ -50,6 +52,30 @@ void threads_after_fork_child(void);
 /* The pid this process image recorded (a vfork child shares our memory but
  * not our pid: hooks compare before touching state). */
 extern pid_t process_pid;
+
+/* The process root span, or NULL (ended, or none). */
+struct span *process_root_span(void);
+
+/* crash.c: what a crash leaves on the trace (docs/CRASH.md). */
+/* Whether sig is a crash signal: SEGV, BUS, ILL, FPE, ABRT, TRAP, SYS. */
+bool crash_signal(int sig);
+/* From the fatal-signal handler: records the crash (the FATAL log record,
+ * the exception on the thread's span and the root span) within the crash
+ * budget, once per process. CRASH_BEFORE: a crash was captured earlier
+ * (the program's handler went on); CRASH_NESTED: a fault while capturing,
+ * or another thread's capture that did not end the process in time: go
+ * straight to the original behaviour. */
+enum crash_result { CRASH_CAPTURED, CRASH_BEFORE, CRASH_NESTED };
+enum crash_result crash_capture(int sig, siginfo_t *info, void *uctx);
+/* The end of the crash budget (monotonic ns) while a crash is being
+ * captured or was just captured (the program's handler is exiting): the
+ * exit flush then stays async-signal-safe and within it. Else 0. */
+uint64_t crash_deadline(void);
+/* An alternate signal stack with a guard page for the calling thread
+ * (fresh: a thread just started, which has none). crash_thread_end gives
+ * it back as the thread ends. */
+void crash_thread_start(bool fresh);
+void crash_thread_end(void);
 
 /* signals.c: fatal-signal capture and disposition virtualisation. */
 void signals_install(void);

@@ -392,10 +392,25 @@ OTELP_FIRST static void add_exit_attributes(struct span *s) {
     }
 }
 
+struct span *process_root_span(void) {
+    return root;
+}
+
 OTELP_FIRST void process_finish(bool in_signal) {
     if (!preload_active || getpid() != process_pid) return;
     if (atomic_exchange(&finished, 1)) return;
     guard_enter();
+    uint64_t crash_end = crash_deadline();
+    if (crash_end) {
+        /* After a crash (the program's own handler may be exiting): no
+         * malloc, and what is left of the crash budget, at least a tenth. */
+        in_signal = true;
+        uint64_t now = clock_mono_ns(), floor = telemetry.cfg.crash_timeout_ms / 10;
+        uint64_t left = crash_end > now ? (crash_end - now) / 1000000u : 0;
+        if (left < floor) left = floor;
+        if (left < telemetry.cfg.shutdown_timeout_ms)
+            telemetry.cfg.shutdown_timeout_ms = (uint32_t)left;
+    }
     struct span *s = root;
     root = NULL;
     telemetry_set_root_span(NULL);

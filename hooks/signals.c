@@ -3,20 +3,28 @@
  *
  * For each signal whose default action terminates the process and whose
  * disposition at start is SIG_DFL, we install a handler ("managed"). The
- * handler records the signal, runs the bounded final flush (unless the
- * signal interrupted our own code), restores SIG_DFL and re-raises, so the
- * process dies exactly as it would have: same signal, same core dump. A
- * synchronous fault (SIGSEGV from a bad access) simply returns to re-fault.
+ * handler records the signal (a crash signal: the exception, crash.c), runs
+ * the bounded final flush (unless the signal interrupted our own code),
+ * restores SIG_DFL and dies as the program would have: a synchronous fault
+ * returns to re-fault (same core dump, same crash site); any other signal
+ * is sent again to the same thread with its original siginfo.
  *
  * The program's view is virtualised: sigaction/signal/sysv_signal/
- * bsd_signal/sigset report SIG_DFL where our handler sits; a program that
- * installs its own handler (or SIG_IGN) replaces ours and we step aside; one
- * that sets SIG_DFL again gets ours back. Exec resets handlers, so children
- * see the kernel's defaults. Depends on core/ and process.c. */
+ * bsd_signal/sigset report SIG_DFL where our handler sits. A program that
+ * installs its own handler for a crash signal (SEGV, BUS, ILL, FPE, ABRT,
+ * TRAP, SYS) keeps ours in front ("chained"): the crash is recorded first,
+ * then the program's handler runs with its own mask and flags and decides
+ * (returns to re-fault, _exits, siglongjmps out); sigaction answers with
+ * the program's own action. For the other signals, a program's handler
+ * (or SIG_IGN) replaces ours and we step aside; one that sets SIG_DFL again
+ * gets ours back. Exec resets handlers, so children see the kernel's
+ * defaults. Depends on core/, crash.c and process.c. */
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <pthread.h>
 #include <string.h>
+#include <ucontext.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -34,6 +42,23 @@ static const int fatal_signals[] = {SIGHUP,  SIGINT,  SIGQUIT,   SIGILL,  SIGTRA
 
 #define NSIG_MANAGED 65
 static _Atomic unsigned char managed[NSIG_MANAGED];
+/* Crash signals with the program's own handler behind ours: its action is
+ * in program_acts[sig][program_slot[sig]] (written in the other slot, then
+ * switched, so a handler on another thread reads a whole one). */
+static _Atomic unsigned char chained[NSIG_MANAGED];
+static struct sigaction program_acts[NSIG_MANAGED][2];
+static _Atomic unsigned char program_slot[NSIG_MANAGED];
+
+static void set_program_action(int sig, const struct sigaction *act) {
+    unsigned next = !atomic_load(&program_slot[sig]);
+    program_acts[sig][next] = *act;
+    atomic_store(&program_slot[sig], (unsigned char)next);
+    atomic_store(&chained[sig], 1);
+}
+
+static const struct sigaction *program_action(int sig) {
+    return &program_acts[sig][atomic_load(&program_slot[sig])];
+}
 
 static bool is_fatal(int sig) {
     for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
@@ -57,29 +82,67 @@ static void set_default(int sig) {
     if (real_sigaction) real_sigaction(sig, &dfl, NULL);
 }
 
+/* Sends sig again to this thread, with the original siginfo when the
+ * kernel allows it (a kill-sent signal keeps its sender); it is blocked
+ * until the handler returns, then the default action runs. */
+static void reraise(int sig, const siginfo_t *info) {
+    pid_t pid = getpid(), tid = (pid_t)syscall(SYS_gettid);
+    if (!info || syscall(SYS_rt_tgsigqueueinfo, pid, tid, sig, info) != 0)
+        syscall(SYS_tgkill, pid, tid, sig);
+}
+
+/* Runs the program's own handler as the kernel would have: its mask added
+ * to the interrupted one, the signal blocked unless SA_NODEFER, reset to
+ * the default first with SA_RESETHAND. */
+static void call_program(int sig, siginfo_t *info, void *uctx) {
+    struct sigaction pa = *program_action(sig);
+    sigset_t mask;
+    if (uctx)
+        mask = ((ucontext_t *)uctx)->uc_sigmask;
+    else
+        sigemptyset(&mask);
+    sigorset(&mask, &mask, &pa.sa_mask);
+    if (!(pa.sa_flags & SA_NODEFER)) sigaddset(&mask, sig);
+    if (pa.sa_flags & SA_RESETHAND) {
+        atomic_store(&chained[sig], 0);
+        atomic_store(&managed[sig], 1);
+    }
+    pthread_sigmask(SIG_SETMASK, &mask, NULL);
+    if (pa.sa_flags & SA_SIGINFO)
+        pa.sa_sigaction(sig, info, uctx);
+    else if (pa.sa_handler != SIG_DFL && pa.sa_handler != SIG_IGN)
+        pa.sa_handler(sig);
+}
+
 static void on_fatal(int sig, siginfo_t *info, void *uctx) {
-    (void)uctx;
     int saved_errno = errno;
-    /* In a vfork child, or inside our own code (state may be half-written):
-     * record nothing, just die. */
-    if (!guard_active() && getpid() == process_pid) {
+    bool ours = preload_active && getpid() == process_pid; /* not a vfork child */
+    bool crash = crash_signal(sig);
+    enum crash_result got = CRASH_BEFORE;
+    if (ours && crash) got = crash_capture(sig, info, uctx);
+    if (crash && got != CRASH_NESTED && atomic_load(&chained[sig])) {
+        /* The program decides; its _exit or exit flushes (process.c). */
+        errno = saved_errno;
+        call_program(sig, info, uctx);
+        return;
+    }
+    /* Inside our own code (state may be half-written), or a second fault
+     * while capturing: no flush, just die. */
+    if (ours && !guard_active() && got != CRASH_NESTED) {
         process_note_signal(sig);
         process_finish(true);
     }
     set_default(sig);
     atomic_store(&managed[sig], 0);
-    bool fault =
-        info && info->si_code > 0 &&
-        (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP);
-    if (!fault) {
-        /* Deliver it again to this thread; it is blocked until we return. */
-        syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), sig);
-    }
+    bool fault = info && info->si_code > 0 &&
+                 (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE);
+    if (!fault) reraise(sig, info);
     errno = saved_errno;
 }
 
 OTELP_FIRST void signals_install(void) {
     if (!REAL(sigaction)) return;
+    crash_thread_start(false); /* the main thread's alternate stack */
     struct sigaction ours, old;
     our_action(&ours);
     for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++) {
@@ -104,6 +167,19 @@ static void fake_default(struct sigaction *old) {
     old->sa_handler = SIG_DFL;
 }
 
+/* What the program believes the disposition of sig is, while ours is in
+ * the kernel. */
+static void virtual_old(int sig, bool was, bool was_chained, const struct sigaction *kold,
+                        struct sigaction *oldact) {
+    if (!oldact) return;
+    if (was_chained)
+        *oldact = *program_action(sig);
+    else if (was)
+        fake_default(oldact);
+    else
+        *oldact = *kold;
+}
+
 HOOK_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *oldact) {
     if (!REAL(sigaction)) {
         errno = ENOSYS;
@@ -111,37 +187,39 @@ HOOK_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction
     }
     if (!preload_active || sig <= 0 || sig >= NSIG_MANAGED || !is_fatal(sig))
         return real_sigaction(sig, act, oldact);
-    bool was = atomic_load(&managed[sig]);
+    bool was = atomic_load(&managed[sig]), was_chained = atomic_load(&chained[sig]);
     if (!act) {
-        if (!was) return real_sigaction(sig, NULL, oldact);
-        if (oldact) fake_default(oldact);
-        return 0;
-    }
-    if (is_default(act)) {
-        /* The program wants the default: keep (or put back) ours. */
-        struct sigaction ours, kold;
-        our_action(&ours);
-        int rc = real_sigaction(sig, &ours, &kold);
-        if (rc < 0) return rc;
-        atomic_store(&managed[sig], 1);
-        if (oldact) {
-            if (was)
-                fake_default(oldact);
-            else
-                *oldact = kold;
-        }
+        if (!was && !was_chained) return real_sigaction(sig, NULL, oldact);
+        virtual_old(sig, was, was_chained, NULL, oldact);
         return 0;
     }
     struct sigaction kold;
+    memset(&kold, 0, sizeof kold);
+    if (is_default(act)) {
+        /* The program wants the default: keep (or put back) ours. */
+        struct sigaction ours;
+        our_action(&ours);
+        int rc = real_sigaction(sig, &ours, &kold);
+        if (rc < 0) return rc;
+        atomic_store(&chained[sig], 0);
+        atomic_store(&managed[sig], 1);
+        virtual_old(sig, was, was_chained, &kold, oldact);
+        return 0;
+    }
+    if (crash_signal(sig) && (was || was_chained) && act->sa_handler != SIG_IGN) {
+        /* A crash signal's handler: ours stays in front of it. */
+        struct sigaction keep;
+        virtual_old(sig, was, was_chained, &kold, &keep);
+        set_program_action(sig, act);
+        atomic_store(&managed[sig], 0);
+        if (oldact) *oldact = keep;
+        return 0;
+    }
     int rc = real_sigaction(sig, act, &kold);
     if (rc < 0) return rc;
     atomic_store(&managed[sig], 0);
-    if (oldact) {
-        if (was)
-            fake_default(oldact);
-        else
-            *oldact = kold;
-    }
+    atomic_store(&chained[sig], 0);
+    virtual_old(sig, was, was_chained, &kold, oldact);
     return 0;
 }
 
@@ -155,18 +233,31 @@ static sighandler_t signal_like(sighandler_t (*real)(int, sighandler_t), int sig
     }
     if (!preload_active || sig <= 0 || sig >= NSIG_MANAGED || !is_fatal(sig))
         return real(sig, handler);
-    bool was = atomic_load(&managed[sig]);
+    bool was = atomic_load(&managed[sig]), was_chained = atomic_load(&chained[sig]);
+    sighandler_t before = was_chained ? program_action(sig)->sa_handler : SIG_DFL;
     sighandler_t old = real(sig, handler);
     if (old == SIG_ERR) return old;
+    struct sigaction ours;
+    our_action(&ours);
     if (handler == SIG_DFL) {
-        struct sigaction ours;
-        our_action(&ours);
-        if (REAL(sigaction) && real_sigaction(sig, &ours, NULL) == 0)
+        if (REAL(sigaction) && real_sigaction(sig, &ours, NULL) == 0) {
+            atomic_store(&chained[sig], 0);
             atomic_store(&managed[sig], 1);
+        }
+    } else if (crash_signal(sig) && (was || was_chained) && handler != SIG_IGN &&
+               handler != SIG_HOLD) {
+        /* Put ours back in front of what the real call installed (with
+         * the flags it chose: SA_RESTART for signal(), and so on). */
+        struct sigaction theirs;
+        if (REAL(sigaction) && real_sigaction(sig, &ours, &theirs) == 0) {
+            set_program_action(sig, &theirs);
+            atomic_store(&managed[sig], 0);
+        }
     } else {
         atomic_store(&managed[sig], 0);
+        atomic_store(&chained[sig], 0);
     }
-    return was ? SIG_DFL : old;
+    return was_chained ? before : was ? SIG_DFL : old;
 }
 
 HOOK_EXPORT sighandler_t signal(int sig, sighandler_t h) {

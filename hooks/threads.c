@@ -137,6 +137,7 @@ static void finish_thread_span(struct span *s, struct thread_slot *t, bool cut_s
 
 static void thread_end(void *arg) {
     (void)arg;
+    crash_thread_end();
     int slot = my_slot;
     my_slot = -1;
     struct span *s = telemetry_current_span() ? my_span : NULL;
@@ -179,6 +180,7 @@ static void *trampoline(void *p) {
     telemetry_set_current_span(s);
     my_span = s;
     my_slot = claim_slot(s, tid); /* -1, table full: still traced, not cut short at exit */
+    crash_thread_start(true);     /* a stack overflow here is caught too */
     guard_leave();
     void *ret;
     pthread_cleanup_push(thread_end, NULL);
