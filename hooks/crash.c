@@ -67,9 +67,10 @@
 
 /* ---- alternate stacks ---- */
 
-/* 64 KiB: the handler's own work, and the copy's (dlopen, libunwind,
- * encoding) runs on the same stack. Reserved, not committed: a thread that
- * never takes a signal touches none of it. */
+/* 256 KiB: the handler's own work (the exit flush encodes and sends from
+ * it), and the copy's (dlopen, libunwind, the log export) runs on the same
+ * stack. Reserved, not committed: a thread that never takes a signal
+ * touches none of it. Stacks of ended threads are kept for new ones. */
 #define ALT_SIZE (256 * 1024)
 #define ALT_GUARD 4096
 #define ALT_SPARES 16
@@ -121,9 +122,10 @@ void crash_thread_end(void) {
     void *p = my_alt;
     if (!p) return;
     my_alt = NULL;
-    stack_t ss = {.ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE}, old;
-    /* The program may have put its own in its place: then ours is unused. */
-    if (sigaltstack(NULL, &old) == 0 && old.ss_sp == p && sigaltstack(&ss, NULL) < 0) return;
+    /* Off (ours, or one the program put in its place: the thread is
+     * ending), so no signal can land on it once another thread has it. */
+    stack_t ss = {.ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE};
+    if (sigaltstack(&ss, NULL) < 0) return;
     alt_free(p);
 }
 
