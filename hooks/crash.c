@@ -325,6 +325,12 @@ static struct {
 /* Room for the exception events when a dying process may not malloc. */
 static char room_root[2 * STACK_TEXT] OTELP_COLD, room_thread[2 * STACK_TEXT] OTELP_COLD;
 
+void crash_after_fork_child(void) {
+    /* A fork from a program's crash handler: the child has not crashed. */
+    atomic_store(&crash.owner, 0);
+    atomic_store(&crash.capturing, 0);
+}
+
 /* A program's handler that exits does so right after the capture; one
  * that recovered (siglongjmp) and exits much later is not dying of it. */
 uint64_t crash_deadline(void) {

@@ -76,6 +76,7 @@ uint64_t crash_deadline(void);
  * it back as the thread ends. */
 void crash_thread_start(bool fresh);
 void crash_thread_end(void);
+void crash_after_fork_child(void);
 
 /* signals.c: fatal-signal capture and disposition virtualisation. */
 void signals_install(void);

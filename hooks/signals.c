@@ -155,7 +155,8 @@ OTELP_FIRST void signals_install(void) {
     }
 }
 
-void signals_after_fork_child(void) { /* handlers and managed[] carry over */
+void signals_after_fork_child(void) { /* handlers, managed[] and chained[] carry over */
+    crash_after_fork_child();
 }
 
 static bool is_default(const struct sigaction *act) {

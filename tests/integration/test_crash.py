@@ -22,14 +22,6 @@ SANITIZE = os.environ.get("OTELP_SANITIZE", "none")
 LINE = re.compile(r"^#(\d+) 0x([0-9a-f]{16}) (\S+) \((.*)\+0x([0-9a-f]+)\)( build-id [0-9a-f]+)?$|"
                   r"^#(\d+) 0x([0-9a-f]{16}) (\S+) \(unmapped\)$")
 
-# The TSan runtime takes over thread creation and signal delivery in ways
-# the copy the capture makes cannot run under (it deadlocks in the
-# runtime's own locks, then the budget ends it): the capture is bounded
-# there, but what it records is left to the other builds.
-no_capture_under_tsan = unittest.skipIf(
-    SANITIZE == "thread", "the TSan runtime's locks stop the capture's copy (bounded, not recorded)")
-
-
 def crash_logs(rcv, decoded=None):
     return [r for r in rcv.logs(decoded) if r.get("eventName") == "exception"]
 
@@ -83,7 +75,6 @@ class Crash(unittest.TestCase):
         (root,) = [s for s in spans if s["name"] == name]
         return root
 
-    @no_capture_under_tsan
     def test_every_signal(self):
         cases = [("segv", signal.SIGSEGV, r"^Segmentation fault: address 0x0 not mapped \(SEGV_MAPERR\)$"),
                  ("bus", signal.SIGBUS, r"^Bus error: address 0x[0-9a-f]+ .*\(BUS_ADRERR\)$"),
@@ -115,7 +106,6 @@ class Crash(unittest.TestCase):
                 if sig in (signal.SIGSEGV, signal.SIGBUS) and mode != "kill-segv":
                     self.assertRegex(a["signal.fault.address"], r"^0x[0-9a-f]+$")
 
-    @no_capture_under_tsan
     def test_frames_name_the_program_functions_in_order(self):
         _, _, _, logs, _, _ = self.crash(["segv"], expect=-signal.SIGSEGV)
         a = self.one_record(logs)
@@ -155,15 +145,13 @@ class Crash(unittest.TestCase):
                 else:
                     self.assertTrue(all(n.startswith("recurse+") for n in names), names[:5])
 
-    @no_capture_under_tsan
     def test_stack_overflow_on_main(self):
         _, _, _, logs, _, _ = self.crash(["overflow"], expect=-signal.SIGSEGV)
         names = frames(self.one_record(logs)["exception.stacktrace"])
         self.assertEqual(len(names), 128)
         self.assertTrue(all(n.startswith("recurse+") for n in names), names[:5])
 
-    @no_threads_under_tsan
-    @unittest.skipIf(SANITIZE == "address", "the ASan runtime replaces malloc: no glibc heap lock to hold")
+    @unittest.skipIf(SANITIZE != "none", "sanitizer runtimes replace malloc: no glibc heap lock to hold")
     def test_crash_inside_malloc_with_the_heap_lock_held(self):
         _, _, _, logs, spans, took = self.crash(["malloc"], expect=-signal.SIGSEGV)
         names = frames(self.one_record(logs)["exception.stacktrace"])
@@ -181,7 +169,6 @@ class Crash(unittest.TestCase):
         self.one_record(logs)
         self.assertEqual(len(exception_events(self.root(spans))), 1)
 
-    @no_capture_under_tsan
     def test_collector_down_is_bounded(self):
         for how, env in (("refused", {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d" % free_port()}),
                          ("silent", None)):
@@ -197,7 +184,6 @@ class Crash(unittest.TestCase):
                 # The crash budget bounds the capture and the flush.
                 self.assertLess(took, 3.0)
 
-    @no_capture_under_tsan
     def test_own_handler_exits(self):
         rc, out, _, logs, spans, _ = self.crash(["handler-exit"], expect=3)
         self.assertEqual(out, b"handled\n")
@@ -206,7 +192,6 @@ class Crash(unittest.TestCase):
         self.assertEqual(root["attributes"]["process.exit.code"], 3)
         self.assertEqual(len(exception_events(root)), 1)
 
-    @no_capture_under_tsan
     def test_own_handler_siglongjmps_out(self):
         rc, out, _, logs, spans, _ = self.crash(["handler-longjmp"], expect=0)
         self.assertEqual(out, b"recovered\n")
@@ -215,7 +200,6 @@ class Crash(unittest.TestCase):
         self.assertEqual(root["attributes"]["process.exit.code"], 0)
         self.assertEqual(len(exception_events(root)), 1)
 
-    @no_capture_under_tsan
     def test_own_handler_returns_to_refault(self):
         rc, out, _, logs, spans, _ = self.crash(["handler-refault"], expect=-signal.SIGSEGV)
         self.assertEqual(out, b"handled\n")
@@ -224,20 +208,17 @@ class Crash(unittest.TestCase):
         self.assertEqual(root["attributes"]["process.exit.signal"], signal.SIGSEGV)
         self.assertEqual(len(exception_events(root)), 1)
 
-    @no_capture_under_tsan
     def test_double_fault_in_own_handler(self):
         # The program's handler faults: the kernel kills as without the
         # shim; the record made before the handler ran is out.
         _, _, _, logs, _, _ = self.crash(["handler-fault"], expect=-signal.SIGSEGV, requests=1)
         self.one_record(logs)
 
-    @no_capture_under_tsan
     def test_kill_sent_siginfo_reaches_own_handler(self):
         _, out, _, logs, _, _ = self.crash(["siginfo"], expect=0)
         self.assertRegex(out, rb"^code 0 pid \d+\n$")
         self.assertEqual(self.one_record(logs)["signal.code"], 0)
 
-    @no_capture_under_tsan
     def test_assert(self):
         _, _, err, logs, spans, _ = self.crash(["assert"], expect=-signal.SIGABRT)
         self.assertIn(b"Assertion `zero == 1", err)
@@ -251,7 +232,6 @@ class Crash(unittest.TestCase):
         self.assertEqual(exception_events(self.root(spans))[0]["attributes"]["exception.type"],
                          "assertion")
 
-    @no_capture_under_tsan
     def test_uncaught_cxx_exception(self):
         if not os.path.exists(CRASH_CXX):
             self.skipTest("no C++ compiler at build time")
@@ -265,7 +245,6 @@ class Crash(unittest.TestCase):
                 root = self.root(spans, "crash_cxx")
                 self.assertEqual(exception_events(root)[0]["attributes"]["exception.type"], typ)
 
-    @no_capture_under_tsan
     def test_span_events_can_be_switched_off(self):
         _, _, _, logs, spans, _ = self.crash(["segv"], expect=-signal.SIGSEGV,
                                              OTEL_PRELOAD_CRASH_SPAN_EVENTS="false")
@@ -304,7 +283,6 @@ class Crash(unittest.TestCase):
         self.assertEqual(shim[0], "crash_here", bt)
         self.assertEqual(shim, plain)
 
-    @unittest.skipIf(SANITIZE == "thread", "the TSan runtime under unshare is left to the other builds")
     def test_pid_1_in_a_pid_namespace_ends_too(self):
         if not shutil.which("unshare") or subprocess.run(["unshare", "-pf", "true"]).returncode:
             self.skipTest("cannot make a PID namespace here")

@@ -89,16 +89,17 @@ class ExitPaths(unittest.TestCase):
             env = preload_env(**otlp_env(rcv))
             p = subprocess.Popen([EXIT_PATHS, "sleep", "20000"], env=env,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            # Bounded wait for the program to be running main (its comm is set).
-            for _ in range(200):
+            # Bounded wait for the shim to catch SIGTERM (SigCgt): a sanitizer
+            # runtime on a loaded machine takes far more than 0.1 s to start.
+            for _ in range(1000):
                 try:
-                    with open("/proc/%d/stat" % p.pid) as f:
-                        if "exit_paths" in f.read():
-                            break
+                    with open("/proc/%d/status" % p.pid) as f:
+                        cgt = [x for x in f.read().splitlines() if x.startswith("SigCgt:")]
+                    if cgt and int(cgt[0].split()[1], 16) & (1 << (signal.SIGTERM - 1)):
+                        break
                 except OSError:
                     pass
                 time.sleep(0.01)
-            time.sleep(0.1)
             p.send_signal(signal.SIGTERM)
             out, err = p.communicate(timeout=30)
             self.assertEqual(p.returncode, -signal.SIGTERM)
