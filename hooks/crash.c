@@ -78,7 +78,7 @@
 static _Thread_local void *my_alt __attribute__((tls_model("initial-exec")));
 static _Atomic(void *) alt_spares[ALT_SPARES];
 
-static void *alt_new(void) {
+OTELP_FIRST static void *alt_new(void) {
     for (int i = 0; i < ALT_SPARES; i++) {
         void *p = atomic_exchange_explicit(&alt_spares[i], NULL, memory_order_acquire);
         if (p) return p;
@@ -304,10 +304,11 @@ struct shared {
     char stack[STACK_TEXT];
 };
 
-/* The crash being captured: one per process, the first to claim it. */
+/* The crash being captured: one per process, the first to claim it. The
+ * flags are read at every exit: kept out of the cold storage. */
+static _Atomic pid_t crash_owner;   /* the tid that captured (or is capturing), 0 none */
+static _Atomic int crash_capturing; /* 1 while it is */
 static struct {
-    _Atomic pid_t owner;   /* the tid that captured (or is capturing), 0 none */
-    _Atomic int capturing; /* 1 while it is */
     int sig;
     siginfo_t info;
     ucontext_t *uc;
@@ -327,16 +328,16 @@ static char room_root[2 * STACK_TEXT] OTELP_COLD, room_thread[2 * STACK_TEXT] OT
 
 void crash_after_fork_child(void) {
     /* A fork from a program's crash handler: the child has not crashed. */
-    atomic_store(&crash.owner, 0);
-    atomic_store(&crash.capturing, 0);
+    atomic_store(&crash_owner, 0);
+    atomic_store(&crash_capturing, 0);
 }
 
 /* A program's handler that exits does so right after the capture; one
  * that recovered (siglongjmp) and exits much later is not dying of it. */
-uint64_t crash_deadline(void) {
-    if (!atomic_load(&crash.owner)) return 0;
+OTELP_FIRST uint64_t crash_deadline(void) {
+    if (!atomic_load(&crash_owner)) return 0;
     uint64_t end = crash.deadline + (uint64_t)telemetry.cfg.crash_timeout_ms * 1000000u;
-    return atomic_load(&crash.capturing) || clock_mono_ns() < end ? crash.deadline : 0;
+    return atomic_load(&crash_capturing) || clock_mono_ns() < end ? crash.deadline : 0;
 }
 
 static void describe(int sig, const siginfo_t *info, bool in_shim) {
@@ -819,20 +820,20 @@ static void add_exception(struct span *s, char *room, size_t room_size, const ch
 enum crash_result crash_capture(int sig, siginfo_t *info, void *uctx) {
     pid_t me = gettid_raw();
     pid_t none = 0;
-    if (!atomic_compare_exchange_strong(&crash.owner, &none, me)) {
-        if (!atomic_load(&crash.capturing)) return CRASH_BEFORE;
+    if (!atomic_compare_exchange_strong(&crash_owner, &none, me)) {
+        if (!atomic_load(&crash_capturing)) return CRASH_BEFORE;
         if (none == me) return CRASH_NESTED; /* a fault while capturing: no more */
         /* Another thread is capturing: it ends the process. Wait for it,
          * bounded, then go on to the original behaviour. */
         uint64_t until = clock_mono_ns() + (uint64_t)telemetry.cfg.crash_timeout_ms * 1000000u +
                          (uint64_t)telemetry.cfg.shutdown_timeout_ms * 1000000u;
-        while (atomic_load(&crash.capturing) && clock_mono_ns() < until)
+        while (atomic_load(&crash_capturing) && clock_mono_ns() < until)
             sleep_ms(5);
         return CRASH_NESTED;
     }
-    atomic_store(&crash.capturing, 1);
+    atomic_store(&crash_capturing, 1);
     capture(sig, info, uctx, me);
-    atomic_store(&crash.capturing, 0);
+    atomic_store(&crash_capturing, 0);
     return CRASH_CAPTURED;
 }
 

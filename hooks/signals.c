@@ -46,7 +46,7 @@ static _Atomic unsigned char managed[NSIG_MANAGED];
  * in program_acts[sig][program_slot[sig]] (written in the other slot, then
  * switched, so a handler on another thread reads a whole one). */
 static _Atomic unsigned char chained[NSIG_MANAGED];
-static struct sigaction program_acts[NSIG_MANAGED][2];
+static struct sigaction program_acts[NSIG_MANAGED][2] OTELP_COLD;
 static _Atomic unsigned char program_slot[NSIG_MANAGED];
 
 static void set_program_action(int sig, const struct sigaction *act) {
