@@ -43,7 +43,8 @@ static uint64_t key_for(unsigned generation) {
     if (atomic_load_explicit(&key_generation, memory_order_acquire) == generation)
         return atomic_load_explicit(&process_key, memory_order_relaxed);
     uint64_t key;
-    if (getrandom(&key, sizeof key, GRND_NONBLOCK) != (ssize_t)sizeof key) {
+    /* The system call, not glibc's getrandom (2.25): the shim loads on 2.17. */
+    if (syscall(SYS_getrandom, &key, sizeof key, GRND_NONBLOCK) != (long)sizeof key) {
         /* No entropy yet (early boot): what differs between processes. */
         uint64_t x = clock_mono_ns() ^ ((uint64_t)getpid() << 32) ^ clock_now_ns();
         key = splitmix(&x);

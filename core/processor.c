@@ -195,15 +195,17 @@ static void *worker_main(void *arg);
 int processor_spawn_thread(void *(*fn)(void *), size_t stack_size) {
     sigset_t all, old;
     sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old); /* the new thread inherits the mask */
+    /* sigprocmask is per thread on Linux (and in glibc before 2.32, libc has
+     * no pthread_sigmask: preload/abi_floor.h). */
+    sigprocmask(SIG_SETMASK, &all, &old); /* the new thread inherits the mask */
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, stack_size);
+    if (pthread_attr_setstacksize) pthread_attr_setstacksize(&attr, stack_size);
     pthread_t t;
     int rc = processor_thread_create(&t, &attr, fn, NULL);
     pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    sigprocmask(SIG_SETMASK, &old, NULL);
     return rc;
 }
 

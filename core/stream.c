@@ -47,7 +47,8 @@ int stream_init(unsigned streams, uint32_t slots) {
     if (!streams) return 0;
     pool = log_pool_new(slots, STREAM_SLOT);
     if (!pool) return -ENOMEM;
-    if (pthread_key_create(&exit_key, on_thread_exit) != 0) return -ENOMEM;
+    /* Weak (preload/abi_floor.h): without libpthread there is one thread. */
+    if (pthread_key_create && pthread_key_create(&exit_key, on_thread_exit) != 0) return -ENOMEM;
     stream_capture = streams;
     return 0;
 }
@@ -61,7 +62,7 @@ static struct log_record *begin_line(int idx) {
     tls_line[idx] = r;
     if (!tls_registered) {
         tls_registered = true;
-        pthread_setspecific(exit_key, (void *)1);
+        if (pthread_setspecific) pthread_setspecific(exit_key, (void *)1);
     }
     return r;
 }

@@ -108,7 +108,8 @@ static const struct thread_name *thread_name_of(void *pc, struct thread_name *sp
         }
     struct thread_name *t = n < THREAD_NAMES ? &thread_names[n] : spare;
     Dl_info info;
-    if (dladdr(pc, &info) && info.dli_sname && info.dli_saddr == pc) {
+    info.dli_fname = NULL; /* dladdr is weak: preload/abi_floor.h */
+    if (dladdr && dladdr(pc, &info) && info.dli_sname && info.dli_saddr == pc) {
         snprintf(t->name, sizeof t->name, "%s", info.dli_sname);
     } else if (info.dli_fname) {
         const char *base = strrchr(info.dli_fname, '/');

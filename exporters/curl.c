@@ -46,6 +46,7 @@ static int (*openssl_init)(uint64_t, const void *);
 static void openssl_no_atexit(void) {
     /* Only when nobody loaded OpenSSL yet: then we are first to initialise
      * it, and the first caller decides whether an atexit handler exists. */
+    if (!dlopen) return; /* weak: preload/abi_floor.h */
     void *h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_NOLOAD);
     bool ours = !h;
     if (!h) h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
@@ -59,6 +60,7 @@ void curl_early(void) {
      * but not initialised: nothing initialises OpenSSL from a constructor.
      * Being first, NO_ATEXIT keeps OPENSSL_cleanup out of the program's
      * exit, so our final flush can still use TLS. */
+    if (!dlopen) return; /* weak: preload/abi_floor.h */
     void *h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_NOLOAD);
     if (!h) return;
     int (*init)(uint64_t, const void *);
@@ -80,7 +82,7 @@ static void load(void) {
         atomic_store(&state, 3);
         return;
     }
-    void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+    void *h = dlopen ? dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL) : NULL;
     if (h) {
         *(void **)&cu.global_init = dlsym(h, "curl_global_init");
         *(void **)&cu.init = dlsym(h, "curl_easy_init");
@@ -96,7 +98,10 @@ static void load(void) {
         !cu.cleanup || !cu.slist_append || !cu.slist_free_all || !cu.version_info ||
         cu.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         diag_warn("https and gRPC exports need libcurl (libcurl.so.4), which cannot be loaded%s%s",
-                  h ? "" : ": ", h ? "" : dlerror());
+                  h ? "" : ": ",
+                  h          ? ""
+                  : !dlerror ? "no dlopen (glibc < 2.34 without libdl)"
+                             : dlerror());
         atomic_store(&state, 2);
         return;
     }
@@ -111,7 +116,10 @@ static void load(void) {
 }
 
 int curl_load(void) {
-    pthread_once(&once, load);
+    if (pthread_once)
+        pthread_once(&once, load);
+    else if (atomic_load(&state) == 0)
+        load(); /* glibc before 2.34 without libpthread: one thread */
     int s = atomic_load(&state);
     return s == 1 ? 0 : s == 3 ? -ESHUTDOWN : -ENOSYS;
 }
@@ -339,7 +347,7 @@ int curl_conn_post(struct curl_conn *c, const struct transport_request *req, con
      * the program's signals. */
     sigset_t all, old;
     sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
+    sigprocmask(SIG_BLOCK, &all, &old); /* per thread: preload/abi_floor.h */
     CURLcode rc;
     for (int attempt = 0;; attempt++) {
         c->total = 0;
@@ -358,7 +366,7 @@ int curl_conn_post(struct curl_conn *c, const struct transport_request *req, con
         cu.setopt(h, CURLOPT_FRESH_CONNECT, 1L);
     }
     cu.setopt(h, CURLOPT_FRESH_CONNECT, 0L);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    sigprocmask(SIG_SETMASK, &old, NULL);
     cu.setopt(h, CURLOPT_HTTPHEADER, NULL);
     cu.slist_free_all(list);
     c->res = NULL;

@@ -23,7 +23,8 @@ static _Atomic int state; /* 0 not tried, 1 loaded, 2 failed */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void load(void) {
-    void *h = dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);
+    /* dlopen is weak: glibc before 2.34 has it only with libdl loaded. */
+    void *h = dlopen ? dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL) : NULL;
     if (h) {
         *(void **)&zl.init2 = dlsym(h, "deflateInit2_");
         *(void **)&zl.deflate = dlsym(h, "deflate");
@@ -42,7 +43,10 @@ static void load(void) {
 bool gzip_ready(bool may_load) {
     int s = atomic_load(&state);
     if (s == 0 && may_load) {
-        pthread_once(&once, load);
+        if (pthread_once)
+            pthread_once(&once, load);
+        else
+            load(); /* glibc before 2.34 without libpthread: one thread */
         s = atomic_load(&state);
     }
     return s == 1;

@@ -53,7 +53,22 @@
 
 void __syslog_chk(int pri, int flag, const char *fmt, ...);
 void __vsyslog_chk(int pri, int flag, const char *fmt, va_list ap);
-int __vsnprintf_chk(char *s, size_t maxlen, int flag, size_t slen, const char *fmt, va_list ap);
+
+/* Newer than the shim's ABI floor (strerrorname_np: glibc 2.32) or fortified
+ * (no _chk import: preload/abi_floor.h): looked up at run time, once. NULL
+ * when the C library has none. */
+static struct {
+    _Atomic int state; /* 0 not looked up, 1 done */
+    const char *(*strerrorname_np)(int);
+    int (*vsnprintf_chk)(char *, size_t, int, size_t, const char *, va_list);
+} late;
+
+static void late_resolve(void) {
+    if (atomic_load_explicit(&late.state, memory_order_acquire)) return;
+    *(void **)&late.strerrorname_np = symbols_lookup("strerrorname_np");
+    *(void **)&late.vsnprintf_chk = symbols_lookup("__vsnprintf_chk");
+    atomic_store_explicit(&late.state, 1, memory_order_release);
+}
 
 /* ---- the common path ---- */
 
@@ -80,7 +95,8 @@ static void add_int_(struct attrs *l, struct str key, int64_t value) {
 /* error.type (the errno name, stable semantic convention) and
  * errno.message (its text, as the call prints it). */
 static void add_errno(struct attrs *l, int errnum, char *buf, size_t cap) {
-    const char *name = strerrorname_np(errnum);
+    late_resolve();
+    const char *name = late.strerrorname_np ? late.strerrorname_np(errnum) : NULL;
     if (name) {
         add_str(l, "error.type", name);
     } else {
@@ -97,8 +113,10 @@ static void add_errno(struct attrs *l, int errnum, char *buf, size_t cap) {
 static bool format_message(char *buf, int flag, const char *fmt, va_list ap, size_t *len) {
     va_list copy;
     va_copy(copy, ap);
-    int n = flag >= 0 ? __vsnprintf_chk(buf, MSG_CAP, flag, MSG_CAP, fmt, copy)
-                      : vsnprintf(buf, MSG_CAP, fmt, copy);
+    late_resolve();
+    int n = flag >= 0 && late.vsnprintf_chk
+                ? late.vsnprintf_chk(buf, MSG_CAP, flag, MSG_CAP, fmt, copy)
+                : vsnprintf(buf, MSG_CAP, fmt, copy);
     va_end(copy);
     if (n < 0) {
         buf[0] = '\0';
@@ -147,7 +165,7 @@ static bool openlog_keeps_facility_0(void) {
     static _Atomic int newer = -1;
     int v = atomic_load_explicit(&newer, memory_order_relaxed);
     if (v < 0) {
-        v = strverscmp(gnu_get_libc_version(), "2.37") >= 0;
+        v = gnu_get_libc_version && strverscmp(gnu_get_libc_version(), "2.37") >= 0;
         atomic_store_explicit(&newer, v, memory_order_relaxed);
     }
     return v;
@@ -434,7 +452,7 @@ HOOK_EXPORT void error_at_line(int status, int errnum, const char *file, unsigne
     static const char *old_file;
     static unsigned old_line;
     bool repeat = false;
-    if (error_one_per_line) {
+    if (&error_one_per_line && error_one_per_line) { /* weak: glibc only */
         repeat = old_line == line &&
                  (file == old_file || (old_file && file && strcmp(old_file, file) == 0));
         if (!repeat) {

@@ -442,6 +442,8 @@ OTELP_FIRST static int wrapped_main(int argc, char **argv, char **envp) {
 OTELP_FIRST HOOK_EXPORT int __libc_start_main(int (*main)(int, char **, char **), int argc,
                                               char **argv, void (*init)(void), void (*fini)(void),
                                               void (*rtld_fini)(void), void *stack_end) {
+    if (!gnu_get_libc_version) /* another C library (musl: before our constructor) */
+        return REAL(__libc_start_main)(main, argc, argv, init, fini, rtld_fini, stack_end);
     program_main = main;
     return REAL(__libc_start_main)(wrapped_main, argc, argv, init, fini, rtld_fini, stack_end);
 }

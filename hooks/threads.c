@@ -160,7 +160,7 @@ static void thread_end(void *arg) {
  * CPUCLOCK_SCHED 2). */
 static pid_t thread_tid(void) {
     clockid_t c;
-    if (pthread_getcpuclockid(pthread_self(), &c) == 0 && (c & 7) == 6)
+    if (pthread_getcpuclockid && pthread_getcpuclockid(pthread_self(), &c) == 0 && (c & 7) == 6)
         return (pid_t)(~(unsigned)c >> 3);
     return (pid_t)syscall(SYS_gettid);
 }
@@ -183,6 +183,14 @@ static void *trampoline(void *p) {
     crash_thread_start(true);     /* a stack overflow here is caught too */
     guard_leave();
     void *ret;
+    if (!__pthread_register_cancel) {
+        /* glibc before 2.34 whose libpthread came after the shim was bound
+         * (preload/abi_floor.h): no cancellation handler, pthread_exit is
+         * still seen by its hook. */
+        ret = fn(arg);
+        thread_end(NULL);
+        return ret;
+    }
     pthread_cleanup_push(thread_end, NULL);
     ret = fn(arg);
     pthread_cleanup_pop(1);
