@@ -9,13 +9,19 @@
  * (preload/abi_floor.h), the constructor does nothing: its arguments are
  * glibc's extension and are read only on glibc, which passes them.
  * Depends on core/ and hooks/. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <unistd.h>
 
 #include "core/cold.h"
+#include "core/config.h"
+#include "core/diag.h"
 #include "core/guard.h"
+#include "core/hostconf.h"
+#include "core/scope.h"
 #include "core/processor.h"
 #include "core/telemetry.h"
 #include "hooks/hooks.h"
@@ -46,12 +52,43 @@ static const char *base_name(const char *path) {
     return slash ? slash + 1 : path ? path : "";
 }
 
+/* Whether this program is to be instrumented: OTEL_PRELOAD_INCLUDE and
+ * _EXCLUDE, and the config file's rules (scope.h). Excluded: the shim stays
+ * inert, and the program's children judge for themselves. */
+static bool in_scope(const struct hostconf *hc, char *const *envp, int argc, char **argv) {
+    struct scope_rules r = {{env_lookup(envp, "OTEL_PRELOAD_INCLUDE"), hc->include},
+                            {env_lookup(envp, "OTEL_PRELOAD_EXCLUDE"), hc->exclude}};
+    if (!scope_has_rules(&r)) return true;
+    char path[4096];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+    path[n > 0 ? n : 0] = '\0';
+    return scope_allows(&r, path, argc, argv);
+}
+
 OTELP_FIRST __attribute__((constructor)) static void preload_init(int argc, char **argv,
                                                                   char **envp) {
     if (getauxval(AT_SECURE)) return;  /* inert: no environment, no files */
     if (!gnu_get_libc_version) return; /* not glibc: inert, arguments unread */
     guard_enter();
-    if (telemetry_init(envp, base_name(argc > 0 ? argv[0] : NULL)) == 0) {
+    /* The host's config file (for processes started from /etc/ld.so.preload,
+     * which get no OTEL_* environment): its OTEL_* lines after the
+     * environment's, which win. */
+    const char *conf = env_lookup(envp, "OTEL_PRELOAD_CONFIG");
+    struct hostconf hc;
+    int conf_err = hostconf_load(conf ? conf : HOSTCONF_PATH, &hc);
+    char **env = hostconf_merge_env(&hc, envp);
+    if (!env) env = envp;
+    if (!in_scope(&hc, env, argc, argv)) {
+        guard_leave();
+        return;
+    }
+    if (telemetry_init(env, base_name(argc > 0 ? argv[0] : NULL)) == 0) {
+        if (conf_err)
+            diag_warn("ignoring %s: %s", conf ? conf : HOSTCONF_PATH,
+                      conf_err == -EPERM    ? "not owned by root, or group- or world-writable"
+                      : conf_err == -ELOOP  ? "a symbolic link"
+                      : conf_err == -EINVAL ? "not a regular file"
+                                            : "cannot be read");
         preload_active = true;
         process_start(argc, argv);
         signals_install();
