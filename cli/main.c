@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/install.h"
 
 static const struct {
     const char *name;
@@ -20,7 +21,10 @@ static const struct {
     {"spans", cmd_spans, "query spans in the local store"},
     {"logs", cmd_logs, "query log records in the local store"},
     {"metrics", cmd_metrics, "query metric points in the local store"},
-    {"status", cmd_status, "where the store is, what it holds, whether a server is running"},
+    {"status", cmd_status_all,
+     "the store, the server, and where the shim is installed and running"},
+    {"install", cmd_install, "put the shim in /etc/ld.so.preload, or a systemd service"},
+    {"uninstall", cmd_uninstall, "take it out again"},
 };
 #define N_COMMANDS (sizeof(COMMANDS) / sizeof(COMMANDS[0]))
 
