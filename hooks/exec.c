@@ -34,6 +34,10 @@
 #include "hooks/hooks.h"
 #include "preload/symbols.h"
 
+#ifndef W_EXITCODE /* glibc's; musl has none */
+#define W_EXITCODE(ret, sig) ((ret) << 8 | (sig))
+#endif
+
 extern char **environ;
 
 enum exec_kind { EXEC_VE, EXEC_VPE, EXEC_FEXECVE, EXEC_VEAT };

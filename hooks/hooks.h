@@ -16,6 +16,10 @@
 #define HOOK_EXPORT __attribute__((visibility("default")))
 
 /* process.c: the root span of this program image. */
+/* The program's arguments as the __libc_start_main hook saw them (the musl
+ * flavour's constructor gets none of its own); 0 and NULL before. */
+extern int process_start_argc;
+extern char **process_start_argv;
 void process_start(int argc, char **argv);
 /* Records how the process is ending; the first call wins. */
 void process_note_exit_code(int code);

@@ -32,8 +32,15 @@
 #undef _FORTIFY_SOURCE
 #include <err.h>
 #include <errno.h>
+#if defined(__GLIBC__)
 #include <error.h>
 #include <gnu/libc-version.h>
+#else
+/* glibc's, interposed here only for glibc programs (the musl flavour
+ * exports them, unused: a musl program has no error()). */
+void error(int status, int errnum, const char *fmt, ...);
+void error_at_line(int status, int errnum, const char *file, unsigned line, const char *fmt, ...);
+#endif
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>

@@ -433,6 +433,9 @@ static bool may_record(void) {
     return preload_active && !guard_active() && getpid() == process_pid;
 }
 
+int process_start_argc;
+char **process_start_argv;
+
 OTELP_FIRST static int wrapped_main(int argc, char **argv, char **envp) {
     int rc = program_main(argc, argv, envp);
     if (may_record()) process_note_exit_code(rc);
@@ -442,8 +445,17 @@ OTELP_FIRST static int wrapped_main(int argc, char **argv, char **envp) {
 OTELP_FIRST HOOK_EXPORT int __libc_start_main(int (*main)(int, char **, char **), int argc,
                                               char **argv, void (*init)(void), void (*fini)(void),
                                               void (*rtld_fini)(void), void *stack_end) {
+#if defined(__GLIBC__)
     if (!gnu_get_libc_version) /* another C library (musl: before our constructor) */
         return REAL(__libc_start_main)(main, argc, argv, init, fini, rtld_fini, stack_end);
+#else
+    if (gnu_get_libc_version) /* the musl flavour in a glibc program: inert */
+        return REAL(__libc_start_main)(main, argc, argv, init, fini, rtld_fini, stack_end);
+    /* musl runs constructors after this, with no arguments; they are kept
+     * here for preload.c. */
+    process_start_argc = argc;
+    process_start_argv = argv;
+#endif
     program_main = main;
     return REAL(__libc_start_main)(wrapped_main, argc, argv, init, fini, rtld_fini, stack_end);
 }

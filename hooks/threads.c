@@ -183,6 +183,7 @@ static void *trampoline(void *p) {
     crash_thread_start(true);     /* a stack overflow here is caught too */
     guard_leave();
     void *ret;
+#if defined(__GLIBC__)
     if (!__pthread_register_cancel) {
         /* glibc before 2.34 whose libpthread came after the shim was bound
          * (preload/abi_floor.h): no cancellation handler, pthread_exit is
@@ -191,6 +192,7 @@ static void *trampoline(void *p) {
         thread_end(NULL);
         return ret;
     }
+#endif
     pthread_cleanup_push(thread_end, NULL);
     ret = fn(arg);
     pthread_cleanup_pop(1);

@@ -20,10 +20,10 @@
 
 #include <features.h>
 
-#if defined(__GLIBC__)
 #include <dlfcn.h>
 #include <pthread.h>
 
+#if defined(__GLIBC__)
 #if defined(__x86_64__)
 #define ABI_FLOOR_BASE "GLIBC_2.2.5"
 #define ABI_FLOOR_CANCEL "GLIBC_2.3.3"
@@ -53,6 +53,19 @@ ABI_FLOOR_WEAK(__pthread_register_cancel, ABI_FLOOR_CANCEL);
 ABI_FLOOR_WEAK(__pthread_unregister_cancel, ABI_FLOOR_CANCEL);
 ABI_FLOOR_WEAK(__pthread_unwind_next, ABI_FLOOR_CANCEL);
 #endif
+#else
+/* Another C library (the musl flavour): the same names are weak too, so
+ * the callers' NULL tests mean the same everywhere. */
+#define ABI_FLOOR_WEAK(name) extern __typeof__(name) name __attribute__((weak))
+ABI_FLOOR_WEAK(dlopen);
+ABI_FLOOR_WEAK(dlsym);
+ABI_FLOOR_WEAK(dlerror);
+ABI_FLOOR_WEAK(dladdr);
+ABI_FLOOR_WEAK(pthread_once);
+ABI_FLOOR_WEAK(pthread_key_create);
+ABI_FLOOR_WEAK(pthread_setspecific);
+ABI_FLOOR_WEAK(pthread_attr_setstacksize);
+ABI_FLOOR_WEAK(pthread_getcpuclockid);
 #endif /* __GLIBC__ */
 
 /* glibc only: absent under musl (then the shim is inert). */

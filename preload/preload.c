@@ -28,6 +28,7 @@
 #include "preload/symbols.h"
 
 bool preload_active;
+extern char **environ;
 extern void *__dso_handle __attribute__((visibility("hidden")));
 
 static void before_fork(void) {
@@ -68,7 +69,18 @@ static bool in_scope(const struct hostconf *hc, char *const *envp, int argc, cha
 OTELP_FIRST __attribute__((constructor)) static void preload_init(int argc, char **argv,
                                                                   char **envp) {
     if (getauxval(AT_SECURE)) return;  /* inert: no environment, no files */
+#if defined(__GLIBC__)
     if (!gnu_get_libc_version) return; /* not glibc: inert, arguments unread */
+#else
+    /* The musl flavour, linked without a libc of its own (DT_NEEDED): in a
+     * glibc program its imports bind to glibc, and it stays inert. */
+    if (gnu_get_libc_version) return;
+    /* musl passes constructors nothing; the __libc_start_main hook
+     * (process.c), which runs first, kept them. */
+    argc = process_start_argc;
+    argv = process_start_argv;
+    envp = environ;
+#endif
     guard_enter();
     /* The host's config file (for processes started from /etc/ld.so.preload,
      * which get no OTEL_* environment): its OTEL_* lines after the
@@ -93,9 +105,13 @@ OTELP_FIRST __attribute__((constructor)) static void preload_init(int argc, char
         process_start(argc, argv);
         signals_install();
         streams_install();
+#if defined(__GLIBC__)
         /* What pthread_atfork does, without its libc_nonshared.a reference
          * that musl cannot satisfy. */
         if (__register_atfork) __register_atfork(before_fork, NULL, after_fork_child, __dso_handle);
+#else
+        pthread_atfork(before_fork, NULL, after_fork_child);
+#endif
     }
     guard_leave();
 }

@@ -2,7 +2,9 @@
  * threads, fork, vfork, posix_spawn, system, popen, signals, syslog, err)
  * and prints what each did, for comparing a run with the shim against one
  * without. Built with musl-gcc (tests/deploy) and, for the musl flavour,
- * traced. Exits 3. */
+ * traced. Exits 3. `libc_probe tree` starts itself three ways (posix_spawn,
+ * fork+exec, vfork+exec) as `libc_probe leaf N`, which exits N: a tree of
+ * musl programs only. */
 #include <err.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,7 +23,37 @@ static void *thread_main(void *arg) {
     return arg;
 }
 
+static int tree(void) {
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return 1;
+    self[n] = '\0';
+    int st = 0, sum = 0;
+    pid_t p;
+    char *spawned[] = {"libc_probe", "leaf", "4", NULL};
+    if (posix_spawn(&p, self, NULL, NULL, spawned, environ) == 0) waitpid(p, &st, 0);
+    sum += WEXITSTATUS(st);
+    p = fork();
+    if (p == 0) {
+        execl(self, "libc_probe", "leaf", "5", (char *)0);
+        _exit(127);
+    }
+    waitpid(p, &st, 0);
+    sum += WEXITSTATUS(st);
+    p = vfork();
+    if (p == 0) {
+        execl(self, "libc_probe", "leaf", "6", (char *)0);
+        _exit(127);
+    }
+    waitpid(p, &st, 0);
+    sum += WEXITSTATUS(st);
+    printf("tree %d\n", sum);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 2 && strcmp(argv[1], "leaf") == 0) return (int)strtol(argv[2], NULL, 10);
+    if (argc > 1 && strcmp(argv[1], "tree") == 0) return tree();
     printf("argc=%d last=%s\n", argc, argv[argc - 1]);
     fputs("fputs\n", stdout);
     fwrite("fwrite\n", 1, 7, stdout);
