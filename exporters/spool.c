@@ -7,7 +7,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <stdio.h> /* renameat2 only: no stdio calls */
+#include <linux/fs.h> /* RENAME_NOREPLACE */
+#include <stdio.h>    /* renameat only: no stdio calls */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,6 +16,12 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+
+/* renameat2 as the system call: glibc's wrapper is 2.28 (the shim loads on
+ * 2.17: preload/abi_floor.h) and musl has none. */
+static int rename_noreplace(int olddir, const char *old, int newdir, const char *new_name) {
+    return (int)syscall(SYS_renameat2, olddir, old, newdir, new_name, RENAME_NOREPLACE);
+}
 
 const char *const spool_signal_names[3] = {"traces", "logs", "metrics"};
 
@@ -377,7 +384,7 @@ static int list_one(int dirfd, const char *name, void *ctx) {
     if ((pid = owner_pid(name, ".claim-")) != 0) {
         if (pid != (uint64_t)getpid() && stale(dirfd, name, pid)) {
             const char *orig = strchr(name + 7, '-') + 1;
-            (void)renameat2(dirfd, name, dirfd, orig, RENAME_NOREPLACE); /* listed next time */
+            (void)rename_noreplace(dirfd, name, dirfd, orig); /* listed next time */
         }
         return 0;
     }
@@ -433,7 +440,7 @@ int spool_claim(struct spool *sp, const char *name, char *claimed, size_t cap) {
     *p = '\0';
     int fd = dir_open(sp, false);
     if (fd < 0) return fd;
-    int rc = renameat2(fd, name, fd, claimed, RENAME_NOREPLACE) < 0 ? -errno : 0;
+    int rc = rename_noreplace(fd, name, fd, claimed) < 0 ? -errno : 0;
     close(fd);
     return rc;
 }
@@ -537,7 +544,7 @@ int spool_release(struct spool *sp, const char *claimed) {
     if (!orig) return -EINVAL;
     int fd = dir_open(sp, false);
     if (fd < 0) return fd;
-    int rc = renameat2(fd, claimed, fd, orig + 1, RENAME_NOREPLACE) < 0 ? -errno : 0;
+    int rc = rename_noreplace(fd, claimed, fd, orig + 1) < 0 ? -errno : 0;
     close(fd);
     return rc;
 }

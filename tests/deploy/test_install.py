@@ -38,7 +38,8 @@ def private_namespace():
 
 
 def cli(*args, env=None, umask=None):
-    full = {"PATH": "/usr/bin:/bin"}
+    home = tempfile.gettempdir()
+    full = {"PATH": "/usr/bin:/bin", "HOME": home, "XDG_DATA_HOME": home}
     full.update(env or {})
     pre = (lambda: os.umask(umask)) if umask is not None else None
     p = subprocess.run([CLI] + list(args), env=full, capture_output=True, timeout=60,

@@ -26,7 +26,12 @@ not_sanitized = unittest.skipIf(SANITIZED, "sanitizer runtimes need the build ma
 
 
 def run_in_root(root, cmd, env, timeout=60):
-    """cmd (a list) in a chroot into root with exactly env; (rc, out, err)."""
+    """cmd (a list) in a chroot into root with exactly env; (rc, out, err).
+    A coverage build's shim writes its counts under GCOV_PREFIX there (the
+    build tree's paths do not exist in the root)."""
+    if "LD_PRELOAD" in env:
+        env = dict(env, GCOV_PREFIX="/tmp/gcov")
+
     def enter():
         os.chroot(root)
         os.chdir("/")
