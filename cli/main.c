@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/install.h"
+#include "cli/k8s.h"
 
 static const struct {
     const char *name;
@@ -25,6 +26,7 @@ static const struct {
      "the store, the server, and where the shim is installed and running"},
     {"install", cmd_install, "put the shim in /etc/ld.so.preload, or a systemd service"},
     {"uninstall", cmd_uninstall, "take it out again"},
+    {"k8s", cmd_k8s, "`k8s inject`: a Kubernetes workload rewritten to run under the shim"},
 };
 #define N_COMMANDS (sizeof(COMMANDS) / sizeof(COMMANDS[0]))
 
