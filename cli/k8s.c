@@ -39,6 +39,7 @@
 struct inject {
     const char *libc, *image, *collector_image, *endpoint, *service;
     const char *per_container[32][2];
+    char names[32][256];
     int n_per_container;
     bool sidecar;
     yaml_document_t *doc;
@@ -458,7 +459,8 @@ static int inject_main(int argc, char **argv) {
             if (!eq || (strcmp(eq + 1, "glibc") && strcmp(eq + 1, "musl")) ||
                 in.n_per_container == 32)
                 return cli_usage_error(K8S_USAGE, "--container takes NAME=glibc or NAME=musl");
-            char *name = strndup(v, (size_t)(eq - v));
+            char *name = in.names[in.n_per_container];
+            snprintf(name, sizeof in.names[0], "%.*s", (int)(eq - v), v);
             in.per_container[in.n_per_container][0] = name;
             in.per_container[in.n_per_container++][1] = eq + 1;
         } else if ((v = cli_opt(argc, argv, &i, "--image", &missing)) != NULL) {

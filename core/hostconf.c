@@ -109,12 +109,7 @@ int hostconf_load(const char *path, struct hostconf *c) {
     c->include = include[0] ? include : NULL;
     c->exclude = exclude[0] ? exclude : NULL;
     c->storage = text;
-    if (!c->include && !c->exclude) {
-        free(lists);
-    } else {
-        /* lists stays: include/exclude point into it (kept for the
-         * process's life, like the rest). */
-    }
+    c->lists = lists;
     return 0;
 }
 
@@ -133,4 +128,11 @@ char **hostconf_merge_env(const struct hostconf *c, char *const *envp) {
         all[n + i] = c->env[i];
     all[n + m] = NULL;
     return all;
+}
+
+void hostconf_free(struct hostconf *c) {
+    free(c->env);
+    free(c->storage);
+    free(c->lists);
+    memset(c, 0, sizeof *c);
 }

@@ -16,6 +16,7 @@ struct hostconf {
     char *include; /* comma-separated globs, or NULL */
     char *exclude;
     char *storage; /* what the above point into */
+    char *lists;
 };
 
 /* Reads path into *c. 0 (also when there is no file: *c empty), or a
@@ -26,5 +27,9 @@ int hostconf_load(const char *path, struct hostconf *c) __attribute__((warn_unus
  * win), for config_load; envp itself when the file has none. Lives as long
  * as c. NULL when out of memory. */
 char **hostconf_merge_env(const struct hostconf *c, char *const *envp);
+
+/* Frees what hostconf_load allocated (the shim keeps it for the process's
+ * life; tests free it). */
+void hostconf_free(struct hostconf *c);
 
 #endif

@@ -57,6 +57,8 @@ static void test_lines(void) {
     CHECK_STR(env_lookup(all, "OTEL_SERVICE_NAME"), "from-env"); /* the environment wins */
     CHECK_STR(env_lookup(all, "OTEL_RESOURCE_ATTRIBUTES"), "a=b,c=d");
     CHECK_STR(env_lookup(all, "PATH"), "/bin");
+    free(all);
+    hostconf_free(&c);
 }
 
 static void test_refusals(void) {
