@@ -68,7 +68,7 @@ static bool in_scope(const struct hostconf *hc, char *const *envp, int argc, cha
 
 OTELP_FIRST __attribute__((constructor)) static void preload_init(int argc, char **argv,
                                                                   char **envp) {
-    if (getauxval(AT_SECURE)) return;  /* inert: no environment, no files */
+    if (getauxval(AT_SECURE)) return; /* inert: no environment, no files */
 #if defined(__GLIBC__)
     if (!gnu_get_libc_version) return; /* not glibc: inert, arguments unread */
 #else
