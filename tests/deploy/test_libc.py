@@ -28,9 +28,10 @@ not_sanitized = unittest.skipIf(SANITIZED, "sanitizer runtimes need the build ma
 def run_in_root(root, cmd, env, timeout=60):
     """cmd (a list) in a chroot into root with exactly env; (rc, out, err).
     A coverage build's shim writes its counts under GCOV_PREFIX there (the
-    build tree's paths do not exist in the root)."""
+    build tree's paths do not exist in the root), in the test's own
+    directory (an older build's counts would not match)."""
     if "LD_PRELOAD" in env:
-        env = dict(env, GCOV_PREFIX="/tmp/gcov")
+        env = dict(env, GCOV_PREFIX=os.path.dirname(env["LD_PRELOAD"]) + "/gcov")
 
     def enter():
         os.chroot(root)
