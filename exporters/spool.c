@@ -17,8 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* renameat2 as the system call: glibc's wrapper is 2.28 (the shim loads on
- * 2.17: preload/abi_floor.h) and musl has none. */
+/* renameat2, fstat and fstatat as system calls: glibc's wrappers are 2.28
+ * and 2.33 (the shim loads on 2.17: preload/abi_floor.h); musl has no
+ * renameat2. */
 static int rename_noreplace(int olddir, const char *old, int newdir, const char *new_name) {
     return (int)syscall(SYS_renameat2, olddir, old, newdir, new_name, RENAME_NOREPLACE);
 }
@@ -116,7 +117,7 @@ static int dir_open(const struct spool *sp, bool create) {
     }
     if (fd < 0) return errno == ELOOP || errno == ENOTDIR ? -EPERM : -errno;
     struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+    if (syscall(SYS_fstat, fd, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
         (st.st_mode & 022)) {
         close(fd);
         return -EPERM;
@@ -369,7 +370,7 @@ static bool stale(int dirfd, const char *name, uint64_t pid) {
     struct stat st;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+    return syscall(SYS_newfstatat, dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
            st.st_ctim.tv_sec + SPOOL_STALE_SECONDS < now.tv_sec;
 }
 
@@ -503,7 +504,9 @@ int spool_read(struct spool *sp, const char *claimed, struct spool_header *h, ui
     int rc = -EBADMSG;
     struct stat st;
     char head[SPOOL_HEADER_MAX];
-    ssize_t got = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? pread(fd, head, sizeof head, 0) : -1;
+    ssize_t got = syscall(SYS_fstat, fd, &st) == 0 && S_ISREG(st.st_mode)
+                      ? pread(fd, head, sizeof head, 0)
+                      : -1;
     size_t hl;
     if (got > 0 && spool_parse_header(head, (size_t)got, h, &hl) == 0 &&
         (uint64_t)st.st_size == hl + h->length && h->length <= SIZE_MAX - 1) {

@@ -40,7 +40,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/single_threaded.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -118,6 +117,15 @@ OTELP_FIRST void crash_thread_start(bool fresh) {
     my_alt = p;
 }
 
+/* glibc's __libc_single_threaded (2.32; absent before and in musl), found
+ * by name at start (the shim imports nothing above 2.17:
+ * preload/abi_floor.h), never in the crash path. NULL: not there. */
+static char *libc_single_threaded;
+
+void crash_prepare(void) {
+    libc_single_threaded = symbols_lookup("__libc_single_threaded");
+}
+
 void crash_thread_end(void) {
     void *p = my_alt;
     if (!p) return;
@@ -141,7 +149,14 @@ static pid_t gettid_raw(void) {
     return (pid_t)syscall(SYS_gettid);
 }
 
-HOOK_EXPORT void __assert_fail(const char *assertion, const char *file, unsigned int line,
+/* musl declares the line an int (the musl flavour, preload/abi_floor.h). */
+#if defined(__GLIBC__)
+#define ASSERT_LINE unsigned int
+#else
+#define ASSERT_LINE int
+#endif
+
+HOOK_EXPORT void __assert_fail(const char *assertion, const char *file, ASSERT_LINE line,
                                const char *function) {
     if (preload_active) {
         last_assert.assertion = assertion;
@@ -556,7 +571,8 @@ static void load_symtab(struct module *m) {
     if (fd < 0) return;
     struct stat st;
     void *map = MAP_FAILED;
-    if (fstat(fd, &st) == 0 && st.st_size > (off_t)sizeof(ElfW(Ehdr)))
+    /* The system call: glibc's fstat is 2.33 (preload/abi_floor.h). */
+    if (syscall(SYS_fstat, fd, &st) == 0 && st.st_size > (off_t)sizeof(ElfW(Ehdr)))
         map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (map == MAP_FAILED) return;
@@ -737,7 +753,7 @@ static _Noreturn void copy_main(struct shared *sh) {
     /* It is single-threaded, and glibc may say so: malloc then takes no
      * lock, so a heap lock another thread (or the crash) left held does
      * not stop it. */
-    __libc_single_threaded = 1;
+    if (libc_single_threaded) *libc_single_threaded = 1;
     guard_enter();
     int n = unwind_libunwind(crash.uc, sh->pcs, CRASH_FRAMES, &sh->npcs);
     if (n > 0) {

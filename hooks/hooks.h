@@ -63,6 +63,9 @@ struct span *process_root_span(void);
 /* crash.c: what a crash leaves on the trace (docs/CRASH.md). */
 /* Whether sig is a crash signal: SEGV, BUS, ILL, FPE, ABRT, TRAP, SYS. */
 bool crash_signal(int sig);
+/* Looks up what the crash path may use but the shim does not import (at
+ * start, from the constructor). */
+void crash_prepare(void);
 /* From the fatal-signal handler: records the crash (the FATAL log record,
  * the exception on the thread's span and the root span) within the crash
  * budget, once per process. CRASH_BEFORE: a crash was captured earlier

@@ -107,7 +107,7 @@ static void call_program(int sig, siginfo_t *info, void *uctx) {
         atomic_store(&chained[sig], 0);
         atomic_store(&managed[sig], 1);
     }
-    pthread_sigmask(SIG_SETMASK, &mask, NULL);
+    sigprocmask(SIG_SETMASK, &mask, NULL); /* per thread; no pthread_sigmask before 2.32 */
     if (pa.sa_flags & SA_SIGINFO)
         pa.sa_sigaction(sig, info, uctx);
     else if (pa.sa_handler != SIG_DFL && pa.sa_handler != SIG_IGN)

@@ -104,6 +104,7 @@ OTELP_FIRST __attribute__((constructor)) static void preload_init(int argc, char
         preload_active = true;
         process_start(argc, argv);
         signals_install();
+        crash_prepare();
         streams_install();
 #if defined(__GLIBC__)
         /* What pthread_atfork does, without its libc_nonshared.a reference
