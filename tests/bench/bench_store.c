@@ -199,6 +199,12 @@ int main(int argc, char **argv) {
     printf("result ingest_spans_per_s=%.0f spans=%ld seconds=%.1f per_cpu_s=%.0f\n",
            (double)written / secs, written, secs, cpu > 0 ? (double)written / cpu : 0);
     store_close(st);
+    free(rs);
+    free(ss);
+    free(sp);
+    free(sattrs);
+    free(rattrs);
+    free(uuid);
 
     sqlite3 *db = retrieve_open(path, err, sizeof(err));
     if (db == NULL) {

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -65,7 +66,10 @@ static void *waits(void *barrier) {
     return NULL;
 }
 
+static atomic_int forever_started;
+
 static void *forever(void *arg) {
+    atomic_store(&forever_started, 1);
     while (!arg)
         pause();
     return NULL;
@@ -245,8 +249,13 @@ int main(int argc, char **argv) {
         pthread_t other;
         pthread_create(&other, NULL, forever, NULL);
         pthread_setname_np(other, "renamed-th");
-        /* exit with `other` still running: its span is cut short */
-        struct timespec ts = {0, 20 * 1000000};
+        /* exit with `other` still running: its span is cut short. It must
+         * have started (a loaded machine may not have run it yet): wait for
+         * that, bounded at 5 s, then give the rename a moment. */
+        struct timespec ts = {0, 1000000};
+        for (int i = 0; i < 5000 && !atomic_load(&forever_started); i++)
+            nanosleep(&ts, NULL);
+        ts.tv_nsec = 20 * 1000000;
         nanosleep(&ts, NULL);
         exit(0);
     } else if (!strcmp(how, "fork-storm")) {
