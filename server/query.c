@@ -209,7 +209,7 @@ set_error(struct query_error *err, const char *text, size_t off, const char *fmt
         char *hint = strchr(msg, HINT[0]);
         if (hint) {
             *hint++ = 0;
-            int n = snprintf(err->message, sizeof err->message, "%.150s at column %d (%.90s)", msg,
+            int n = snprintf(err->message, sizeof err->message, "%.140s at column %d (%.80s)", msg,
                              err->column, hint);
             (void)n;
         } else {
