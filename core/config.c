@@ -65,8 +65,12 @@ int config_parse_ratio(const char *s, double *out) {
     return 0;
 }
 
+/* The value is quoted only in part: it may be long (every process of a
+ * tree would print it) or hold something private. */
 static void bad_value(const char *name, const char *value, const char *fallback) {
-    diag_warn("invalid value '%s' for %s, using %s", value, name, fallback);
+    size_t n = strlen(value);
+    diag_warn("invalid value '%.40s%s' for %s, using %s", value, n > 40 ? "..." : "", name,
+              fallback);
 }
 
 OTELP_FIRST static void get_bool(char *const *envp, const char *name, bool *out) {
@@ -136,9 +140,21 @@ void config_free_str(char *s) {
     if (s < kept || s >= kept + sizeof kept) free(s);
 }
 
-static const struct name_value log_levels[] = {
-    {"none", DIAG_NONE},    {"off", DIAG_NONE},  {"error", DIAG_ERROR}, {"warn", DIAG_WARN},
-    {"warning", DIAG_WARN}, {"info", DIAG_INFO}, {"debug", DIAG_DEBUG}, {NULL, 0}};
+/* The spec's names, and the synonyms other SDKs and tools use: a level
+ * someone knows from elsewhere works here too. */
+static const struct name_value log_levels[] = {{"none", DIAG_NONE},      {"off", DIAG_NONE},
+                                               {"silent", DIAG_NONE},    {"false", DIAG_NONE},
+                                               {"0", DIAG_NONE},         {"error", DIAG_ERROR},
+                                               {"err", DIAG_ERROR},      {"fatal", DIAG_ERROR},
+                                               {"critical", DIAG_ERROR}, {"crit", DIAG_ERROR},
+                                               {"1", DIAG_ERROR},        {"warn", DIAG_WARN},
+                                               {"warning", DIAG_WARN},   {"2", DIAG_WARN},
+                                               {"info", DIAG_INFO},      {"information", DIAG_INFO},
+                                               {"notice", DIAG_INFO},    {"3", DIAG_INFO},
+                                               {"debug", DIAG_DEBUG},    {"verbose", DIAG_DEBUG},
+                                               {"trace", DIAG_DEBUG},    {"all", DIAG_DEBUG},
+                                               {"true", DIAG_DEBUG},     {"4", DIAG_DEBUG},
+                                               {"5", DIAG_DEBUG},        {NULL, 0}};
 
 static const struct name_value samplers[] = {
     {"always_on", SAMPLER_ALWAYS_ON},
@@ -374,10 +390,15 @@ OTELP_FIRST int config_load(struct config *c, char *const *all_env) {
     c->log_level = DIAG_NONE;
     const char *lvl = env_lookup(envp, "OTEL_LOG_LEVEL");
     if (lvl) {
-        int v = lookup_name(log_levels, lvl, strlen(lvl));
+        while (*lvl == ' ')
+            lvl++;
+        size_t n = strlen(lvl);
+        while (n && lvl[n - 1] == ' ')
+            n--;
+        int v = lookup_name(log_levels, lvl, n);
         if (v < 0) {
-            diag_set_level(DIAG_WARN);
-            bad_value("OTEL_LOG_LEVEL", lvl, "none");
+            /* Diagnostics are off (the level says nothing we know), so
+             * the program's stderr hears nothing of it either. */
             c->log_level = DIAG_NONE;
         } else {
             c->log_level = (enum diag_level)v;

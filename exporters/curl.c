@@ -263,7 +263,7 @@ static int map_error(CURLcode rc, bool too_big) {
         return -ECONNREFUSED;
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
-        return -EHOSTUNREACH;
+        return -ENONET; /* retry_error_text: the name did not resolve */
     case CURLE_OPERATION_TIMEDOUT:
         return -ETIMEDOUT;
     case CURLE_SEND_ERROR:

@@ -20,7 +20,14 @@
 #include "core/text.h"
 #include "exporters/retry.h"
 
-int http_url_parse(const char *url, struct http_url *out) {
+/* Parses url into out; on failure *why names what is wrong, in words that
+ * never quote the URL (it may hold a password). */
+static int url_parse(const char *url, struct http_url *out, const char **why) {
+#define BAD(text)                                                                                  \
+    do {                                                                                           \
+        *why = text;                                                                               \
+        return -EINVAL;                                                                            \
+    } while (0)
     memset(out, 0, sizeof *out);
     const char *p;
     if (text_iprefix(url, "http://")) {
@@ -30,52 +37,71 @@ int http_url_parse(const char *url, struct http_url *out) {
         p = url + 8;
         out->tls = true;
         out->port = 443;
+    } else if (strstr(url, "://")) {
+        BAD("its scheme is not supported (http:// or https://)");
     } else {
-        return -EINVAL;
+        BAD("it has no scheme (http:// or https://)");
     }
     const char *end = p + text_cspn(p, "/?#");
+    /* user:password@ is refused, never used nor printed: credentials go
+     * in OTEL_EXPORTER_OTLP_HEADERS (Authorization=Basic ...). */
+    if (memchr(p, '@', (size_t)(end - p)))
+        BAD("it holds user information (user:password@), which is not supported; put "
+            "credentials in OTEL_EXPORTER_OTLP_HEADERS");
     const char *host = p, *host_end;
     const char *colon = NULL;
     if (*p == '[') { /* IPv6 literal */
         const char *rb = memchr(p, ']', (size_t)(end - p));
-        if (!rb) return -EINVAL;
+        if (!rb) BAD("its IPv6 address has no closing ']'");
         host = p + 1;
         host_end = rb;
         if (rb + 1 < end) {
-            if (rb[1] != ':') return -EINVAL;
+            if (rb[1] != ':') BAD("something other than a port follows its IPv6 address");
             colon = rb + 1;
         }
     } else {
         colon = memchr(p, ':', (size_t)(end - p));
         host_end = colon ? colon : end;
     }
-    if (memchr(p, '@', (size_t)(end - p))) return -EINVAL; /* no userinfo */
     size_t hlen = (size_t)(host_end - host);
-    if (!hlen || hlen >= sizeof out->host) return -EINVAL;
+    if (!hlen) BAD("its host is empty");
+    if (hlen >= sizeof out->host) BAD("its host name is too long");
     memcpy(out->host, host, hlen);
     if (colon) {
         unsigned long port = 0;
         const char *d = colon + 1;
-        if (d == end) return -EINVAL;
+        if (d == end) BAD("its port is empty");
         for (; d < end; d++) {
-            if (*d < '0' || *d > '9') return -EINVAL;
+            if (*d < '0' || *d > '9') BAD("its port is not a number");
             port = port * 10 + (unsigned long)(*d - '0');
-            if (port > 65535) return -EINVAL;
+            if (port > 65535) BAD("its port is above 65535");
         }
-        if (!port) return -EINVAL;
+        if (!port) BAD("its port is 0");
         out->port = (uint16_t)port;
     }
     size_t alen = (size_t)(end - p);
-    if (alen >= sizeof out->authority) return -EINVAL;
+    if (alen >= sizeof out->authority) BAD("its host and port are too long");
     memcpy(out->authority, p, alen);
     const char *path = *end == '/' ? end : "/";
     size_t plen = text_cspn(path, "#");
-    if (plen >= sizeof out->path) return -EINVAL;
+    if (plen >= sizeof out->path) BAD("its path is too long");
     memcpy(out->path, path, plen);
     if (*end == '?') { /* "http://h?x" : path is "/?x" */
         snprintf(out->path, sizeof out->path, "/%.*s", (int)strcspn(end, "#"), end);
     }
     return 0;
+#undef BAD
+}
+
+int http_url_parse(const char *url, struct http_url *out) {
+    const char *why;
+    return url_parse(url, out, &why);
+}
+
+const char *http_url_problem(const char *url) {
+    struct http_url u;
+    const char *why = NULL;
+    return url_parse(url, &u, &why) < 0 ? why : NULL;
 }
 
 void http_client_init(struct http_client *c, const struct http_url *url) {
@@ -119,11 +145,11 @@ static int resolve(struct http_client *c, bool may_resolve) {
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
     char port[8];
     snprintf(port, sizeof port, "%u", c->url.port);
-    if (getaddrinfo(c->url.host, port, &hints, &res) != 0 || !res) return -EHOSTUNREACH;
+    if (getaddrinfo(c->url.host, port, &hints, &res) != 0 || !res) return -ENONET;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
         add_addr(c, ai->ai_addr, ai->ai_addrlen);
     freeaddrinfo(res);
-    return c->naddrs ? 0 : -EHOSTUNREACH;
+    return c->naddrs ? 0 : -ENONET;
 }
 
 /* Waits for events on fd until the deadline. Returns 0, or -ETIMEDOUT. */
@@ -282,9 +308,13 @@ static int discard(struct reader *r, uint64_t n, struct http_response *resp) {
     return 0;
 }
 
-/* Reads status, headers and (discarding it) the body. keep: the connection
- * may be reused. */
-static int read_response(struct reader *r, struct http_response *resp, bool *keep) {
+/* Every loop over what the peer sends is bounded (a collector must never
+ * crash or hang the program): at most HTTP_MAX_INTERIM 1xx responses, at
+ * most HTTP_MAX_HEADER_LINES header or trailer lines per response, lines of
+ * at most the reader's buffer, a body of at most HTTP_MAX_RESPONSE_BODY, and
+ * the deadline over all of it. */
+static int read_head(struct reader *r, struct http_response *resp, bool *keep, int *status_out,
+                     int64_t *length, bool *chunked) {
     char *line;
     int rc = read_line(r, &line);
     if (rc < 0) return rc;
@@ -292,10 +322,12 @@ static int read_response(struct reader *r, struct http_response *resp, bool *kee
     if (sscanf(line, "HTTP/1.%d %d", &minor, &status) != 2 || status < 100 || status > 999)
         return -EPROTO;
     *keep = minor >= 1;
-    int64_t length = -1;
-    bool chunked = false;
+    *length = -1;
+    *chunked = false;
+    *status_out = status;
     resp->retry_after_s = -1;
-    for (;;) {
+    for (int lines = 0;; lines++) {
+        if (lines >= HTTP_MAX_HEADER_LINES) return -EPROTO;
         rc = read_line(r, &line);
         if (rc < 0) return rc;
         if (!*line) break;
@@ -306,10 +338,12 @@ static int read_response(struct reader *r, struct http_response *resp, bool *kee
         while (*v == ' ' || *v == '\t')
             v++;
         if (!strcasecmp(line, "content-length")) {
-            length = strtoll(v, NULL, 10);
-            if (length < 0) return -EPROTO;
+            char *end;
+            errno = 0;
+            *length = strtoll(v, &end, 10);
+            if (end == v || *length < 0 || errno) return -EPROTO;
         } else if (!strcasecmp(line, "transfer-encoding")) {
-            chunked = strcasestr(v, "chunked") != NULL;
+            *chunked = strcasestr(v, "chunked") != NULL;
         } else if (!strcasecmp(line, "connection")) {
             if (strcasestr(v, "close"))
                 *keep = false;
@@ -319,7 +353,21 @@ static int read_response(struct reader *r, struct http_response *resp, bool *kee
             resp->retry_after_s = retry_after_parse(v, (int64_t)(clock_now_ns() / 1000000000u));
         }
     }
-    if (status >= 100 && status < 200) return read_response(r, resp, keep); /* 100-continue */
+    return 0;
+}
+
+/* Reads status, headers and (discarding it) the body. keep: the connection
+ * may be reused. */
+static int read_response(struct reader *r, struct http_response *resp, bool *keep) {
+    char *line;
+    int rc, status = 0;
+    int64_t length = -1;
+    bool chunked = false;
+    for (int interim = 0;; interim++) { /* 1xx (100-continue, 103): skipped */
+        if (interim > HTTP_MAX_INTERIM) return -EPROTO;
+        if ((rc = read_head(r, resp, keep, &status, &length, &chunked)) < 0) return rc;
+        if (status >= 200) break;
+    }
     resp->status = status;
     resp->body_len = 0;
     resp->captured = 0;
@@ -327,16 +375,21 @@ static int read_response(struct reader *r, struct http_response *resp, bool *kee
         for (;;) {
             rc = read_line(r, &line);
             if (rc < 0) return rc;
-            uint64_t n = strtoull(line, NULL, 16);
+            char *end;
+            errno = 0;
+            uint64_t n = strtoull(line, &end, 16);
+            if (end == line || errno || (*end && *end != ';' && *end != ' ')) return -EPROTO;
             if (!n) break;
+            if (n > HTTP_MAX_RESPONSE_BODY - resp->body_len) return -E2BIG;
             resp->body_len += n;
-            if (resp->body_len > HTTP_MAX_RESPONSE_BODY) return -E2BIG;
             if ((rc = discard(r, n, resp)) < 0) return rc;
             if ((rc = read_line(r, &line)) < 0) return rc; /* the chunk's CRLF */
         }
-        do /* trailers */
+        for (int lines = 0;; lines++) { /* trailers */
+            if (lines >= HTTP_MAX_HEADER_LINES) return -EPROTO;
             if ((rc = read_line(r, &line)) < 0) return rc;
-        while (*line);
+            if (!*line) break;
+        }
     } else if (length >= 0) {
         if ((uint64_t)length > HTTP_MAX_RESPONSE_BODY) return -E2BIG;
         resp->body_len = (size_t)length;

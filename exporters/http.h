@@ -24,6 +24,9 @@ struct http_url {
 
 /* Parses http://host[:port]/path and https://... Returns 0 or -EINVAL. */
 int http_url_parse(const char *url, struct http_url *out) __attribute__((warn_unused_result));
+/* NULL when url parses; otherwise what is wrong with it, in words that
+ * never quote it (user information is refused, never printed). */
+const char *http_url_problem(const char *url);
 
 #define HTTP_MAX_ADDRS 4
 
@@ -57,5 +60,9 @@ int http_post(struct http_client *c, const char *content_type, const char *extra
 void http_close(struct http_client *c);
 
 #define HTTP_MAX_RESPONSE_BODY (4u << 20)
+/* What a response may hold before it is refused (-EPROTO): interim (1xx)
+ * responses before the final one, header (or trailer) lines in each. */
+#define HTTP_MAX_INTERIM 8
+#define HTTP_MAX_HEADER_LINES 128
 
 #endif

@@ -33,6 +33,7 @@
 #include "exporters/encoder.h"
 #include "exporters/exporter.h"
 #include "exporters/gzip.h"
+#include "exporters/http.h"
 #include "exporters/otlp_response.h"
 #include "exporters/retry.h"
 #include "exporters/transport.h"
@@ -113,9 +114,12 @@ static void put_headers(struct buf *b, const char *spec, bool *credentials) {
         while (ke > kb && ke[-1] == ' ')
             ke--;
         if (!eq || kb == ke) {
+            /* Never quoted: "Authorization:Bearer TOKEN" (curl's style)
+             * has no '=' and is all secret. */
             if (kb != ke)
-                diag_warn("OTEL_EXPORTER_OTLP_HEADERS: member '%.*s' has no '=', skipped",
-                          (int)(ke - kb), kb);
+                diag_warn("OTEL_EXPORTER_OTLP_HEADERS: a member has no '=' (the form is "
+                          "name=value,name2=value2%s), skipped",
+                          memchr(kb, ':', (size_t)(ke - kb)) ? ", not curl's 'Name: value'" : "");
             continue;
         }
         const char *vb = eq + 1, *ve = end;
@@ -260,8 +264,8 @@ static int otlp_export(struct exporter *e, void *const *records, size_t n,
             if (report) {
                 char why[200];
                 if (rc < 0)
-                    snprintf(why, sizeof why, "%s%s%s", strerror(-rc), res.message[0] ? ": " : "",
-                             res.message);
+                    snprintf(why, sizeof why, "%s%s%s", retry_error_text(rc),
+                             res.message[0] ? ": " : "", res.message);
                 else if (res.grpc_status >= 0)
                     snprintf(why, sizeof why, "gRPC status %d%s%s", res.grpc_status,
                              res.message[0] ? ": " : "", res.message);
@@ -290,10 +294,30 @@ static const struct exporter_ops otlp_ops = {"otlp", otlp_export, otlp_after_for
 static void describe(char *out, size_t cap, const char *url) {
     const char *p = strstr(url, "://");
     const char *host = p ? p + 3 : url;
-    size_t n = (size_t)(host - url) + text_cspn(host, "/?#@"); /* no snprintf at start */
-    if (n >= cap) n = cap - 1;
-    memcpy(out, url, n);
-    out[n] = '\0';
+    size_t scheme = (size_t)(host - url), alen = text_cspn(host, "/?#");
+    const char *at = NULL; /* the last '@' of the authority: user information before it */
+    for (const char *q = host; q < host + alen; q++)
+        if (*q == '@') at = q;
+    if (at) {
+        alen -= (size_t)(at + 1 - host);
+        host = at + 1;
+    }
+    if (scheme >= cap) scheme = cap - 1;
+    if (alen >= cap - scheme) alen = cap - scheme - 1;
+    memcpy(out, url, scheme); /* no snprintf at start */
+    memcpy(out + scheme, host, alen);
+    out[scheme + alen] = '\0';
+}
+
+/* One warning per bad endpoint and problem, not one per signal. */
+static void warn_endpoint(const char *where, const char *problem) {
+    static char warned[sizeof((struct otlp_exporter *)0)->where];
+    static const char *warned_problem;
+    if (warned_problem == problem && !strcmp(warned, where)) return;
+    warned_problem = problem;
+    snprintf(warned, sizeof warned, "%s", where);
+    diag_warn("OTLP endpoint %s cannot be used: %s; nothing will be exported to it", where,
+              problem);
 }
 
 static struct otlp_exporter *otlp_alloc(enum signal_kind sig, const struct otlp_config *cfg,
@@ -344,13 +368,13 @@ struct exporter *otlp_exporter_new(enum signal_kind sig, const struct otlp_confi
         plaintext = text_iprefix(url, "http://") || (!strstr(url, "://") && cfg->insecure);
     } else {
         plaintext = text_iprefix(url, "http://");
-        if (plaintext)
+        const char *problem = http_url_problem(url);
+        if (problem)
+            warn_endpoint(x->where, problem);
+        else if (plaintext)
             x->transport = transport_http_new(url, enc->content_type, headers);
-        else if (text_iprefix(url, "https://"))
-            x->transport = transport_curl_new(url, enc->content_type, headers, cfg);
         else
-            diag_warn("invalid OTLP endpoint '%s'; %s will not be exported", x->where,
-                      otlp_record_names[sig]);
+            x->transport = transport_curl_new(url, enc->content_type, headers, cfg);
     }
     buf_release(&block);
     if (!x->transport) {

@@ -42,9 +42,31 @@ enum retry_verdict retry_errno(int err) {
     case ENETDOWN:
     case ETIMEDOUT:
     case EADDRNOTAVAIL:
+    case ENONET: /* the name did not resolve: DNS may come back */
         return RETRY_RETRYABLE;
     default: /* E2BIG, EPROTO, ENOMEM, EAGAIN (no resolver here), TLS errors... */
         return RETRY_DROP;
+    }
+}
+
+const char *retry_error_text(int err) {
+    switch (-err) {
+    case ENONET:
+        return "the collector's host name did not resolve";
+    case EPROTO:
+        return "the response is not valid HTTP (or not the protocol expected)";
+    case E2BIG:
+        return "the response is too large";
+    case EKEYREJECTED:
+        return "TLS failed (handshake or certificate verification)";
+    case ECONNRESET:
+        return "the connection was closed before a whole response arrived";
+    case ETIMEDOUT:
+        return "timed out";
+    case EAGAIN:
+        return "the host name needs a look-up that cannot be made here";
+    default:
+        return strerror(-err);
     }
 }
 

@@ -49,6 +49,13 @@ enum retry_verdict retry_http_status(int status);
 enum retry_verdict retry_grpc_status(int code, bool has_retry_info);
 /* err: a negative errno from a transport. */
 enum retry_verdict retry_errno(int err);
+/* What a transport's negative errno means for an export, in the words of
+ * the layer it happened in (a name that does not resolve, TLS, a response
+ * we refuse), for diagnostics; other values: strerror's text. Transports
+ * return -ENONET for a failed name look-up (connect never does), -EPROTO
+ * for a malformed response, -E2BIG for one too large, -EKEYREJECTED for a
+ * TLS failure. */
+const char *retry_error_text(int err);
 
 struct retry_policy {
     uint64_t initial_ns, max_ns; /* first backoff, cap */

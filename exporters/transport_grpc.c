@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "core/diag.h"
+#include "exporters/http.h"
 #include "core/ids.h"
 #include "exporters/curl.h"
 #include "exporters/retry.h"
@@ -90,19 +91,24 @@ struct transport *transport_grpc_new(enum signal_kind sig, const char *endpoint,
         scheme = cfg->insecure ? "http://" : "https://";
         rest = endpoint;
     } else {
-        diag_warn("invalid OTLP/gRPC endpoint scheme; %s will not be exported",
+        diag_warn("OTLP/gRPC endpoint cannot be used: its scheme is not supported (http://, "
+                  "https://, or host:port); %s will not be exported",
                   sig == SIGNAL_TRACES ? "spans" : "records");
         return NULL;
     }
     size_t alen = strcspn(rest, "/?#");
-    if (!alen || memchr(rest, '@', alen)) {
-        diag_warn("invalid OTLP/gRPC endpoint; nothing will be exported");
-        return NULL;
-    }
     char url[512];
+    const char *problem = NULL;
     if ((size_t)snprintf(url, sizeof url, "%s%.*s%s", scheme, (int)alen, rest, services[sig]) >=
         sizeof url)
+        problem = "it is too long";
+    else
+        problem = http_url_problem(url);
+    if (problem) { /* never quoted: it may hold a password */
+        diag_warn("OTLP/gRPC endpoint cannot be used: %s; %s will not be exported", problem,
+                  sig == SIGNAL_TRACES ? "spans" : "records");
         return NULL;
+    }
     size_t n = strlen(headers ? headers : "") + 96;
     char *all = malloc(n);
     struct transport_grpc *x = calloc(1, sizeof *x);
