@@ -1,6 +1,7 @@
 /* diag: self-diagnostics on stderr, only when asked for. See diag.h. */
 #include "core/cold.h"
 #include "core/diag.h"
+#include "core/fds.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,19 +12,13 @@
 static enum diag_level current_level = DIAG_NONE;
 int diag_fd = STDERR_FILENO;
 
-int fd_move_high(int fd) {
-    if (fd < 0 || fd >= OTELP_FD_BASE) return fd;
-    int high = fcntl(fd, F_DUPFD_CLOEXEC, OTELP_FD_BASE);
-    if (high < 0) return fd;
-    close(fd);
-    return high;
-}
-
 void diag_keep_stderr(void) {
     if (diag_fd != STDERR_FILENO) return;
     /* High, so it does not take a number the program expects to get. */
-    int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, OTELP_FD_BASE);
-    if (fd >= 0) diag_fd = fd;
+    int base = fds_base();
+    int fd = base < 0 ? -1 : fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, base);
+    diag_fd = fd >= 0 ? fd : -1;
+    fd_hold(&diag_fd);
 }
 static void (*current_sink)(enum diag_level, const char *);
 
@@ -60,7 +55,9 @@ void diag_log(enum diag_level level, const char *fmt, ...) {
     } else {
         line[len++] = '\n';
         for (size_t off = 0; off < len;) {
-            ssize_t n = write(diag_fd, line + off, len - off);
+            int fd = fd_get(&diag_fd);
+            if (fd < 0) break;
+            ssize_t n = write(fd, line + off, len - off);
             if (n < 0 && errno == EINTR) continue;
             if (n <= 0) break;
             off += (size_t)n;

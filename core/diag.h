@@ -16,17 +16,14 @@ bool diag_enabled(enum diag_level level);
 /* Tests capture diagnostics instead of writing them to fd 2. */
 void diag_set_sink(void (*sink)(enum diag_level level, const char *line));
 /* The descriptor our own output (diagnostics, console exporter) goes to:
- * fd 2, or a private close-on-exec duplicate of it made by
- * diag_keep_stderr(), so a program that closes stderr in an atexit handler
- * (coreutils do) does not silence us at exit. */
+ * a private close-on-exec duplicate of fd 2 made by diag_keep_stderr() (at
+ * a high number, core/fds.h), so a program that closes stderr in an atexit
+ * handler (coreutils do) does not silence us at exit; -1 (nothing written)
+ * when fd 2 was not open then: a program started with 2>&- may open a file
+ * of its own as fd 2, and our lines must never land in it. */
 extern int diag_fd;
 void diag_keep_stderr(void);
 
-/* Moves a descriptor the shim keeps to 900 or above, close-on-exec, so the
- * program's own descriptor numbers are what they would be without us.
- * Returns the new fd (the old one is closed), or fd unchanged on failure. */
-#define OTELP_FD_BASE 900
-int fd_move_high(int fd);
 void diag_log(enum diag_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define diag_error(...) diag_log(DIAG_ERROR, __VA_ARGS__)

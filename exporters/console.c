@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/diag.h"
+#include "core/fds.h"
 #include "core/telemetry.h"
 #include "core/log.h"
 #include "core/span.h"
@@ -157,7 +158,9 @@ static int console_export(struct exporter *e, void *const *records, size_t n,
     }
     if (c->out.failed) return -ENOMEM;
     for (size_t off = 0; off < c->out.len;) {
-        ssize_t w = write(diag_fd, c->out.data + off, c->out.len - off);
+        int fd = fd_get(&diag_fd); /* -1: stderr was closed when we started */
+        if (fd < 0) return -EBADF;
+        ssize_t w = write(fd, c->out.data + off, c->out.len - off);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) return -EIO;
         off += (size_t)w;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/diag.h"
+#include "core/fds.h"
 #include "core/ids.h"
 #include "exporters/otlp_response.h"
 #include "exporters/retry.h"
@@ -156,7 +157,9 @@ int curl_conn_init(struct curl_conn *c, const char *url, const char *headers, bo
 static curl_socket_t open_socket(void *ctx, curlsocktype purpose, struct curl_sockaddr *a) {
     struct curl_conn *c = ctx;
     (void)purpose;
-    int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    /* High, out of the way of the program's numbers (core/fds.h; libcurl
+     * keeps the number, so it is not moved when the program names it). */
+    int fd = fd_move_high(socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol));
     if (fd < 0) return CURL_SOCKET_BAD;
     for (int i = 0; i < CURL_CONN_MAX_FDS; i++)
         if (c->fds[i] < 0) {

@@ -21,6 +21,7 @@
 
 #include "core/cold.h"
 #include "core/diag.h"
+#include "core/fds.h"
 #include "core/guard.h"
 #include "core/ids.h"
 #include "core/processor.h"
@@ -126,6 +127,9 @@ int handoff_connect(enum signal_kind sig) {
      * up our exit; we then export ourselves. */
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return -errno;
+    /* High: a program started with stdout closed must not find our socket
+     * as its fd 1 (core/fds.h). */
+    if ((fd = fd_move_high(fd)) < 0) return fd;
     struct sockaddr_un a;
     socklen_t alen = socket_name(&a, parent);
     int rc = fd;
@@ -194,8 +198,17 @@ static uint64_t relayed, relay_lost;
 static bool still_ours(void) {
     struct sockaddr_un a;
     socklen_t len = sizeof a;
-    return listen_fd >= 0 && getsockname(listen_fd, (struct sockaddr *)&a, &len) == 0 &&
-           len == listen_name_len && !memcmp(&a, &listen_name, len);
+    int fd = fd_get(&listen_fd);
+    return fd >= 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0 && len == listen_name_len &&
+           !memcmp(&a, &listen_name, len);
+}
+
+/* Closes our socket if the number still holds it; forgets it anyway. */
+static void listen_close(void) {
+    if (still_ours())
+        fd_close(&listen_fd);
+    else
+        __atomic_store_n(&listen_fd, -1, __ATOMIC_RELEASE);
 }
 
 /* Our resource's host attributes a child asked for (bits of
@@ -336,7 +349,7 @@ static void accept_all(int wait_ms) {
      * a socket of its own: never accept from that. */
     if (!still_ours()) return;
     for (int i = 0; i < 4 * BACKLOG; i++) {
-        int conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        int conn = accept4(fd_get(&listen_fd), NULL, NULL, SOCK_CLOEXEC);
         if (conn < 0) return;
         take_message(conn, wait_ms);
         close(conn);
@@ -354,10 +367,9 @@ static size_t pending_bytes(void) {
  * fail, so they export themselves, while the backlog can still be
  * accepted), then take everything queued, then one last flush. */
 static void finish(uint64_t deadline, bool may_resolve) {
-    if (still_ours()) shutdown(listen_fd, SHUT_RD);
+    if (still_ours()) shutdown(fd_get(&listen_fd), SHUT_RD);
     accept_all(20);
-    if (still_ours()) close(listen_fd);
-    listen_fd = -1;
+    listen_close();
     flush_pending(deadline, may_resolve, true);
 }
 
@@ -374,12 +386,14 @@ static void *relay_main(void *arg) {
             uint64_t due = first_pending_ns + (uint64_t)delay_ms * 1000000u, now = clock_mono_ns();
             timeout = now >= due ? 0 : (int)((due - now) / 1000000u) + 1;
         }
-        struct pollfd p = {listen_fd, POLLIN, 0};
+        struct pollfd p = {fd_get(&listen_fd), POLLIN, 0};
+        if (p.fd < 0) break; /* given up (the program closed its number and all above) */
         int r = poll(&p, 1, timeout);
         if (r < 0 && errno != EINTR) break;
         if (atomic_load(&relay_state) != RELAY_ACTIVE) break; /* shutdown */
-        if (p.revents & (POLLNVAL | POLLERR)) break;          /* the program closed our socket */
-        if ((p.revents & POLLIN) && !still_ours()) break;     /* ... and reused its number */
+        if (p.revents & (POLLERR)) break;                     /* the program closed our socket */
+        if ((p.revents & POLLNVAL) && fd_get(&listen_fd) == p.fd) break; /* (not moved it) */
+        if ((p.revents & POLLIN) && !still_ours()) break; /* ... and reused its number */
         if (p.revents & POLLIN) accept_all(100);
         uint64_t now = clock_mono_ns();
         if (pending_bytes() >= FLUSH_BYTES ||
@@ -400,14 +414,14 @@ static void listen_start(void) {
     if (!born_ns) born_ns = clock_mono_ns(); /* a fork child: its first child */
     struct sockaddr_un a;
     socklen_t alen = socket_name(&a, getpid());
-    listen_fd = fd_move_high(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&a, alen) < 0 ||
-        listen(listen_fd, BACKLOG) < 0) {
-        if (listen_fd >= 0) close(listen_fd);
-        listen_fd = -1;
+    int fd = fd_move_high(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, alen) < 0 || listen(fd, BACKLOG) < 0) {
+        if (fd >= 0) close(fd);
         atomic_store(&relay_state, RELAY_STOPPED);
         return;
     }
+    __atomic_store_n(&listen_fd, fd, __ATOMIC_RELEASE);
+    fd_hold(&listen_fd);
     listen_name = a;
     listen_name_len = alen;
     for (int s = 0; s < SIGNAL_COUNT; s++) {
@@ -498,8 +512,7 @@ OTELP_FIRST void relay_shutdown(uint32_t timeout_ms, bool in_signal) {
 void relay_after_fork_child(void) {
     int st = atomic_load(&relay_state);
     if (st == RELAY_PASSIVE || st == RELAY_ACTIVE) {
-        if (still_ours()) close(listen_fd); /* the parent's socket: not ours to serve */
-        listen_fd = -1;
+        listen_close(); /* the parent's socket: not ours to serve */
         for (int s = 0; s < SIGNAL_COUNT; s++) {
             buf_release(&pending[s]);
             pending_records[s] = 0;

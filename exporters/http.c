@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/diag.h"
+#include "core/fds.h"
 #include "core/ids.h"
 #include "core/text.h"
 #include "exporters/retry.h"
@@ -111,8 +112,7 @@ void http_client_init(struct http_client *c, const struct http_url *url) {
 }
 
 void http_close(struct http_client *c) {
-    if (c->fd >= 0) close(c->fd);
-    c->fd = -1;
+    fd_close(&c->fd);
 }
 
 static void add_addr(struct http_client *c, const void *sa, socklen_t len) {
@@ -169,6 +169,7 @@ static int connect_one(const struct sockaddr_storage *sa, socklen_t len, uint64_
     int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return -errno;
     fd = fd_move_high(fd); /* keeps its O_NONBLOCK (a file status flag) */
+    if (fd < 0) return fd;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (connect(fd, (const struct sockaddr *)sa, len) < 0) {
@@ -189,13 +190,14 @@ static int connect_one(const struct sockaddr_storage *sa, socklen_t len, uint64_
 }
 
 static int ensure_connected(struct http_client *c, uint64_t deadline, bool may_resolve) {
-    if (c->fd >= 0) return 0;
+    if (fd_get(&c->fd) >= 0) return 0;
     int rc = resolve(c, may_resolve);
     if (rc < 0) return rc;
     for (int i = 0; i < c->naddrs; i++) {
         rc = connect_one(&c->addrs[i], c->addr_lens[i], deadline);
         if (rc >= 0) {
-            c->fd = rc;
+            __atomic_store_n(&c->fd, rc, __ATOMIC_RELEASE);
+            fd_hold(&c->fd);
             return 0;
         }
         if (rc == -ETIMEDOUT) break;
@@ -203,9 +205,13 @@ static int ensure_connected(struct http_client *c, uint64_t deadline, bool may_r
     return rc;
 }
 
-static int send_all(int fd, struct iovec *iov, int n, uint64_t deadline) {
+/* fdp: the client's descriptor, read at every step (it moves when the
+ * program names its number: core/fds.h). */
+static int send_all(const int *fdp, struct iovec *iov, int n, uint64_t deadline) {
     while (n > 0) {
         struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        int fd = fd_get(fdp);
+        if (fd < 0) return -EBADF;
         ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL);
         if (w < 0) {
             if (errno == EINTR) continue;
@@ -230,7 +236,7 @@ static int send_all(int fd, struct iovec *iov, int n, uint64_t deadline) {
 
 /* Response reading state. */
 struct reader {
-    int fd;
+    const int *fd; /* the client's, read at every step */
     uint64_t deadline;
     char buf[8192];
     size_t start, end;
@@ -249,11 +255,13 @@ static int fill(struct reader *r) {
         r->start = 0;
     }
     if (!r->any) {
-        int rc = wait_fd(r->fd, POLLIN, r->deadline);
+        int rc = wait_fd(fd_get(r->fd), POLLIN, r->deadline);
         if (rc < 0) return rc;
     }
     for (;;) {
-        ssize_t n = recv(r->fd, r->buf + r->end, sizeof r->buf - r->end, 0);
+        int fd = fd_get(r->fd);
+        if (fd < 0) return -EBADF;
+        ssize_t n = recv(fd, r->buf + r->end, sizeof r->buf - r->end, 0);
         if (n > 0) {
             r->end += (size_t)n;
             r->any = true;
@@ -262,7 +270,7 @@ static int fill(struct reader *r) {
         if (n == 0) return -ECONNRESET;
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) return -errno;
-        int rc = wait_fd(r->fd, POLLIN, r->deadline);
+        int rc = wait_fd(fd, POLLIN, r->deadline);
         if (rc < 0) return rc;
     }
 }
@@ -420,16 +428,16 @@ int http_post(struct http_client *c, const char *content_type, const char *extra
                         extra_headers ? extra_headers : "");
     if (hlen < 0 || (size_t)hlen >= sizeof head) return -E2BIG;
     for (int attempt = 0; attempt < 2; attempt++) {
-        bool reused = c->fd >= 0;
+        bool reused = fd_get(&c->fd) >= 0;
         int rc = ensure_connected(c, deadline, may_resolve);
         if (rc < 0) return rc;
         struct iovec iov[2] = {{head, (size_t)hlen}, {(void *)body, len}};
-        rc = send_all(c->fd, iov, len ? 2 : 1, deadline);
+        rc = send_all(&c->fd, iov, len ? 2 : 1, deadline);
         struct reader *r = NULL;
         struct reader rd;
         if (rc == 0) {
             r = &rd;
-            r->fd = c->fd;
+            r->fd = &c->fd;
             r->deadline = deadline;
             r->start = r->end = 0;
             r->any = false;

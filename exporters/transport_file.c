@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/diag.h"
+#include "core/fds.h"
 #include "exporters/transport.h"
 
 struct transport_file {
@@ -24,19 +25,24 @@ static int file_send(struct transport *t, const struct transport_request *req, u
                      struct transport_result *res) {
     (void)deadline;
     struct transport_file *x = (struct transport_file *)t;
-    if (x->fd < 0) {
-        x->fd = open(x->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
-        if (x->fd < 0) {
-            int err = errno;
+    if (fd_get(&x->fd) < 0) {
+        int fd =
+            fd_move_high(open(x->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600));
+        if (fd < 0) {
+            int err = fd == -1 ? errno : -fd;
             if (!req->in_signal)
                 diag_warn("cannot open %s for the otlp_file exporter: %s", x->path, strerror(err));
             return -err;
         }
+        __atomic_store_n(&x->fd, fd, __ATOMIC_RELEASE);
+        fd_hold(&x->fd);
     }
     struct iovec iov[2] = {{(void *)req->body, req->len}, {"\n", 1}};
     size_t total = req->len + 1, done = 0;
     while (done < total) {
-        ssize_t w = writev(x->fd, iov, 2);
+        int fd = fd_get(&x->fd);
+        if (fd < 0) return -EBADF;
+        ssize_t w = writev(fd, iov, 2);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) return w < 0 ? -errno : -EIO;
         done += (size_t)w;

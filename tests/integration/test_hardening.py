@@ -6,7 +6,7 @@ import subprocess
 import tempfile
 import unittest
 
-from common import EXIT_PATHS, Receiver, run, spans_named
+from common import EXIT_PATHS, Receiver, no_shells_under_tsan, run, spans_named
 
 
 class Diagnostics(unittest.TestCase):
@@ -46,6 +46,86 @@ class Diagnostics(unittest.TestCase):
         for secret in (b"TOPSECRET", b"ALSOSECRET", b"SECRET3", b"PASSWORD", b"Bearer"):
             self.assertNotIn(secret, err)
         self.assertIn(b"127.0.0.1", err)  # the host is named, not cut off
+
+
+@no_shells_under_tsan
+class Descriptors(unittest.TestCase):
+    """The shim's descriptors never collide with the program's (SAFETY.md 4c)."""
+
+    def run_both(self, script, env=None):
+        """The script without and with the shim, in fresh directories: both
+        (rc, out, err, files) tuples."""
+        results = []
+        for preload in (False, True):
+            with tempfile.TemporaryDirectory() as d:
+                rc, out, err = run(["bash", "-c", script], env=env, preload=preload, cwd=d)
+                files = {n: open(os.path.join(d, n), "rb").read() for n in sorted(os.listdir(d))}
+                results.append((rc, out, err, files))
+        return results
+
+    def test_scripts_fixed_numbers(self):
+        # exec N> for flock and logging, at the numbers scripts use, after
+        # a child made the shell a relay (its socket is one of ours); then
+        # more children, whose spans must still arrive.
+        script = ("/bin/true; exec 900>f900; echo data >&900; exec 992>f992; echo more >&992; "
+                  "exec 200>lock; flock 200; echo locked >&200; "
+                  "for n in 993 994 995 996 1000 1023; do eval \"exec $n>f$n\"; echo $n >&$n; done; "
+                  "/bin/echo after; exec 900>&-; echo $? ")
+        with Receiver() as rcv:
+            base, got = self.run_both(script, env={"OTEL_EXPORTER_OTLP_ENDPOINT": rcv.endpoint})
+            self.assertEqual(got, base)
+            self.assertEqual(base[3]["f900"], b"data\n")
+            self.assertEqual(base[3]["f1023"], b"1023\n")
+            rcv.wait_requests(1, 10)
+            names = sorted(s["name"] for s in rcv.spans())
+            self.assertIn("echo", names)
+            self.assertIn("true", names)
+
+    def test_fcntl_dup_close_on_our_numbers(self):
+        # Every call naming a number: as if nothing were open there.
+        code = ("import fcntl, os\n"
+                "os.system('/bin/true')\n"
+                "for n in range(900, 1024):\n"
+                "    try: fcntl.fcntl(n, fcntl.F_GETFD); print('open', n)\n"
+                "    except OSError as e: pass\n"
+                "r = os.open('/dev/null', os.O_RDONLY)\n"
+                "print(fcntl.fcntl(r, fcntl.F_DUPFD, 992))\n"
+                "print(os.dup2(r, 993), os.dup2(r, 994, inheritable=False))\n"
+                "for n in range(995, 1024):\n"
+                "    try: os.close(n); print('closed', n)\n"
+                "    except OSError: pass\n"
+                "os.closerange(3, 1024)\n"
+                "os.system('/bin/true')\n"
+                "print('end')\n")
+        with Receiver() as rcv:
+            env = {"OTEL_EXPORTER_OTLP_ENDPOINT": rcv.endpoint}
+            base = run(["python3", "-c", code], env=env, preload=False)
+            got = run(["python3", "-c", code], env=env)
+            self.assertEqual(got, base)
+            self.assertEqual(base[1], b"992\n993 994\nend\n")
+            rcv.wait_requests(1, 10)
+            self.assertGreaterEqual(len(spans_named(rcv, "true")), 1)
+
+    def test_closed_stderr_then_a_data_file(self):
+        # Started with 2>&-: the file it opens becomes fd 2, and must hold
+        # only what the program wrote, with the console exporter and
+        # diagnostics on.
+        script = ("exec 2>&-; exec python3 -c \"import os; fd = os.open('data', "
+                  "os.O_WRONLY | os.O_CREAT, 0o600); os.write(fd, b'%d\\n' % fd)\"")
+        env = {"OTEL_TRACES_EXPORTER": "console", "OTEL_LOG_LEVEL": "debug",
+               "OTEL_SERVICE_NAME": "x"}
+        base, got = self.run_both(script, env=env)
+        self.assertEqual(base[3], {"data": b"2\n"})
+        self.assertEqual(got[3], base[3])
+        self.assertEqual(got[0], base[0])
+
+    def test_tiny_descriptor_limit_and_closed_stdout(self):
+        # With ulimit -n 64 the relay socket must not become fd 1.
+        script = ("ulimit -n 64; exec >&-; /bin/true; "
+                  "readlink /proc/$$/fd/1 >&2 || echo closed >&2; /bin/true")
+        base, got = self.run_both(script)
+        self.assertEqual(base[:3], (0, b"", b"closed\n"))
+        self.assertEqual(got, base)
 
 
 if __name__ == "__main__":

@@ -130,27 +130,33 @@ int main(int argc, char **argv) {
         }
         printf("reaped=%d ok=%d\n", (int)reaped, (int)reaped_ok);
     } else if (!strcmp(how, "reuse-relay-fd")) {
-        /* The program closes the shim's descriptors (all at 900 and up)
-         * and puts a listening socket of its own on one of those numbers,
-         * with a connection waiting; the shim's next drain (after the
-         * second child) must leave that connection alone. */
+        /* The program closes the shim's descriptors (high numbers) behind
+         * the hooks' back (raw system calls, as closefrom and some runtimes
+         * do: fcntl and close would see nothing there) and puts a
+         * listening socket of its own on one of those numbers, with a
+         * connection waiting; the shim's next drain (after the second
+         * child) must leave that connection alone. */
         if (posix_spawnp(&pid, "true", NULL, NULL, true_argv, environ)) return 1;
         wait_for(pid);
         int taken = -1;
-        for (int fd = 900; fd < 1000; fd++)
-            if (fcntl(fd, F_GETFD) >= 0 && taken < 0) taken = fd;
+        for (int fd = 900; fd < 1024; fd++) {
+            char path[64], link[64];
+            snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+            ssize_t n = readlink(path, link, sizeof link - 1);
+            if (n > 7 && !memcmp(link, "socket:", 7) && taken < 0) taken = fd;
+        }
         if (taken < 0) {
             puts("no shim descriptor");
             return 0;
         }
-        close(taken);
+        syscall(SYS_close, taken);
         struct sockaddr_un a = {.sun_family = AF_UNIX};
         snprintf(a.sun_path + 1, sizeof a.sun_path - 1, "tree-test-%d", (int)getpid());
         socklen_t alen =
             (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(a.sun_path + 1));
         int l = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0);
-        if (l < 0 || dup2(l, taken) < 0 || bind(taken, (struct sockaddr *)&a, alen) < 0 ||
-            listen(taken, 4) < 0)
+        if (l < 0 || syscall(SYS_dup2, l, taken) < 0 ||
+            bind(taken, (struct sockaddr *)&a, alen) < 0 || listen(taken, 4) < 0)
             return 1;
         int c = socket(AF_UNIX, SOCK_SEQPACKET, 0);
         if (c < 0 || connect(c, (struct sockaddr *)&a, alen) < 0) return 1;
