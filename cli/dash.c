@@ -1,5 +1,6 @@
 /* dash: `otel-preload dash` (the local server) and `otel-preload status`. Depends on cli.h,
  * server/. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,24 +11,32 @@
 
 #include "cli/cli.h"
 #include "server/drain.h"
+#include "server/httpd.h"
 #include "server/receiver.h"
 #include "server/retrieve.h"
 #include "server/runtime.h"
 #include "server/store.h"
 
 static const char DASH_USAGE[] =
-    "otel-preload dash [--port N] [--grpc-port N] [--db PATH] [--keep-runs N]"
-    " [--max-bytes SIZE]";
+    "otel-preload dash [--port N] [--grpc-port N] [--listen ADDR --token TOKEN] [--db PATH]"
+    " [--keep-runs N] [--max-bytes SIZE]";
 
 static void dash_help(void) {
     printf(
         "usage: %s\n\n"
         "Receives OTLP (HTTP: protobuf or JSON, gzip; gRPC) on 127.0.0.1, traces and logs, keeps "
         "it\n"
-        "in the local store, and serves the read API (GET /api/v1/spans, ... docs/API-HTTP.md).\n"
-        "`otel-preload run` sends to it while it runs. Stops on SIGINT or SIGTERM.\n\n"
+        "in the local store, serves the dashboard (http://127.0.0.1:PORT/, docs/DASHBOARD.md) and\n"
+        "the read API (GET /api/v1/spans, ... docs/API-HTTP.md). `otel-preload run` sends to it\n"
+        "while it runs. Stops on SIGINT or SIGTERM.\n\n"
         "options:\n"
         "  --port N          listen on this port (default 4318 when free, else any free port)\n"
+        "  --listen ADDR     the address for HTTP (default 127.0.0.1); an address other than\n"
+        "                    loopback needs --token\n"
+        "  --token TOKEN     every page and API request needs it (Authorization: Bearer TOKEN,\n"
+        "                    or open the page once as http://HOST:PORT/?token=TOKEN);\n"
+        "                    default $OTEL_PRELOAD_DASH_TOKEN\n"
+        "  --web DIR         the dashboard's files (default: found next to the command)\n"
         "  --db PATH         the store (default: $OTEL_PRELOAD_DB, else\n"
         "                    ~/.local/share/otel-preload/store.db)\n"
         "  --keep-runs N     keep at most N runs (default %d; $OTEL_PRELOAD_KEEP_RUNS)\n"
@@ -36,7 +45,8 @@ static void dash_help(void) {
 }
 
 int cmd_dash(int argc, char **argv) {
-    const char *db_opt = NULL;
+    const char *db_opt = NULL, *listen_addr = NULL, *web_dir = NULL;
+    const char *token = getenv("OTEL_PRELOAD_DASH_TOKEN");
     int port = -1, grpc_port = -1;
     int64_t keep = 0, max_bytes = 0;
     const char *ek = getenv("OTEL_PRELOAD_KEEP_RUNS"), *eb = getenv("OTEL_PRELOAD_MAX_BYTES");
@@ -54,6 +64,12 @@ int cmd_dash(int argc, char **argv) {
         }
         if ((v = cli_opt(argc, argv, &i, "--db", &missing)) != NULL)
             db_opt = v;
+        else if ((v = cli_opt(argc, argv, &i, "--listen", &missing)) != NULL)
+            listen_addr = v;
+        else if ((v = cli_opt(argc, argv, &i, "--token", &missing)) != NULL)
+            token = v;
+        else if ((v = cli_opt(argc, argv, &i, "--web", &missing)) != NULL)
+            web_dir = v;
         else if ((v = cli_opt(argc, argv, &i, "--port", &missing)) != NULL) {
             char *end;
             long p = strtol(v, &end, 10);
@@ -80,6 +96,24 @@ int cmd_dash(int argc, char **argv) {
             return cli_usage_error(DASH_USAGE, "unknown argument '%s'", a);
         }
     }
+    if (token != NULL && token[0] == '\0') token = NULL;
+    if (listen_addr != NULL && !http_addr_is_loopback(listen_addr)) {
+        struct in6_addr probe;
+        if (inet_pton(AF_INET, listen_addr, &probe) != 1 &&
+            inet_pton(AF_INET6, listen_addr, &probe) != 1)
+            return cli_usage_error(DASH_USAGE,
+                                   "--listen takes an IPv4 or IPv6 address (0.0.0.0, ::,"
+                                   " 192.168.1.5), not '%s'",
+                                   listen_addr);
+        if (token == NULL) {
+            cli_error("refusing to listen on %s without a token: anyone who reaches it could read"
+                      " the store; give --token TOKEN (or $OTEL_PRELOAD_DASH_TOKEN)",
+                      listen_addr);
+            return CLI_USAGE;
+        }
+    }
+    if (token != NULL && strlen(token) > 200)
+        return cli_usage_error(DASH_USAGE, "--token: at most 200 characters");
     char path[4096], err[512];
     if (store_default_path(db_opt, path, sizeof(path)) == NULL) {
         cli_error("the store's path is too long");
@@ -108,10 +142,13 @@ int cmd_dash(int argc, char **argv) {
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    struct receiver *r = receiver_start(st, port < 0 ? 4318 : port);
-    if (r == NULL && port < 0) r = receiver_start(st, 0);
+    struct web_options web = {
+        .asset_dir = web_dir, .token = token, .loopback = http_addr_is_loopback(listen_addr)};
+    struct receiver *r = receiver_start_on(st, listen_addr, port < 0 ? 4318 : port, &web);
+    if (r == NULL && port < 0) r = receiver_start_on(st, listen_addr, 0, &web);
     if (r == NULL) {
-        cli_error("cannot listen on 127.0.0.1:%d: %s", port < 0 ? 4318 : port, strerror(errno));
+        cli_error("cannot listen on %s:%d: %s", listen_addr ? listen_addr : "127.0.0.1",
+                  port < 0 ? 4318 : port, strerror(errno));
         store_close(st);
         return 1;
     }
@@ -128,6 +165,16 @@ int cmd_dash(int argc, char **argv) {
     fprintf(stderr,
             "otel-preload: receiving OTLP on http://127.0.0.1:%d (gRPC: port %d), store %s\n",
             receiver_port(r), receiver_grpc_port(r), path);
+    char assets[4096];
+    if (web_dir == NULL && web_find_assets(assets, sizeof(assets)) == NULL)
+        cli_error("the dashboard's files are not installed: the API works, the pages do not");
+    const char *shown =
+        listen_addr == NULL || strcmp(listen_addr, "0.0.0.0") == 0 || strcmp(listen_addr, "::") == 0
+            ? "127.0.0.1"
+            : listen_addr;
+    bool v6 = strchr(shown, ':') != NULL;
+    fprintf(stderr, "otel-preload: dashboard at http://%s%s%s:%d/%s%s\n", v6 ? "[" : "", shown,
+            v6 ? "]" : "", receiver_port(r), token ? "?token=" : "", token ? token : "");
     int sig = 0;
     while (sigwait(&set, &sig) != 0) {
     }

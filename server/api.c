@@ -94,6 +94,14 @@ void api_handle(const char *db_path, const struct http_request *req, struct http
             return;
         }
     }
+    if (http_query_param(req->query, "after", val, sizeof(val)) == 0) {
+        char *end;
+        o.after_id = strtoll(val, &end, 10);
+        if (*end != '\0' || o.after_id < 0) {
+            json_error(resp, 400, "after: a row id (the \"id\" of a row)");
+            return;
+        }
+    }
     sqlite3 *db = retrieve_open(db_path, err, sizeof(err));
     if (db == NULL) {
         json_error(resp, 503, err);

@@ -34,6 +34,7 @@ struct conn {
     struct httpd *h;
     int fd;
     int slot;
+    bool peer_loopback;
     char *buf; /* bytes read and not yet consumed */
     size_t len, cap;
 };
@@ -62,6 +63,14 @@ static const char *reason(int status) {
         return "OK";
     case 204:
         return "No Content";
+    case 302:
+        return "Found";
+    case 304:
+        return "Not Modified";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
     case 400:
         return "Bad Request";
     case 404:
@@ -87,15 +96,61 @@ static const char *reason(int status) {
     }
 }
 
-static bool send_response(int fd, int status, const char *ctype, const void *body, size_t len,
-                          bool close_after) {
-    char head[512];
+static bool send_response_h(int fd, int status, const char *ctype, const void *body, size_t len,
+                            bool close_after, const char *extra) {
+    char head[1024];
     int n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n", status,
-                     reason(status), ctype[0] ? ctype : "text/plain", len,
-                     close_after ? "Connection: close\r\n" : "");
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
+                     status, reason(status), ctype[0] ? ctype : "text/plain", len,
+                     close_after ? "Connection: close\r\n" : "", extra);
     if (n < 0 || (size_t)n >= sizeof(head)) return false;
     return write_all(fd, head, (size_t)n) && (len == 0 || write_all(fd, body, len));
+}
+
+static bool send_response(int fd, int status, const char *ctype, const void *body, size_t len,
+                          bool close_after) {
+    return send_response_h(fd, status, ctype, body, len, close_after, "");
+}
+
+struct http_stream {
+    int fd;
+    bool failed;
+};
+
+bool http_stream_write(struct http_stream *s, const void *p, size_t n) {
+    if (s->failed) return false;
+    const char *c = p;
+    int64_t deadline = now_ms() + HTTPD_IDLE_MS;
+    while (n > 0) {
+        struct pollfd pfd = {.fd = s->fd, .events = POLLOUT};
+        int64_t left = deadline - now_ms();
+        int r = left > 0 ? poll(&pfd, 1, (int)left) : 0;
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0 || (pfd.revents & (POLLERR | POLLHUP))) {
+            s->failed = true;
+            return false;
+        }
+        ssize_t w = send(s->fd, c, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (w <= 0) {
+            s->failed = true;
+            return false;
+        }
+        c += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+bool http_stream_closed(struct http_stream *s, int ms) {
+    if (s->failed) return true;
+    struct pollfd pfd = {.fd = s->fd, .events = POLLIN | POLLRDHUP};
+    int r = poll(&pfd, 1, ms);
+    if (r > 0) { /* a stream's peer has nothing to say: data or EOF both end it */
+        s->failed = true;
+        return true;
+    }
+    return false;
 }
 
 /* An error of the request itself: a google.rpc.Status { code = 1: 3
@@ -323,6 +378,16 @@ static bool serve_one(struct conn *c) {
                 return false;
             }
             chunked = true;
+        } else if (IS("host")) {
+            copy_trim(req.host, sizeof(req.host), v, vlen);
+        } else if (IS("origin")) {
+            copy_trim(req.origin, sizeof(req.origin), v, vlen);
+        } else if (IS("authorization")) {
+            copy_trim(req.authorization, sizeof(req.authorization), v, vlen);
+        } else if (IS("cookie")) {
+            copy_trim(req.cookie, sizeof(req.cookie), v, vlen);
+        } else if (IS("sec-fetch-site")) {
+            copy_trim(req.sec_fetch_site, sizeof(req.sec_fetch_site), v, vlen);
         } else if (IS("content-length")) {
             char num[32];
             copy_trim(num, sizeof(num), v, vlen);
@@ -389,14 +454,29 @@ static bool serve_one(struct conn *c) {
         req.body_len = n;
     }
 
+    req.peer_loopback = c->peer_loopback;
     atomic_fetch_add(&c->h->stats.requests, 1);
     struct http_response resp = {.status = 200};
     c->h->handler(c->h->ctx, &req, &resp);
     free(inflated);
+    if (resp.stream != NULL) {
+        char head[1024];
+        int n =
+            snprintf(head, sizeof(head),
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nCache-Control: no-store\r\n"
+                     "Connection: close\r\n%s\r\n",
+                     resp.status, reason(resp.status),
+                     resp.content_type[0] ? resp.content_type : "text/event-stream", resp.headers);
+        struct http_stream s = {.fd = c->fd};
+        s.failed = n < 0 || (size_t)n >= sizeof(head) || !write_all(c->fd, head, (size_t)n);
+        resp.stream(resp.stream_ctx, &s);
+        free(resp.body);
+        return false;
+    }
     bool close_after = strcasecmp(connection, "close") == 0;
-    bool ok = send_response(c->fd, resp.status, resp.content_type,
-                            strcmp(req.method, "HEAD") == 0 ? NULL : resp.body,
-                            strcmp(req.method, "HEAD") == 0 ? 0 : resp.body_len, close_after);
+    bool ok = send_response_h(
+        c->fd, resp.status, resp.content_type, strcmp(req.method, "HEAD") == 0 ? NULL : resp.body,
+        strcmp(req.method, "HEAD") == 0 ? 0 : resp.body_len, close_after, resp.headers);
     free(resp.body);
     consume(c, msg_end);
     return ok && !close_after;
@@ -418,10 +498,23 @@ static void *conn_main(void *arg) {
     return NULL;
 }
 
+static bool sockaddr_is_loopback(const struct sockaddr_storage *ss) {
+    if (ss->ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+    if (ss->ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+        if (IN6_IS_ADDR_LOOPBACK(a)) return true;
+        if (IN6_IS_ADDR_V4MAPPED(a)) return a->s6_addr[12] == 127;
+    }
+    return false;
+}
+
 static void *accept_main(void *arg) {
     struct httpd *h = arg;
     for (;;) {
-        int fd = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        struct sockaddr_storage peer;
+        socklen_t peer_len = sizeof(peer);
+        int fd = accept4(h->listen_fd, (struct sockaddr *)&peer, &peer_len, SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
             pthread_mutex_lock(&h->lock);
@@ -452,6 +545,7 @@ static void *accept_main(void *arg) {
             c->h = h;
             c->fd = fd;
             c->slot = slot;
+            c->peer_loopback = sockaddr_is_loopback(&peer);
             h->conns[slot] = fd;
             h->n_conns++;
             pthread_attr_init(&attr);
@@ -475,7 +569,38 @@ static void *accept_main(void *arg) {
     }
 }
 
+bool http_addr_is_loopback(const char *addr) {
+    if (addr == NULL || strcmp(addr, "localhost") == 0) return true;
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, addr, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, addr, &a6) == 1) return IN6_IS_ADDR_LOOPBACK(&a6);
+    return false;
+}
+
 struct httpd *httpd_start(int port, http_handler handler, void *ctx) {
+    return httpd_start_on(NULL, port, handler, ctx);
+}
+
+struct httpd *httpd_start_on(const char *addr, int port, http_handler handler, void *ctx) {
+    struct sockaddr_storage ss;
+    socklen_t ss_len;
+    memset(&ss, 0, sizeof(ss));
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+    if (addr == NULL || strcmp(addr, "localhost") == 0) addr = "127.0.0.1";
+    if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)port);
+        ss_len = sizeof(*s4);
+    } else if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        ss_len = sizeof(*s6);
+    } else {
+        errno = EINVAL;
+        return NULL;
+    }
     struct httpd *h = calloc(1, sizeof(*h));
     if (h == NULL) return NULL;
     h->handler = handler;
@@ -484,18 +609,15 @@ struct httpd *httpd_start(int port, http_handler handler, void *ctx) {
         h->conns[i] = -1;
     pthread_mutex_init(&h->lock, NULL);
     pthread_cond_init(&h->idle, NULL);
-    h->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    h->listen_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (h->listen_fd < 0) goto fail;
     int one = 1;
     setsockopt(h->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(h->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-        listen(h->listen_fd, 128) != 0)
+    if (bind(h->listen_fd, (struct sockaddr *)&ss, ss_len) != 0 || listen(h->listen_fd, 128) != 0)
         goto fail;
-    socklen_t sl = sizeof(sa);
-    if (getsockname(h->listen_fd, (struct sockaddr *)&sa, &sl) != 0) goto fail;
-    h->port = ntohs(sa.sin_port);
+    socklen_t sl = sizeof(ss);
+    if (getsockname(h->listen_fd, (struct sockaddr *)&ss, &sl) != 0) goto fail;
+    h->port = ntohs(ss.ss_family == AF_INET ? s4->sin_port : s6->sin6_port);
     if ((errno = pthread_create(&h->acceptor, NULL, accept_main, h)) != 0) goto fail;
     return h;
 fail:;

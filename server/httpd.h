@@ -13,6 +13,7 @@
 #define OTELP_SERVER_HTTPD_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,13 +33,38 @@ struct http_request {
     const uint8_t *raw_body; /* as received (still compressed) */
     size_t raw_len;
     char raw_encoding[64]; /* its Content-Encoding, "" for none */
+    /* Headers the dashboard's checks need (server/web.h); "" when absent
+     * (a value too long for its field is cut: compare whole values only). */
+    char host[256];
+    char origin[256];
+    char authorization[512];
+    char cookie[1024];
+    char sec_fetch_site[32];
+    bool peer_loopback; /* the client connected from a loopback address */
 };
+
+/* A streaming response (Server-Sent Events): written piece by piece by the
+ * handler's stream function, on the connection's thread, after the head. */
+struct http_stream;
+typedef void (*http_stream_fn)(void *ctx, struct http_stream *s);
+/* Writes n bytes (blocking, bounded by HTTPD_IDLE_MS). false once the peer is
+ * gone or the server stops: the stream function should return. */
+bool http_stream_write(struct http_stream *s, const void *p, size_t n);
+/* Waits up to ms for the peer to close (or send): true when it is gone. */
+bool http_stream_closed(struct http_stream *s, int ms);
 
 struct http_response {
     int status;
     char content_type[64];
     uint8_t *body; /* malloc'ed by the handler, freed by httpd */
     size_t body_len;
+    /* Extra header lines, each "Name: value\r\n" ("" for none). */
+    char headers[512];
+    /* When set, the head is sent without a Content-Length, then stream(ctx)
+     * runs and the connection closes; body is ignored. stream always runs
+     * (also when the head could not be sent) so it can free ctx. */
+    http_stream_fn stream;
+    void *stream_ctx;
 };
 
 /* Fills resp (status defaults to 200, empty body). Runs on the connection's
@@ -57,6 +83,11 @@ struct httpd;
  * threads. Returns NULL with errno set when it cannot listen. */
 struct httpd *httpd_start(int port, http_handler handler, void *ctx)
     __attribute__((warn_unused_result));
+/* Listens on addr (an IPv4 or IPv6 literal, or "localhost"; NULL: 127.0.0.1). */
+struct httpd *httpd_start_on(const char *addr, int port, http_handler handler, void *ctx)
+    __attribute__((warn_unused_result));
+/* Whether addr names a loopback address (127.0.0.0/8, ::1, "localhost"). */
+bool http_addr_is_loopback(const char *addr);
 int httpd_port(const struct httpd *h);
 const struct httpd_stats *httpd_stats(const struct httpd *h);
 /* Stops listening, closes every connection, waits for their threads. */

@@ -1,5 +1,5 @@
 /* receiver: the OTLP/HTTP receiver and the read API's entry. Depends on httpd, otlp_decode, store,
- * api. */
+ * api, web (the dashboard). */
 #include "server/receiver.h"
 
 #include <errno.h>
@@ -19,6 +19,7 @@ struct receiver {
     struct store *store;
     struct httpd *httpd;
     struct grpcd *grpcd;
+    struct web *web;        /* the dashboard, or NULL */
     struct forward forward; /* --tee: where requests go on to */
     bool forwarding;
     struct receiver_stats stats;
@@ -187,6 +188,10 @@ static int handle_grpc(void *ctx, const char *path, const uint8_t *msg, size_t l
 static void handle(void *ctx, const struct http_request *req, struct http_response *resp) {
     struct receiver *r = ctx;
     atomic_fetch_add(&r->stats.requests, 1);
+    if (r->web != NULL) {
+        if (!web_admit(r->web, req, resp)) return;
+        if (web_handle(r->web, req, resp)) return;
+    }
     if (strcmp(req->path, "/v1/traces") == 0) {
         handle_export(r, req, resp, true);
     } else if (strcmp(req->path, "/v1/logs") == 0) {
@@ -202,12 +207,24 @@ static void handle(void *ctx, const struct http_request *req, struct http_respon
 }
 
 struct receiver *receiver_start(struct store *store, int port) {
+    return receiver_start_on(store, NULL, port, NULL);
+}
+
+struct receiver *receiver_start_on(struct store *store, const char *addr, int port,
+                                   const struct web_options *web) {
     struct receiver *r = calloc(1, sizeof(*r));
     if (r == NULL) return NULL;
     r->store = store;
-    r->httpd = httpd_start(port, handle, r);
+    if (web != NULL && (r->web = web_new(store_path(store), web)) == NULL) {
+        int e = errno;
+        free(r);
+        errno = e;
+        return NULL;
+    }
+    r->httpd = httpd_start_on(addr, port, handle, r);
     if (r->httpd == NULL) {
         int e = errno;
+        web_free(r->web);
         free(r);
         errno = e;
         return NULL;
@@ -249,6 +266,8 @@ void receiver_get_stats(const struct receiver *r, struct receiver_stats *out) {
 void receiver_stop(struct receiver *r) {
     if (r == NULL) return;
     grpcd_stop(r->grpcd);
+    web_stop(r->web); /* ends the live streams, which httpd_stop waits for */
     httpd_stop(r->httpd);
+    web_free(r->web);
     free(r);
 }

@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 
 #include "server/store.h"
+#include "server/web.h"
 
 struct receiver_stats {
     atomic_ulong requests;
@@ -27,6 +28,11 @@ struct receiver;
 
 /* Serves on 127.0.0.1:port (0: any free port). Returns NULL with errno set. */
 struct receiver *receiver_start(struct store *store, int port) __attribute__((warn_unused_result));
+/* Serves on addr:port (addr as httpd_start_on), with the dashboard (server/web.h) when web
+ * is not NULL: its checks on every request, its pages and API paths. */
+struct receiver *receiver_start_on(struct store *store, const char *addr, int port,
+                                   const struct web_options *web)
+    __attribute__((warn_unused_result));
 int receiver_port(const struct receiver *r);
 /* Also serves OTLP/gRPC (server/grpcd.h) on 127.0.0.1:port (0: any free
  * port). 0 or a negative errno. */

@@ -518,6 +518,10 @@ int retrieve(sqlite3 *db, const struct retrieve_opts *o, struct sbuf *out, char 
         sbuf_printf(&sql, " AND %s.name = ?4", alias);
         last_param = 4;
     }
+    if (o->after_id > 0 && o->what != RETRIEVE_TRACES) {
+        sbuf_printf(&sql, " AND %s.id > ?5", alias);
+        last_param = 5;
+    }
 #ifdef OTELP_HAVE_QUERY
     struct query *q = NULL;
     struct query_sql qs;
@@ -571,6 +575,7 @@ int retrieve(sqlite3 *db, const struct retrieve_opts *o, struct sbuf *out, char 
     if (trace[0]) sqlite3_bind_text(st, 3, trace, -1, SQLITE_TRANSIENT);
     if (o->name != NULL && o->name[0] != '\0')
         sqlite3_bind_text(st, 4, o->name, -1, SQLITE_TRANSIENT);
+    if (o->after_id > 0 && o->what != RETRIEVE_TRACES) sqlite3_bind_int64(st, 5, o->after_id);
 #ifdef OTELP_HAVE_QUERY
     /* SQLite numbers an anonymous "?" one past the highest number before it */
     if (have_q) query_sql_bind(&qs, st, last_param + 1);
@@ -640,6 +645,7 @@ int retrieve(sqlite3 *db, const struct retrieve_opts *o, struct sbuf *out, char 
             }
             int64_t id = sqlite3_column_int64(st, (int)ncols);
             int64_t res = sqlite3_column_int64(st, (int)ncols + 1);
+            if (o->what != RETRIEVE_TRACES) sbuf_printf(b, ",\"id\":%lld", (long long)id);
             if (o->what == RETRIEVE_SPANS) json_span_extras(db, b, id, res);
             if (o->what == RETRIEVE_LOGS || o->what == RETRIEVE_METRICS) {
                 sbuf_puts(b, ",\"attributes\":");

@@ -25,6 +25,8 @@ struct retrieve_opts {
     const char *trace_id;   /* spans/logs: only this trace (hex, or a run id) */
     int64_t from_ns, to_ns; /* 0: open */
     int64_t limit;          /* 0: RETRIEVE_DEFAULT_LIMIT */
+    int64_t after_id;       /* spans/logs/metrics: only rows stored after this row id (the
+                             * "id" of JSON rows); 0: all */
 };
 
 /* Opens the database read-only (WAL readers never block the writer).
