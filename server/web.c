@@ -482,11 +482,48 @@ static void names_free(struct names *t) {
     free(t->hash);
 }
 
+/* Appends ",N" (or ",null"): the flat rows' hot path, without printf. */
+static void put_int(struct sbuf *b, long long v) {
+    char tmp[24], *p = tmp + sizeof(tmp);
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) *--p = '-';
+    *--p = ',';
+    sbuf_add(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
 static void col_int_or_null(struct sbuf *b, sqlite3_stmt *st, int i) {
     if (sqlite3_column_type(st, i) == SQLITE_NULL)
-        sbuf_puts(b, ",null");
+        sbuf_add(b, ",null", 5);
     else
-        sbuf_printf(b, ",%lld", (long long)sqlite3_column_int64(st, i));
+        put_int(b, (long long)sqlite3_column_int64(st, i));
+}
+
+/* The span ids of a trace that have log records (one query instead of one per span). */
+static void spans_with_logs(sqlite3 *db, const char *trace, struct names *set) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT DISTINCT span_id FROM logs WHERE trace_id = ?1 AND span_id IS"
+                           " NOT NULL",
+                           -1, &st, NULL) != SQLITE_OK)
+        return;
+    sqlite3_bind_text(st, 1, trace, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        names_index(set, (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+}
+
+static bool names_has(const struct names *t, const char *s) {
+    if (t->hcap == 0) return false;
+    size_t k = fnv(s) & (t->hcap - 1);
+    while (t->hash[k]) {
+        if (strcmp(t->v[t->hash[k] - 1], s) == 0) return true;
+        k = (k + 1) & (t->hcap - 1);
+    }
+    return false;
 }
 
 static void handle_flat(sqlite3 *db, const char *trace, const struct http_request *req,
@@ -500,20 +537,20 @@ static void handle_flat(sqlite3 *db, const char *trace, const struct http_reques
         if (limit <= 0 || limit > FLAT_MAX) limit = FLAT_MAX;
     }
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(
-            db,
-            "SELECT s.id, s.span_id, s.parent_span_id, s.name, s.start_ns, s.duration_ns, s.pid,"
-            " s.exit_code, s.signal, s.status_code, coalesce(s.service_name, ''),"
-            " EXISTS (SELECT 1 FROM logs l WHERE l.trace_id = s.trace_id AND l.span_id ="
-            " s.span_id), s.kind, s.ppid FROM spans s WHERE s.trace_id = ?1 AND s.id > ?2"
-            " ORDER BY s.id LIMIT ?3",
-            -1, &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db,
+                           "SELECT s.id, s.span_id, s.parent_span_id, s.name, s.start_ns,"
+                           " s.duration_ns, s.pid, s.exit_code, s.signal, s.status_code,"
+                           " coalesce(s.service_name, ''), s.kind, s.ppid FROM spans s"
+                           " WHERE s.trace_id = ?1 AND s.id > ?2 ORDER BY s.id LIMIT ?3",
+                           -1, &st, NULL) != SQLITE_OK) {
         json_error(resp, 500, sqlite3_errmsg(db));
         return;
     }
     sqlite3_bind_text(st, 1, trace, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, after);
     sqlite3_bind_int64(st, 3, limit + 1);
+    struct names logged = {0};
+    spans_with_logs(db, trace, &logged);
     struct sbuf rows = {0};
     struct names names = {0};
     long long n = 0, max_id = after;
@@ -526,27 +563,36 @@ static void handle_flat(sqlite3 *db, const char *trace, const struct http_reques
         long long id = sqlite3_column_int64(st, 0);
         if (id > max_id) max_id = id;
         const char *name = (const char *)sqlite3_column_text(st, 3);
+        const char *sid = (const char *)sqlite3_column_text(st, 1);
         long ni = names_index(&names, name ? name : "");
         long si = names_index(&names, (const char *)sqlite3_column_text(st, 10));
-        sbuf_printf(&rows, "%s[%lld,\"%.16s\",", n ? ",\n" : "", id,
-                    (const char *)sqlite3_column_text(st, 1));
-        if (sqlite3_column_type(st, 2) == SQLITE_NULL)
-            sbuf_puts(&rows, "null");
-        else
-            sbuf_printf(&rows, "\"%.16s\"", (const char *)sqlite3_column_text(st, 2));
+        sbuf_printf(&rows, "%s[%lld,\"", n ? ",\n" : "", id);
+        sbuf_add(&rows, sid, strnlen(sid, 16));
+        if (sqlite3_column_type(st, 2) == SQLITE_NULL) {
+            sbuf_add(&rows, "\",null", 6);
+        } else {
+            sbuf_add(&rows, "\",\"", 3);
+            const char *psid = (const char *)sqlite3_column_text(st, 2);
+            sbuf_add(&rows, psid, strnlen(psid, 16));
+            sbuf_add(&rows, "\"", 1);
+        }
         /* start in microseconds (exact in a double), duration in nanoseconds */
-        sbuf_printf(&rows, ",%ld,%lld,%lld", ni, (long long)(sqlite3_column_int64(st, 4) / 1000),
-                    (long long)sqlite3_column_int64(st, 5));
+        put_int(&rows, ni);
+        put_int(&rows, (long long)(sqlite3_column_int64(st, 4) / 1000));
+        put_int(&rows, (long long)sqlite3_column_int64(st, 5));
         col_int_or_null(&rows, st, 6);
         col_int_or_null(&rows, st, 7);
         col_int_or_null(&rows, st, 8);
-        sbuf_printf(&rows, ",%d,%d,%ld,%d", sqlite3_column_int(st, 9), sqlite3_column_int(st, 11),
-                    si, sqlite3_column_int(st, 12));
-        col_int_or_null(&rows, st, 13);
-        sbuf_puts(&rows, "]");
+        put_int(&rows, sqlite3_column_int(st, 9));
+        put_int(&rows, names_has(&logged, sid) ? 1 : 0);
+        put_int(&rows, si);
+        put_int(&rows, sqlite3_column_int(st, 11));
+        col_int_or_null(&rows, st, 12);
+        sbuf_add(&rows, "]", 1);
         n++;
     }
     sqlite3_finalize(st);
+    names_free(&logged);
     struct sbuf b = {0};
     sbuf_printf(&b,
                 "{\"trace_id\":\"%s\",\"run_id\":%lld,\"max_id\":%lld,\"more\":%s,"

@@ -19,6 +19,14 @@ class Live {
     this.events = 0;
     this.lastEventAt = 0; // performance.now() of the last event
     this.lastServerT = 0; // the server's clock (ms) in the last event
+    this.hellos = 0;
+    // Views load once the feed is up (or after 400 ms without it), so nothing committed
+    // between their fetch and the feed's start is missed; a later hello (a reconnect) makes
+    // them fetch again.
+    this.ready = new Promise((res) => {
+      this.setReady = res;
+      setTimeout(res, 400);
+    });
     document.addEventListener('visibilitychange', () => this.sync());
     this.sync();
   }
@@ -41,7 +49,13 @@ class Live {
         this.events++;
         this.lastEventAt = performance.now();
         if (data.t) this.lastServerT = data.t;
-        if (type === 'hello') this.state('live');
+        if (type === 'hello') {
+          this.state('live');
+          if (this.hellos++ === 0) {
+            this.setReady();
+            return;
+          }
+        }
         for (const h of this.handlers) h(type, data);
       });
     }
@@ -116,6 +130,7 @@ class RunsView {
 
   async load() {
     const t0 = performance.now();
+    await live.ready;
     try {
       const rows = await api(`/api/v1/runs${qs({where: this.where, sort: this.sort, limit: 1000})}`);
       this.err.textContent = '';
@@ -142,10 +157,21 @@ class RunsView {
       const x = this.sortKey(a), y = this.sortKey(b);
       return x[0] - y[0] || x[1] - y[1];
     });
+    // a screenful now, the rest in slices after the first paint
+    const token = (this.renderToken = {});
+    const FIRST = 60, SLICE = 250;
     const frag = document.createDocumentFragment();
-    for (const r of rows) frag.append(this.row(r));
+    for (const r of rows.slice(0, FIRST)) frag.append(this.row(r));
     clear(this.tbody).append(frag);
     this.count.textContent = `${fmtInt(rows.length)} runs`;
+    const more = (from) => {
+      if (token !== this.renderToken || from >= rows.length) return;
+      const f = document.createDocumentFragment();
+      for (const r of rows.slice(from, from + SLICE)) f.append(this.row(r));
+      this.tbody.append(f);
+      setTimeout(() => more(from + SLICE), 0);
+    };
+    requestAnimationFrame(() => setTimeout(() => more(FIRST), 0));
   }
 
   row(r) {
@@ -244,6 +270,7 @@ class TraceView {
   }
 
   async load() {
+    await live.ready;
     try {
       await this.fetchFlat();
     } catch (e) {
@@ -408,6 +435,7 @@ class TraceView {
       const before = this.trace.spans.length;
       await this.fetchFlat();
       if (this.trace.spans.length !== before) {
+        if (window.otelpDash.onSpansAdded) window.otelpDash.onSpansAdded(this.trace.spans.slice(before));
         this.trace.link();
         this.wf.rebuild();
         this.wf.drawLane();

@@ -58,6 +58,7 @@ export class LogsView {
   }
 
   async load() {
+    await window.otelpDash.live.ready;
     this.lastId = 0;
     clear(this.tbody);
     await this.fetchMore(500);

@@ -78,7 +78,8 @@ export function fmtClock(ns) {
 }
 
 export function fmtInt(n) {
-  return Number(n).toLocaleString('en-US');
+  const s = String(Math.trunc(Number(n)));
+  return s.length < 4 ? s : s.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
 export const SEVERITY = ['', 'TRACE', 'TRACE2', 'TRACE3', 'TRACE4', 'DEBUG', 'DEBUG2', 'DEBUG3',

@@ -90,6 +90,18 @@ test('a run appears live, and its tree is what ran', async () => {
   // k moves up a row: back to `false`
   await page.keyboard.press('k');
   assert.match(await page.textContent('#wf-status'), /^false/);
+  // a hidden tab closes its feed; shown again, it reconnects
+  const hidden = await page.evaluate(() => {
+    Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});
+    document.dispatchEvent(new Event('visibilitychange'));
+    return {status: window.otelpDash.live.status, es: window.otelpDash.live.es};
+  });
+  assert.deepEqual(hidden, {status: 'paused', es: null});
+  await page.evaluate(() => {
+    Object.defineProperty(document, 'hidden', {configurable: true, get: () => false});
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
+  await page.waitForFunction(() => window.otelpDash.live.status === 'live');
   assert.deepEqual(page.errors, []);
 });
 
@@ -132,6 +144,17 @@ test('repeated siblings collapse into one row that expands; search finds a span'
   await page.press('#trace-search', 'Enter');
   assert.match(await page.textContent('#wf-status'), /^true, pid \d+, exit 0/);
   assert.equal(await page.textContent('#search-count'), '1 / 7');
+  // the runs filter takes the grammar: only the runs that have such a span
+  await page.goto(dash.url + '/');
+  await page.fill('#runs-filter', 'name = "echo" and process.exit.code = 0');
+  await page.press('#runs-filter', 'Enter');
+  await page.waitForFunction(() => document.querySelector('#runs .count, .count') && document.querySelectorAll('tr.run').length === 1);
+  assert.equal(await page.getAttribute('tr.run', 'data-run'), String(run.id));
+  await page.fill('#runs-filter', 'name = ');
+  await page.press('#runs-filter', 'Enter');
+  await page.waitForSelector('.error:not(:empty)');
+  assert.match(await page.textContent('.error'), /column/);
+  await page.selectOption('#runs-sort', 'failures');
   assert.deepEqual(page.errors, []);
 });
 

@@ -20,6 +20,7 @@ export class Dash {
     d.rt = path.join(d.tmp, 'rt');
     fs.mkdirSync(d.rt, {mode: 0o700});
     d.env = d.childEnv(extraEnv);
+    const t0 = performance.now();
     d.proc = spawn(BIN, ['dash', '--port', '0', '--grpc-port', '0', ...args], {env: d.env, stdio: ['ignore', 'ignore', 'pipe']});
     d.stderr = '';
     d.exited = new Promise((res) => d.proc.on('exit', (code, sig) => res({code, sig})));
@@ -32,6 +33,7 @@ export class Dash {
           clearTimeout(timer);
           d.url = `http://127.0.0.1:${m[2]}`;
           d.port = Number(m[2]);
+          d.startMs = performance.now() - t0;
           resolve();
         }
       });
