@@ -536,12 +536,19 @@ static void handle_flat(sqlite3 *db, const char *trace, const struct http_reques
         limit = strtoll(val, NULL, 10);
         if (limit <= 0 || limit > FLAT_MAX) limit = FLAT_MAX;
     }
+    /* With its run known, the run's index yields the rows in id order (no sort). */
+    int64_t run = trace_run_id(db, trace);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db,
-                           "SELECT s.id, s.span_id, s.parent_span_id, s.name, s.start_ns,"
-                           " s.duration_ns, s.pid, s.exit_code, s.signal, s.status_code,"
-                           " coalesce(s.service_name, ''), s.kind, s.ppid FROM spans s"
-                           " WHERE s.trace_id = ?1 AND s.id > ?2 ORDER BY s.id LIMIT ?3",
+                           run > 0 ? "SELECT s.id, s.span_id, s.parent_span_id, s.name, s.start_ns,"
+                                     " s.duration_ns, s.pid, s.exit_code, s.signal, s.status_code,"
+                                     " coalesce(s.service_name, ''), s.kind, s.ppid FROM spans s"
+                                     " WHERE s.run_id = ?4 AND s.trace_id = ?1 AND s.id > ?2"
+                                     " ORDER BY s.id LIMIT ?3"
+                                   : "SELECT s.id, s.span_id, s.parent_span_id, s.name, s.start_ns,"
+                                     " s.duration_ns, s.pid, s.exit_code, s.signal, s.status_code,"
+                                     " coalesce(s.service_name, ''), s.kind, s.ppid FROM spans s"
+                                     " WHERE s.trace_id = ?1 AND s.id > ?2 ORDER BY s.id LIMIT ?3",
                            -1, &st, NULL) != SQLITE_OK) {
         json_error(resp, 500, sqlite3_errmsg(db));
         return;
@@ -549,6 +556,7 @@ static void handle_flat(sqlite3 *db, const char *trace, const struct http_reques
     sqlite3_bind_text(st, 1, trace, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, after);
     sqlite3_bind_int64(st, 3, limit + 1);
+    if (run > 0) sqlite3_bind_int64(st, 4, run);
     struct names logged = {0};
     spans_with_logs(db, trace, &logged);
     struct sbuf rows = {0};
@@ -599,7 +607,7 @@ static void handle_flat(sqlite3 *db, const char *trace, const struct http_reques
                 "\"columns\":[\"id\",\"span_id\",\"parent_span_id\",\"name\",\"start_us\","
                 "\"duration_ns\",\"pid\",\"exit_code\",\"signal\",\"status\",\"has_logs\","
                 "\"service\",\"kind\",\"ppid\"],\"names\":[",
-                trace, (long long)trace_run_id(db, trace), max_id, more ? "true" : "false");
+                trace, (long long)run, max_id, more ? "true" : "false");
     for (size_t i = 0; i < names.n; i++) {
         if (i) sbuf_add(&b, ",", 1);
         sbuf_json_str(&b, names.v[i], strlen(names.v[i]));

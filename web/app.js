@@ -495,6 +495,7 @@ function route() {
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
   if (current) current.destroy();
   clear(main);
+  delete main.dataset.ready;
   const nav = parts[0] || 'runs';
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.dataset.nav === nav);
   if (parts[0] === 'trace' && parts[1]) current = new TraceView(main, parts[1], parts[2]);

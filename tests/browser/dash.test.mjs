@@ -19,7 +19,11 @@ before(async () => {
 
 after(async () => {
   if (b) await b.close();
-  if (dash) await dash.stop();
+  if (dash) {
+    // a clean stop (in a sanitizer build: no leak, no error)
+    const end = await dash.stop();
+    assert.equal(end.code, 0, end.stderr);
+  }
 });
 
 // One page for the tests (a new renderer costs seconds on a loaded 2-core machine): each test
@@ -317,7 +321,8 @@ test('a token guards every page and API request', async () => {
     assert.equal(status, 200);
     await page.context().close();
   } finally {
-    await d.stop();
+    const end = await d.stop();
+    assert.equal(end.code, 0, end.stderr);
   }
 });
 

@@ -21,7 +21,10 @@ export class Dash {
     fs.mkdirSync(d.rt, {mode: 0o700});
     d.env = d.childEnv(extraEnv);
     const t0 = performance.now();
-    d.proc = spawn(BIN, ['dash', '--port', '0', '--grpc-port', '0', ...args], {env: d.env, stdio: ['ignore', 'ignore', 'pipe']});
+    // the server itself is checked for leaks (the programs run under the shim are not)
+    const own = {...d.env};
+    if (own.ASAN_OPTIONS) own.ASAN_OPTIONS = own.ASAN_OPTIONS.replace('detect_leaks=0', 'detect_leaks=1');
+    d.proc = spawn(BIN, ['dash', '--port', '0', '--grpc-port', '0', ...args], {env: own, stdio: ['ignore', 'ignore', 'pipe']});
     d.stderr = '';
     d.exited = new Promise((res) => d.proc.on('exit', (code, sig) => res({code, sig})));
     await new Promise((resolve, reject) => {
@@ -76,6 +79,7 @@ export class Dash {
     return {status: r.status, body: await r.text()};
   }
 
+  // Stops it (SIGTERM); resolves to its exit {code, sig, stderr}.
   async stop() {
     if (this.proc.exitCode === null && this.proc.signalCode === null) {
       this.proc.kill('SIGTERM');
@@ -84,6 +88,8 @@ export class Dash {
       clearTimeout(t);
     }
     fs.rmSync(this.tmp, {recursive: true, force: true});
+    const {code, sig} = await this.exited;
+    return {code, sig, stderr: this.stderr};
   }
 }
 
