@@ -179,6 +179,27 @@ static const struct name_value protocols[] = {{"http/protobuf", OTLP_HTTP_PROTOB
 static const struct name_value compressions[] = {
     {"none", OTLP_COMPRESSION_NONE}, {"gzip", OTLP_COMPRESSION_GZIP}, {NULL, 0}};
 
+/* In core/metric.h's order (enum metric_temporality_pref, enum
+ * histogram_aggregation, enum exemplar_filter). */
+static const struct name_value temporalities[] = {
+    {"cumulative", 0}, {"delta", 1}, {"lowmemory", 2}, {NULL, 0}};
+static const struct name_value histogram_aggs[] = {
+    {"explicit_bucket_histogram", 0}, {"base2_exponential_bucket_histogram", 1}, {NULL, 0}};
+static const struct name_value exemplar_filters[] = {
+    {"trace_based", 0}, {"always_on", 1}, {"always_off", 2}, {NULL, 0}};
+
+/* An enum variable: its value from table, else dflt (named dflt_text in
+ * the one diagnostic). */
+OTELP_FIRST static uint8_t get_choice(char *const *envp, const char *name,
+                                      const struct name_value *table, const char *dflt_text) {
+    const char *s = env_lookup(envp, name);
+    if (!s) return 0;
+    int v = lookup_name(table, s, strlen(s));
+    if (v >= 0) return (uint8_t)v;
+    bad_value(name, s, dflt_text);
+    return 0;
+}
+
 static const char *const signal_lower[SIGNAL_COUNT] = {"traces", "logs", "metrics"};
 
 /* OTEL_*_EXPORTER: a comma-separated list; "none" alone disables. */
@@ -488,6 +509,32 @@ OTELP_FIRST int config_load(struct config *c, char *const *all_env) {
         c->handoff = true;
     }
     c->log_streams = parse_streams(envp, "OTEL_PRELOAD_LOGS_STREAMS");
+
+    c->metric_interval_ms = 60000;
+    get_u32(envp, "OTEL_METRIC_EXPORT_INTERVAL", &c->metric_interval_ms, 1);
+    c->metric_timeout_ms = 30000;
+    get_u32(envp, "OTEL_METRIC_EXPORT_TIMEOUT", &c->metric_timeout_ms, 0);
+    c->metric_temporality = get_choice(envp, "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+                                       temporalities, "cumulative");
+    c->metric_histogram =
+        get_choice(envp, "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION", histogram_aggs,
+                   "explicit_bucket_histogram");
+    c->metric_exemplars =
+        get_choice(envp, "OTEL_METRICS_EXEMPLAR_FILTER", exemplar_filters, "trace_based");
+    c->metric_cardinality = 2000;
+    get_u32(envp, "OTEL_PRELOAD_METRICS_CARDINALITY_LIMIT", &c->metric_cardinality, 2);
+    c->process_metrics = true;
+    const char *pm = env_lookup(envp, "OTEL_PRELOAD_PROCESS_METRICS");
+    if (pm && config_parse_bool(pm, &c->process_metrics) < 0) {
+        bad_value("OTEL_PRELOAD_PROCESS_METRICS", pm, "true");
+        c->process_metrics = true;
+    }
+    c->sdk_metrics = true;
+    const char *sm = env_lookup(envp, "OTEL_PRELOAD_SDK_METRICS");
+    if (sm && config_parse_bool(sm, &c->sdk_metrics) < 0) {
+        bad_value("OTEL_PRELOAD_SDK_METRICS", sm, "true");
+        c->sdk_metrics = true;
+    }
     return rc;
 }
 

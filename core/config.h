@@ -84,6 +84,15 @@ struct config {
     uint32_t crash_timeout_ms;      /* OTEL_PRELOAD_CRASH_TIMEOUT: capture and flush of a crash */
     bool crash_span_events;         /* OTEL_PRELOAD_CRASH_SPAN_EVENTS: exception events on spans */
     unsigned log_streams;           /* OTEL_PRELOAD_LOGS_STREAMS: bit set of 1 << fd (1, 2) */
+    /* Metrics (docs/METRICS.md). The enums' values are core/metric.h's. */
+    uint32_t metric_interval_ms; /* OTEL_METRIC_EXPORT_INTERVAL */
+    uint32_t metric_timeout_ms;  /* OTEL_METRIC_EXPORT_TIMEOUT */
+    uint8_t metric_temporality;  /* OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE */
+    uint8_t metric_histogram;    /* OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION */
+    uint8_t metric_exemplars;    /* OTEL_METRICS_EXEMPLAR_FILTER */
+    uint32_t metric_cardinality; /* OTEL_PRELOAD_METRICS_CARDINALITY_LIMIT */
+    bool process_metrics;        /* OTEL_PRELOAD_PROCESS_METRICS */
+    bool sdk_metrics;            /* OTEL_PRELOAD_SDK_METRICS: the SDK's own counts */
     /* Upstream context: TRACEPARENT / TRACESTATE / BAGGAGE (raw or NULL). */
     char *traceparent, *tracestate, *baggage;
 };

@@ -132,7 +132,7 @@ struct metric_observer {
 };
 
 static struct metric_options opts = {.cardinality_limit = METRIC_DEFAULT_CARDINALITY};
-static uint32_t stripe_count = 1;
+static uint32_t stripe_count; /* 0: decided at the first instrument */
 static struct metric_instrument *instruments[METRIC_MAX_INSTRUMENTS];
 static _Atomic uint32_t ninstruments;
 static _Atomic int reg_lock;
@@ -155,13 +155,16 @@ void metrics_configure(const struct metric_options *o) {
     if (!opts.cardinality_limit) opts.cardinality_limit = METRIC_DEFAULT_CARDINALITY;
     if (opts.cardinality_limit < 2) opts.cardinality_limit = 2;
     if (opts.cardinality_limit > (1u << 20)) opts.cardinality_limit = 1u << 20;
-    if (opts.stripes) {
-        stripe_count = round_pow2(opts.stripes);
-    } else {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        stripe_count = round_pow2(cpus > 0 ? (uint32_t)cpus : 1);
-    }
-    if (!metrics_start_ns) metrics_start_ns = clock_now_ns();
+    /* Without a count, the number of CPUs, read at the first instrument
+     * (sysconf reads /sys: not at every process start). */
+    if (!atomic_load(&ninstruments)) /* series made keep their stripes */
+        stripe_count = opts.stripes ? round_pow2(opts.stripes) : 0;
+}
+
+static void stripes_decide(void) {
+    if (stripe_count) return;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    stripe_count = round_pow2(cpus > 0 ? (uint32_t)cpus : 1);
 }
 
 static void lock_registry(void) {
@@ -578,6 +581,7 @@ static void instrument_free(struct metric_instrument *m) {
 }
 
 static struct metric_instrument *instrument_make(const struct metric_desc *d) {
+    stripes_decide();
     struct metric_instrument *m = calloc(1, sizeof *m);
     if (!m) return NULL;
     m->kind = d->kind;
@@ -1150,6 +1154,7 @@ static void collect_sum(struct collector *c, struct metric_instrument *m, struct
 
 static void collect_observed(struct collector *c, struct metric_instrument *m, struct series *s) {
     if (s->obs_epoch != epoch) return;
+    if (s->start_ns > c->now) s->start_ns = c->now; /* made by this collection's callback */
     struct metric_point *p = new_point(c, s);
     if (!p) return;
     bool is_double = m->number == METRIC_DOUBLE;

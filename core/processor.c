@@ -182,6 +182,18 @@ void batcher_stats(const struct batcher *b, struct batch_stats *out) {
     out->dropped_rejected = atomic_load(&m->dropped_rejected);
 }
 
+size_t batcher_queued(const struct batcher *b) {
+    return waiting((struct batcher *)b);
+}
+
+uint64_t batcher_in_flight(const struct batcher *b) {
+    return atomic_load(&((struct batcher *)b)->in_flight);
+}
+
+uint32_t batcher_capacity(const struct batcher *b) {
+    return b->cfg.max_queue_size;
+}
+
 bool batcher_due(const struct batcher *b, uint64_t now) {
     size_t n = waiting((struct batcher *)b);
     if (!n) return false;
@@ -191,6 +203,14 @@ bool batcher_due(const struct batcher *b, uint64_t now) {
 }
 
 static void *worker_main(void *arg);
+
+static uint64_t (*periodic_next)(void);
+static void (*periodic_run)(void);
+
+void processor_set_periodic(uint64_t (*next)(void), void (*run)(void)) {
+    periodic_run = run;
+    periodic_next = next;
+}
 
 int processor_spawn_thread(void *(*fn)(void *), size_t stack_size) {
     sigset_t all, old;
@@ -217,6 +237,11 @@ static void worker_start(void) {
         atomic_store(&worker_state, 2); /* exports happen at exit instead */
         diag_warn("cannot start the export thread (%s); exporting at exit only", strerror(rc));
     }
+}
+
+void processor_start_worker(void) {
+    if (processor_autostart && !atomic_load(&exiting) && atomic_load(&worker_state) == 0)
+        worker_start();
 }
 
 bool processor_worker_running(void) {
@@ -336,9 +361,18 @@ static void *worker_main(void *arg) {
                 if (at < next) next = at;
             }
         }
+        uint64_t periodic = UINT64_MAX;
+        if (periodic_next && !atomic_load(&exiting)) {
+            periodic = periodic_next();
+            if (periodic <= clock_mono_ns()) {
+                periodic_run();
+                worked = true;
+            }
+        }
         if (worked) continue;
         /* processor_clock may be a fake clock; sleep on the real one. */
         uint64_t deadline = next == UINT64_MAX ? UINT64_MAX : clock_mono_ns() + (next - now);
+        if (periodic < deadline) deadline = periodic;
         if (atomic_load(&wake_seq) == seen && atomic_load(&flush_req) == atomic_load(&flush_done))
             futex_wait_until(&wake_seq, seen, deadline);
         atomic_store(&worker_sleeping, 0);

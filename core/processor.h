@@ -47,6 +47,12 @@ struct batcher *batcher_new(const char *name, const struct batch_config *cfg,
 bool batcher_on_end(struct batcher *b, void *record);
 void batcher_stats(const struct batcher *b, struct batch_stats *out);
 
+/* Records waiting in the queue, records in an export that has not
+ * returned, and the queue's capacity (self-observability). */
+size_t batcher_queued(const struct batcher *b);
+uint64_t batcher_in_flight(const struct batcher *b);
+uint32_t batcher_capacity(const struct batcher *b);
+
 /* The scheduling rule, on a given clock (exposed for fake-clock tests):
  * a batch is due when a full batch is queued, or when records are queued and
  * the schedule delay has passed since the last export. */
@@ -81,6 +87,15 @@ bool processor_on_worker(void);
 /* UINT64_MAX, or once shutdown began, the end of the flush budget
  * (monotonic ns): exporters end retries and waits by then. */
 uint64_t processor_deadline(void);
+
+/* A periodic task the worker runs besides the batches (the metric reader,
+ * reader.h): next() returns the monotonic time of its next run (UINT64_MAX:
+ * none), run() runs it on the worker. One task; set before the worker
+ * starts. */
+void processor_set_periodic(uint64_t (*next)(void), void (*run)(void));
+/* Starts the worker now unless it runs, failed, or the process is exiting
+ * (for a periodic task that is due; not in tests without autostart). */
+void processor_start_worker(void);
 
 /* Seams for the preload layer and tests. */
 extern int (*processor_thread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *),

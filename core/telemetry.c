@@ -13,7 +13,9 @@
 #include "core/diag.h"
 #include "core/exe.h"
 #include "core/ids.h"
+#include "core/metric.h"
 #include "core/once.h"
+#include "core/reader.h"
 #include "core/sampler.h"
 #include "core/stream.h"
 #include "exporters/exporter.h"
@@ -26,6 +28,11 @@ static int n_span_exporters;
 static struct exporter *log_exporters[EXPORTER_MAX];
 static int n_log_exporters;
 static _Atomic uint64_t logs_dropped_no_memory, logs_truncated;
+/* Self-observability (telemetry_sdk_metrics_register): recording spans
+ * started and ended, log records made. */
+static _Atomic uint64_t spans_started, spans_ended, logs_created;
+/* otel.sdk.exporter.operation.duration, once registered. */
+static _Atomic(struct metric_instrument *) export_duration;
 
 /* The resource lives in static storage: detection may happen in a dying
  * process's signal handler, where malloc is off limits. Two forms, each
@@ -155,13 +162,43 @@ static void complete_thread_spans(void *const *records, size_t n) {
     }
 }
 
+/* otel.component.type of an exporter, as the semantic conventions name
+ * the OTLP ones. */
+static const char *exporter_type(const struct exporter *e) {
+    static const char *const otlp[SIGNAL_COUNT][3] = {
+        {"otlp_http_span_exporter", "otlp_http_json_span_exporter", "otlp_grpc_span_exporter"},
+        {"otlp_http_log_exporter", "otlp_http_json_log_exporter", "otlp_grpc_log_exporter"},
+        {"otlp_http_metric_exporter", "otlp_http_json_metric_exporter",
+         "otlp_grpc_metric_exporter"}};
+    static const char *const console[SIGNAL_COUNT] = {
+        "console_span_exporter", "console_log_exporter", "console_metric_exporter"};
+    if (strcmp(e->ops->name, "otlp") != 0) return console[e->signal];
+    unsigned p = telemetry.cfg.otlp[e->signal].protocol;
+    return otlp[e->signal][p < 3 ? p : 0];
+}
+
+static void telemetry_export_duration(struct metric_instrument *dur, const struct exporter *e,
+                                      int index, uint64_t t0, int rc) {
+    char name[80];
+    snprintf(name, sizeof name, "%s/%d", exporter_type(e), index);
+    struct attr a[3] = {
+        {str_cstr("otel.component.type"), {.type = ATTR_STRING, .u.s = str_cstr(exporter_type(e))}},
+        {str_cstr("otel.component.name"), {.type = ATTR_STRING, .u.s = str_cstr(name)}},
+        {str_cstr("error.type"), {.type = ATTR_STRING, .u.s = str_cstr("export_failed")}}};
+    metric_record_double(dur, (double)(clock_mono_ns() - t0) / 1e9, a, rc < 0 ? 3 : 2);
+}
+
 /* Hands a batch to every exporter of its signal: a negative errno when
  * one of them lost it, else the most records one of them had rejected. */
 static int export_all(struct exporter *const *exporters, int n_exporters, void *const *records,
                       size_t n, uint64_t deadline) {
     int rc = 0, rejected = 0;
     for (int i = 0; i < n_exporters; i++) {
+        struct metric_instrument *dur =
+            atomic_load_explicit(&export_duration, memory_order_acquire);
+        uint64_t t0 = dur ? clock_mono_ns() : 0;
         int r = exporters[i]->ops->export(exporters[i], records, n, NULL, deadline);
+        if (dur) telemetry_export_duration(dur, exporters[i], i, t0, r);
         if (r < 0)
             rc = r;
         else if (r > rejected)
@@ -263,6 +300,7 @@ OTELP_FIRST int telemetry_init(char *const *envp, const char *exe_name) {
     t->exe_name = exe_name;
     if (config_load(&t->cfg, envp) < 0) return -ENOMEM;
     if (t->cfg.disabled) return -ECANCELED;
+    reader_init(&t->cfg);
     t->span_limits =
         (struct span_limits){t->cfg.span_attrs, t->cfg.event_attrs, t->cfg.span_event_count,
                              t->cfg.link_attrs, t->cfg.span_link_count};
@@ -320,6 +358,7 @@ OTELP_FIRST struct span *telemetry_span_start_in(struct str name, const struct s
                                                  size_t arena_size, void *mem, size_t mem_size) {
     struct telemetry *t = &telemetry;
     if (!t->active) return NULL;
+    reader_poke(start_ns);
     if (!parent && t->has_upstream) {
         parent = &t->upstream;
         if (!trace_state.len && t->cfg.tracestate) trace_state = str_cstr(t->cfg.tracestate);
@@ -338,16 +377,19 @@ OTELP_FIRST struct span *telemetry_span_start_in(struct str name, const struct s
                          : span_new(name, parent, trace_id, trace_state, recording, start_ns,
                                     &t->span_limits, arena_size);
     if (s && sampled) s->ctx.flags |= TRACE_FLAG_SAMPLED;
+    if (s && recording) atomic_fetch_add_explicit(&spans_started, 1, memory_order_relaxed);
     return s;
 }
 
 OTELP_FIRST void telemetry_span_end(struct span *s, uint64_t end_ns) {
     if (!s) return;
     s->end_ns = end_ns;
+    reader_poke(end_ns);
     if (!s->recording || !telemetry.spans) {
         span_free(s);
         return;
     }
+    atomic_fetch_add_explicit(&spans_ended, 1, memory_order_relaxed);
     batcher_on_end(telemetry.spans, s);
 }
 
@@ -375,6 +417,7 @@ void telemetry_log_count_truncated(void) {
 }
 
 void telemetry_log_push(struct log_record *r) {
+    atomic_fetch_add_explicit(&logs_created, 1, memory_order_relaxed);
     struct batcher *logs = telemetry_logs();
     if (logs)
         batcher_on_end(logs, r);
@@ -428,6 +471,7 @@ static void log_to_record(const struct log_call *c, uint64_t now, const struct s
     else
         for (uint32_t i = 0; i < c->nattrs; i++)
             (void)log_record_set_attr(r, c->attrs[i].key, &c->attrs[i].value);
+    atomic_fetch_add_explicit(&logs_created, 1, memory_order_relaxed);
     batcher_on_end(telemetry.logs, r); /* made: see telemetry_log_emit */
 }
 
@@ -458,6 +502,7 @@ static void log_to_span_event(const struct log_call *c, uint64_t now) {
 void telemetry_log_emit(const struct log_call *call) {
     if (!telemetry.active) return;
     uint64_t now = clock_now_ns();
+    reader_poke(now);
     /* A body that is not UTF-8 (Latin-1 text, binary) gets U+FFFD for each
      * bad byte: OTLP strings must be UTF-8. */
     struct log_call c = *call;
@@ -515,6 +560,7 @@ OTELP_FIRST void telemetry_shutdown(bool in_signal) {
                         ? 0
                         : telemetry.cfg.shutdown_timeout_ms - (uint32_t)spent_ms;
     processor_shutdown(left, in_signal);
+    reader_shutdown(in_signal); /* the last metrics, in what is left of the budget */
     if (!in_signal) report_loss();
 }
 
@@ -529,6 +575,7 @@ void telemetry_after_fork_child(void) {
     /* A parent thread was making the logs pipeline: made anew if needed. */
     if (atomic_load(&logs_state) == 1) atomic_store(&logs_state, 0);
     if (!telemetry.active) return;
+    reader_after_fork_child();
     processor_after_fork_child();
     relay_after_fork_child();
     for (int i = 0; i < n_span_exporters; i++)
@@ -537,4 +584,211 @@ void telemetry_after_fork_child(void) {
         log_exporters[i]->ops->after_fork(log_exporters[i]);
     atomic_store(&logs_dropped_no_memory, 0);
     atomic_store(&logs_truncated, 0);
+    atomic_store(&spans_started, 0);
+    atomic_store(&spans_ended, 0);
+    atomic_store(&logs_created, 0);
+}
+
+/* ---- The SDK's own metrics (semantic conventions, otel.sdk.*). ----
+ * Observable instruments over the processors' and this file's counts,
+ * read at each collection; one histogram of export durations recorded by
+ * export_all. Components are named <type>/0 (one of each per process). */
+
+enum sdk_what {
+    SDK_SPAN_STARTED,
+    SDK_SPAN_LIVE,
+    SDK_LOG_CREATED,
+    SDK_PROCESSED,
+    SDK_QUEUE_SIZE,
+    SDK_QUEUE_CAPACITY,
+    SDK_EXPORTED,
+    SDK_INFLIGHT,
+};
+
+struct sdk_cb {
+    enum sdk_what what;
+    enum signal_kind sig; /* SIGNAL_TRACES or SIGNAL_LOGS */
+};
+
+static struct batcher *batcher_of(enum signal_kind sig) {
+    if (sig == SIGNAL_TRACES) return telemetry.spans;
+    return once_ready(&logs_state) ? telemetry.logs : NULL;
+}
+
+#define SDK_ATTR(k, v)                                                                             \
+    (struct attr) {                                                                                \
+        str_cstr(k), {                                                                             \
+            .type = ATTR_STRING, .u.s = str_cstr(v)                                                \
+        }                                                                                          \
+    }
+
+static void sdk_observe(struct metric_observer *o, void *ctx) {
+    const struct sdk_cb *c = ctx;
+    bool spans = c->sig == SIGNAL_TRACES;
+    if (c->what == SDK_SPAN_STARTED) {
+        metric_observe_int(o, (int64_t)atomic_load(&spans_started), NULL, 0);
+        return;
+    }
+    if (c->what == SDK_SPAN_LIVE) {
+        metric_observe_int(o, (int64_t)(atomic_load(&spans_started) - atomic_load(&spans_ended)),
+                           NULL, 0);
+        return;
+    }
+    if (c->what == SDK_LOG_CREATED) {
+        metric_observe_int(o, (int64_t)atomic_load(&logs_created), NULL, 0);
+        return;
+    }
+    struct batcher *b = batcher_of(c->sig);
+    if (!b) return;
+    const char *ptype = spans ? "batching_span_processor" : "batching_log_processor";
+    const char *pname = spans ? "batching_span_processor/0" : "batching_log_processor/0";
+    struct exporter *const *ex = spans ? span_exporters : log_exporters;
+    int nex = spans ? n_span_exporters : n_log_exporters;
+    const char *etype = nex ? exporter_type(ex[0]) : "none";
+    char ename[80];
+    snprintf(ename, sizeof ename, "%s/0", etype);
+    struct attr proc[3] = {SDK_ATTR("otel.component.type", ptype),
+                           SDK_ATTR("otel.component.name", pname), SDK_ATTR("error.type", "")};
+    struct attr exp[3] = {SDK_ATTR("otel.component.type", etype),
+                          SDK_ATTR("otel.component.name", ename), SDK_ATTR("error.type", "")};
+    struct batch_stats st;
+    batcher_stats(b, &st);
+    switch (c->what) {
+    case SDK_PROCESSED: {
+        metric_observe_int(o, (int64_t)st.exported, proc, 2);
+        static const char *const why[] = {"queue_full", "export_failed", "rejected", "shutdown"};
+        uint64_t n[] = {st.dropped_queue_full, st.dropped_export_failed, st.dropped_rejected,
+                        st.dropped_shutdown};
+        for (int i = 0; i < 4; i++) {
+            if (!n[i]) continue;
+            proc[2].value.u.s = str_cstr(why[i]);
+            metric_observe_int(o, (int64_t)n[i], proc, 3);
+        }
+        break;
+    }
+    case SDK_QUEUE_SIZE:
+        metric_observe_int(o, (int64_t)batcher_queued(b), proc, 2);
+        break;
+    case SDK_QUEUE_CAPACITY:
+        metric_observe_int(o, (int64_t)batcher_capacity(b), proc, 2);
+        break;
+    case SDK_EXPORTED:
+        if (!nex) break;
+        metric_observe_int(o, (int64_t)st.exported, exp, 2);
+        if (st.dropped_export_failed) {
+            exp[2].value.u.s = str_cstr("export_failed");
+            metric_observe_int(o, (int64_t)st.dropped_export_failed, exp, 3);
+        }
+        if (st.dropped_rejected) {
+            exp[2].value.u.s = str_cstr("rejected");
+            metric_observe_int(o, (int64_t)st.dropped_rejected, exp, 3);
+        }
+        break;
+    case SDK_INFLIGHT:
+        if (nex) metric_observe_int(o, (int64_t)batcher_in_flight(b), exp, 2);
+        break;
+    default:
+        break;
+    }
+}
+
+static const struct sdk_def {
+    const char *name, *unit, *description;
+    enum metric_kind kind;
+    struct sdk_cb cb;
+} sdk_defs[] = {
+    {"otel.sdk.span.started",
+     "{span}",
+     "The number of created spans.",
+     METRIC_OBSERVABLE_COUNTER,
+     {SDK_SPAN_STARTED, SIGNAL_TRACES}},
+    {"otel.sdk.span.live",
+     "{span}",
+     "The number of created spans that have not ended yet.",
+     METRIC_OBSERVABLE_UPDOWN_COUNTER,
+     {SDK_SPAN_LIVE, SIGNAL_TRACES}},
+    {"otel.sdk.processor.span.processed",
+     "{span}",
+     "The number of spans for which the processing has finished, either successful or failed.",
+     METRIC_OBSERVABLE_COUNTER,
+     {SDK_PROCESSED, SIGNAL_TRACES}},
+    {"otel.sdk.processor.span.queue.size",
+     "{span}",
+     "The number of spans in the queue of a given instance of an SDK span processor.",
+     METRIC_OBSERVABLE_UPDOWN_COUNTER,
+     {SDK_QUEUE_SIZE, SIGNAL_TRACES}},
+    {"otel.sdk.processor.span.queue.capacity",
+     "{span}",
+     "The maximum number of spans the queue of a given instance of an SDK span processor can "
+     "hold.",
+     METRIC_OBSERVABLE_UPDOWN_COUNTER,
+     {SDK_QUEUE_CAPACITY, SIGNAL_TRACES}},
+    {"otel.sdk.exporter.span.exported",
+     "{span}",
+     "The number of spans for which the export has finished, either successful or failed.",
+     METRIC_OBSERVABLE_COUNTER,
+     {SDK_EXPORTED, SIGNAL_TRACES}},
+    {"otel.sdk.exporter.span.inflight",
+     "{span}",
+     "The number of spans which were passed to the exporter, but that have not been exported "
+     "yet (neither successful, nor failed).",
+     METRIC_OBSERVABLE_UPDOWN_COUNTER,
+     {SDK_INFLIGHT, SIGNAL_TRACES}},
+    {"otel.sdk.log.created",
+     "{log_record}",
+     "The number of logs submitted to enabled SDK Loggers.",
+     METRIC_OBSERVABLE_COUNTER,
+     {SDK_LOG_CREATED, SIGNAL_LOGS}},
+    {"otel.sdk.processor.log.processed",
+     "{log_record}",
+     "The number of log records for which the processing has finished, either successful or "
+     "failed.",
+     METRIC_OBSERVABLE_COUNTER,
+     {SDK_PROCESSED, SIGNAL_LOGS}},
+    {"otel.sdk.processor.log.queue.size",
+     "{log_record}",
+     "The number of log records in the queue of a given instance of an SDK log processor.",
+     METRIC_OBSERVABLE_UPDOWN_COUNTER,
+     {SDK_QUEUE_SIZE, SIGNAL_LOGS}},
+    {"otel.sdk.processor.log.queue.capacity",
+     "{log_record}",
+     "The maximum number of log records the queue of a given instance of an SDK log processor "
+     "can hold.",
+     METRIC_OBSERVABLE_UPDOWN_COUNTER,
+     {SDK_QUEUE_CAPACITY, SIGNAL_LOGS}},
+    {"otel.sdk.exporter.log.exported",
+     "{log_record}",
+     "The number of log records for which the export has finished, either successful or failed.",
+     METRIC_OBSERVABLE_COUNTER,
+     {SDK_EXPORTED, SIGNAL_LOGS}},
+    {"otel.sdk.exporter.log.inflight",
+     "{log_record}",
+     "The number of log records which were passed to the exporter, but that have not been "
+     "exported yet (neither successful, nor failed).",
+     METRIC_OBSERVABLE_UPDOWN_COUNTER,
+     {SDK_INFLIGHT, SIGNAL_LOGS}},
+};
+
+void telemetry_sdk_metrics_register(void) {
+    for (size_t i = 0; i < sizeof sdk_defs / sizeof *sdk_defs; i++) {
+        const struct sdk_def *d = &sdk_defs[i];
+        struct metric_desc md = {.name = d->name,
+                                 .unit = d->unit,
+                                 .description = d->description,
+                                 .kind = d->kind,
+                                 .number = METRIC_INT};
+        struct metric_instrument *m = metric_instrument_new(&md);
+        if (m) (void)metric_add_callback(m, sdk_observe, (void *)&d->cb);
+    }
+    static const double bounds[] = {0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
+                                    0.5,   0.75, 1,     2.5,  5,     7.5, 10};
+    struct metric_desc hd = {.name = "otel.sdk.exporter.operation.duration",
+                             .unit = "s",
+                             .description =
+                                 "The duration of exporting a batch of telemetry records.",
+                             .kind = METRIC_HISTOGRAM,
+                             .number = METRIC_DOUBLE,
+                             .boundaries = bounds,
+                             .nboundaries = sizeof bounds / sizeof *bounds};
+    atomic_store_explicit(&export_duration, metric_instrument_new(&hd), memory_order_release);
 }

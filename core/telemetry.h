@@ -112,6 +112,11 @@ const struct attr_list *telemetry_resource(void);
  * (handoff.h); *host_wanted: the bits of resource_host_keys to add. */
 const struct attr_list *telemetry_resource_local(uint32_t *host_wanted);
 
+/* The SDK's own metrics (otel.sdk.*: spans and log records started,
+ * processed, queued, exported; export durations), registered by the
+ * metric reader once the process has lived one export interval. */
+void telemetry_sdk_metrics_register(void);
+
 /* The final flush within OTEL_PRELOAD_SHUTDOWN_TIMEOUT. */
 void telemetry_shutdown(bool in_signal);
 void telemetry_after_fork_child(void);

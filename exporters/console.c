@@ -9,7 +9,16 @@
  *   {"timeUnixNano":..,"observedTimeUnixNano":..,"severityNumber":17,
  *    "severityText":"ERROR","body":"..","attributes":{..},"traceId":..,
  *    "spanId":..,"flags":1,"droppedAttributesCount":..,"resource":{..}}
- * Depends on json.h, exporter.h, core/span.h, core/log.h. */
+ * and for metrics one JSON object per metric (its points in it):
+ *   {"name":..,"description":..,"unit":..,"type":"sum"|"gauge"|"histogram"|
+ *    "exponential_histogram","temporality":"cumulative"|"delta",
+ *    "monotonic":true,"scope":{"name":..,"version":..},"dataPoints":[
+ *    {"attributes":{..},"startTimeUnixNano":..,"timeUnixNano":..,"value":N}
+ *    | {..,"count":N,"sum":N,"min":N,"max":N,"bucketCounts":[..],
+ *      "explicitBounds":[..]} | {..,"count":N,"sum":N,"min":N,"max":N,
+ *      "scale":N,"zeroCount":N,"positive":{"offset":N,"bucketCounts":[..]},
+ *      "negative":{..}}],"resource":{..}}
+ * Depends on json.h, exporter.h, core/span.h, core/log.h, core/metric.h. */
 #include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -18,6 +27,7 @@
 #include "core/fds.h"
 #include "core/telemetry.h"
 #include "core/log.h"
+#include "core/metric.h"
 #include "core/span.h"
 #include "exporters/exporter.h"
 #include "exporters/json.h"
@@ -144,6 +154,97 @@ static void put_log(struct buf *b, const struct log_record *r, const struct attr
     buf_puts(b, "}\n");
 }
 
+static void put_num(struct buf *b, bool dbl, double d, int64_t i) {
+    struct attr_value v = dbl ? (struct attr_value){.type = ATTR_DOUBLE, .u.d = d}
+                              : (struct attr_value){.type = ATTR_INT, .u.i = i};
+    json_attr_value(b, &v);
+}
+
+static void put_counts(struct buf *b, const uint64_t *c, uint32_t n) {
+    buf_putc(b, '[');
+    for (uint32_t i = 0; i < n; i++) {
+        if (i) buf_putc(b, ',');
+        buf_put_u64(b, c[i]);
+    }
+    buf_putc(b, ']');
+}
+
+static void put_metric(struct buf *b, const struct metric_data *d,
+                       const struct attr_list *resource) {
+    static const char *const types[] = {"sum", "gauge", "histogram", "exponential_histogram"};
+    bool dbl = d->number == METRIC_DOUBLE;
+    buf_puts(b, "{\"name\":");
+    json_string(b, d->name.ptr, d->name.len);
+    buf_puts(b, ",\"description\":");
+    json_string(b, d->description.ptr, d->description.len);
+    buf_puts(b, ",\"unit\":");
+    json_string(b, d->unit.ptr, d->unit.len);
+    buf_puts(b, ",\"type\":\"");
+    buf_puts(b, types[d->type]);
+    buf_putc(b, '"');
+    if (d->type != METRIC_DATA_GAUGE)
+        buf_puts(b, d->temporality == AGG_TEMPORALITY_DELTA ? ",\"temporality\":\"delta\""
+                                                            : ",\"temporality\":\"cumulative\"");
+    if (d->type == METRIC_DATA_SUM)
+        buf_puts(b, d->monotonic ? ",\"monotonic\":true" : ",\"monotonic\":false");
+    buf_puts(b, ",\"scope\":{\"name\":");
+    json_string(b, d->scope.ptr, d->scope.len);
+    buf_puts(b, ",\"version\":");
+    json_string(b, d->scope_version.ptr, d->scope_version.len);
+    buf_puts(b, "},\"dataPoints\":[");
+    for (uint32_t i = 0; i < d->npoints; i++) {
+        const struct metric_point *p = &d->points[i];
+        struct attr_list l = {(struct attr *)p->attrs, p->nattrs, p->nattrs, 0, 0};
+        buf_puts(b, i ? ",{\"attributes\":" : "{\"attributes\":");
+        json_attr_object(b, &l);
+        buf_puts(b, ",\"startTimeUnixNano\":");
+        buf_put_u64(b, p->start_ns);
+        buf_puts(b, ",\"timeUnixNano\":");
+        buf_put_u64(b, p->time_ns);
+        if (d->type == METRIC_DATA_SUM || d->type == METRIC_DATA_GAUGE) {
+            buf_puts(b, ",\"value\":");
+            put_num(b, dbl, p->value.d, p->value.i);
+        } else {
+            buf_puts(b, ",\"count\":");
+            buf_put_u64(b, p->count);
+            buf_puts(b, ",\"sum\":");
+            put_num(b, true, p->sum, 0);
+            buf_puts(b, ",\"min\":");
+            put_num(b, true, p->min, 0);
+            buf_puts(b, ",\"max\":");
+            put_num(b, true, p->max, 0);
+            if (d->type == METRIC_DATA_HISTOGRAM) {
+                buf_puts(b, ",\"bucketCounts\":");
+                put_counts(b, p->bucket_counts, d->nboundaries + 1);
+                buf_puts(b, ",\"explicitBounds\":[");
+                for (uint32_t k = 0; k < d->nboundaries; k++) {
+                    if (k) buf_putc(b, ',');
+                    put_num(b, true, d->boundaries[k], 0);
+                }
+                buf_putc(b, ']');
+            } else {
+                buf_puts(b, ",\"scale\":");
+                buf_put_i64(b, p->scale);
+                buf_puts(b, ",\"zeroCount\":");
+                buf_put_u64(b, p->zero_count);
+                buf_puts(b, ",\"positive\":{\"offset\":");
+                buf_put_i64(b, p->positive.offset);
+                buf_puts(b, ",\"bucketCounts\":");
+                put_counts(b, p->positive.counts, p->positive.count);
+                buf_puts(b, "},\"negative\":{\"offset\":");
+                buf_put_i64(b, p->negative.offset);
+                buf_puts(b, ",\"bucketCounts\":");
+                put_counts(b, p->negative.counts, p->negative.count);
+                buf_putc(b, '}');
+            }
+        }
+        buf_putc(b, '}');
+    }
+    buf_puts(b, "],\"resource\":");
+    json_attr_object(b, resource);
+    buf_puts(b, "}\n");
+}
+
 static int console_export(struct exporter *e, void *const *records, size_t n,
                           const struct attr_list *resource, uint64_t deadline) {
     (void)deadline;
@@ -153,6 +254,8 @@ static int console_export(struct exporter *e, void *const *records, size_t n,
     for (size_t i = 0; i < n; i++) {
         if (e->signal == SIGNAL_LOGS)
             put_log(&c->out, records[i], resource);
+        else if (e->signal == SIGNAL_METRICS)
+            put_metric(&c->out, records[i], resource);
         else
             put_span(&c->out, records[i], resource);
     }
@@ -175,7 +278,6 @@ static void console_after_fork(struct exporter *e) {
 static const struct exporter_ops console_ops = {"console", console_export, console_after_fork};
 
 struct exporter *console_exporter_new(enum signal_kind sig) {
-    if (sig != SIGNAL_TRACES && sig != SIGNAL_LOGS) return NULL;
     struct console_exporter *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->base.ops = &console_ops;

@@ -20,8 +20,10 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "core/log.h"
+#include "core/metric.h"
 #include "core/span.h"
 #include "exporters/json.h"
 #include "exporters/otlp_proto.h"
@@ -262,5 +264,193 @@ bool otlp_json_encode_logs(struct buf *out, const struct attr_list *resource, vo
         put_log(out, records[i]);
     }
     buf_puts(out, "]}]}]}");
+    return !out->failed;
+}
+
+/* ---- metrics ----
+ *   {"resourceMetrics":[{"resource":..,"scopeMetrics":[{"scope":{"name":..,
+ *     "version":..},"metrics":[{"name":..,"description":..,"unit":..,
+ *     "sum":{"dataPoints":[..],"aggregationTemporality":N,"isMonotonic":true}
+ *     | "gauge":{"dataPoints":[..]} | "histogram":{..} | "exponentialHistogram":{..}}]}]}]}
+ *   point: "attributes","startTimeUnixNano","timeUnixNano", "asInt":"N" |
+ *     "asDouble":N, or "count","sum","bucketCounts":["N"],"explicitBounds",
+ *     "min","max"; or "scale","zeroCount","positive":{"offset":N,
+ *     "bucketCounts":["N"]},"negative"; "exemplars":[{"timeUnixNano",
+ *     "asDouble"|"asInt","spanId","traceId"}] */
+
+static void put_point_attrs(struct buf *b, const struct metric_point *p) {
+    struct attr_list l = {(struct attr *)p->attrs, p->nattrs, p->nattrs, 0, 0};
+    put_attrs(b, &l, true);
+}
+
+static void put_number(struct buf *b, const char *dkey, const char *ikey, bool dbl, double d,
+                       int64_t i) {
+    if (dbl) {
+        buf_puts(b, dkey);
+        put_double(b, d);
+    } else {
+        buf_puts(b, ikey);
+        buf_putc(b, '"');
+        buf_put_i64(b, i);
+        buf_putc(b, '"');
+    }
+}
+
+static void put_exemplars_json(struct buf *b, const struct metric_point *p, bool dbl) {
+    if (!p->nexemplars) return;
+    buf_puts(b, ",\"exemplars\":[");
+    for (uint32_t i = 0; i < p->nexemplars; i++) {
+        const struct metric_exemplar *e = &p->exemplars[i];
+        buf_puts(b, i ? ",{\"timeUnixNano\":" : "{\"timeUnixNano\":");
+        put_u64_string(b, e->time_ns);
+        put_number(b, ",\"asDouble\":", ",\"asInt\":", dbl, e->value.d, e->value.i);
+        bool ids = false;
+        for (int k = 0; k < 16; k++)
+            ids = ids || e->trace_id[k];
+        if (ids) {
+            buf_puts(b, ",\"spanId\":");
+            json_hex(b, e->span_id, 8);
+            buf_puts(b, ",\"traceId\":");
+            json_hex(b, e->trace_id, 16);
+        }
+        buf_putc(b, '}');
+    }
+    buf_putc(b, ']');
+}
+
+static void put_u64_array(struct buf *b, const uint64_t *v, uint32_t n) {
+    buf_putc(b, '[');
+    for (uint32_t i = 0; i < n; i++) {
+        if (i) buf_putc(b, ',');
+        put_u64_string(b, v[i]);
+    }
+    buf_putc(b, ']');
+}
+
+static void put_exp_buckets(struct buf *b, const char *key, const struct exp_buckets *x) {
+    /* Default values left out (the JSON mapping's rule). */
+    buf_puts(b, key);
+    buf_putc(b, '{');
+    if (x->offset) {
+        buf_puts(b, "\"offset\":");
+        buf_put_i64(b, x->offset);
+    }
+    if (x->count) {
+        buf_puts(b, x->offset ? ",\"bucketCounts\":" : "\"bucketCounts\":");
+        put_u64_array(b, x->counts, x->count);
+    }
+    buf_putc(b, '}');
+}
+
+static void put_metric_point(struct buf *b, const struct metric_data *d,
+                             const struct metric_point *p) {
+    bool dbl = d->number == METRIC_DOUBLE;
+    buf_puts(b, "{\"startTimeUnixNano\":");
+    put_u64_string(b, p->start_ns);
+    buf_puts(b, ",\"timeUnixNano\":");
+    put_u64_string(b, p->time_ns);
+    put_point_attrs(b, p);
+    if (d->type == METRIC_DATA_SUM || d->type == METRIC_DATA_GAUGE) {
+        put_number(b, ",\"asDouble\":", ",\"asInt\":", dbl, p->value.d, p->value.i);
+    } else {
+        if (p->count) {
+            buf_puts(b, ",\"count\":");
+            put_u64_string(b, p->count);
+        }
+        buf_puts(b, ",\"sum\":");
+        put_double(b, p->sum);
+        if (p->count) {
+            buf_puts(b, ",\"min\":");
+            put_double(b, p->min);
+            buf_puts(b, ",\"max\":");
+            put_double(b, p->max);
+        }
+        if (d->type == METRIC_DATA_HISTOGRAM) {
+            buf_puts(b, ",\"bucketCounts\":");
+            put_u64_array(b, p->bucket_counts, d->nboundaries + 1);
+            buf_puts(b, ",\"explicitBounds\":[");
+            for (uint32_t i = 0; i < d->nboundaries; i++) {
+                if (i) buf_putc(b, ',');
+                put_double(b, d->boundaries[i]);
+            }
+            buf_putc(b, ']');
+        } else {
+            if (p->scale) {
+                buf_puts(b, ",\"scale\":");
+                buf_put_i64(b, p->scale);
+            }
+            if (p->zero_count) {
+                buf_puts(b, ",\"zeroCount\":");
+                put_u64_string(b, p->zero_count);
+            }
+            put_exp_buckets(b, ",\"positive\":", &p->positive);
+            put_exp_buckets(b, ",\"negative\":", &p->negative);
+        }
+    }
+    put_exemplars_json(b, p, dbl);
+    buf_putc(b, '}');
+}
+
+static void put_metric_json(struct buf *b, const struct metric_data *d) {
+    static const char *const keys[] = {[METRIC_DATA_SUM] = "sum",
+                                       [METRIC_DATA_GAUGE] = "gauge",
+                                       [METRIC_DATA_HISTOGRAM] = "histogram",
+                                       [METRIC_DATA_EXP_HISTOGRAM] = "exponentialHistogram"};
+    buf_puts(b, "{\"name\":");
+    json_string(b, d->name.ptr, d->name.len);
+    if (d->description.len) {
+        buf_puts(b, ",\"description\":");
+        json_string(b, d->description.ptr, d->description.len);
+    }
+    if (d->unit.len) {
+        buf_puts(b, ",\"unit\":");
+        json_string(b, d->unit.ptr, d->unit.len);
+    }
+    buf_puts(b, ",\"");
+    buf_puts(b, keys[d->type]);
+    buf_puts(b, "\":{\"dataPoints\":[");
+    for (uint32_t i = 0; i < d->npoints; i++) {
+        if (i) buf_putc(b, ',');
+        put_metric_point(b, d, &d->points[i]);
+    }
+    buf_putc(b, ']');
+    if (d->type != METRIC_DATA_GAUGE) {
+        buf_puts(b, ",\"aggregationTemporality\":");
+        buf_put_u64(b, d->temporality);
+    }
+    if (d->type == METRIC_DATA_SUM && d->monotonic) buf_puts(b, ",\"isMonotonic\":true");
+    buf_puts(b, "}}");
+}
+
+static bool str_same(struct str a, struct str b) {
+    return a.len == b.len && !memcmp(a.ptr, b.ptr, a.len);
+}
+
+bool otlp_json_encode_metrics(struct buf *out, const struct attr_list *resource,
+                              void *const *records, size_t n) {
+    struct metric_data *const *items = (struct metric_data *const *)records;
+    buf_puts(out, "{\"resourceMetrics\":[{\"resource\":{");
+    put_attrs(out, resource, false);
+    buf_puts(out, "},\"scopeMetrics\":[");
+    for (size_t i = 0; i < n;) {
+        if (i) buf_putc(out, ',');
+        buf_puts(out, "{\"scope\":{\"name\":");
+        json_string(out, items[i]->scope.ptr, items[i]->scope.len);
+        if (items[i]->scope_version.len) {
+            buf_puts(out, ",\"version\":");
+            json_string(out, items[i]->scope_version.ptr, items[i]->scope_version.len);
+        }
+        buf_puts(out, "},\"metrics\":[");
+        size_t j = i;
+        for (; j < n && str_same(items[j]->scope, items[i]->scope) &&
+               str_same(items[j]->scope_version, items[i]->scope_version);
+             j++) {
+            if (j > i) buf_putc(out, ',');
+            put_metric_json(out, items[j]);
+        }
+        buf_puts(out, "]}");
+        i = j;
+    }
+    buf_puts(out, "]}]}");
     return !out->failed;
 }

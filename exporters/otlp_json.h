@@ -20,4 +20,9 @@ bool otlp_json_encode_traces(struct buf *out, const struct attr_list *resource,
 bool otlp_json_encode_logs(struct buf *out, const struct attr_list *resource, void *const *records,
                            size_t n) __attribute__((warn_unused_result));
 
+/* An ExportMetricsServiceRequest of records (struct metric_data *, grouped
+ * by scope as metrics_collect makes them). */
+bool otlp_json_encode_metrics(struct buf *out, const struct attr_list *resource,
+                              void *const *records, size_t n) __attribute__((warn_unused_result));
+
 #endif

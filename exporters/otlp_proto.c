@@ -518,3 +518,273 @@ bool otlp_encode_logs(struct buf *out, const struct attr_list *resource,
     out->len += total;
     return (size_t)(w.p - out->data) == out->len;
 }
+
+/* ---- metrics ----
+ *   ExportMetricsServiceRequest.resource_metrics 1
+ *   ResourceMetrics: resource 1, scope_metrics 2; ScopeMetrics: scope 1, metrics 2
+ *   Metric: name 1, description 2, unit 3, gauge 5, sum 7, histogram 9,
+ *         exponential_histogram 10
+ *   Gauge: data_points 1; Sum: data_points 1, aggregation_temporality 2,
+ *         is_monotonic 3; Histogram, ExponentialHistogram: data_points 1,
+ *         aggregation_temporality 2
+ *   NumberDataPoint: attributes 7, start 2 (fixed64), time 3 (fixed64),
+ *         as_double 4, as_int 6 (sfixed64), exemplars 5
+ *   HistogramDataPoint: attributes 9, start 2, time 3, count 4 (fixed64),
+ *         sum 5 (double), bucket_counts 6 (packed fixed64), explicit_bounds 7
+ *         (packed double), exemplars 8, min 11, max 12
+ *   ExponentialHistogramDataPoint: attributes 1, start 2, time 3, count 4,
+ *         sum 5, scale 6 (sint32), zero_count 7 (fixed64), positive 8,
+ *         negative 9, exemplars 11, min 12, max 13
+ *   Buckets: offset 1 (sint32), bucket_counts 2 (packed varint)
+ *   Exemplar: time 2 (fixed64), as_double 3, as_int 6 (sfixed64),
+ *         span_id 4, trace_id 5 */
+
+static struct attr_list point_attrs(const struct metric_point *p) {
+    return (struct attr_list){(struct attr *)p->attrs, p->nattrs, p->nattrs, 0, 0};
+}
+
+static inline uint32_t zigzag32(int32_t v) {
+    return ((uint32_t)v << 1) ^ (uint32_t)(v >> 31);
+}
+
+static bool has_ids(const struct metric_exemplar *e) {
+    for (int i = 0; i < 16; i++)
+        if (e->trace_id[i]) return true;
+    return false;
+}
+
+static size_t exemplar_size(const struct metric_exemplar *e) {
+    return 9 + 9 + (has_ids(e) ? lfield(8) + lfield(16) : 0);
+}
+
+static size_t exemplars_size(const struct metric_point *p) {
+    size_t n = 0;
+    for (uint32_t i = 0; i < p->nexemplars; i++)
+        n += lfield(exemplar_size(&p->exemplars[i]));
+    return n;
+}
+
+static size_t buckets_size(const struct exp_buckets *b) {
+    size_t c = 0;
+    for (uint32_t i = 0; i < b->count; i++)
+        c += vsize(b->counts[i]);
+    size_t n = b->offset ? 1 + vsize(zigzag32(b->offset)) : 0;
+    return n + (c ? lfield(c) : 0);
+}
+
+static size_t point_size(const struct metric_data *d, const struct metric_point *p) {
+    struct attr_list l = point_attrs(p);
+    size_t n = attrs_size(&l) + 9 + 9 + exemplars_size(p);
+    switch (d->type) {
+    case METRIC_DATA_SUM:
+    case METRIC_DATA_GAUGE:
+        return n + 9;
+    case METRIC_DATA_HISTOGRAM:
+        n += 9 + 9 + lfield(8 * ((size_t)d->nboundaries + 1));
+        if (d->nboundaries) n += lfield(8 * (size_t)d->nboundaries);
+        return n + (p->count ? 18 : 0);
+    case METRIC_DATA_EXP_HISTOGRAM:
+        n += 9 + 9 + 9 + (p->scale ? 1 + vsize(zigzag32(p->scale)) : 0);
+        n += lfield(buckets_size(&p->positive)) + lfield(buckets_size(&p->negative));
+        return n + (p->count ? 18 : 0);
+    }
+    return n;
+}
+
+static size_t data_size(const struct metric_data *d) {
+    size_t n = 0;
+    for (uint32_t i = 0; i < d->npoints; i++)
+        n += lfield(point_size(d, &d->points[i]));
+    if (d->type != METRIC_DATA_GAUGE) n += 2; /* temporality */
+    if (d->type == METRIC_DATA_SUM && d->monotonic) n += 2;
+    return n;
+}
+
+static size_t metric_size(const struct metric_data *d) {
+    size_t n = lfield(d->name.len) + lfield(data_size(d));
+    if (d->description.len) n += lfield(d->description.len);
+    if (d->unit.len) n += lfield(d->unit.len);
+    return n;
+}
+
+static size_t mscope_size(const struct metric_data *d) {
+    size_t n = lfield(d->scope.len);
+    if (d->scope_version.len) n += lfield(d->scope_version.len);
+    return n;
+}
+
+static bool same_scope(const struct metric_data *a, const struct metric_data *b) {
+    return a->scope.len == b->scope.len && !memcmp(a->scope.ptr, b->scope.ptr, a->scope.len) &&
+           a->scope_version.len == b->scope_version.len &&
+           !memcmp(a->scope_version.ptr, b->scope_version.ptr, a->scope_version.len);
+}
+
+/* The metrics of one scope: items[i..*end). */
+static size_t scope_metrics_size(struct metric_data *const *items, size_t n, size_t i,
+                                 size_t *end) {
+    size_t total = lfield(mscope_size(items[i]));
+    size_t j = i;
+    for (; j < n && same_scope(items[i], items[j]); j++)
+        total += lfield(metric_size(items[j]));
+    *end = j;
+    return total;
+}
+
+static void put_double_field(struct w *w, unsigned field, double v) {
+    uint64_t bits;
+    memcpy(&bits, &v, 8);
+    put_fixed64(w, field, bits);
+}
+
+static void put_raw64(struct w *w, uint64_t v) {
+    for (int i = 0; i < 8; i++)
+        *w->p++ = (uint8_t)(v >> (8 * i));
+}
+
+static void put_exemplars(struct w *w, unsigned field, const struct metric_point *p, bool dbl) {
+    for (uint32_t i = 0; i < p->nexemplars; i++) {
+        const struct metric_exemplar *e = &p->exemplars[i];
+        put_len(w, field, exemplar_size(e));
+        put_fixed64(w, 2, e->time_ns);
+        if (dbl)
+            put_double_field(w, 3, e->value.d);
+        else
+            put_fixed64(w, 6, (uint64_t)e->value.i);
+        if (has_ids(e)) {
+            put_bytes(w, 4, e->span_id, 8);
+            put_bytes(w, 5, e->trace_id, 16);
+        }
+    }
+}
+
+static void put_buckets(struct w *w, unsigned field, const struct exp_buckets *b) {
+    put_len(w, field, buckets_size(b));
+    if (b->offset) {
+        put_tag(w, 1, WT_VARINT);
+        put_varint(w, zigzag32(b->offset));
+    }
+    size_t c = 0;
+    for (uint32_t i = 0; i < b->count; i++)
+        c += vsize(b->counts[i]);
+    if (!c) return;
+    put_len(w, 2, c);
+    for (uint32_t i = 0; i < b->count; i++)
+        put_varint(w, b->counts[i]);
+}
+
+static void put_point(struct w *w, const struct metric_data *d, const struct metric_point *p) {
+    struct attr_list l = point_attrs(p);
+    bool dbl = d->number == METRIC_DOUBLE;
+    switch (d->type) {
+    case METRIC_DATA_SUM:
+    case METRIC_DATA_GAUGE:
+        put_fixed64(w, 2, p->start_ns);
+        put_fixed64(w, 3, p->time_ns);
+        if (dbl)
+            put_double_field(w, 4, p->value.d);
+        else
+            put_fixed64(w, 6, (uint64_t)p->value.i);
+        put_exemplars(w, 5, p, dbl);
+        put_attrs(w, 7, &l);
+        return;
+    case METRIC_DATA_HISTOGRAM:
+        put_fixed64(w, 2, p->start_ns);
+        put_fixed64(w, 3, p->time_ns);
+        put_fixed64(w, 4, p->count);
+        put_double_field(w, 5, p->sum);
+        put_len(w, 6, 8 * ((size_t)d->nboundaries + 1));
+        for (uint32_t i = 0; i <= d->nboundaries; i++)
+            put_raw64(w, p->bucket_counts[i]);
+        if (d->nboundaries) {
+            put_len(w, 7, 8 * (size_t)d->nboundaries);
+            for (uint32_t i = 0; i < d->nboundaries; i++) {
+                uint64_t bits;
+                memcpy(&bits, &d->boundaries[i], 8);
+                put_raw64(w, bits);
+            }
+        }
+        put_exemplars(w, 8, p, dbl);
+        put_attrs(w, 9, &l);
+        if (p->count) {
+            put_double_field(w, 11, p->min);
+            put_double_field(w, 12, p->max);
+        }
+        return;
+    case METRIC_DATA_EXP_HISTOGRAM:
+        put_attrs(w, 1, &l);
+        put_fixed64(w, 2, p->start_ns);
+        put_fixed64(w, 3, p->time_ns);
+        put_fixed64(w, 4, p->count);
+        put_double_field(w, 5, p->sum);
+        if (p->scale) {
+            put_tag(w, 6, WT_VARINT);
+            put_varint(w, zigzag32(p->scale));
+        }
+        put_fixed64(w, 7, p->zero_count);
+        put_buckets(w, 8, &p->positive);
+        put_buckets(w, 9, &p->negative);
+        put_exemplars(w, 11, p, dbl);
+        if (p->count) {
+            put_double_field(w, 12, p->min);
+            put_double_field(w, 13, p->max);
+        }
+        return;
+    }
+}
+
+static void put_metric(struct w *w, const struct metric_data *d) {
+    put_bytes(w, 1, d->name.ptr, d->name.len);
+    if (d->description.len) put_bytes(w, 2, d->description.ptr, d->description.len);
+    if (d->unit.len) put_bytes(w, 3, d->unit.ptr, d->unit.len);
+    static const unsigned fields[] = {[METRIC_DATA_SUM] = 7,
+                                      [METRIC_DATA_GAUGE] = 5,
+                                      [METRIC_DATA_HISTOGRAM] = 9,
+                                      [METRIC_DATA_EXP_HISTOGRAM] = 10};
+    put_len(w, fields[d->type], data_size(d));
+    for (uint32_t i = 0; i < d->npoints; i++) {
+        put_len(w, 1, point_size(d, &d->points[i]));
+        put_point(w, d, &d->points[i]);
+    }
+    if (d->type != METRIC_DATA_GAUGE) {
+        put_tag(w, 2, WT_VARINT);
+        *w->p++ = (uint8_t)d->temporality;
+    }
+    if (d->type == METRIC_DATA_SUM && d->monotonic) {
+        put_tag(w, 3, WT_VARINT);
+        *w->p++ = 1;
+    }
+}
+
+bool otlp_encode_metrics(struct buf *out, const struct attr_list *resource,
+                         struct metric_data *const *items, size_t n) {
+    size_t scopes = 0;
+    for (size_t i = 0, end; i < n; i = end)
+        scopes += lfield(scope_metrics_size(items, n, i, &end));
+    size_t res = attrs_size(resource);
+    if (resource->dropped) res += 1 + vsize(resource->dropped);
+    size_t resource_metrics = lfield(res) + scopes;
+    size_t total = lfield(resource_metrics);
+    if (!buf_reserve(out, total)) return false;
+
+    struct w w = {out->data + out->len};
+    put_len(&w, 1, resource_metrics);
+    put_len(&w, 1, res);
+    put_attrs(&w, 1, resource);
+    if (resource->dropped) {
+        put_tag(&w, 2, WT_VARINT);
+        put_varint(&w, resource->dropped);
+    }
+    for (size_t i = 0, end; i < n; i = end) {
+        put_len(&w, 2, scope_metrics_size(items, n, i, &end));
+        put_len(&w, 1, mscope_size(items[i]));
+        put_bytes(&w, 1, items[i]->scope.ptr, items[i]->scope.len);
+        if (items[i]->scope_version.len)
+            put_bytes(&w, 2, items[i]->scope_version.ptr, items[i]->scope_version.len);
+        for (size_t j = i; j < end; j++) {
+            put_len(&w, 2, metric_size(items[j]));
+            put_metric(&w, items[j]);
+        }
+    }
+    out->len += total;
+    return (size_t)(w.p - out->data) == out->len;
+}

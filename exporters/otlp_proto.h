@@ -12,6 +12,7 @@
 
 #include "core/attr.h"
 #include "core/log.h"
+#include "core/metric.h"
 #include "core/span.h"
 #include "exporters/buf.h"
 
@@ -26,6 +27,13 @@ bool otlp_encode_traces(struct buf *out, const struct attr_list *resource,
  * one ScopeLogs holding logs[0..n). Returns false on failure. */
 bool otlp_encode_logs(struct buf *out, const struct attr_list *resource,
                       struct log_record *const *logs, size_t n) __attribute__((warn_unused_result));
+
+/* Appends an ExportMetricsServiceRequest with one ResourceMetrics
+ * (resource) and one ScopeMetrics per run of items of the same scope
+ * (metrics_collect groups them). Returns false on failure. */
+bool otlp_encode_metrics(struct buf *out, const struct attr_list *resource,
+                         struct metric_data *const *items, size_t n)
+    __attribute__((warn_unused_result));
 
 /* Protobuf pieces for the hand-off relay (handoff.c). */
 /* l's attributes as KeyValue fields numbered 1 (a Resource's attributes)

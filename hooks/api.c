@@ -28,6 +28,7 @@
 #include "core/guard.h"
 #include "core/ids.h"
 #include "core/metric.h"
+#include "core/reader.h"
 #include "core/telemetry.h"
 #include "hooks/hooks.h"
 #include "include/otelp.h"
@@ -478,6 +479,7 @@ static struct metric_instrument *make_instrument(int kind, const char *name, con
     };
     guard_enter();
     struct metric_instrument *m = metric_instrument_new(&d);
+    if (m) reader_instrument_made(); /* the reader's worker, from now on */
     guard_leave();
     return m;
 }

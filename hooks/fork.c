@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/guard.h"
+#include "core/reader.h"
 #include "exporters/handoff.h"
 #include "hooks/hooks.h"
 #include "preload/symbols.h"
@@ -39,6 +40,9 @@ HOOK_EXPORT pid_t fork(void) {
     if (!REAL(fork)) return -1;
     if (preload_active && !guard_active()) {
         guard_enter();
+        int e = errno;
+        reader_poke_now(); /* a due metric collection starts the worker */
+        errno = e;
         child_coming();
         guard_leave();
     }
@@ -83,6 +87,7 @@ static pid_t reaped(pid_t r) {
     int saved_errno = errno;
     guard_enter();
     relay_poll();
+    reader_poke_now();
     guard_leave();
     errno = saved_errno;
     return r;

@@ -28,6 +28,7 @@
 #include "core/cold.h"
 #include "core/guard.h"
 #include "core/ids.h"
+#include "core/reader.h"
 #include "core/telemetry.h"
 #include "hooks/hooks.h"
 #include "preload/symbols.h"
@@ -245,6 +246,11 @@ static bool from_tsan(uintptr_t caller) {
 HOOK_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
                                void *arg) {
     if (!REAL(pthread_create)) return EAGAIN;
+    if (preload_active && !guard_active()) {
+        int e = errno;
+        reader_poke_now(); /* a due metric collection starts the worker */
+        errno = e;
+    }
     if (!preload_active || guard_active() || !telemetry.spans ||
         from_tsan((uintptr_t)__builtin_return_address(0)))
         return real_pthread_create(thread, attr, fn, arg);

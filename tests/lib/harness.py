@@ -369,6 +369,32 @@ class Receiver:
         return result
 
 
+    def metrics(self, decoded=None):
+        """All metrics, flattened like spans(): each the decoded Metric dict
+        plus "type" (sum, gauge, histogram, exponentialHistogram), "points"
+        (its data points, "attributes" as {key: value}), "resource", "scope"
+        and "seq"."""
+        result = []
+        for item in decoded if decoded is not None else self.decoded():
+            if item.get("signal") != "metrics":
+                continue
+            for rm in item["body"].get("resourceMetrics", []):
+                resource = attrs_dict(rm.get("resource", {}).get("attributes"))
+                for sm in rm.get("scopeMetrics", []):
+                    for m in sm.get("metrics", []):
+                        d = dict(m)
+                        for t in ("sum", "gauge", "histogram", "exponentialHistogram", "summary"):
+                            if t in m:
+                                d["type"] = t
+                                d["data"] = m[t]
+                                d["points"] = [_with_attrs(p) for p in m[t].get("dataPoints", [])]
+                        d["resource"] = resource
+                        d["scope"] = sm.get("scope", {})
+                        d["seq"] = item["seq"]
+                        result.append(d)
+        return result
+
+
 class NodeServer(Receiver):
     """tests/interop/otlp_server.js (mode "grpc": @grpc/grpc-js with the
     official definitions; "h2": raw HTTP/2 answering like gRPC; "https":
