@@ -30,9 +30,16 @@ static const struct spec LOGS = {
     "Log records in the local store.\nExample: otel-preload logs --where 'severity >= ERROR'"};
 static const struct spec METRICS = {
     "metrics", RETRIEVE_METRICS,
-    "otel-preload metrics [--name METRIC] [--where FILTER] [--since DUR | --from T --to T]"
-    " [--limit N] [--format table|json|csv] [--db PATH]",
-    "Metric points in the local store.\nExample: otel-preload metrics --name process.cpu.time"};
+    "otel-preload metrics [--name METRIC [--agg sum|avg|min|max|last|rate [--step DUR]]]"
+    " [--where FILTER] [--trace ID] [--since DUR | --from T --to T] [--limit N]"
+    " [--format table|json|csv] [--db PATH]",
+    "Metrics in the local store. Without --name: the metric names with their type, unit,\n"
+    "series and points. With --name: that metric's points, one series per set of\n"
+    "attributes and process; --agg reduces each series to one value (or one per --step).\n"
+    "Examples: otel-preload metrics\n"
+    "          otel-preload metrics --name process.cpu.time --where 'cpu.mode = \"user\"'"
+    " --since 1h\n"
+    "          otel-preload metrics --name process.cpu.time --agg rate --step 10s"};
 static const struct spec TRACES = {
     "traces", RETRIEVE_TRACES,
     "otel-preload traces [--since DUR | --from T --to T] [--limit N] [--format table|json|csv]"
@@ -47,6 +54,8 @@ static void help(const struct spec *s) {
            "  --where FILTER   the filter grammar (docs/QUERY.md)\n"
            "  --trace ID       only this run or trace\n"
            "  --name METRIC    metrics: only this metric\n"
+           "  --agg F          metrics: sum, avg, min, max, last or rate (per second) per series\n"
+           "  --step DUR       metrics with --agg: one value per DUR (10s, 1m)\n"
            "  --since DUR      newer than DUR ago (30s, 10m, 1h, 2d)\n"
            "  --from T, --to T a time range (2026-12-07T05:00:00Z, local '2026-12-07 06:00:00',"
            " unix seconds, or a duration ago)\n"
@@ -101,7 +110,15 @@ static int run_retriever(const struct spec *s, int argc, char **argv) {
             o.trace_id = v;
         else if ((v = cli_opt(argc, argv, &i, "--name", &missing)) != NULL)
             o.name = v;
-        else if ((v = cli_opt(argc, argv, &i, "--db", &missing)) != NULL)
+        else if ((v = cli_opt(argc, argv, &i, "--agg", &missing)) != NULL) {
+            o.agg = retrieve_metric_agg(v);
+            if (o.agg <= 0)
+                return cli_usage_error(s->usage,
+                                       "--agg is sum, avg, min, max, last or rate, not '%s'", v);
+        } else if ((v = cli_opt(argc, argv, &i, "--step", &missing)) != NULL) {
+            if (retrieve_parse_duration(v, &o.step_ns) != 0 || o.step_ns <= 0)
+                return cli_usage_error(s->usage, "--step takes a duration (10s, 1m), not '%s'", v);
+        } else if ((v = cli_opt(argc, argv, &i, "--db", &missing)) != NULL)
             db_opt = v;
         else if ((v = cli_opt(argc, argv, &i, "--format", &missing)) != NULL) {
             if (parse_format(v, &o.format) != 0)
@@ -142,6 +159,12 @@ static int run_retriever(const struct spec *s, int argc, char **argv) {
     if (o.name != NULL && s->what != RETRIEVE_METRICS)
         return cli_usage_error(s->usage, "--name is for metrics; for %s use --where 'name = ...'",
                                s->name);
+    if ((o.agg > 0 || o.step_ns > 0) && s->what != RETRIEVE_METRICS)
+        return cli_usage_error(s->usage, "--agg and --step are for metrics");
+    if ((o.agg > 0 || o.step_ns > 0) && o.name == NULL)
+        return cli_usage_error(s->usage, "--agg and --step need --name METRIC");
+    if (o.step_ns > 0 && o.agg == 0)
+        return cli_usage_error(s->usage, "--step needs --agg (sum, avg, min, max, last, rate)");
     char path[4096], err[512];
     if (store_default_path(db_opt, path, sizeof(path)) == NULL) {
         cli_error("the store's path is too long");

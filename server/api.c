@@ -1,5 +1,5 @@
-/* api: GET /api/v1/{spans,logs,metrics,traces,traces/ID}: the retrievers over HTTP. Depends on
- * httpd, retrieve. */
+/* api: GET /api/v1/{spans,logs,metrics,metric-names,traces,traces/ID}: the retrievers over HTTP.
+ * Depends on httpd, retrieve. */
 #include "server/api.h"
 
 #include <errno.h>
@@ -38,7 +38,7 @@ void api_handle(const char *db_path, const struct http_request *req, struct http
         o.what = RETRIEVE_SPANS;
     else if (strcmp(p, "/api/v1/logs") == 0)
         o.what = RETRIEVE_LOGS;
-    else if (strcmp(p, "/api/v1/metrics") == 0)
+    else if (strcmp(p, "/api/v1/metrics") == 0 || strcmp(p, "/api/v1/metric-names") == 0)
         o.what = RETRIEVE_METRICS;
     else if (strcmp(p, "/api/v1/traces") == 0)
         o.what = RETRIEVE_TRACES;
@@ -47,6 +47,7 @@ void api_handle(const char *db_path, const struct http_request *req, struct http
     else {
         json_error(resp, 404,
                    "unknown API path: /api/v1/spans, /api/v1/logs, /api/v1/metrics,"
+                   " /api/v1/metric-names,"
                    " /api/v1/traces, /api/v1/traces/ID");
         return;
     }
@@ -57,7 +58,18 @@ void api_handle(const char *db_path, const struct http_request *req, struct http
         json_error(resp, 400, "where: longer than 2 KiB");
         return;
     }
-    http_query_param(req->query, "name", name, sizeof(name));
+    if (strcmp(p, "/api/v1/metric-names") != 0)
+        http_query_param(req->query, "name", name, sizeof(name));
+    if (o.what == RETRIEVE_METRICS && http_query_param(req->query, "agg", val, sizeof(val)) == 0 &&
+        (o.agg = retrieve_metric_agg(val)) <= 0) {
+        json_error(resp, 400, "agg: sum, avg, min, max, last or rate");
+        return;
+    }
+    if (o.what == RETRIEVE_METRICS && http_query_param(req->query, "step", val, sizeof(val)) == 0 &&
+        (retrieve_parse_duration(val, &o.step_ns) != 0 || o.step_ns <= 0)) {
+        json_error(resp, 400, "step: a duration (10s, 1m)");
+        return;
+    }
     http_query_param(req->query, "trace", trace, sizeof(trace));
     http_query_param(req->query, "format", fmt, sizeof(fmt));
     o.where = where;

@@ -24,6 +24,7 @@
 #include <pb_decode.h>
 
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
+#include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 
 struct dctx {
@@ -69,6 +70,14 @@ FITS_SCRATCH(opentelemetry_proto_common_v1_AnyValue);
 FITS_SCRATCH(opentelemetry_proto_common_v1_KeyValue);
 FITS_SCRATCH(opentelemetry_proto_common_v1_InstrumentationScope);
 FITS_SCRATCH(opentelemetry_proto_resource_v1_Resource);
+FITS_SCRATCH(opentelemetry_proto_metrics_v1_ResourceMetrics);
+FITS_SCRATCH(opentelemetry_proto_metrics_v1_ScopeMetrics);
+FITS_SCRATCH(opentelemetry_proto_metrics_v1_Metric);
+FITS_SCRATCH(opentelemetry_proto_metrics_v1_NumberDataPoint);
+FITS_SCRATCH(opentelemetry_proto_metrics_v1_HistogramDataPoint);
+FITS_SCRATCH(opentelemetry_proto_metrics_v1_ExponentialHistogramDataPoint);
+FITS_SCRATCH(opentelemetry_proto_metrics_v1_SummaryDataPoint);
+FITS_SCRATCH(opentelemetry_proto_metrics_v1_Exemplar);
 
 static pb_wire_type_t wire_type_of(pb_type_t type) {
     switch (PB_LTYPE(type)) {
@@ -631,6 +640,346 @@ struct otlp_logs *otlp_logs_decode(const void *buf, size_t len, char *err, size_
     return req;
 }
 
+/* ---- metrics ----------------------------------------------------------- */
+
+/* A growing array of scalars: where the pointer and the count live. */
+struct scalars {
+    struct dctx *c;
+    void **items;
+    size_t *count;
+    size_t elem;
+    const char *what;
+};
+
+static bool push_scalar(struct scalars *sc, const void *v) {
+    char *p = grow_array(sc->c, *sc->items, *sc->count, sc->elem);
+    if (p == NULL) return false;
+    memcpy(p + *sc->count * sc->elem, v, sc->elem);
+    *sc->items = p;
+    (*sc->count)++;
+    return true;
+}
+
+/* repeated fixed64 (packed or not): nanopb calls once per element. */
+static bool cb_fixed64(pb_istream_t *s, const pb_field_t *f, void **arg) {
+    (void)f;
+    struct scalars *sc = *arg;
+    uint64_t v;
+    if (!pb_decode_fixed64(s, &v)) return stream_failed(sc->c, s, sc->what);
+    return push_scalar(sc, &v);
+}
+
+/* repeated uint64 (varint, packed or not). */
+static bool cb_uvarint(pb_istream_t *s, const pb_field_t *f, void **arg) {
+    (void)f;
+    struct scalars *sc = *arg;
+    uint64_t v;
+    if (!pb_decode_varint(s, &v)) return stream_failed(sc->c, s, sc->what);
+    return push_scalar(sc, &v);
+}
+
+/* repeated double (fixed 64-bit). */
+static bool cb_double(pb_istream_t *s, const pb_field_t *f, void **arg) {
+    (void)f;
+    struct scalars *sc = *arg;
+    double v;
+    if (!pb_decode_fixed64(s, &v)) return stream_failed(sc->c, s, sc->what);
+    return push_scalar(sc, &v);
+}
+
+#define SCALARS(c, arr, count, what)                                                               \
+    { (c), (void **)&(arr), &(count), sizeof(*(arr)), (what) }
+
+static bool cb_exemplar(pb_istream_t *s, const pb_field_t *f, void **arg) {
+    (void)f;
+    struct bind *b = *arg;
+    struct otlp_point *pt = b->dst;
+    struct otlp_exemplar *ex;
+    APPEND(b->c, pt->exemplars, pt->n_exemplars, ex);
+
+    opentelemetry_proto_metrics_v1_Exemplar m = opentelemetry_proto_metrics_v1_Exemplar_init_zero;
+    struct bind attrs = {b->c, &ex->attrs, "Exemplar.filtered_attributes"};
+    BIND(cb_attr, m.filtered_attributes, &attrs);
+    if (!pb_decode(s, opentelemetry_proto_metrics_v1_Exemplar_fields, &m))
+        return stream_failed(b->c, s, "Exemplar");
+    if (m.has_as_int && m.has_as_double) return fail(b->c, "Exemplar holds two values");
+    ex->time_unix_nano = m.time_unix_nano;
+    ex->has_value = m.has_as_int || m.has_as_double;
+    ex->is_int = m.has_as_int;
+    ex->as_int = m.as_int;
+    ex->as_double = m.as_double;
+    memcpy(ex->trace_id, m.trace_id, sizeof(ex->trace_id));
+    memcpy(ex->span_id, m.span_id, sizeof(ex->span_id));
+    return true;
+}
+
+/* Binds the fields every point type shares: attributes and exemplars. */
+struct point_binds {
+    struct bind attrs, exemplars;
+};
+
+static void point_bind(struct dctx *c, struct otlp_point *pt, struct point_binds *pb,
+                       pb_callback_t *attrs, pb_callback_t *exemplars) {
+    pb->attrs = (struct bind){c, &pt->attrs, "DataPoint.attributes"};
+    pb->exemplars = (struct bind){c, pt, "DataPoint.exemplars"};
+    BIND(cb_attr, *attrs, &pb->attrs);
+    if (exemplars != NULL) BIND(cb_exemplar, *exemplars, &pb->exemplars);
+}
+
+static bool cb_number_point(pb_istream_t *s, const pb_field_t *f, void **arg) {
+    (void)f;
+    struct bind *b = *arg;
+    struct otlp_metric *mt = b->dst;
+    struct otlp_point *pt;
+    APPEND(b->c, mt->points, mt->n_points, pt);
+
+    opentelemetry_proto_metrics_v1_NumberDataPoint m =
+        opentelemetry_proto_metrics_v1_NumberDataPoint_init_zero;
+    struct point_binds pb;
+    point_bind(b->c, pt, &pb, &m.attributes, &m.exemplars);
+    if (!pb_decode(s, opentelemetry_proto_metrics_v1_NumberDataPoint_fields, &m))
+        return stream_failed(b->c, s, "NumberDataPoint");
+    if (m.has_as_int && m.has_as_double) return fail(b->c, "NumberDataPoint holds two values");
+    pt->start_time_unix_nano = m.start_time_unix_nano;
+    pt->time_unix_nano = m.time_unix_nano;
+    pt->flags = m.flags;
+    pt->has_value = m.has_as_int || m.has_as_double;
+    pt->is_int = m.has_as_int;
+    pt->as_int = m.as_int;
+    pt->as_double = m.as_double;
+    return true;
+}
+
+static bool cb_histogram_point(pb_istream_t *s, const pb_field_t *f, void **arg) {
+    (void)f;
+    struct bind *b = *arg;
+    struct otlp_metric *mt = b->dst;
+    struct otlp_point *pt;
+    APPEND(b->c, mt->points, mt->n_points, pt);
+
+    opentelemetry_proto_metrics_v1_HistogramDataPoint m =
+        opentelemetry_proto_metrics_v1_HistogramDataPoint_init_zero;
+    struct point_binds pb;
+    struct scalars counts =
+        SCALARS(b->c, pt->bucket_counts, pt->n_bucket_counts, "HistogramDataPoint.bucket_counts");
+    struct scalars bounds = SCALARS(b->c, pt->explicit_bounds, pt->n_explicit_bounds,
+                                    "HistogramDataPoint.explicit_bounds");
+    point_bind(b->c, pt, &pb, &m.attributes, &m.exemplars);
+    BIND(cb_fixed64, m.bucket_counts, &counts);
+    BIND(cb_double, m.explicit_bounds, &bounds);
+    if (!pb_decode(s, opentelemetry_proto_metrics_v1_HistogramDataPoint_fields, &m))
+        return stream_failed(b->c, s, "HistogramDataPoint");
+    if (pt->n_bucket_counts != 0 && pt->n_bucket_counts != pt->n_explicit_bounds + 1)
+        return fail(b->c, "HistogramDataPoint: %zu bucket counts for %zu bounds",
+                    pt->n_bucket_counts, pt->n_explicit_bounds);
+    pt->start_time_unix_nano = m.start_time_unix_nano;
+    pt->time_unix_nano = m.time_unix_nano;
+    pt->flags = m.flags;
+    pt->count = m.count;
+    pt->has_sum = m.has_sum;
+    pt->sum = m.sum;
+    pt->has_min = m.has_min;
+    pt->min = m.min;
+    pt->has_max = m.has_max;
+    pt->max = m.max;
+    return true;
+}
+
+static bool cb_exp_point(pb_istream_t *s, const pb_field_t *f, void **arg) {
+    (void)f;
+    struct bind *b = *arg;
+    struct otlp_metric *mt = b->dst;
+    struct otlp_point *pt;
+    APPEND(b->c, mt->points, mt->n_points, pt);
+
+    opentelemetry_proto_metrics_v1_ExponentialHistogramDataPoint m =
+        opentelemetry_proto_metrics_v1_ExponentialHistogramDataPoint_init_zero;
+    struct point_binds pb;
+    struct scalars pos = SCALARS(b->c, pt->positive.counts, pt->positive.n_counts,
+                                 "ExponentialHistogramDataPoint.positive");
+    struct scalars neg = SCALARS(b->c, pt->negative.counts, pt->negative.n_counts,
+                                 "ExponentialHistogramDataPoint.negative");
+    point_bind(b->c, pt, &pb, &m.attributes, &m.exemplars);
+    BIND(cb_uvarint, m.positive.bucket_counts, &pos);
+    BIND(cb_uvarint, m.negative.bucket_counts, &neg);
+    if (!pb_decode(s, opentelemetry_proto_metrics_v1_ExponentialHistogramDataPoint_fields, &m))
+        return stream_failed(b->c, s, "ExponentialHistogramDataPoint");
+    pt->start_time_unix_nano = m.start_time_unix_nano;
+    pt->time_unix_nano = m.time_unix_nano;
+    pt->flags = m.flags;
+    pt->count = m.count;
+    pt->has_sum = m.has_sum;
+    pt->sum = m.sum;
+    pt->has_min = m.has_min;
+    pt->min = m.min;
+    pt->has_max = m.has_max;
+    pt->max = m.max;
+    pt->scale = m.scale;
+    pt->zero_count = m.zero_count;
+    pt->zero_threshold = m.zero_threshold;
+    pt->positive.offset = m.positive.offset;
+    pt->negative.offset = m.negative.offset;
+    return true;
+}
+
+static bool cb_quantile(pb_istream_t *s, const pb_field_t *f, void **arg) {
+    (void)f;
+    struct bind *b = *arg;
+    struct otlp_point *pt = b->dst;
+    opentelemetry_proto_metrics_v1_SummaryDataPoint_ValueAtQuantile m =
+        opentelemetry_proto_metrics_v1_SummaryDataPoint_ValueAtQuantile_init_zero;
+    if (!pb_decode(s, opentelemetry_proto_metrics_v1_SummaryDataPoint_ValueAtQuantile_fields, &m))
+        return stream_failed(b->c, s, "ValueAtQuantile");
+    struct otlp_quantile *q;
+    APPEND(b->c, pt->quantiles, pt->n_quantiles, q);
+    q->quantile = m.quantile;
+    q->value = m.value;
+    return true;
+}
+
+static bool cb_summary_point(pb_istream_t *s, const pb_field_t *f, void **arg) {
+    (void)f;
+    struct bind *b = *arg;
+    struct otlp_metric *mt = b->dst;
+    struct otlp_point *pt;
+    APPEND(b->c, mt->points, mt->n_points, pt);
+
+    opentelemetry_proto_metrics_v1_SummaryDataPoint m =
+        opentelemetry_proto_metrics_v1_SummaryDataPoint_init_zero;
+    struct point_binds pb;
+    struct bind qs = {b->c, pt, "SummaryDataPoint.quantile_values"};
+    point_bind(b->c, pt, &pb, &m.attributes, NULL);
+    BIND(cb_quantile, m.quantile_values, &qs);
+    if (!pb_decode(s, opentelemetry_proto_metrics_v1_SummaryDataPoint_fields, &m))
+        return stream_failed(b->c, s, "SummaryDataPoint");
+    pt->start_time_unix_nano = m.start_time_unix_nano;
+    pt->time_unix_nano = m.time_unix_nano;
+    pt->flags = m.flags;
+    pt->count = m.count;
+    pt->has_sum = true;
+    pt->sum = m.sum;
+    return true;
+}
+
+static bool cb_metric(pb_istream_t *s, const pb_field_t *f, void **arg) {
+    (void)f;
+    struct bind *b = *arg;
+    struct otlp_scope_metrics *sm = b->dst;
+    struct otlp_metric *mt;
+    APPEND(b->c, sm->metrics, sm->n_metrics, mt);
+
+    opentelemetry_proto_metrics_v1_Metric m = opentelemetry_proto_metrics_v1_Metric_init_zero;
+    struct bind name = {b->c, &mt->name, "Metric.name"};
+    struct bind desc = {b->c, &mt->description, "Metric.description"};
+    struct bind unit = {b->c, &mt->unit, "Metric.unit"};
+    struct bind meta = {b->c, &mt->metadata, "Metric.metadata"};
+    struct bind points = {b->c, mt, "Metric.data_points"};
+    BIND(cb_string, m.name, &name);
+    BIND(cb_string, m.description, &desc);
+    BIND(cb_string, m.unit, &unit);
+    BIND(cb_attr, m.metadata, &meta);
+    BIND(cb_number_point, m.gauge.data_points, &points);
+    BIND(cb_number_point, m.sum.data_points, &points);
+    BIND(cb_histogram_point, m.histogram.data_points, &points);
+    BIND(cb_exp_point, m.exponential_histogram.data_points, &points);
+    BIND(cb_summary_point, m.summary.data_points, &points);
+    if (!pb_decode(s, opentelemetry_proto_metrics_v1_Metric_fields, &m))
+        return stream_failed(b->c, s, "Metric");
+    int n = (int)m.has_gauge + (int)m.has_sum + (int)m.has_histogram +
+            (int)m.has_exponential_histogram + (int)m.has_summary;
+    if (n > 1) return fail(b->c, "Metric holds %d kinds of data", n);
+    if (m.has_gauge) {
+        mt->type = OTLP_METRIC_GAUGE;
+    } else if (m.has_sum) {
+        mt->type = OTLP_METRIC_SUM;
+        mt->temporality = (int)m.sum.aggregation_temporality;
+        mt->monotonic = m.sum.is_monotonic;
+    } else if (m.has_histogram) {
+        mt->type = OTLP_METRIC_HISTOGRAM;
+        mt->temporality = (int)m.histogram.aggregation_temporality;
+    } else if (m.has_exponential_histogram) {
+        mt->type = OTLP_METRIC_EXP_HISTOGRAM;
+        mt->temporality = (int)m.exponential_histogram.aggregation_temporality;
+    } else if (m.has_summary) {
+        mt->type = OTLP_METRIC_SUMMARY;
+    }
+    return ensure_str(b->c, &mt->name) && ensure_str(b->c, &mt->description) &&
+           ensure_str(b->c, &mt->unit);
+}
+
+static bool cb_scope_metrics(pb_istream_t *s, const pb_field_t *f, void **arg) {
+    (void)f;
+    struct bind *b = *arg;
+    struct otlp_resource_metrics *rm = b->dst;
+    struct otlp_scope_metrics *sm;
+    APPEND(b->c, rm->scope_metrics, rm->n_scope_metrics, sm);
+
+    opentelemetry_proto_metrics_v1_ScopeMetrics m =
+        opentelemetry_proto_metrics_v1_ScopeMetrics_init_zero;
+    struct scope_binds sb;
+    struct bind metrics = {b->c, sm, "ScopeMetrics.metrics"};
+    struct bind url = {b->c, &sm->schema_url, "ScopeMetrics.schema_url"};
+    scope_bind(b->c, &m.scope, &sm->scope, &sb);
+    BIND(cb_metric, m.metrics, &metrics);
+    BIND(cb_string, m.schema_url, &url);
+    if (!pb_decode(s, opentelemetry_proto_metrics_v1_ScopeMetrics_fields, &m))
+        return stream_failed(b->c, s, "ScopeMetrics");
+    sm->has_scope = m.has_scope;
+    return scope_finish(b->c, &m.scope, &sm->scope) && ensure_str(b->c, &sm->schema_url);
+}
+
+static bool cb_resource_metrics(pb_istream_t *s, const pb_field_t *f, void **arg) {
+    (void)f;
+    struct bind *b = *arg;
+    struct otlp_metrics *req = b->dst;
+    struct otlp_resource_metrics *rm;
+    APPEND(b->c, req->resource_metrics, req->n_resource_metrics, rm);
+
+    opentelemetry_proto_metrics_v1_ResourceMetrics m =
+        opentelemetry_proto_metrics_v1_ResourceMetrics_init_zero;
+    struct bind attrs = {b->c, &rm->resource.attrs, "Resource.attributes"};
+    struct bind scopes = {b->c, rm, "ResourceMetrics.scope_metrics"};
+    struct bind url = {b->c, &rm->schema_url, "ResourceMetrics.schema_url"};
+    BIND(cb_attr, m.resource.attributes, &attrs);
+    BIND(cb_scope_metrics, m.scope_metrics, &scopes);
+    BIND(cb_string, m.schema_url, &url);
+    if (!pb_decode(s, opentelemetry_proto_metrics_v1_ResourceMetrics_fields, &m))
+        return stream_failed(b->c, s, "ResourceMetrics");
+    rm->resource.present = m.has_resource;
+    rm->resource.dropped_attributes_count = m.resource.dropped_attributes_count;
+    return ensure_str(b->c, &rm->schema_url);
+}
+
+struct otlp_metrics *otlp_metrics_decode(const void *buf, size_t len, char *err, size_t err_size) {
+    struct dctx c = {{0}, 0};
+    pb_istream_t s = pb_istream_from_buffer(buf, len);
+    if (!validate(&c, &s,
+                  opentelemetry_proto_collector_metrics_v1_ExportMetricsServiceRequest_fields, 0)) {
+        set_err(err, err_size, c.err);
+        return NULL;
+    }
+
+    struct otlp_metrics *req = calloc(1, sizeof(*req));
+    if (req == NULL) {
+        set_err(err, err_size, "out of memory");
+        return NULL;
+    }
+    req->unknown_fields = c.unknown;
+    opentelemetry_proto_collector_metrics_v1_ExportMetricsServiceRequest m =
+        opentelemetry_proto_collector_metrics_v1_ExportMetricsServiceRequest_init_zero;
+    struct bind rm = {&c, req, "ExportMetricsServiceRequest.resource_metrics"};
+    BIND(cb_resource_metrics, m.resource_metrics, &rm);
+    s = pb_istream_from_buffer(buf, len);
+    if (!pb_decode(&s, opentelemetry_proto_collector_metrics_v1_ExportMetricsServiceRequest_fields,
+                   &m)) {
+        stream_failed(&c, &s, "ExportMetricsServiceRequest");
+        set_err(err, err_size, c.err);
+        otlp_metrics_free(req);
+        return NULL;
+    }
+    return req;
+}
+
 /* ---- freeing ----------------------------------------------------------- */
 
 static void attrs_free(struct otlp_attr *items, size_t count);
@@ -719,6 +1068,46 @@ void otlp_logs_free(struct otlp_logs *req) {
     free(req);
 }
 
+static void point_free(struct otlp_point *pt) {
+    attrs_free(pt->attrs.items, pt->attrs.count);
+    free(pt->bucket_counts);
+    free(pt->explicit_bounds);
+    free(pt->positive.counts);
+    free(pt->negative.counts);
+    free(pt->quantiles);
+    for (size_t i = 0; i < pt->n_exemplars; i++)
+        attrs_free(pt->exemplars[i].attrs.items, pt->exemplars[i].attrs.count);
+    free(pt->exemplars);
+}
+
+void otlp_metrics_free(struct otlp_metrics *req) {
+    if (req == NULL) return;
+    for (size_t i = 0; i < req->n_resource_metrics; i++) {
+        struct otlp_resource_metrics *rm = &req->resource_metrics[i];
+        attrs_free(rm->resource.attrs.items, rm->resource.attrs.count);
+        free(rm->schema_url);
+        for (size_t j = 0; j < rm->n_scope_metrics; j++) {
+            struct otlp_scope_metrics *sm = &rm->scope_metrics[j];
+            scope_free(&sm->scope);
+            free(sm->schema_url);
+            for (size_t k = 0; k < sm->n_metrics; k++) {
+                struct otlp_metric *mt = &sm->metrics[k];
+                free(mt->name);
+                free(mt->description);
+                free(mt->unit);
+                attrs_free(mt->metadata.items, mt->metadata.count);
+                for (size_t p = 0; p < mt->n_points; p++)
+                    point_free(&mt->points[p]);
+                free(mt->points);
+            }
+            free(sm->metrics);
+        }
+        free(rm->scope_metrics);
+    }
+    free(req->resource_metrics);
+    free(req);
+}
+
 /* ---- look-ups ---------------------------------------------------------- */
 
 size_t otlp_traces_span_count(const struct otlp_traces *req) {
@@ -764,6 +1153,31 @@ const struct otlp_log *otlp_logs_record_at(const struct otlp_logs *req, size_t n
         }
     }
     return NULL;
+}
+
+size_t otlp_metrics_point_count(const struct otlp_metrics *req) {
+    size_t n = 0;
+    for (size_t i = 0; i < req->n_resource_metrics; i++)
+        for (size_t j = 0; j < req->resource_metrics[i].n_scope_metrics; j++)
+            for (size_t k = 0; k < req->resource_metrics[i].scope_metrics[j].n_metrics; k++)
+                n += req->resource_metrics[i].scope_metrics[j].metrics[k].n_points;
+    return n;
+}
+
+const struct otlp_metric *otlp_metrics_find(const struct otlp_metrics *req, const char *name) {
+    for (size_t i = 0; i < req->n_resource_metrics; i++)
+        for (size_t j = 0; j < req->resource_metrics[i].n_scope_metrics; j++) {
+            const struct otlp_scope_metrics *sm = &req->resource_metrics[i].scope_metrics[j];
+            for (size_t k = 0; k < sm->n_metrics; k++)
+                if (strcmp(sm->metrics[k].name, name) == 0) return &sm->metrics[k];
+        }
+    return NULL;
+}
+
+const char *otlp_metric_type_name(enum otlp_metric_type type) {
+    static const char *const names[] = {"none",      "gauge",         "sum",
+                                        "histogram", "exp_histogram", "summary"};
+    return (unsigned)type < sizeof(names) / sizeof(names[0]) ? names[type] : "none";
 }
 
 const struct otlp_value *otlp_attrs_find(const struct otlp_attrs *attrs, const char *key) {

@@ -15,7 +15,7 @@
  *
  * Every string is heap-allocated and NUL-terminated (bytes values too, with
  * their length in `len`); absent strings are "" rather than NULL. Free a
- * whole request with otlp_traces_free / otlp_logs_free.
+ * whole request with otlp_traces_free / otlp_logs_free / otlp_metrics_free.
  */
 #ifndef OTELP_SERVER_OTLP_DECODE_H
 #define OTELP_SERVER_OTLP_DECODE_H
@@ -181,6 +181,112 @@ void otlp_traces_free(struct otlp_traces *req);
 struct otlp_logs *otlp_logs_decode(const void *buf, size_t len, char *err, size_t err_size)
     __attribute__((warn_unused_result));
 void otlp_logs_free(struct otlp_logs *req);
+
+/* ---- metrics ----------------------------------------------------------- */
+
+enum otlp_metric_type {
+    OTLP_METRIC_NONE = 0, /* a Metric with no data on the wire */
+    OTLP_METRIC_GAUGE,
+    OTLP_METRIC_SUM,
+    OTLP_METRIC_HISTOGRAM,
+    OTLP_METRIC_EXP_HISTOGRAM,
+    OTLP_METRIC_SUMMARY,
+};
+
+struct otlp_exemplar {
+    struct otlp_attrs attrs; /* filtered_attributes */
+    uint64_t time_unix_nano;
+    bool has_value;
+    bool is_int; /* as_int, else as_double */
+    int64_t as_int;
+    double as_double;
+    uint8_t trace_id[16]; /* all zero: absent */
+    uint8_t span_id[8];
+};
+
+struct otlp_exp_buckets {
+    int32_t offset;
+    uint64_t *counts;
+    size_t n_counts;
+};
+
+struct otlp_quantile {
+    double quantile, value;
+};
+
+/* One data point of any type; the fields of other types stay zero. */
+struct otlp_point {
+    struct otlp_attrs attrs;
+    uint64_t start_time_unix_nano;
+    uint64_t time_unix_nano;
+    uint32_t flags;
+    /* gauge, sum */
+    bool has_value;
+    bool is_int;
+    int64_t as_int;
+    double as_double;
+    /* histogram, exponential histogram, summary */
+    uint64_t count;
+    bool has_sum, has_min, has_max; /* summary: has_sum always */
+    double sum, min, max;
+    uint64_t *bucket_counts; /* histogram */
+    size_t n_bucket_counts;
+    double *explicit_bounds;
+    size_t n_explicit_bounds;
+    int32_t scale; /* exponential histogram */
+    uint64_t zero_count;
+    double zero_threshold;
+    struct otlp_exp_buckets positive, negative;
+    struct otlp_quantile *quantiles; /* summary */
+    size_t n_quantiles;
+    struct otlp_exemplar *exemplars;
+    size_t n_exemplars;
+};
+
+struct otlp_metric {
+    char *name;
+    char *description;
+    char *unit;
+    enum otlp_metric_type type;
+    int temporality; /* AGGREGATION_TEMPORALITY_*: 1 delta, 2 cumulative */
+    bool monotonic;  /* sum only */
+    struct otlp_point *points;
+    size_t n_points;
+    struct otlp_attrs metadata;
+};
+
+struct otlp_scope_metrics {
+    bool has_scope;
+    struct otlp_scope scope;
+    char *schema_url;
+    struct otlp_metric *metrics;
+    size_t n_metrics;
+};
+
+struct otlp_resource_metrics {
+    struct otlp_resource resource;
+    char *schema_url;
+    struct otlp_scope_metrics *scope_metrics;
+    size_t n_scope_metrics;
+};
+
+struct otlp_metrics {
+    struct otlp_resource_metrics *resource_metrics;
+    size_t n_resource_metrics;
+    size_t unknown_fields;
+};
+
+/* Decode an ExportMetricsServiceRequest, as above. A Metric may carry at
+ * most one of gauge/sum/histogram/exponential_histogram/summary. */
+struct otlp_metrics *otlp_metrics_decode(const void *buf, size_t len, char *err, size_t err_size)
+    __attribute__((warn_unused_result));
+void otlp_metrics_free(struct otlp_metrics *req);
+/* Data points over all metrics. */
+size_t otlp_metrics_point_count(const struct otlp_metrics *req);
+/* The first metric named `name`, or NULL. */
+const struct otlp_metric *otlp_metrics_find(const struct otlp_metrics *req, const char *name);
+/* The lower-case name of a type: "gauge", "sum", "histogram", "exp_histogram", "summary". */
+const char *otlp_metric_type_name(enum otlp_metric_type type);
 
 /* Look-ups for tests. */
 size_t otlp_traces_span_count(const struct otlp_traces *req);

@@ -711,3 +711,286 @@ struct otlp_logs *otlp_json_logs_decode(const void *buf, size_t len, char *err, 
     }
     return req;
 }
+
+/* ---- metrics ---------------------------------------------------------- */
+
+/* A double: a JSON number, or the strings "NaN", "Infinity", "-Infinity". */
+static bool json_double(struct mctx *m, const struct jnode *j, const char *what, double *out) {
+    if (j->t == J_STR && strcmp(j->s, "NaN") == 0) {
+        *out = NAN;
+        return true;
+    }
+    if (j->t == J_STR && strcmp(j->s, "Infinity") == 0) {
+        *out = INFINITY;
+        return true;
+    }
+    if (j->t == J_STR && strcmp(j->s, "-Infinity") == 0) {
+        *out = -INFINITY;
+        return true;
+    }
+    if (j->t != J_NUM && j->t != J_STR) return merr(m, "%s: not a number", what);
+    char *end;
+    *out = strtod(j->s, &end);
+    if (*end != '\0' || end == j->s) return merr(m, "%s: '%s' is not a number", what, j->s);
+    return true;
+}
+
+/* An optional double member: *has says whether it was there. */
+static bool get_double(struct mctx *m, const struct jnode *o, const char *camel, const char *snake,
+                       bool *has, double *out) {
+    const struct jnode *j = member(o, camel, snake);
+    *out = 0;
+    if (has) *has = j != NULL;
+    return j == NULL || json_double(m, j, camel, out);
+}
+
+/* An array of integers (numbers or strings) or doubles into a fresh C array. */
+static bool get_numbers(struct mctx *m, const struct jnode *o, const char *camel, const char *snake,
+                        bool doubles, void **out, size_t *n) {
+    const struct jnode *items;
+    size_t cnt;
+    *out = NULL;
+    *n = 0;
+    if (!array_of(m, o, camel, snake, &items, &cnt)) return false;
+    if (cnt == 0) return true;
+    *out = calloc(cnt, 8);
+    if (*out == NULL) return merr(m, "out of memory");
+    for (size_t i = 0; i < cnt; i++) {
+        if (doubles) {
+            if (!json_double(m, &items[i], camel, &((double *)*out)[i])) return false;
+        } else {
+            const struct jnode *j = &items[i];
+            char *end;
+            if ((j->t != J_NUM && j->t != J_STR) || j->s[0] == '-')
+                return merr(m, "%s: not a count", camel);
+            errno = 0;
+            ((uint64_t *)*out)[i] = strtoull(j->s, &end, 10);
+            if (errno != 0 || *end != '\0' || end == j->s)
+                return merr(m, "%s: '%s' is not an integer", camel, j->s);
+        }
+        (*n)++;
+    }
+    return true;
+}
+
+/* An enum: its number, or its name from names[] (index = number). */
+static bool get_enum(struct mctx *m, const struct jnode *o, const char *camel, const char *snake,
+                     const char *const *names, int nnames, int *out) {
+    const struct jnode *j = member(o, camel, snake);
+    if (j != NULL && j->t == J_STR && j->len > 0 && (j->s[0] < '0' || j->s[0] > '9')) {
+        for (int i = 0; i < nnames; i++)
+            if (strcmp(j->s, names[i]) == 0) {
+                *out = i;
+                return true;
+            }
+        return merr(m, "%s: unknown value '%s'", camel, j->s);
+    }
+    return get_int(m, o, camel, snake, out);
+}
+
+/* A number point's or exemplar's value: asInt (string or number) or asDouble. */
+static bool get_point_value(struct mctx *m, const struct jnode *o, bool *has, bool *is_int,
+                            int64_t *i, double *d) {
+    const struct jnode *ji = member(o, "asInt", "as_int");
+    const struct jnode *jd = member(o, "asDouble", "as_double");
+    if (ji != NULL && jd != NULL) return merr(m, "a point holds asInt and asDouble");
+    *has = ji != NULL || jd != NULL;
+    *is_int = ji != NULL;
+    if (ji != NULL) {
+        uint64_t u;
+        if (!get_u64(m, o, "asInt", "as_int", &u, true)) return false;
+        *i = (int64_t)u;
+    }
+    return jd == NULL || json_double(m, jd, "asDouble", d);
+}
+
+static bool map_exemplars(struct mctx *m, const struct jnode *o, struct otlp_point *pt) {
+    const struct jnode *items;
+    size_t n;
+    if (!array_of(m, o, "exemplars", NULL, &items, &n)) return false;
+    if (n == 0) return true;
+    pt->exemplars = calloc(n, sizeof(*pt->exemplars));
+    if (pt->exemplars == NULL) return merr(m, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        struct otlp_exemplar *ex = &pt->exemplars[pt->n_exemplars++];
+        if (items[i].t != J_OBJ) return merr(m, "an exemplar is not an object");
+        if (!map_attrs(m, member(&items[i], "filteredAttributes", "filtered_attributes"),
+                       &ex->attrs, 0) ||
+            !get_u64(m, &items[i], "timeUnixNano", "time_unix_nano", &ex->time_unix_nano, false) ||
+            !get_point_value(m, &items[i], &ex->has_value, &ex->is_int, &ex->as_int,
+                             &ex->as_double) ||
+            !get_id(m, &items[i], "traceId", "trace_id", ex->trace_id, 16) ||
+            !get_id(m, &items[i], "spanId", "span_id", ex->span_id, 8))
+            return false;
+    }
+    return true;
+}
+
+static bool map_buckets(struct mctx *m, const struct jnode *o, const char *name,
+                        struct otlp_exp_buckets *b) {
+    const struct jnode *j = member(o, name, NULL);
+    if (j == NULL) return true;
+    if (j->t != J_OBJ) return merr(m, "%s: not an object", name);
+    if (!get_int(m, j, "offset", NULL, &b->offset)) return false;
+    void *counts;
+    if (!get_numbers(m, j, "bucketCounts", "bucket_counts", false, &counts, &b->n_counts))
+        return false;
+    b->counts = counts;
+    return true;
+}
+
+static bool map_point(struct mctx *m, const struct jnode *o, enum otlp_metric_type type,
+                      struct otlp_point *pt) {
+    uint64_t d;
+    if (o->t != J_OBJ) return merr(m, "a data point is not an object");
+    if (!map_attrs(m, member(o, "attributes", NULL), &pt->attrs, 0) ||
+        !get_u64(m, o, "startTimeUnixNano", "start_time_unix_nano", &pt->start_time_unix_nano,
+                 false) ||
+        !get_u64(m, o, "timeUnixNano", "time_unix_nano", &pt->time_unix_nano, false) ||
+        !get_u64(m, o, "flags", NULL, &d, false))
+        return false;
+    pt->flags = (uint32_t)d;
+    switch (type) {
+    case OTLP_METRIC_GAUGE:
+    case OTLP_METRIC_SUM:
+        return get_point_value(m, o, &pt->has_value, &pt->is_int, &pt->as_int, &pt->as_double) &&
+               map_exemplars(m, o, pt);
+    case OTLP_METRIC_HISTOGRAM: {
+        void *counts, *bounds;
+        if (!get_u64(m, o, "count", NULL, &pt->count, false) ||
+            !get_double(m, o, "sum", NULL, &pt->has_sum, &pt->sum) ||
+            !get_double(m, o, "min", NULL, &pt->has_min, &pt->min) ||
+            !get_double(m, o, "max", NULL, &pt->has_max, &pt->max) ||
+            !get_numbers(m, o, "bucketCounts", "bucket_counts", false, &counts,
+                         &pt->n_bucket_counts))
+            return false;
+        pt->bucket_counts = counts;
+        if (!get_numbers(m, o, "explicitBounds", "explicit_bounds", true, &bounds,
+                         &pt->n_explicit_bounds))
+            return false;
+        pt->explicit_bounds = bounds;
+        if (pt->n_bucket_counts != 0 && pt->n_bucket_counts != pt->n_explicit_bounds + 1)
+            return merr(m, "histogram point: %zu bucket counts for %zu bounds", pt->n_bucket_counts,
+                        pt->n_explicit_bounds);
+        return map_exemplars(m, o, pt);
+    }
+    case OTLP_METRIC_EXP_HISTOGRAM:
+        return get_u64(m, o, "count", NULL, &pt->count, false) &&
+               get_double(m, o, "sum", NULL, &pt->has_sum, &pt->sum) &&
+               get_double(m, o, "min", NULL, &pt->has_min, &pt->min) &&
+               get_double(m, o, "max", NULL, &pt->has_max, &pt->max) &&
+               get_int(m, o, "scale", NULL, &pt->scale) &&
+               get_u64(m, o, "zeroCount", "zero_count", &pt->zero_count, false) &&
+               get_double(m, o, "zeroThreshold", "zero_threshold", NULL, &pt->zero_threshold) &&
+               map_buckets(m, o, "positive", &pt->positive) &&
+               map_buckets(m, o, "negative", &pt->negative) && map_exemplars(m, o, pt);
+    case OTLP_METRIC_SUMMARY: {
+        const struct jnode *items;
+        size_t n;
+        pt->has_sum = true;
+        if (!get_u64(m, o, "count", NULL, &pt->count, false) ||
+            !get_double(m, o, "sum", NULL, NULL, &pt->sum) ||
+            !array_of(m, o, "quantileValues", "quantile_values", &items, &n))
+            return false;
+        if (n == 0) return true;
+        pt->quantiles = calloc(n, sizeof(*pt->quantiles));
+        if (pt->quantiles == NULL) return merr(m, "out of memory");
+        for (size_t i = 0; i < n; i++, pt->n_quantiles++)
+            if (!get_double(m, &items[i], "quantile", NULL, NULL, &pt->quantiles[i].quantile) ||
+                !get_double(m, &items[i], "value", NULL, NULL, &pt->quantiles[i].value))
+                return false;
+        return true;
+    }
+    default:
+        return true;
+    }
+}
+
+static bool map_metric(struct mctx *m, const struct jnode *o, struct otlp_metric *mt) {
+    static const char *const temporalities[] = {"AGGREGATION_TEMPORALITY_UNSPECIFIED",
+                                                "AGGREGATION_TEMPORALITY_DELTA",
+                                                "AGGREGATION_TEMPORALITY_CUMULATIVE"};
+    static const struct {
+        const char *camel, *snake;
+        enum otlp_metric_type type;
+    } kinds[] = {{"gauge", NULL, OTLP_METRIC_GAUGE},
+                 {"sum", NULL, OTLP_METRIC_SUM},
+                 {"histogram", NULL, OTLP_METRIC_HISTOGRAM},
+                 {"exponentialHistogram", "exponential_histogram", OTLP_METRIC_EXP_HISTOGRAM},
+                 {"summary", NULL, OTLP_METRIC_SUMMARY}};
+    if (o->t != J_OBJ) return merr(m, "a metric is not an object");
+    if (!get_str(m, o, "name", NULL, &mt->name) ||
+        !get_str(m, o, "description", NULL, &mt->description) ||
+        !get_str(m, o, "unit", NULL, &mt->unit) ||
+        !map_attrs(m, member(o, "metadata", NULL), &mt->metadata, 0))
+        return false;
+    const struct jnode *data = NULL;
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        const struct jnode *j = member(o, kinds[i].camel, kinds[i].snake);
+        if (j == NULL) continue;
+        if (data != NULL) return merr(m, "metric %s holds two kinds of data", mt->name);
+        if (j->t != J_OBJ) return merr(m, "%s: not an object", kinds[i].camel);
+        data = j;
+        mt->type = kinds[i].type;
+    }
+    if (data == NULL) return true;
+    if (mt->type != OTLP_METRIC_GAUGE && mt->type != OTLP_METRIC_SUMMARY &&
+        !get_enum(m, data, "aggregationTemporality", "aggregation_temporality", temporalities, 3,
+                  &mt->temporality))
+        return false;
+    const struct jnode *mono = member(data, "isMonotonic", "is_monotonic");
+    if (mono != NULL && mono->t != J_BOOL) return merr(m, "isMonotonic: not a boolean");
+    mt->monotonic = mt->type == OTLP_METRIC_SUM && mono != NULL && mono->b;
+    const struct jnode *items;
+    size_t n;
+    if (!array_of(m, data, "dataPoints", "data_points", &items, &n)) return false;
+    if (n == 0) return true;
+    mt->points = calloc(n, sizeof(*mt->points));
+    if (mt->points == NULL) return merr(m, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        if (!map_point(m, &items[i], mt->type, &mt->points[mt->n_points++])) return false;
+    return true;
+}
+
+struct otlp_metrics *otlp_json_metrics_decode(const void *buf, size_t len, char *err,
+                                              size_t err_size) {
+    struct jnode root;
+    if (!parse_root(buf, len, &root, err, err_size)) return NULL;
+    struct mctx m = {{0}};
+    struct otlp_metrics *req = calloc(1, sizeof(*req));
+    const struct jnode *rms;
+    size_t nrm;
+    bool ok = req != NULL && array_of(&m, &root, "resourceMetrics", "resource_metrics", &rms, &nrm);
+    if (ok &&
+        (req->resource_metrics = calloc(nrm ? nrm : 1, sizeof(*req->resource_metrics))) == NULL)
+        ok = merr(&m, "out of memory");
+    for (size_t i = 0; ok && i < nrm; i++) {
+        struct otlp_resource_metrics *rm = &req->resource_metrics[req->n_resource_metrics++];
+        const struct jnode *sms;
+        size_t nsm;
+        ok = map_resource(&m, &rms[i], &rm->resource) &&
+             get_str(&m, &rms[i], "schemaUrl", "schema_url", &rm->schema_url) &&
+             array_of(&m, &rms[i], "scopeMetrics", "scope_metrics", &sms, &nsm);
+        if (ok && (rm->scope_metrics = calloc(nsm ? nsm : 1, sizeof(*rm->scope_metrics))) == NULL)
+            ok = merr(&m, "out of memory");
+        for (size_t k = 0; ok && k < nsm; k++) {
+            struct otlp_scope_metrics *sm = &rm->scope_metrics[rm->n_scope_metrics++];
+            const struct jnode *mts;
+            size_t nmt;
+            ok = map_scope(&m, &sms[k], &sm->has_scope, &sm->scope) &&
+                 get_str(&m, &sms[k], "schemaUrl", "schema_url", &sm->schema_url) &&
+                 array_of(&m, &sms[k], "metrics", NULL, &mts, &nmt);
+            if (ok && (sm->metrics = calloc(nmt ? nmt : 1, sizeof(*sm->metrics))) == NULL)
+                ok = merr(&m, "out of memory");
+            for (size_t j = 0; ok && j < nmt; j++)
+                ok = map_metric(&m, &mts[j], &sm->metrics[sm->n_metrics++]);
+        }
+    }
+    jfree(&root);
+    if (!ok) {
+        snprintf(err, err_size, "%s", m.err[0] ? m.err : "out of memory");
+        otlp_metrics_free(req);
+        return NULL;
+    }
+    return req;
+}

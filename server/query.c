@@ -1593,6 +1593,7 @@ size_t query_format(const struct query *q, char *buf, size_t size) {
 
 struct table_map {
     const char *attrs, *owner; /* attribute table and its owner column */
+    const char *self;          /* the main table's column the owner column refers to */
     const char *columns[QUERY_F_COUNT];
     unsigned nullable; /* bit per field id */
 };
@@ -1600,6 +1601,7 @@ struct table_map {
 static const struct table_map tables[3] = {
     [QUERY_SPANS] = {"span_attrs",
                      "span_id",
+                     "id",
                      {[QUERY_F_NAME] = "name",
                       [QUERY_F_DURATION] = "duration_ns",
                       [QUERY_F_STATUS] = "status_code",
@@ -1612,6 +1614,7 @@ static const struct table_map tables[3] = {
                      FB(QUERY_F_STATUS_MESSAGE) | FB(QUERY_F_SERVICE) | FB(QUERY_F_PARENT_SPAN_ID)},
     [QUERY_LOGS] = {"log_attrs",
                     "log_id",
+                    "id",
                     {[QUERY_F_SEVERITY] = "severity_number",
                      [QUERY_F_SEVERITY_TEXT] = "severity_text",
                      [QUERY_F_BODY] = "body",
@@ -1621,8 +1624,10 @@ static const struct table_map tables[3] = {
                      [QUERY_F_EVENT_NAME] = "event_name"},
                     FB(QUERY_F_SEVERITY_TEXT) | FB(QUERY_F_BODY) | FB(QUERY_F_SERVICE) |
                         FB(QUERY_F_TRACE_ID) | FB(QUERY_F_SPAN_ID) | FB(QUERY_F_EVENT_NAME)},
-    [QUERY_METRICS] = {"metric_point_attrs",
-                       "point_id",
+    /* a point's attributes are its stream's (docs/STORE.md) */
+    [QUERY_METRICS] = {"metric_stream_attrs",
+                       "stream_id",
+                       "stream_id",
                        {[QUERY_F_NAME] = "name",
                         [QUERY_F_VALUE] = "value",
                         [QUERY_F_UNIT] = "unit",
@@ -1720,7 +1725,7 @@ static void sql_attr(struct sqlc *c, const struct node *n, enum query_scope scop
     struct sbuf *b = &c->b;
     struct query_value key = {.type = QUERY_STR, .s = n->field.key, .len = n->field.key_len};
     if (scope == QUERY_SCOPE_RECORD)
-        sb_fmt(b, "%s.id IN (SELECT %s FROM %s WHERE key = ", c->alias, c->map->owner,
+        sb_fmt(b, "%s.%s IN (SELECT %s FROM %s WHERE key = ", c->alias, c->map->self, c->map->owner,
                c->map->attrs);
     else
         sb_fmt(b,

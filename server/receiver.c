@@ -1,5 +1,5 @@
-/* receiver: the OTLP/HTTP receiver and the read API's entry. Depends on httpd, otlp_decode, store,
- * api, web (the dashboard). */
+/* receiver: the OTLP/HTTP receiver (traces, logs, metrics) and the read API's entry. Depends on
+ * httpd, otlp_decode, store, api, web (the dashboard). */
 #include "server/receiver.h"
 
 #include <errno.h>
@@ -93,12 +93,12 @@ static void bad(struct receiver *r, struct http_response *resp, int status, cons
 
 /* Decodes and stores one request. 0; -EINVAL: it does not decode (err
  * says why); -EIO: the store could not write it (err says why). */
-static int ingest(struct receiver *r, bool traces, bool json, const uint8_t *body, size_t len,
-                  int64_t *rejected, char *err, size_t cap) {
+static int ingest(struct receiver *r, enum store_signal sig, bool json, const uint8_t *body,
+                  size_t len, int64_t *rejected, char *err, size_t cap) {
     char why[256] = "";
     int rc;
     *rejected = 0;
-    if (traces) {
+    if (sig == STORE_TRACES) {
         struct otlp_traces *t = json ? otlp_json_traces_decode(body, len, why, sizeof(why))
                                      : otlp_traces_decode(body, len, why, sizeof(why));
         if (t == NULL) {
@@ -109,7 +109,7 @@ static int ingest(struct receiver *r, bool traces, bool json, const uint8_t *bod
         if (rc == 0)
             atomic_fetch_add(&r->stats.spans, otlp_traces_span_count(t) - (size_t)*rejected);
         otlp_traces_free(t);
-    } else {
+    } else if (sig == STORE_LOGS) {
         struct otlp_logs *l = json ? otlp_json_logs_decode(body, len, why, sizeof(why))
                                    : otlp_logs_decode(body, len, why, sizeof(why));
         if (l == NULL) {
@@ -120,6 +120,17 @@ static int ingest(struct receiver *r, bool traces, bool json, const uint8_t *bod
         if (rc == 0)
             atomic_fetch_add(&r->stats.logs, otlp_logs_record_count(l) - (size_t)*rejected);
         otlp_logs_free(l);
+    } else {
+        struct otlp_metrics *m = json ? otlp_json_metrics_decode(body, len, why, sizeof(why))
+                                      : otlp_metrics_decode(body, len, why, sizeof(why));
+        if (m == NULL) {
+            snprintf(err, cap, "cannot decode ExportMetricsServiceRequest: %s", why);
+            return -EINVAL;
+        }
+        rc = store_write_metrics(r->store, m, rejected, err, cap);
+        if (rc == 0)
+            atomic_fetch_add(&r->stats.points, otlp_metrics_point_count(m) - (size_t)*rejected);
+        otlp_metrics_free(m);
     }
     if (rc != 0) {
         atomic_fetch_add(&r->stats.store_errors, 1);
@@ -129,8 +140,13 @@ static int ingest(struct receiver *r, bool traces, bool json, const uint8_t *bod
     return 0;
 }
 
+/* partial_success's counter name in OTLP/JSON, after "rejected". */
+static const char *rejected_name(enum store_signal sig) {
+    return sig == STORE_TRACES ? "Spans" : sig == STORE_LOGS ? "LogRecords" : "DataPoints";
+}
+
 static void handle_export(struct receiver *r, const struct http_request *req,
-                          struct http_response *resp, bool traces) {
+                          struct http_response *resp, enum store_signal sig) {
     if (strcmp(req->method, "POST") != 0) {
         bad(r, resp, 405, "use POST");
         return;
@@ -142,13 +158,13 @@ static void handle_export(struct receiver *r, const struct http_request *req,
     }
     char msg[320] = "";
     int64_t rejected = 0;
-    int rc = ingest(r, traces, json, req->body, req->body_len, &rejected, msg, sizeof(msg));
+    int rc = ingest(r, sig, json, req->body, req->body_len, &rejected, msg, sizeof(msg));
     if (rc == -EINVAL)
         bad(r, resp, 400, msg);
     else if (rc != 0)
         respond_status(resp, 503, 14 /* UNAVAILABLE */, msg);
     else
-        respond_ok(resp, json, traces ? "Spans" : "LogRecords", rejected, msg);
+        respond_ok(resp, json, rejected_name(sig), rejected, msg);
     if (rc == 0 && r->forwarding) {
         /* the collector gets the request as the program sent it (compressed or not) */
         int st = forward_post(&r->forward, req->path, req->content_type,
@@ -163,22 +179,28 @@ static int handle_grpc(void *ctx, const char *path, const uint8_t *msg, size_t l
                        size_t *resp_len, char *err, size_t cap) {
     struct receiver *r = ctx;
     atomic_fetch_add(&r->stats.requests, 1);
-    bool traces = strcmp(path, "/opentelemetry.proto.collector.trace.v1.TraceService/Export") == 0;
-    bool logs = strcmp(path, "/opentelemetry.proto.collector.logs.v1.LogsService/Export") == 0;
-    if (!traces && !logs) {
+    enum store_signal sig;
+    if (strcmp(path, "/opentelemetry.proto.collector.trace.v1.TraceService/Export") == 0) {
+        sig = STORE_TRACES;
+    } else if (strcmp(path, "/opentelemetry.proto.collector.logs.v1.LogsService/Export") == 0) {
+        sig = STORE_LOGS;
+    } else if (strcmp(path, "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export") ==
+               0) {
+        sig = STORE_METRICS;
+    } else {
         atomic_fetch_add(&r->stats.bad_requests, 1);
-        snprintf(err, cap, "unknown method %s (traces and logs are served)", path);
+        snprintf(err, cap, "unknown method %s (traces, logs and metrics are served)", path);
         return 12; /* UNIMPLEMENTED */
     }
     int64_t rejected = 0;
-    int rc = ingest(r, traces, false, msg, len, &rejected, err, cap);
+    int rc = ingest(r, sig, false, msg, len, &rejected, err, cap);
     if (rc == -EINVAL) {
         atomic_fetch_add(&r->stats.bad_requests, 1);
         return 3; /* INVALID_ARGUMENT */
     }
     if (rc != 0) return 14; /* UNAVAILABLE */
     struct http_response tmp = {.status = 200};
-    respond_ok(&tmp, false, traces ? "Spans" : "LogRecords", rejected, err);
+    respond_ok(&tmp, false, rejected_name(sig), rejected, err);
     err[0] = '\0';
     *resp = tmp.body;
     *resp_len = tmp.body_len;
@@ -193,16 +215,15 @@ static void handle(void *ctx, const struct http_request *req, struct http_respon
         if (web_handle(r->web, req, resp)) return;
     }
     if (strcmp(req->path, "/v1/traces") == 0) {
-        handle_export(r, req, resp, true);
+        handle_export(r, req, resp, STORE_TRACES);
     } else if (strcmp(req->path, "/v1/logs") == 0) {
-        handle_export(r, req, resp, false);
+        handle_export(r, req, resp, STORE_LOGS);
     } else if (strcmp(req->path, "/v1/metrics") == 0) {
-        atomic_fetch_add(&r->stats.bad_requests, 1);
-        respond_status(resp, 501, 12 /* UNIMPLEMENTED */, "metrics are not stored yet");
+        handle_export(r, req, resp, STORE_METRICS);
     } else if (strncmp(req->path, "/api/", 5) == 0) {
         api_handle(store_path(r->store), req, resp);
     } else {
-        bad(r, resp, 404, "unknown path: OTLP is served at /v1/traces and /v1/logs");
+        bad(r, resp, 404, "unknown path: OTLP is served at /v1/traces, /v1/logs and /v1/metrics");
     }
 }
 
@@ -258,6 +279,7 @@ void receiver_get_stats(const struct receiver *r, struct receiver_stats *out) {
                 atomic_load(&r->stats.bad_requests) + atomic_load(&h->bad_requests));
     atomic_init(&out->spans, atomic_load(&r->stats.spans));
     atomic_init(&out->logs, atomic_load(&r->stats.logs));
+    atomic_init(&out->points, atomic_load(&r->stats.points));
     atomic_init(&out->rejected, atomic_load(&r->stats.rejected));
     atomic_init(&out->store_errors, atomic_load(&r->stats.store_errors));
     atomic_init(&out->forward_errors, atomic_load(&r->stats.forward_errors));

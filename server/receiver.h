@@ -1,7 +1,7 @@
-/* receiver: the OTLP/HTTP receiver (traces, logs) writing into the store, plus the HTTP API.
- * Depends on httpd.h, otlp_decode.h, store.h and api.h.
+/* receiver: the OTLP/HTTP receiver (traces, logs, metrics) writing into the store, plus the HTTP
+ * API. Depends on httpd.h, otlp_decode.h, store.h and api.h.
  *
- * POST /v1/traces and /v1/logs take protobuf bodies (gzip too). A body that
+ * POST /v1/traces, /v1/logs and /v1/metrics take protobuf or JSON bodies (gzip too). A body that
  * does not decode is answered 400 with a google.rpc.Status (protobuf) and
  * counted; records refused by the store come back as partial_success;
  * a store that cannot write answers 503 (the client retries). GET /api/v1/...
@@ -19,6 +19,7 @@ struct receiver_stats {
     atomic_ulong requests;
     atomic_ulong bad_requests; /* 4xx, including those httpd answered itself */
     atomic_ulong spans, logs;  /* records received (stored or already there) */
+    atomic_ulong points;       /* metric data points, likewise */
     atomic_ulong rejected;     /* records refused: partial success */
     atomic_ulong store_errors;
     atomic_ulong forward_errors; /* --tee: requests the collector did not take (200) */

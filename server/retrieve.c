@@ -62,26 +62,6 @@ static const struct column LOG_COLS[] = {
     {"scope_name", "SCOPE", "l.scope_name", F_TEXT, false},
 };
 
-static const struct column METRIC_COLS[] = {
-    {"time_ns", "TIME", "m.time_ns", F_TIME, true},
-    {"name", "NAME", "m.name", F_TEXT, true},
-    {"type", "TYPE", "m.type", F_INT, true},
-    {"value", "VALUE", "m.value", F_VALUE, true},
-    {"count", "COUNT", "m.count", F_INT, true},
-    {"sum", "SUM", "m.sum", F_VALUE, true},
-    {"unit", "UNIT", "m.unit", F_TEXT, true},
-    {"service_name", "SERVICE", "m.service_name", F_TEXT, true},
-    {"start_ns", "START", "m.start_ns", F_TIME, false},
-    {"min", "MIN", "m.min", F_VALUE, false},
-    {"max", "MAX", "m.max", F_VALUE, false},
-    {"bounds", "BOUNDS", "m.bounds", F_JSONTEXT, false},
-    {"buckets", "BUCKETS", "m.buckets", F_JSONTEXT, false},
-    {"quantiles", "QUANTILES", "m.quantiles", F_JSONTEXT, false},
-    {"temporality", "TEMPORALITY", "m.temporality", F_INT, false},
-    {"monotonic", "MONOTONIC", "m.monotonic", F_INT, false},
-    {"run_id", "RUN", "m.run_id", F_INT, false},
-};
-
 static const struct column TRACE_COLS[] = {
     {"id", "RUN", "r.id", F_INT, true},
     {"start_ns", "START", "r.start_ns", F_TIME, true},
@@ -461,6 +441,7 @@ int retrieve_resolve_trace(sqlite3 *db, const char *id, char trace_id[33], char 
 }
 
 int retrieve(sqlite3 *db, const struct retrieve_opts *o, struct sbuf *out, char *err, size_t cap) {
+    if (o->what == RETRIEVE_METRICS) return retrieve_metrics(db, o, out, err, cap);
     const struct column *cols;
     size_t ncols;
     const char *from, *alias, *time_col, *order;
@@ -475,12 +456,6 @@ int retrieve(sqlite3 *db, const struct retrieve_opts *o, struct sbuf *out, char 
         cols = LOG_COLS, ncols = sizeof(LOG_COLS) / sizeof(LOG_COLS[0]);
         from = "logs l", alias = "l", time_col = "l.time_ns", order = "l.time_ns DESC, l.id DESC";
         qkind = 1;
-        break;
-    case RETRIEVE_METRICS:
-        cols = METRIC_COLS, ncols = sizeof(METRIC_COLS) / sizeof(METRIC_COLS[0]);
-        from = "metric_points m", alias = "m", time_col = "m.time_ns",
-        order = "m.time_ns DESC, m.id DESC";
-        qkind = 2;
         break;
     default:
         cols = TRACE_COLS, ncols = sizeof(TRACE_COLS) / sizeof(TRACE_COLS[0]);
@@ -498,7 +473,6 @@ int retrieve(sqlite3 *db, const struct retrieve_opts *o, struct sbuf *out, char 
         sbuf_printf(&sql, "%s%s", i ? ", " : "", cols[i].expr);
     if (o->what == RETRIEVE_SPANS) sbuf_puts(&sql, ", s.id, s.resource_id");
     if (o->what == RETRIEVE_LOGS) sbuf_puts(&sql, ", l.id, l.resource_id");
-    if (o->what == RETRIEVE_METRICS) sbuf_puts(&sql, ", m.id, m.resource_id");
     sbuf_printf(&sql, " FROM %s WHERE 1", from);
     if (o->from_ns > 0) sbuf_printf(&sql, " AND %s >= ?1", time_col);
     if (o->to_ns > 0) sbuf_printf(&sql, " AND %s < ?2", time_col);
@@ -538,7 +512,7 @@ int retrieve(sqlite3 *db, const struct retrieve_opts *o, struct sbuf *out, char 
             sbuf_free(&sql);
             return -EINVAL;
         }
-        enum query_signal sig = qkind == 0 ? QUERY_SPANS : qkind == 1 ? QUERY_LOGS : QUERY_METRICS;
+        enum query_signal sig = qkind == 0 ? QUERY_SPANS : QUERY_LOGS;
         if (query_parse(o->where, sig, &q, &qe) < 0 || query_compile_sql(q, alias, &qs, &qe) < 0) {
             char caret[600] = "";
             if (qe.column > 0) query_error_caret(o->where, &qe, caret, sizeof(caret));
@@ -647,13 +621,9 @@ int retrieve(sqlite3 *db, const struct retrieve_opts *o, struct sbuf *out, char 
             int64_t res = sqlite3_column_int64(st, (int)ncols + 1);
             if (o->what != RETRIEVE_TRACES) sbuf_printf(b, ",\"id\":%lld", (long long)id);
             if (o->what == RETRIEVE_SPANS) json_span_extras(db, b, id, res);
-            if (o->what == RETRIEVE_LOGS || o->what == RETRIEVE_METRICS) {
+            if (o->what == RETRIEVE_LOGS) {
                 sbuf_puts(b, ",\"attributes\":");
-                json_attr_rows(db, b,
-                               o->what == RETRIEVE_LOGS
-                                   ? "SELECT key, type, value FROM log_attrs WHERE log_id = ?1"
-                                   : "SELECT key, type, value FROM metric_point_attrs WHERE"
-                                     " point_id = ?1",
+                json_attr_rows(db, b, "SELECT key, type, value FROM log_attrs WHERE log_id = ?1",
                                id);
                 sbuf_puts(b, ",\"resource\":");
                 json_attr_rows(db, b,
@@ -872,4 +842,18 @@ int retrieve_trace_tree(sqlite3 *db, const char *id, enum retrieve_format format
         free(n[i].name);
     free(n);
     return out->failed ? -ENOMEM : 0;
+}
+
+void retrieve_time_text(int64_t ns, char *out, size_t cap) {
+    fmt_time(ns, out, cap);
+}
+
+int retrieve_json_attrs(sqlite3 *db, struct sbuf *b, const char *sql, int64_t owner) {
+    return json_attr_rows(db, b, sql, owner);
+}
+
+void retrieve_render_table(struct sbuf *out, const char *const *headers, char **cells, size_t rows,
+                           size_t cols) {
+    struct table t = {.cells = cells, .rows = rows, .cols = cols, .cap = rows};
+    render_table(out, headers, &t, 0);
 }

@@ -27,7 +27,22 @@ struct retrieve_opts {
     int64_t limit;          /* 0: RETRIEVE_DEFAULT_LIMIT */
     int64_t after_id;       /* spans/logs/metrics: only rows stored after this row id (the
                              * "id" of JSON rows); 0: all */
+    int agg;                /* metrics: RETRIEVE_AGG_*, 0 for the points themselves */
+    int64_t step_ns;        /* metrics with agg: one value per step (0: per series) */
 };
+
+/* Metric aggregates (docs/API-HTTP.md): per series, or per step of it. */
+enum retrieve_agg {
+    RETRIEVE_AGG_NONE,
+    RETRIEVE_AGG_SUM,
+    RETRIEVE_AGG_AVG,
+    RETRIEVE_AGG_MIN,
+    RETRIEVE_AGG_MAX,
+    RETRIEVE_AGG_LAST,
+    RETRIEVE_AGG_RATE,
+};
+/* "sum", "avg", "min", "max", "last", "rate" -> RETRIEVE_AGG_*; NULL or "" -> NONE; else -1. */
+int retrieve_metric_agg(const char *name);
 
 /* Opens the database read-only (WAL readers never block the writer).
  * Returns NULL with a message in err. */
@@ -43,6 +58,20 @@ int retrieve(sqlite3 *db, const struct retrieve_opts *o, struct sbuf *out, char 
  * pids and exit codes; JSON: nested {"span":..,"children":[..]}. */
 int retrieve_trace_tree(sqlite3 *db, const char *id, enum retrieve_format format, struct sbuf *out,
                         char *err, size_t cap) __attribute__((warn_unused_result));
+
+/* Metrics (server/retrieve_metrics.c; retrieve() calls it for RETRIEVE_METRICS):
+ * without o->name the metric names with their type, unit and counts; with
+ * it that metric's series (JSON: docs/API-HTTP.md), raw or aggregated. */
+int retrieve_metrics(sqlite3 *db, const struct retrieve_opts *o, struct sbuf *out, char *err,
+                     size_t cap) __attribute__((warn_unused_result));
+
+/* Helpers shared by the retrievers. */
+void retrieve_time_text(int64_t ns, char *out, size_t cap); /* local "2026-12-07 05:00:00.123" */
+/* {"key": value, ...} of an attribute table's rows (sql: key, type, value; ?1 the owner). */
+int retrieve_json_attrs(sqlite3 *db, struct sbuf *b, const char *sql, int64_t owner);
+/* Columns padded to their widest cell; cells: rows x cols strings. */
+void retrieve_render_table(struct sbuf *out, const char *const *headers, char **cells, size_t rows,
+                           size_t cols);
 
 /* Resolves a run id or trace id (prefix) to the trace id (33 bytes). */
 int retrieve_resolve_trace(sqlite3 *db, const char *id, char trace_id[33], char *err, size_t cap);

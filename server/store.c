@@ -84,23 +84,36 @@ static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS log_attrs (log_id INTEGER NOT NULL, key TEXT NOT NULL,"
     " type TEXT NOT NULL, value ANY, PRIMARY KEY (log_id, key)) STRICT, WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS log_attrs_kv ON log_attrs (key, value);"
-    "CREATE TABLE IF NOT EXISTS metric_points (id INTEGER PRIMARY KEY, run_id INTEGER,"
+    "CREATE TABLE IF NOT EXISTS metric_streams (id INTEGER PRIMARY KEY, run_id INTEGER,"
     " resource_id INTEGER NOT NULL, name TEXT NOT NULL, description TEXT, unit TEXT,"
     " type INTEGER NOT NULL, temporality INTEGER NOT NULL DEFAULT 0,"
     " monotonic INTEGER NOT NULL DEFAULT 0, service_name TEXT, scope_name TEXT,"
-    " scope_version TEXT, start_ns INTEGER NOT NULL DEFAULT 0, time_ns INTEGER NOT NULL,"
-    " value ANY, count INTEGER, sum REAL, min REAL, max REAL, bounds TEXT, buckets TEXT,"
-    " quantiles TEXT, exemplars TEXT, flags INTEGER NOT NULL DEFAULT 0,"
-    " dedup INTEGER NOT NULL UNIQUE) STRICT;"
+    " scope_version TEXT, attrs TEXT NOT NULL, hash INTEGER NOT NULL UNIQUE,"
+    " first_ns INTEGER NOT NULL, last_ns INTEGER NOT NULL,"
+    " point_count INTEGER NOT NULL DEFAULT 0) STRICT;"
+    "CREATE INDEX IF NOT EXISTS metric_streams_name ON metric_streams (name);"
+    "CREATE INDEX IF NOT EXISTS metric_streams_resource ON metric_streams (resource_id);"
+    "CREATE INDEX IF NOT EXISTS metric_streams_run ON metric_streams (run_id);"
+    "CREATE TABLE IF NOT EXISTS metric_stream_attrs (stream_id INTEGER NOT NULL,"
+    " key TEXT NOT NULL, type TEXT NOT NULL, value ANY, PRIMARY KEY (stream_id, key))"
+    " STRICT, WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS metric_stream_attrs_kv ON metric_stream_attrs (key, value);"
+    "CREATE TABLE IF NOT EXISTS metric_points (id INTEGER PRIMARY KEY,"
+    " stream_id INTEGER NOT NULL, run_id INTEGER, resource_id INTEGER NOT NULL,"
+    " name TEXT NOT NULL, unit TEXT, type INTEGER NOT NULL, service_name TEXT,"
+    " start_ns INTEGER NOT NULL DEFAULT 0, time_ns INTEGER NOT NULL, value ANY, count INTEGER,"
+    " sum REAL, min REAL, max REAL, bounds TEXT, buckets TEXT, quantiles TEXT, exemplars TEXT,"
+    " flags INTEGER NOT NULL DEFAULT 0, UNIQUE (stream_id, time_ns, start_ns)) STRICT;"
     "CREATE INDEX IF NOT EXISTS metric_points_name ON metric_points (name, time_ns);"
     "CREATE INDEX IF NOT EXISTS metric_points_run ON metric_points (run_id);"
     "CREATE INDEX IF NOT EXISTS metric_points_time ON metric_points (time_ns);"
     "CREATE INDEX IF NOT EXISTS metric_points_resource ON metric_points (resource_id);"
-    "CREATE TABLE IF NOT EXISTS metric_point_attrs (point_id INTEGER NOT NULL,"
-    " key TEXT NOT NULL, type TEXT NOT NULL, value ANY, PRIMARY KEY (point_id, key))"
-    " STRICT, WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS metric_point_attrs_kv ON metric_point_attrs (key, value);"
-    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');";
+    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '2');";
+
+/* Schema 1 had metric_points without stream_id and per-point attributes in
+ * metric_point_attrs; no version of the server wrote either, so they go. */
+static const char MIGRATE_1[] =
+    "DROP TABLE IF EXISTS metric_point_attrs; DROP TABLE IF EXISTS metric_points;";
 
 enum stmt_id {
     ST_RES_FIND,
@@ -115,6 +128,11 @@ enum stmt_id {
     ST_LOG_INSERT,
     ST_LOG_ATTR,
     ST_RUN_COUNTS,
+    ST_STREAM_FIND,
+    ST_STREAM_INSERT,
+    ST_STREAM_ATTR,
+    ST_STREAM_SEEN,
+    ST_POINT_INSERT,
     ST_COUNT
 };
 
@@ -151,11 +169,25 @@ static const char *const STMT_SQL[ST_COUNT] = {
     [ST_RUN_COUNTS] =
         "UPDATE runs SET span_count = span_count + ?2, log_count = log_count + ?3,"
         " process_count = process_count + ?4, error_count = error_count + ?5,"
-        " crash_count = crash_count + ?6, bytes = bytes + ?7,"
+        " crash_count = crash_count + ?6, bytes = bytes + ?7, point_count = point_count + ?10,"
         " start_ns = CASE WHEN ?8 > 0 AND (kind = 'trace' OR start_ns = 0) AND ?8 < start_ns"
         "   THEN ?8 ELSE start_ns END,"
         " end_ns = CASE WHEN kind = 'trace' AND (end_ns IS NULL OR ?9 > end_ns) THEN ?9"
         "   ELSE end_ns END WHERE id = ?1",
+    [ST_STREAM_FIND] = "SELECT id FROM metric_streams WHERE hash = ?1",
+    [ST_STREAM_INSERT] =
+        "INSERT INTO metric_streams (run_id, resource_id, name, description, unit, type,"
+        " temporality, monotonic, service_name, scope_name, scope_version, attrs, hash, first_ns,"
+        " last_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
+    [ST_STREAM_ATTR] = "INSERT OR REPLACE INTO metric_stream_attrs (stream_id, key, type, value)"
+                       " VALUES (?1, ?2, ?3, ?4)",
+    [ST_STREAM_SEEN] = "UPDATE metric_streams SET point_count = point_count + 1,"
+                       " first_ns = min(first_ns, ?2), last_ns = max(last_ns, ?2) WHERE id = ?1",
+    [ST_POINT_INSERT] =
+        "INSERT OR IGNORE INTO metric_points (stream_id, run_id, resource_id, name, unit, type,"
+        " service_name, start_ns, time_ns, value, count, sum, min, max, bounds, buckets,"
+        " quantiles, exemplars, flags) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
+        " ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
 };
 
 struct store {
@@ -172,7 +204,7 @@ struct store {
 /* Per-run counters summed over one batch. */
 struct run_delta {
     int64_t run_id;
-    int64_t spans, logs, processes, errors, crashes, bytes, min_start, max_end;
+    int64_t spans, logs, points, processes, errors, crashes, bytes, min_start, max_end;
 };
 
 struct batch {
@@ -181,6 +213,7 @@ struct batch {
     char last_trace[33];
     int64_t last_run;
     int64_t rejected;
+    int64_t stored; /* metric points stored new */
     char msg[256];
 };
 
@@ -229,6 +262,22 @@ static int make_parent_dirs(const char *path) {
     return 0;
 }
 
+/* A schema-1 store: metric_points exists without stream_id. */
+static bool needs_migration(sqlite3 *db) {
+    sqlite3_stmt *st;
+    bool old = false;
+    if (sqlite3_prepare_v2(
+            db,
+            "SELECT (SELECT count(*) FROM pragma_table_info('metric_points')) > 0 AND"
+            " (SELECT count(*) FROM pragma_table_info('metric_points') WHERE"
+            " name = 'stream_id') = 0",
+            -1, &st, NULL) != SQLITE_OK)
+        return false;
+    if (sqlite3_step(st) == SQLITE_ROW) old = sqlite3_column_int(st, 0) != 0;
+    sqlite3_finalize(st);
+    return old;
+}
+
 int store_open(const char *path, struct store **out, char *err, size_t err_cap) {
     *out = NULL;
     int rc = make_parent_dirs(path);
@@ -264,6 +313,13 @@ int store_open(const char *path, struct store **out, char *err, size_t err_cap) 
         sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &emsg) != SQLITE_OK) {
         snprintf(err, err_cap, "cannot open %s: %s", path, emsg ? emsg : "?");
         sqlite3_free(emsg);
+        store_close(s);
+        return -EIO;
+    }
+    if (needs_migration(s->db) && sqlite3_exec(s->db, MIGRATE_1, NULL, NULL, &emsg) != SQLITE_OK) {
+        snprintf(err, err_cap, "cannot upgrade the schema in %s: %s", path, emsg ? emsg : "?");
+        sqlite3_free(emsg);
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         store_close(s);
         return -EIO;
     }
@@ -578,6 +634,8 @@ static int run_of_trace(struct store *s, struct batch *b, const char *trace_hex,
     return 0;
 }
 
+static int exec_bind(struct store *s, const char *sql, int64_t a, int64_t b, int64_t c);
+
 static int resource_row(struct store *s, const struct otlp_resource *r, const char *schema_url,
                         int64_t run_id, int64_t *res_id, int64_t *res_run, const char **service,
                         struct sbuf *tmp) {
@@ -593,6 +651,19 @@ static int resource_row(struct store *s, const struct otlp_resource *r, const ch
         *res_id = sqlite3_column_int64(st, 0);
         *res_run = sqlite3_column_type(st, 1) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 1);
         sqlite3_reset(st);
+        if (*res_run == 0 && run_id > 0) {
+            /* A resource first seen run-less (metrics come before the
+             * process's spans): it joins the run now, with its rows. */
+            static const char *const adopt[] = {
+                "UPDATE resources SET run_id = ?2 WHERE id = ?1 AND run_id IS NULL",
+                "UPDATE metric_streams SET run_id = ?2 WHERE resource_id = ?1 AND run_id IS NULL",
+                "UPDATE metric_points SET run_id = ?2 WHERE resource_id = ?1 AND run_id IS NULL",
+                "UPDATE logs SET run_id = ?2 WHERE resource_id = ?1 AND run_id IS NULL",
+            };
+            for (size_t i = 0; i < sizeof(adopt) / sizeof(adopt[0]); i++)
+                if (exec_bind(s, adopt[i], *res_id, run_id, 0) != 0) return SQLITE_ERROR;
+            *res_run = run_id;
+        }
         return 0;
     }
     sqlite3_reset(st);
@@ -627,6 +698,7 @@ static int finish(struct store *s, struct batch *b, int rc) {
             sqlite3_bind_int64(st, 7, d->bytes);
             sqlite3_bind_int64(st, 8, d->min_start == INT64_MAX ? 0 : d->min_start);
             sqlite3_bind_int64(st, 9, d->max_end);
+            sqlite3_bind_int64(st, 10, d->points);
             rc = step_done(st);
         }
     }
@@ -933,6 +1005,296 @@ int store_write_logs(struct store *s, const struct otlp_logs *req, int64_t *reje
     return rc == 0 ? 0 : -EIO;
 }
 
+/* ---- metrics --------------------------------------------------------- */
+
+/* A double in JSON: finite numbers as numbers, others as OTLP/JSON's strings. */
+static void json_double(struct sbuf *b, double d) {
+    if (d != d)
+        sbuf_puts(b, "\"NaN\"");
+    else if (d > 1.7976931348623157e308)
+        sbuf_puts(b, "\"Infinity\"");
+    else if (d < -1.7976931348623157e308)
+        sbuf_puts(b, "\"-Infinity\"");
+    else
+        sbuf_printf(b, "%.17g", d);
+}
+
+static void json_counts(struct sbuf *b, const uint64_t *c, size_t n) {
+    sbuf_add(b, "[", 1);
+    for (size_t i = 0; i < n; i++)
+        sbuf_printf(b, "%s%llu", i ? "," : "", (unsigned long long)c[i]);
+    sbuf_add(b, "]", 1);
+}
+
+static void json_exp_buckets(struct sbuf *b, const struct otlp_exp_buckets *eb) {
+    sbuf_printf(b, "{\"offset\":%d,\"bucket_counts\":", (int)eb->offset);
+    json_counts(b, eb->counts, eb->n_counts);
+    sbuf_add(b, "}", 1);
+}
+
+static void json_exemplars(struct sbuf *b, const struct otlp_point *pt) {
+    sbuf_add(b, "[", 1);
+    for (size_t i = 0; i < pt->n_exemplars; i++) {
+        const struct otlp_exemplar *ex = &pt->exemplars[i];
+        char id[33];
+        sbuf_printf(b, "%s{\"time_ns\":%lld,\"value\":", i ? "," : "",
+                    (long long)ex->time_unix_nano);
+        if (!ex->has_value)
+            sbuf_puts(b, "null");
+        else if (ex->is_int)
+            sbuf_printf(b, "%lld", (long long)ex->as_int);
+        else
+            json_double(b, ex->as_double);
+        sbuf_puts(b, ",\"trace_id\":");
+        if (is_zero(ex->trace_id, 16)) {
+            sbuf_puts(b, "null");
+        } else {
+            hex(id, ex->trace_id, 16);
+            sbuf_printf(b, "\"%s\"", id);
+        }
+        sbuf_puts(b, ",\"span_id\":");
+        if (is_zero(ex->span_id, 8)) {
+            sbuf_puts(b, "null");
+        } else {
+            hex(id, ex->span_id, 8);
+            sbuf_printf(b, "\"%s\"", id);
+        }
+        sbuf_puts(b, ",\"attributes\":");
+        json_attrs(b, ex->attrs.items, ex->attrs.count);
+        sbuf_add(b, "}", 1);
+    }
+    sbuf_add(b, "]", 1);
+}
+
+/* Binds a JSON text built by fn into column i (copied). */
+#define BIND_JSON(st, i, tmp, expr)                                                                \
+    do {                                                                                           \
+        (tmp)->len = 0;                                                                            \
+        expr;                                                                                      \
+        if ((tmp)->failed) return SQLITE_NOMEM;                                                    \
+        sqlite3_bind_text((st), (i), sbuf_cstr(tmp), (int)(tmp)->len, SQLITE_TRANSIENT);           \
+        bytes += (tmp)->len;                                                                       \
+    } while (0)
+
+/* What a metric and its scope and resource share across its points. */
+struct metric_ctx {
+    const struct otlp_metric *mt;
+    const struct otlp_scope_metrics *sm;
+    const char *service;
+    int64_t res_id, res_run;
+};
+
+/* The stream of a point: found by hash, or created with its attributes. */
+static int stream_of(struct store *s, const struct metric_ctx *mc, const struct otlp_point *pt,
+                     int64_t t, int64_t *stream_id, struct sbuf *tmp) {
+    const struct otlp_metric *mt = mc->mt;
+    uint64_t h = fnv(FNV_INIT, &mc->res_id, sizeof(mc->res_id));
+    const char *scope_name = mc->sm->has_scope ? mc->sm->scope.name : "";
+    const char *scope_version = mc->sm->has_scope ? mc->sm->scope.version : "";
+    int type = (int)mt->type, mono = mt->monotonic ? 1 : 0;
+    h = fnv(h, scope_name, strlen(scope_name) + 1);
+    h = fnv(h, scope_version, strlen(scope_version) + 1);
+    h = fnv(h, mt->name, strlen(mt->name) + 1);
+    h = fnv(h, mt->unit, strlen(mt->unit) + 1);
+    h = fnv(h, &type, sizeof(type));
+    h = fnv(h, &mt->temporality, sizeof(mt->temporality));
+    h = fnv(h, &mono, sizeof(mono));
+    h = hash_attrs(h, pt->attrs.items, pt->attrs.count);
+    int64_t hv = (int64_t)(h & 0x7fffffffffffffffULL);
+
+    sqlite3_stmt *st = s->st[ST_STREAM_FIND];
+    sqlite3_bind_int64(st, 1, hv);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *stream_id = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        return 0;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return rc;
+    st = s->st[ST_STREAM_INSERT];
+    if (mc->res_run > 0) sqlite3_bind_int64(st, 1, mc->res_run);
+    sqlite3_bind_int64(st, 2, mc->res_id);
+    sqlite3_bind_text(st, 3, mt->name, -1, SQLITE_STATIC);
+    if (mt->description[0]) sqlite3_bind_text(st, 4, mt->description, -1, SQLITE_STATIC);
+    if (mt->unit[0]) sqlite3_bind_text(st, 5, mt->unit, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 6, type);
+    sqlite3_bind_int(st, 7, mt->temporality);
+    sqlite3_bind_int(st, 8, mono);
+    if (mc->service) sqlite3_bind_text(st, 9, mc->service, -1, SQLITE_STATIC);
+    if (scope_name[0]) sqlite3_bind_text(st, 10, scope_name, -1, SQLITE_STATIC);
+    if (scope_version[0]) sqlite3_bind_text(st, 11, scope_version, -1, SQLITE_STATIC);
+    tmp->len = 0;
+    json_attrs(tmp, pt->attrs.items, pt->attrs.count);
+    if (tmp->failed) {
+        sqlite3_reset(st);
+        return SQLITE_NOMEM;
+    }
+    sqlite3_bind_text(st, 12, sbuf_cstr(tmp), (int)tmp->len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 13, hv);
+    sqlite3_bind_int64(st, 14, t);
+    if ((rc = step_done(st)) != 0) return rc;
+    *stream_id = sqlite3_last_insert_rowid(s->db);
+    return insert_attrs(s, ST_STREAM_ATTR, *stream_id, &pt->attrs, tmp);
+}
+
+static size_t point_buckets(const struct otlp_point *pt) {
+    return pt->n_bucket_counts + pt->n_explicit_bounds + pt->positive.n_counts +
+           pt->negative.n_counts + pt->n_quantiles;
+}
+
+static int store_point(struct store *s, struct batch *b, const struct metric_ctx *mc,
+                       const struct otlp_point *pt, struct sbuf *tmp) {
+    const struct otlp_metric *mt = mc->mt;
+    if (pt->attrs.count > STORE_MAX_ATTRS) {
+        refuse(b, "a data point with more than 1024 attributes");
+        return 0;
+    }
+    if (point_buckets(pt) > STORE_MAX_BUCKETS) {
+        refuse(b, "a data point with more than 16384 buckets");
+        return 0;
+    }
+    if (pt->n_exemplars > STORE_MAX_ATTRS) {
+        refuse(b, "a data point with more than 1024 exemplars");
+        return 0;
+    }
+    int64_t t = (int64_t)pt->time_unix_nano;
+    if (t <= 0) t = now_ns();
+    int64_t stream_id;
+    int rc = stream_of(s, mc, pt, t, &stream_id, tmp);
+    if (rc != 0) return rc;
+
+    size_t bytes = 120 + strlen(mt->name);
+    sqlite3_stmt *st = s->st[ST_POINT_INSERT];
+    sqlite3_bind_int64(st, 1, stream_id);
+    if (mc->res_run > 0) sqlite3_bind_int64(st, 2, mc->res_run);
+    sqlite3_bind_int64(st, 3, mc->res_id);
+    sqlite3_bind_text(st, 4, mt->name, -1, SQLITE_STATIC);
+    if (mt->unit[0]) sqlite3_bind_text(st, 5, mt->unit, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 6, (int)mt->type);
+    if (mc->service) sqlite3_bind_text(st, 7, mc->service, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, (int64_t)pt->start_time_unix_nano);
+    sqlite3_bind_int64(st, 9, t);
+    switch (mt->type) {
+    case OTLP_METRIC_GAUGE:
+    case OTLP_METRIC_SUM:
+        if (pt->has_value && pt->is_int)
+            sqlite3_bind_int64(st, 10, pt->as_int);
+        else if (pt->has_value && pt->as_double == pt->as_double) /* NaN: NULL */
+            sqlite3_bind_double(st, 10, pt->as_double);
+        break;
+    case OTLP_METRIC_HISTOGRAM:
+        BIND_JSON(st, 15, tmp, {
+            sbuf_add(tmp, "[", 1);
+            for (size_t i = 0; i < pt->n_explicit_bounds; i++) {
+                if (i) sbuf_add(tmp, ",", 1);
+                json_double(tmp, pt->explicit_bounds[i]);
+            }
+            sbuf_add(tmp, "]", 1);
+        });
+        BIND_JSON(st, 16, tmp, json_counts(tmp, pt->bucket_counts, pt->n_bucket_counts));
+        break;
+    case OTLP_METRIC_EXP_HISTOGRAM:
+        BIND_JSON(st, 16, tmp, {
+            sbuf_printf(tmp,
+                        "{\"scale\":%d,\"zero_count\":%llu,\"zero_threshold\":", (int)pt->scale,
+                        (unsigned long long)pt->zero_count);
+            json_double(tmp, pt->zero_threshold);
+            sbuf_puts(tmp, ",\"positive\":");
+            json_exp_buckets(tmp, &pt->positive);
+            sbuf_puts(tmp, ",\"negative\":");
+            json_exp_buckets(tmp, &pt->negative);
+            sbuf_add(tmp, "}", 1);
+        });
+        break;
+    case OTLP_METRIC_SUMMARY:
+        BIND_JSON(st, 17, tmp, {
+            sbuf_add(tmp, "[", 1);
+            for (size_t i = 0; i < pt->n_quantiles; i++) {
+                sbuf_puts(tmp, i ? ",[" : "[");
+                json_double(tmp, pt->quantiles[i].quantile);
+                sbuf_add(tmp, ",", 1);
+                json_double(tmp, pt->quantiles[i].value);
+                sbuf_add(tmp, "]", 1);
+            }
+            sbuf_add(tmp, "]", 1);
+        });
+        break;
+    default:
+        break;
+    }
+    if (mt->type >= OTLP_METRIC_HISTOGRAM) {
+        sqlite3_bind_int64(st, 11, (int64_t)pt->count);
+        if (pt->has_sum && pt->sum == pt->sum) sqlite3_bind_double(st, 12, pt->sum);
+        if (pt->has_min && pt->min == pt->min) sqlite3_bind_double(st, 13, pt->min);
+        if (pt->has_max && pt->max == pt->max) sqlite3_bind_double(st, 14, pt->max);
+    }
+    if (pt->n_exemplars > 0) BIND_JSON(st, 18, tmp, json_exemplars(tmp, pt));
+    sqlite3_bind_int64(st, 19, pt->flags);
+    if ((rc = step_done(st)) != 0) return rc;
+    if (sqlite3_changes(s->db) == 0) return 0; /* stored before */
+    st = s->st[ST_STREAM_SEEN];
+    sqlite3_bind_int64(st, 1, stream_id);
+    sqlite3_bind_int64(st, 2, t);
+    if ((rc = step_done(st)) != 0) return rc;
+    b->stored++;
+    if (mc->res_run > 0) {
+        struct run_delta *d = delta_for(b, mc->res_run);
+        if (d == NULL) return SQLITE_NOMEM;
+        d->points++;
+        d->bytes += (int64_t)bytes;
+    }
+    return 0;
+}
+
+int store_write_metrics(struct store *s, const struct otlp_metrics *req, int64_t *rejected,
+                        char *msg, size_t msg_cap) {
+    struct batch b;
+    memset(&b, 0, sizeof(b));
+    struct sbuf tmp = {0};
+    pthread_mutex_lock(&s->lock);
+    int rc = begin(s);
+    for (size_t r = 0; rc == 0 && r < req->n_resource_metrics; r++) {
+        const struct otlp_resource_metrics *rm = &req->resource_metrics[r];
+        if (rm->resource.attrs.count > STORE_MAX_ATTRS) {
+            for (size_t k = 0; k < rm->n_scope_metrics; k++)
+                for (size_t j = 0; j < rm->scope_metrics[k].n_metrics; j++)
+                    for (size_t p = 0; p < rm->scope_metrics[k].metrics[j].n_points; p++)
+                        refuse(&b, "a resource with more than 1024 attributes");
+            continue;
+        }
+        struct metric_ctx mc = {0};
+        rc = resource_row(s, &rm->resource, rm->schema_url, 0, &mc.res_id, &mc.res_run, &mc.service,
+                          &tmp);
+        for (size_t k = 0; rc == 0 && k < rm->n_scope_metrics; k++) {
+            mc.sm = &rm->scope_metrics[k];
+            for (size_t j = 0; rc == 0 && j < mc.sm->n_metrics; j++) {
+                mc.mt = &mc.sm->metrics[j];
+                if (mc.mt->name[0] == '\0' || mc.mt->type == OTLP_METRIC_NONE) {
+                    for (size_t p = 0; p < mc.mt->n_points; p++)
+                        refuse(&b, "a metric without a name or without data");
+                    continue;
+                }
+                for (size_t p = 0; rc == 0 && p < mc.mt->n_points; p++)
+                    rc = store_point(s, &b, &mc, &mc.mt->points[p], &tmp);
+            }
+        }
+    }
+    rc = finish(s, &b, rc);
+    if (rc != 0)
+        set_msg(msg, msg_cap, "cannot store the data points", s->db);
+    else if (msg_cap > 0)
+        snprintf(msg, msg_cap, "%s", b.msg);
+    *rejected = b.rejected;
+    if (rc == 0) {
+        maybe_retain(s);
+        notify(s, STORE_METRICS, req);
+    }
+    pthread_mutex_unlock(&s->lock);
+    sbuf_free(&tmp);
+    return rc == 0 ? 0 : -EIO;
+}
+
 /* ---- runs ------------------------------------------------------------ */
 
 static int exec_bind(struct store *s, const char *sql, int64_t a, int64_t b, int64_t c) {
@@ -999,16 +1361,23 @@ static int delete_run(struct store *s, int64_t run_id) {
         "DELETE FROM spans WHERE run_id = ?1",
         "DELETE FROM log_attrs WHERE log_id IN (SELECT id FROM logs WHERE run_id = ?1)",
         "DELETE FROM logs WHERE run_id = ?1",
-        "DELETE FROM metric_point_attrs WHERE point_id IN"
-        " (SELECT id FROM metric_points WHERE run_id = ?1)",
         "DELETE FROM metric_points WHERE run_id = ?1",
+        "DELETE FROM metric_stream_attrs WHERE stream_id IN (SELECT id FROM metric_streams m"
+        " WHERE m.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM metric_points WHERE stream_id ="
+        " m.id))",
+        "DELETE FROM metric_streams AS m WHERE m.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM"
+        " metric_points WHERE stream_id = m.id)",
         "DELETE FROM resource_attrs WHERE resource_id IN (SELECT id FROM resources r WHERE"
         " r.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM spans WHERE resource_id = r.id) AND NOT"
         " EXISTS (SELECT 1 FROM logs WHERE resource_id = r.id) AND NOT EXISTS (SELECT 1 FROM"
-        " metric_points WHERE resource_id = r.id))",
+        " metric_points WHERE resource_id = r.id) AND NOT EXISTS (SELECT 1 FROM metric_streams "
+        "WHERE"
+        " resource_id = r.id))",
         "DELETE FROM resources AS r WHERE r.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM spans"
         " WHERE resource_id = r.id) AND NOT EXISTS (SELECT 1 FROM logs WHERE resource_id ="
-        " r.id) AND NOT EXISTS (SELECT 1 FROM metric_points WHERE resource_id = r.id)",
+        " r.id) AND NOT EXISTS (SELECT 1 FROM metric_points WHERE resource_id = r.id) AND NOT "
+        "EXISTS"
+        " (SELECT 1 FROM metric_streams WHERE resource_id = r.id)",
         "DELETE FROM runs WHERE id = ?1",
     };
     for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++)
@@ -1054,11 +1423,17 @@ static int retain_locked(struct store *s) {
                           oldest, 0, 0);
                 exec_bind(s, "DELETE FROM logs WHERE run_id IS NULL AND time_ns < ?1", oldest, 0,
                           0);
-                exec_bind(s,
-                          "DELETE FROM metric_point_attrs WHERE point_id IN (SELECT id FROM"
-                          " metric_points WHERE run_id IS NULL AND time_ns < ?1)",
-                          oldest, 0, 0);
                 exec_bind(s, "DELETE FROM metric_points WHERE run_id IS NULL AND time_ns < ?1",
+                          oldest, 0, 0);
+                exec_bind(s,
+                          "DELETE FROM metric_stream_attrs WHERE stream_id IN (SELECT id FROM"
+                          " metric_streams m WHERE m.run_id IS NULL AND m.last_ns < ?1 AND NOT"
+                          " EXISTS (SELECT 1 FROM metric_points WHERE stream_id = m.id))",
+                          oldest, 0, 0);
+                exec_bind(s,
+                          "DELETE FROM metric_streams AS m WHERE m.run_id IS NULL AND"
+                          " m.last_ns < ?1 AND NOT EXISTS (SELECT 1 FROM metric_points WHERE"
+                          " stream_id = m.id)",
                           oldest, 0, 0);
             }
         }

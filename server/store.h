@@ -18,9 +18,10 @@
 
 #define STORE_DEFAULT_KEEP_RUNS 100
 #define STORE_DEFAULT_MAX_BYTES ((int64_t)1 << 30)
-#define STORE_MAX_ATTRS 1024 /* per record; a record with more is refused */
+#define STORE_MAX_ATTRS 1024    /* per record; a record with more is refused */
+#define STORE_MAX_BUCKETS 16384 /* per data point (bounds, counts, quantiles) */
 
-enum store_signal { STORE_TRACES, STORE_LOGS };
+enum store_signal { STORE_TRACES, STORE_LOGS, STORE_METRICS };
 
 /* Called after each committed batch, on the writer's thread, with the
  * request as decoded (records refused or already stored included). */
@@ -51,6 +52,11 @@ int store_write_traces(struct store *s, const struct otlp_traces *req, int64_t *
                        size_t msg_cap) __attribute__((warn_unused_result));
 int store_write_logs(struct store *s, const struct otlp_logs *req, int64_t *rejected, char *msg,
                      size_t msg_cap) __attribute__((warn_unused_result));
+/* Data points: one stream per metric, resource, scope and point attributes
+ * (docs/STORE.md); a point already stored (same stream, time and start) is
+ * kept once. */
+int store_write_metrics(struct store *s, const struct otlp_metrics *req, int64_t *rejected,
+                        char *msg, size_t msg_cap) __attribute__((warn_unused_result));
 
 /* Runs (docs/STORE.md "Runs and retention"). */
 int store_run_begin(struct store *s, const char *trace_id_hex, const char *command_json,

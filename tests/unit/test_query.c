@@ -509,13 +509,13 @@ static const char schema[] =
     "CREATE TABLE log_attrs (log_id INTEGER NOT NULL, key TEXT NOT NULL, type TEXT NOT NULL,"
     " value ANY, PRIMARY KEY (log_id, key)) STRICT, WITHOUT ROWID;"
     "CREATE INDEX log_attrs_kv ON log_attrs (key, value);"
-    "CREATE TABLE metric_points (id INTEGER PRIMARY KEY, resource_id INTEGER NOT NULL, name TEXT"
-    " NOT NULL, unit TEXT, type INTEGER NOT NULL, service_name TEXT, time_ns INTEGER NOT NULL,"
-    " value ANY) STRICT;"
+    "CREATE TABLE metric_points (id INTEGER PRIMARY KEY, stream_id INTEGER NOT NULL,"
+    " resource_id INTEGER NOT NULL, name TEXT NOT NULL, unit TEXT, type INTEGER NOT NULL,"
+    " service_name TEXT, time_ns INTEGER NOT NULL, value ANY) STRICT;"
     "CREATE INDEX metric_points_resource ON metric_points (resource_id);"
-    "CREATE TABLE metric_point_attrs (point_id INTEGER NOT NULL, key TEXT NOT NULL, type TEXT NOT"
-    " NULL, value ANY, PRIMARY KEY (point_id, key)) STRICT, WITHOUT ROWID;"
-    "CREATE INDEX metric_point_attrs_kv ON metric_point_attrs (key, value);";
+    "CREATE TABLE metric_stream_attrs (stream_id INTEGER NOT NULL, key TEXT NOT NULL, type TEXT"
+    " NOT NULL, value ANY, PRIMARY KEY (stream_id, key)) STRICT, WITHOUT ROWID;"
+    "CREATE INDEX metric_stream_attrs_kv ON metric_stream_attrs (key, value);";
 
 static void bind_attr(sqlite3_stmt *st, const struct attr *a) {
     sqlite3_bind_text(st, 2, a->key, -1, SQLITE_STATIC);
@@ -764,6 +764,16 @@ static void test_sql_shape(void) {
     CHECK_STR(sql.text,
               "(((m.name = :q1) AND (m.value > :q2)) AND m.resource_id IN "
               "(SELECT resource_id FROM resource_attrs WHERE key = :q3 AND value = :q4))");
+    query_sql_free(&sql);
+    query_free(q);
+
+    /* a point's attributes are its stream's */
+    REQUIRE(query_parse("cpu.mode = \"user\"", QUERY_METRICS, &q, &err) == 0);
+    REQUIRE(query_compile_sql(q, "m", &sql, &err) == 0);
+    CHECK_STR(sql.text,
+              "(m.stream_id IN (SELECT stream_id FROM metric_stream_attrs WHERE key = :q1 AND "
+              "value = :q2) OR m.resource_id IN (SELECT resource_id FROM resource_attrs WHERE "
+              "key = :q3 AND value = :q4))");
     query_sql_free(&sql);
     query_free(q);
 
