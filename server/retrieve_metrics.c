@@ -556,7 +556,7 @@ static void json_series_head(struct sbuf *out, const char *name, const struct me
 }
 
 static void json_series(sqlite3 *db, struct sbuf *out, struct series_set *ss) {
-    qsort(ss->items, ss->n, sizeof(ss->items[0]), series_cmp);
+    if (ss->n > 1) qsort(ss->items, ss->n, sizeof(ss->items[0]), series_cmp);
     for (size_t i = 0; i < ss->n; i++) {
         struct series *s = &ss->items[i];
         sbuf_printf(out, "%s\n{\"id\":%lld,\"attributes\":%s,\"resource\":", i ? "," : "",
