@@ -1160,7 +1160,7 @@ static int store_point(struct store *s, struct batch *b, const struct metric_ctx
     }
     int64_t t = (int64_t)pt->time_unix_nano;
     if (t <= 0) t = now_ns();
-    int64_t stream_id;
+    int64_t stream_id = 0;
     int rc = stream_of(s, mc, pt, t, &stream_id, tmp);
     if (rc != 0) return rc;
 
