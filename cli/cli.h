@@ -16,6 +16,11 @@ int cmd_spans(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_alerts(int argc, char **argv);
+
+struct rules;
+/* Loads a rules file (cli/alerts.c); errors go to stderr as file:line:column. 0 or -errno. */
+int cli_rules_load(const char *path, struct rules **out);
 
 /* "otel-preload: " + message on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "server/alerts.h"
 #include "server/drain.h"
 #include "server/httpd.h"
 #include "server/receiver.h"
@@ -19,7 +20,7 @@
 
 static const char DASH_USAGE[] =
     "otel-preload dash [--port N] [--grpc-port N] [--listen ADDR --token TOKEN] [--db PATH]"
-    " [--keep-runs N] [--max-bytes SIZE]";
+    " [--keep-runs N] [--max-bytes SIZE] [--rules FILE]";
 
 static void dash_help(void) {
     printf(
@@ -40,12 +41,13 @@ static void dash_help(void) {
         "  --db PATH         the store (default: $OTEL_PRELOAD_DB, else\n"
         "                    ~/.local/share/otel-preload/store.db)\n"
         "  --keep-runs N     keep at most N runs (default %d; $OTEL_PRELOAD_KEEP_RUNS)\n"
-        "  --max-bytes SIZE  keep the store under SIZE (default 1GiB; $OTEL_PRELOAD_MAX_BYTES)\n",
+        "  --max-bytes SIZE  keep the store under SIZE (default 1GiB; $OTEL_PRELOAD_MAX_BYTES)\n"
+        "  --rules FILE      evaluate these alert rules (docs/ALERTS.md; `otel-preload alerts`)\n",
         DASH_USAGE, STORE_DEFAULT_KEEP_RUNS);
 }
 
 int cmd_dash(int argc, char **argv) {
-    const char *db_opt = NULL, *listen_addr = NULL, *web_dir = NULL;
+    const char *db_opt = NULL, *rules_path = NULL, *listen_addr = NULL, *web_dir = NULL;
     const char *token = getenv("OTEL_PRELOAD_DASH_TOKEN");
     int port = -1, grpc_port = -1;
     int64_t keep = 0, max_bytes = 0;
@@ -70,6 +72,8 @@ int cmd_dash(int argc, char **argv) {
             token = v;
         else if ((v = cli_opt(argc, argv, &i, "--web", &missing)) != NULL)
             web_dir = v;
+        else if ((v = cli_opt(argc, argv, &i, "--rules", &missing)) != NULL)
+            rules_path = v;
         else if ((v = cli_opt(argc, argv, &i, "--port", &missing)) != NULL) {
             char *end;
             long p = strtol(v, &end, 10);
@@ -119,12 +123,31 @@ int cmd_dash(int argc, char **argv) {
         cli_error("the store's path is too long");
         return CLI_USAGE;
     }
+    struct rules *rules = NULL;
+    if (rules_path != NULL && cli_rules_load(rules_path, &rules) != 0) return CLI_USAGE;
     struct store *st;
     if (store_open(path, &st, err, sizeof(err)) != 0) {
         cli_error("%s", err);
+        rules_free(rules);
         return 1;
     }
     store_set_limits(st, keep, max_bytes);
+    struct alerts *alerts = NULL;
+    if (rules != NULL) {
+        size_t n_rules = rules->n_rules;
+        if (alerts_start(st, rules, &alerts, err, sizeof(err)) != 0) { /* takes rules */
+            cli_error("%s", err);
+            store_close(st);
+            return 1;
+        }
+        if (store_add_listener(st, alerts_on_ingest, alerts) != 0) {
+            cli_error("too many store listeners: alert rules are not evaluated");
+            alerts_stop(alerts);
+            store_close(st);
+            return 1;
+        }
+        fprintf(stderr, "otel-preload: %zu alert rules from %s\n", n_rules, rules_path);
+    }
     (void)store_retain(st);
     /* What processes spooled while no collector answered (docs/SPOOL.md). */
     struct drain_result dr;
@@ -149,6 +172,8 @@ int cmd_dash(int argc, char **argv) {
     if (r == NULL) {
         cli_error("cannot listen on %s:%d: %s", listen_addr ? listen_addr : "127.0.0.1",
                   port < 0 ? 4318 : port, strerror(errno));
+        if (alerts) store_remove_listener(st, alerts_on_ingest, alerts);
+        alerts_stop(alerts);
         store_close(st);
         return 1;
     }
@@ -180,6 +205,8 @@ int cmd_dash(int argc, char **argv) {
     }
     runtime_remove();
     receiver_stop(r);
+    if (alerts) store_remove_listener(st, alerts_on_ingest, alerts);
+    alerts_stop(alerts);
     store_close(st);
     fprintf(stderr, "otel-preload: stopped (%s)\n", strsignal(sig));
     return 0;

@@ -22,6 +22,7 @@ static const struct {
     {"spans", cmd_spans, "query spans in the local store"},
     {"logs", cmd_logs, "query log records in the local store"},
     {"metrics", cmd_metrics, "query metric points in the local store"},
+    {"alerts", cmd_alerts, "alert rules and their states; `alerts check FILE` checks a rules file"},
     {"status", cmd_status_all,
      "the store, the server, and where the shim is installed and running"},
     {"install", cmd_install, "put the shim in /etc/ld.so.preload, or a systemd service"},

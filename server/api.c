@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "server/alerts.h"
 #include "server/retrieve.h"
 #include "server/sbuf.h"
 
@@ -33,6 +34,23 @@ void api_handle(const char *db_path, const struct http_request *req, struct http
     }
     struct retrieve_opts o = {.format = RETRIEVE_JSON};
     const char *p = req->path;
+    if (strcmp(p, "/api/v1/alerts") == 0) {
+        char aerr[512] = "";
+        sqlite3 *adb = retrieve_open(db_path, aerr, sizeof(aerr));
+        if (adb == NULL) {
+            json_error(resp, 503, aerr);
+            return;
+        }
+        struct sbuf out = {0};
+        int rc = alerts_json(adb, req->query, &out, aerr, sizeof(aerr));
+        sqlite3_close(adb);
+        if (rc != 0)
+            json_error(resp, rc == -EINVAL ? 400 : 500, aerr);
+        else
+            http_respond(resp, 200, "application/json", out.data, out.len);
+        sbuf_free(&out);
+        return;
+    }
     const char *tree_id = NULL;
     if (strcmp(p, "/api/v1/spans") == 0)
         o.what = RETRIEVE_SPANS;
@@ -48,7 +66,7 @@ void api_handle(const char *db_path, const struct http_request *req, struct http
         json_error(resp, 404,
                    "unknown API path: /api/v1/spans, /api/v1/logs, /api/v1/metrics,"
                    " /api/v1/metric-names,"
-                   " /api/v1/traces, /api/v1/traces/ID");
+                   " /api/v1/traces, /api/v1/traces/ID, /api/v1/alerts");
         return;
     }
     char where[2048] = "", name[256] = "", trace[64] = "", val[64], fmt[16] = "";

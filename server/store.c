@@ -197,8 +197,8 @@ struct store {
     sqlite3_stmt *st[ST_COUNT];
     int64_t keep_runs, max_bytes;
     int64_t last_retain_ns;
-    store_listener listener;
-    void *listener_ctx;
+    store_listener listener[STORE_MAX_LISTENERS];
+    void *listener_ctx[STORE_MAX_LISTENERS];
 };
 
 /* Per-run counters summed over one batch. */
@@ -368,8 +368,29 @@ void store_set_limits(struct store *s, int64_t keep_runs, int64_t max_bytes) {
 
 void store_set_listener(struct store *s, store_listener fn, void *ctx) {
     pthread_mutex_lock(&s->lock);
-    s->listener = fn;
-    s->listener_ctx = ctx;
+    s->listener[0] = fn;
+    s->listener_ctx[0] = ctx;
+    pthread_mutex_unlock(&s->lock);
+}
+
+int store_add_listener(struct store *s, store_listener fn, void *ctx) {
+    int rc = -ENOSPC;
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < STORE_MAX_LISTENERS; i++)
+        if (s->listener[i] == NULL) {
+            s->listener[i] = fn;
+            s->listener_ctx[i] = ctx;
+            rc = 0;
+            break;
+        }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+void store_remove_listener(struct store *s, store_listener fn, void *ctx) {
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < STORE_MAX_LISTENERS; i++)
+        if (s->listener[i] == fn && s->listener_ctx[i] == ctx) s->listener[i] = NULL;
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -819,9 +840,8 @@ static int store_span(struct store *s, struct batch *b, const struct otlp_span *
 }
 
 static void notify(struct store *s, enum store_signal sig, const void *req) {
-    store_listener fn = s->listener;
-    void *ctx = s->listener_ctx;
-    if (fn != NULL) fn(ctx, sig, req);
+    for (int i = 0; i < STORE_MAX_LISTENERS; i++)
+        if (s->listener[i] != NULL) s->listener[i](s->listener_ctx[i], sig, req);
 }
 
 static void maybe_retain(struct store *s);

@@ -43,7 +43,15 @@ const char *store_path(const struct store *s);
 
 /* Retention limits (0 keeps the default). */
 void store_set_limits(struct store *s, int64_t keep_runs, int64_t max_bytes);
+/* The first listener (replaced); store_add_listener adds one more (the
+ * live feed, the alert evaluator), at most STORE_MAX_LISTENERS in all:
+ * 0 or -ENOSPC. Listeners run in the order added, under the store's lock:
+ * they must be quick and must not call the store. */
+#define STORE_MAX_LISTENERS 4
 void store_set_listener(struct store *s, store_listener fn, void *ctx);
+int store_add_listener(struct store *s, store_listener fn, void *ctx)
+    __attribute__((warn_unused_result));
+void store_remove_listener(struct store *s, store_listener fn, void *ctx);
 
 /* Stores a request. *rejected gets the records refused (and msg why);
  * records stored before are kept once. Returns 0, or a negative errno when

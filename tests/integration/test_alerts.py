@@ -1,0 +1,503 @@
+"""Alert rules (docs/ALERTS.md): `otel-preload alerts check`, a real `otel-preload dash --rules`
+evaluating per-record and aggregate rules over what real programs under the shim (and OTLP
+requests) send it, the states in GET /api/v1/alerts and the store, and the notifications: a
+webhook test receiver (Alertmanager's v4 payload), a real Alertmanager (Debian's
+prometheus-alertmanager, on loopback), a command, the server's log."""
+import http.server
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import urllib.request
+
+from common import free_port, no_shells_under_tsan
+from test_server import OTEL_PRELOAD, Dash, Env, get, log_record, logs_request, post, sid, span, tid, \
+    traces_request
+
+PROGS = os.environ.get("OTELP_PROGS", "")
+ALERTMANAGER = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
+
+
+def wait_for(what, fn, timeout=20.0):
+    """fn() until it returns something true, within timeout seconds (a bound, not an assert)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(0.05)
+
+
+class Webhook:
+    """A webhook receiver on loopback: keeps every JSON body; answers 500 while `failing`."""
+
+    def __init__(self):
+        self.bodies = []
+        self.failing = 0
+        self.lock = threading.Lock()
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(n)
+                with outer.lock:
+                    fail = outer.failing > 0
+                    if fail:
+                        outer.failing -= 1
+                    else:
+                        outer.bodies.append(json.loads(body))
+                self.send_response(500 if fail else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d/hook" % self.srv.server_address[1]
+        self.thread = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        self.thread.start()
+
+    def got(self, status, alertname=None):
+        with self.lock:
+            return [b for b in self.bodies if b["status"] == status and
+                    (alertname is None or b["commonLabels"]["alertname"] == alertname)]
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+class Alertmanager:
+    """Debian's prometheus-alertmanager on a loopback port, with a temporary config and storage."""
+
+    def __init__(self, tmp, port):
+        self.port = port
+        d = tempfile.mkdtemp(dir=tmp)
+        cfg = os.path.join(d, "am.yml")
+        with open(cfg, "w") as f:
+            f.write("route:\n  receiver: blackhole\n  group_wait: 1s\nreceivers:\n  - name: blackhole\n")
+        self.proc = subprocess.Popen(
+            [ALERTMANAGER, "--config.file=" + cfg, "--storage.path=" + os.path.join(d, "data"),
+             "--web.listen-address=127.0.0.1:%d" % port, "--cluster.listen-address="],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for("alertmanager to answer", self.ready)
+
+    def ready(self):
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/api/v2/status" % self.port, timeout=2):
+                return True
+        except OSError:
+            if self.proc.poll() is not None:
+                raise AssertionError("prometheus-alertmanager exited")
+            return False
+
+    def alerts(self):
+        with urllib.request.urlopen("http://127.0.0.1:%d/api/v2/alerts" % self.port, timeout=5) as r:
+            return json.loads(r.read())
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+def api_alerts(port, query=""):
+    st, body = get(port, "/api/v1/alerts" + query)
+    assert st == 200, (st, body)
+    return json.loads(body)
+
+
+def rule_of(doc, name):
+    return next(r for r in doc["rules"] if r["name"] == name)
+
+
+class AlertsTest(unittest.TestCase):
+    def setUp(self):
+        self.e = Env()
+        self.dashes = []
+        self.closers = []
+
+    def tearDown(self):
+        for d in self.dashes:
+            d.stop()
+        for c in self.closers:
+            c()
+        self.e.tmp.cleanup()
+
+    def rules(self, text, name="rules.yaml"):
+        path = os.path.join(self.e.tmp.name, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def dash(self, rules):
+        d = Dash(self.e, "--rules", rules)
+        self.dashes.append(d)
+        return d
+
+    def stop(self, d):
+        """Stops d; returns its exit status and what it wrote to stderr (its log)."""
+        d.proc.send_signal(signal.SIGTERM)
+        log = d.proc.stderr.read().decode()
+        rc = d.stop()
+        self.dashes.remove(d)
+        return rc, log
+
+    def webhook(self):
+        w = Webhook()
+        self.closers.append(w.close)
+        return w
+
+    # ---- the rules file ----
+
+    def test_check_reports_file_line_and_column(self):
+        good = self.rules("""\
+groups:
+  - name: build
+    rules:
+      - alert: SlowCC1
+        signal: spans
+        where: name = "cc1" and duration > 30s
+      - alert: ManyErrors
+        signal: logs
+        where: severity >= ERROR
+        aggregate: count
+        window: 1m
+        op: ">"
+        threshold: 10
+notify:
+  - kind: webhook
+    url: http://127.0.0.1:9/hook
+""", "good.yaml")
+        rc, out, err = self.e.run(["alerts", "check", good])
+        self.assertEqual((rc, err), (0, b""))
+        self.assertEqual(out.decode(), good + ": 2 rules (1 per-record, 1 aggregate), 1 notifiers: OK\n")
+        # a filter error: the column inside the filter, counted on the file's line
+        bad = self.rules("""\
+groups:
+  - name: build
+    rules:
+      - alert: SlowCC1
+        signal: spans
+        where: name = "cc1" and duration >
+""", "bad.yaml")
+        rc, out, err = self.e.run(["alerts", "check", bad])
+        self.assertEqual(rc, 2)
+        first = err.decode().splitlines()[0]
+        self.assertTrue(first.startswith(bad + ":6:43: where: expected a value after '>' at column 28"), first)
+        # a typo in a key, and YAML that does not parse
+        typo = self.rules("groups:\n  - name: g\n    rules:\n      - alert: A\n        signal: logs\n"
+                          "        treshold: 3\n", "typo.yaml")
+        rc, out, err = self.e.run(["alerts", "check", typo])
+        self.assertEqual(rc, 2)
+        self.assertTrue(err.decode().startswith(typo + ":6:9: unknown key 'treshold' in a rule"), err)
+        broken = self.rules("groups:\n  - name: [x\n", "broken.yaml")
+        rc, out, err = self.e.run(["alerts", "check", broken])
+        self.assertEqual(rc, 2)
+        self.assertTrue(err.decode().startswith(broken + ":3:1: not YAML"), err)
+        # the server refuses to start on a bad file, with the same message
+        rc, out, err = self.e.run(["dash", "--port", "0", "--rules", bad])
+        self.assertEqual(rc, 2)
+        self.assertTrue(err.decode().startswith(bad + ":6:43: "), err)
+
+    # ---- per-record rules ----
+
+    @no_shells_under_tsan
+    def test_failed_program_fires_at_once_notifies_and_resolves(self):
+        hook = self.webhook()
+        rules = self.rules("""\
+groups:
+  - name: programs
+    interval: 1s
+    rules:
+      - alert: ProgramFailed
+        signal: spans
+        where: process.exit.code != 0
+        window: 1s
+        group_by: [name]
+        labels: {severity: warning}
+        annotations:
+          summary: "{{ .name }} exited with {{ .attributes.process.exit.code }}"
+notify:
+  - kind: webhook
+    url: %s
+  - kind: log
+""" % hook.url)
+        d = self.dash(rules)
+        rc, out, err = self.e.run(["run", "--quiet", "--", "sh", "-c", "true; exit 3"])
+        self.assertEqual(rc, 3)
+        fired = wait_for("the firing webhook", lambda: hook.got("firing"))
+        p = fired[0]
+        self.assertEqual(p["version"], "4")
+        self.assertEqual(p["receiver"], "webhook-1")
+        self.assertEqual(p["groupLabels"], {"alertname": "ProgramFailed"})
+        a = p["alerts"][0]
+        self.assertEqual(a["status"], "firing")
+        self.assertEqual(a["labels"], {"alertname": "ProgramFailed", "severity": "warning", "name": "sh"})
+        self.assertEqual(a["annotations"], {"summary": "sh exited with 3"})
+        self.assertEqual(a["endsAt"], "0001-01-01T00:00:00Z")
+        self.assertEqual(len(a["fingerprint"]), 16)
+        # resolved once no failing program was seen for `window`
+        res = wait_for("the resolved webhook", lambda: hook.got("resolved"))
+        self.assertEqual(res[0]["alerts"][0]["fingerprint"], a["fingerprint"])
+        self.assertNotEqual(res[0]["alerts"][0]["endsAt"], "0001-01-01T00:00:00Z")
+        doc = api_alerts(d.port)
+        r = rule_of(doc, "ProgramFailed")
+        self.assertEqual((r["kind"], r["signal"], r["health"]), ("record", "spans", "ok"))
+        self.assertEqual(r["alerts"][0]["state"], "resolved")
+        rec = r["alerts"][0]["records"][0]
+        self.assertEqual(rec["name"], "sh")
+        spans = self.e.sql("SELECT trace_id, span_id FROM spans WHERE name = 'sh'")
+        self.assertEqual((rec["trace_id"], rec["span_id"]), spans[0])
+        self.assertEqual([(h["from"], h["to"]) for h in doc["history"]],
+                         [("firing", "resolved"), ("inactive", "firing")])
+        wait_for("the counters", lambda: [n for n in api_alerts(d.port)["notifiers"]
+                                          if n["name"] == "webhook-1" and n["sent"] == 2])
+        rc, log = self.stop(d)
+        self.assertEqual(rc, 0)
+        # the value of a per-record span rule is its duration in seconds
+        self.assertRegex(log, r'otel-preload: alert FIRING ProgramFailed \{alertname="ProgramFailed", '
+                         r'severity="warning", name="sh"\} value=[0-9.e-]+: sh exited with 3 \(trace ' +
+                         spans[0][0] + r'\)\n')
+        self.assertIn('otel-preload: alert RESOLVED ProgramFailed', log)
+
+    def test_crash_fires_through_the_log_and_alerts_lists_it(self):
+        rules = self.rules("""\
+groups:
+  - name: crashes
+    interval: 1s
+    rules:
+      - alert: Crash
+        signal: spans
+        where: process.exit.signal exists
+        keep_firing_for: 1h
+        annotations:
+          summary: "{{ .name }} died of signal {{ .attributes.process.exit.signal }}"
+notify:
+  - kind: log
+""")
+        d = self.dash(rules)
+        crash = os.path.join(PROGS, "crash")
+        rc, out, err = self.e.run(["run", "--quiet", "--", crash, "segv"])
+        self.assertEqual(rc, -signal.SIGSEGV)  # `run` dies the way its command died
+        r = wait_for("the crash alert", lambda: [a for a in rule_of(api_alerts(d.port), "Crash")["alerts"]
+                                                 if a["state"] == "firing"])
+        self.assertEqual(r[0]["annotations"], {"summary": "crash died of signal 11"})
+        rc, out, err = self.e.run(["alerts"])
+        self.assertEqual(rc, 0)
+        text = out.decode()
+        self.assertIn("FIRING   Crash (spans, record): process.exit.signal exists", text)
+        self.assertIn("crash died of signal 11", text)
+        self.assertIn("inactive -> firing", text)
+        rc, log = self.stop(d)
+        self.assertEqual(rc, 0)
+        self.assertRegex(log, r'otel-preload: alert FIRING Crash \{alertname="Crash"\} value=[0-9.e-]+: '
+                         r'crash died of signal 11 \(trace [0-9a-f]{32}\)')
+
+    # ---- aggregates, `for`, errors ----
+
+    def test_aggregate_holds_for_then_fires_and_resolves(self):
+        hook = self.webhook()
+        rules = self.rules("""\
+groups:
+  - name: logs
+    interval: 1s
+    rules:
+      - alert: ErrorBurst
+        signal: logs
+        where: severity >= ERROR
+        aggregate: count
+        window: 3s
+        op: ">="
+        threshold: 3
+        for: 1s
+        group_by: [service.name]
+        annotations:
+          summary: "{{ .value }} errors from {{ .service.name }}"
+notify:
+  - kind: webhook
+    url: %s
+""" % hook.url)
+        d = self.dash(rules)
+        now = time.time_ns()
+        recs = [log_record(now, 17, "disk full %d" % i, tid(7), sid(i + 1)) for i in range(3)]
+        recs.append(log_record(now, 9, "fine"))
+        st, _ = post(d.port, "/v1/logs", logs_request(recs, {"service.name": "etl"}))
+        self.assertEqual(st, 200)
+        states = []
+
+        def seen():
+            for a in rule_of(api_alerts(d.port), "ErrorBurst")["alerts"]:
+                if not states or states[-1] != a["state"]:
+                    states.append(a["state"])
+            return "firing" in states
+        wait_for("ErrorBurst firing", seen)
+        self.assertEqual(states[0], "pending")  # held for `for` before firing
+        p = wait_for("the firing webhook", lambda: hook.got("firing"))[0]
+        self.assertEqual(p["commonLabels"], {"alertname": "ErrorBurst", "service.name": "etl"})
+        self.assertEqual(p["commonAnnotations"], {"summary": "3 errors from etl"})
+        wait_for("the resolved webhook", lambda: hook.got("resolved"))
+        a = rule_of(api_alerts(d.port), "ErrorBurst")["alerts"][0]
+        self.assertEqual(a["state"], "resolved")
+        self.assertEqual(a["fired_at_ns"] - a["active_at_ns"] >= 1000000000, True)
+        self.assertEqual(sorted(r["span_id"] for r in a["records"]),
+                         ["0000000000000001", "0000000000000002", "0000000000000003"])
+        hist = [(h["from"], h["to"]) for h in api_alerts(d.port, "?rule=ErrorBurst")["history"]]
+        self.assertEqual(hist, [("firing", "resolved"), ("pending", "firing"), ("inactive", "pending")])
+
+    def test_rule_that_errors_is_shown_as_errored(self):
+        rules = self.rules("""\
+groups:
+  - name: g
+    interval: 1s
+    rules:
+      - alert: PerSpan
+        signal: spans
+        where: name = "x"
+        group_by: [span_id]
+""")
+        d = self.dash(rules)
+        spans = [span(tid(1), sid(i + 1), "x", 1000, 2000) for i in range(1001)]
+        st, _ = post(d.port, "/v1/traces", traces_request(spans))
+        self.assertEqual(st, 200)
+        r = wait_for("the rule's error", lambda: [r for r in api_alerts(d.port)["rules"]
+                                                  if r["health"] == "error"])[0]
+        self.assertEqual(r["error"], "more than 1000 label sets: group_by makes too many alerts")
+        rc, out, err = self.e.run(["alerts"])
+        self.assertIn("ERROR    PerSpan", out.decode())
+
+    # ---- state in the store ----
+
+    def test_state_survives_a_restart(self):
+        hook = self.webhook()
+        rules = self.rules("""\
+groups:
+  - name: g
+    interval: 1s
+    rules:
+      - alert: SlowQuery
+        signal: spans
+        where: name = "query" and duration > 2s
+        keep_firing_for: 1h
+notify:
+  - kind: webhook
+    url: %s
+""" % hook.url)
+        d = self.dash(rules)
+        now = time.time_ns()
+        st, _ = post(d.port, "/v1/traces", traces_request([span(tid(5), sid(5), "query", now - 3 * 10**9, now)]))
+        self.assertEqual(st, 200)
+        a = wait_for("firing", lambda: [a for a in rule_of(api_alerts(d.port), "SlowQuery")["alerts"]
+                                        if a["state"] == "firing"])[0]
+        self.assertEqual(a["value"], 3.0)
+        self.assertEqual(self.stop(d)[0], 0)
+        # the store keeps it while no server runs, and a new server goes on from it
+        rc, out, err = self.e.run(["alerts", "--json"])
+        self.assertEqual(json.loads(out)["rules"][0]["alerts"][0]["fired_at_ns"], a["fired_at_ns"])
+        d = self.dash(rules)
+        time.sleep(1.5)  # a few evaluations of the new server (no assertion on time)
+        b = rule_of(api_alerts(d.port), "SlowQuery")["alerts"][0]
+        self.assertEqual((b["state"], b["fired_at_ns"], b["fingerprint"]),
+                         ("firing", a["fired_at_ns"], a["fingerprint"]))
+        hist = api_alerts(d.port)["history"]
+        self.assertEqual([(h["from"], h["to"]) for h in hist], [("inactive", "firing")])
+        self.assertEqual(len(hook.got("firing")), 1)  # not notified again (repeat_interval: 4h)
+
+    # ---- notifiers ----
+
+    def test_alertmanager_down_then_up(self):
+        if not os.path.exists(ALERTMANAGER):
+            self.skipTest("prometheus-alertmanager is not installed (scripts/setup)")
+        am_port = free_port()
+        rules = self.rules("""\
+groups:
+  - name: g
+    interval: 1s
+    rules:
+      - alert: Fatal
+        signal: logs
+        where: severity >= FATAL
+        keep_firing_for: 1h
+        labels: {team: build}
+        annotations: {summary: "{{ .body }}"}
+notify:
+  - kind: alertmanager
+    url: http://127.0.0.1:%d
+""" % am_port)
+        d = self.dash(rules)
+        st, _ = post(d.port, "/v1/logs", logs_request([log_record(time.time_ns(), 21, "out of memory")]))
+        self.assertEqual(st, 200)
+
+        def notifier():
+            return {n["name"]: n for n in api_alerts(d.port)["notifiers"]}.get("alertmanager-1", {})
+        # Alertmanager down: the notification waits in the queue, retried
+        wait_for("a failed delivery", lambda: notifier().get("failed", 0) >= 1)
+        self.assertEqual(notifier()["queued"], 1)
+        self.assertIn("Connection refused", notifier()["last_error"])
+        am = Alertmanager(self.e.tmp.name, am_port)
+        self.closers.append(am.stop)
+        listed = wait_for("alertmanager to list the alert",
+                          lambda: [a for a in am.alerts() if a["labels"].get("alertname") == "Fatal"])
+        self.assertEqual(listed[0]["labels"], {"alertname": "Fatal", "team": "build"})
+        self.assertEqual(listed[0]["annotations"], {"summary": "out of memory"})
+        self.assertEqual(listed[0]["status"]["state"], "active")
+        n = wait_for("the counters", lambda: notifier().get("sent") and notifier())
+        self.assertEqual((n["sent"], n["queued"], n["dropped"]), (1, 0, 0))
+
+    @no_shells_under_tsan
+    def test_exec_gets_the_alert_and_a_slow_one_is_killed(self):
+        out_file = os.path.join(self.e.tmp.name, "exec.json")
+        rules = self.rules("""\
+groups:
+  - name: g
+    interval: 1s
+    rules:
+      - alert: Fatal
+        signal: logs
+        where: severity >= FATAL
+        keep_firing_for: 1h
+        annotations: {summary: "{{ .body }}"}
+notify:
+  - kind: exec
+    name: record
+    command: 'cat > %s.tmp && echo "$ALERT_NAME $ALERT_STATUS $ALERT_SUMMARY" >> %s.tmp && mv %s.tmp %s'
+  - kind: exec
+    name: slow
+    command: 'sleep 30'
+    timeout: 500ms
+""" % (out_file, out_file, out_file, out_file))
+        d = self.dash(rules)
+        st, _ = post(d.port, "/v1/logs", logs_request([log_record(time.time_ns(), 21, "out of memory")]))
+        self.assertEqual(st, 200)
+
+        def notifier(name):
+            return {n["name"]: n for n in api_alerts(d.port)["notifiers"]}.get(name, {})
+        # the alert as JSON on stdin and in the environment
+        wait_for("the command's output", lambda: os.path.exists(out_file))
+        with open(out_file) as f:
+            lines = f.read().splitlines()
+        payload = json.loads(lines[0])
+        self.assertEqual((payload["version"], payload["status"]), ("4", "firing"))
+        self.assertEqual(payload["alerts"][0]["labels"], {"alertname": "Fatal"})
+        self.assertEqual(lines[1], "Fatal firing out of memory")
+        # the slow command: killed at its bound, counted
+        slow = wait_for("the slow command's end", lambda: notifier("slow").get("failed") and notifier("slow"))
+        self.assertEqual(slow["sent"], 0)
+        self.assertEqual(slow["last_error"], "'sleep 30' ran longer than 500 ms: killed")
+        self.assertEqual(notifier("record")["sent"], 1)
+
+if __name__ == "__main__":
+    unittest.main()
