@@ -402,8 +402,10 @@ static bool serve_one(struct conn *c) {
         }
 #undef IS
     }
-    bool is_get = strcmp(req.method, "GET") == 0 || strcmp(req.method, "HEAD") == 0;
-    if (!is_get && !chunked && !has_length) {
+    /* a request without a length has no body; those that mean to send one must say so */
+    bool bodyless = strcmp(req.method, "GET") == 0 || strcmp(req.method, "HEAD") == 0 ||
+                    strcmp(req.method, "DELETE") == 0 || strcmp(req.method, "OPTIONS") == 0;
+    if (!bodyless && !chunked && !has_length) {
         send_error(c, 411, "Content-Length required");
         return false;
     }

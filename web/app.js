@@ -510,8 +510,12 @@ window.otelpDash = {live, view: null, trace: null, homeMs: 0, traceReadyMs: 0};
 live.on((type, data) => { if (current && current.onLive) current.onLive(type, data); });
 window.addEventListener('hashchange', () => {
   // a trace view rewrites its own hash on selection: don't rebuild it for that
-  const m = /^#\/trace\/([^/?]+)/.exec(location.hash);
-  if (m && current instanceof TraceView && current.id === decodeURIComponent(m[1])) return;
+  const m = /^#\/trace\/([^/?]+)(?:\/([0-9a-f]{16}))?/.exec(location.hash);
+  if (m && current instanceof TraceView && current.id === decodeURIComponent(m[1])) {
+    const tr = current.trace;
+    if (m[2] && tr && tr.bySid.has(m[2]) && current.wf.selSpan !== tr.bySid.get(m[2])) current.wf.selectSpan(tr.bySid.get(m[2]));
+    return;
+  }
   route();
 });
 route();

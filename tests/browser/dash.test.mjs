@@ -294,6 +294,9 @@ test('a metric chart can be pinned to the home view', async (t) => {
   await page.goto(dash.url + '/');
   await page.waitForSelector('.card[data-metric="test.queue.depth"] .chart[data-drawn] canvas');
   await shot(page, 'home-pinned');
+  await page.click('.card[data-metric="test.queue.depth"] .unpin');
+  await page.waitForFunction(() => !document.querySelector('.card[data-metric="test.queue.depth"]'));
+  assert.deepEqual(await dash.json('/api/v1/views'), []);
   await page.goto(`${dash.url}/#/metrics/test.queue.depth`);
   await page.waitForSelector('#exemplars a');
   await page.click('#exemplars a');
