@@ -438,7 +438,14 @@ class TraceView {
         if (window.otelpDash.onSpansAdded) window.otelpDash.onSpansAdded(this.trace.spans.slice(before));
         this.trace.link();
         this.wf.rebuild();
-        this.wf.drawLane();
+        // the lane counts every process again: at most once a second while spans pour in
+        const now = performance.now();
+        if (!(now - (this.laneAt || 0) < 1000)) {
+          this.laneAt = now;
+          this.wf.drawLane();
+        } else if (!this.laneTimer) {
+          this.laneTimer = setTimeout(() => { this.laneTimer = 0; this.laneAt = performance.now(); this.wf.drawLane(); }, 1000);
+        }
         this.updateStats();
       }
     } catch (e) { /* the next event tries again */ }
@@ -447,6 +454,7 @@ class TraceView {
   }
 
   destroy() {
+    clearTimeout(this.laneTimer);
     document.removeEventListener('keydown', this.keys);
     if (this.wf) this.wf.destroy();
     if (window.otelpDash.trace === this) window.otelpDash.trace = null;

@@ -32,6 +32,7 @@ export class Trace {
     const names = flat.names;
     let added = 0;
     if (flat.run_id) this.runId = flat.run_id;
+    this.fresh = this.fresh || [];
     for (const r of flat.spans) {
       const [id, sid, psid, ni, startUs, durNs, pid, exit, sig, status, hasLogs, si, kind, ppid] = r;
       if (id > this.maxId) this.maxId = id;
@@ -45,48 +46,89 @@ export class Trace {
       s.failed = status === 2 || (exit !== null && exit !== 0) || (sig !== null && sig !== 0);
       this.spans.push(s);
       this.bySid.set(sid, s);
+      this.fresh.push(s);
       added++;
     }
     if (flat.max_id > this.maxId) this.maxId = flat.max_id;
     return added;
   }
 
-  // Parents, children (by start), roots, bounds, the critical path, the failures.
+  // Parents, children (by start), roots, bounds, the critical path, the failures. Only the
+  // spans added since the last call are placed (a live trace grows by small steps): each
+  // goes under its parent, or among the roots until its parent comes (orphans wait by the
+  // parent's id).
   link() {
-    for (const s of this.spans) {
-      s.children = [];
-      s.parent = null;
-      s.crit = false;
+    const fresh = this.fresh || [];
+    this.fresh = [];
+    if (!this.roots) {
+      this.roots = [];
+      this.orphans = new Map();
+      this.failures = [];
+      this.processes = [];
+      this.t0 = Infinity;
+      this.t1 = -Infinity;
     }
-    this.roots = [];
-    for (const s of this.spans) {
+    const touched = new Set();
+    const byStart = (a, b) => a.start - b.start || a.id - b.id;
+    const attach = (s) => {
       const p = s.psid ? this.bySid.get(s.psid) : null;
       if (p && p !== s) {
         s.parent = p;
         p.children.push(s);
+        touched.add(p);
       } else {
         this.roots.push(s);
+        touched.add(null);
+        if (s.psid) {
+          if (!this.orphans.has(s.psid)) this.orphans.set(s.psid, []);
+          this.orphans.get(s.psid).push(s);
+        }
+      }
+    };
+    for (const s of fresh) attach(s);
+    // orphans whose parent came: out of the roots, under it
+    let moved = false;
+    for (const s of fresh) {
+      const waiting = this.orphans.get(s.sid);
+      if (!waiting) continue;
+      this.orphans.delete(s.sid);
+      for (const o of waiting) {
+        o.parent = s;
+        s.children.push(o);
+        touched.add(s);
+      }
+      moved = true;
+    }
+    if (moved) this.roots = this.roots.filter((r) => !r.parent);
+    for (const p of touched) {
+      const list = p ? p.children : this.roots;
+      // appended in time order most of the time: sort only when needed
+      for (let i = 1; i < list.length; i++) {
+        if (byStart(list[i - 1], list[i]) > 0) {
+          list.sort(byStart);
+          break;
+        }
       }
     }
-    const byStart = (a, b) => a.start - b.start || a.id - b.id;
-    for (const s of this.spans) if (s.children.length > 1) s.children.sort(byStart);
-    this.roots.sort(byStart);
-    let t0 = Infinity, t1 = -Infinity;
-    for (const s of this.spans) {
-      if (s.start < t0) t0 = s.start;
-      if (s.end > t1) t1 = s.end;
+    for (const s of fresh) {
+      if (s.start < this.t0) this.t0 = s.start;
+      if (s.end > this.t1) this.t1 = s.end;
     }
-    this.t0 = t0;
-    this.t1 = t1 > t0 ? t1 : t0 + 1;
-    this.markCritical();
-    this.failures = this.spans.filter((s) => s.failed).sort(byStart);
+    if (this.t1 <= this.t0) this.t1 = this.t0 + 1;
+    const newFailures = fresh.filter((s) => s.failed);
+    if (newFailures.length) this.failures = this.failures.concat(newFailures).sort(byStart);
+    // a span whose pid differs from its parent's is a process too (the parent may be late)
     this.processes = this.spans.filter((s) => s.exit !== null || s.sig !== null ||
       (s.pid !== null && (!s.parent || s.parent.pid !== s.pid)));
+    this.version = (this.version || 0) + 1;
+    this.markCritical();
   }
 
   // The critical path: from the longest root, the child that ends last, then, before its
   // start, the child that ended last before that, and so on, recursively.
   markCritical() {
+    if (this.critSet) for (const s of this.critSet) s.crit = false;
+    this.critSet = [];
     if (!this.roots.length) return;
     let root = this.roots[0];
     for (const r of this.roots) if (r.end - r.start > root.end - root.start) root = r;
@@ -95,6 +137,7 @@ export class Trace {
     while (stack.length && guard++ < 1e6) {
       const [s, limit] = stack.pop();
       s.crit = true;
+      this.critSet.push(s);
       const kids = s.children.slice().sort((a, b) => b.end - a.end);
       let t = Math.min(s.end, limit);
       for (const c of kids) {
@@ -186,6 +229,7 @@ export class Waterfall {
     this.collapsed = new Set(); // span ids whose children are hidden
     this.openGroups = new Set(); // group keys shown member by member
     this.rows = [];
+    this.groupCache = new Map();
     this.sel = -1;
     this.selSpan = null;
     this.matches = null;
@@ -232,30 +276,45 @@ export class Waterfall {
     this.schedule(true);
   }
 
-  emit(children, depth, parentSid, rows, visit) {
+  // The repeated names among children, and each group's statistics: kept per parent until
+  // its children change (a live trace re-emits often, its big groups rarely change shape).
+  groupsOf(children, parentSid) {
+    if (children.length < GROUP_MIN) return null;
+    const cached = this.groupCache.get(parentSid);
+    if (cached && cached.n === children.length && cached.children === children) return cached.groups;
+    const count = new Map();
+    for (const c of children) count.set(c.name, (count.get(c.name) || 0) + 1);
     let groups = null;
-    if (children.length >= GROUP_MIN) {
-      const count = new Map();
-      for (const c of children) count.set(c.name, (count.get(c.name) || 0) + 1);
-      for (const [name, n] of count) {
-        if (n >= GROUP_MIN) {
-          if (!groups) groups = new Map();
-          groups.set(name, []);
-        }
+    for (const [name, n] of count) {
+      if (n >= GROUP_MIN) {
+        if (!groups) groups = new Map();
+        groups.set(name, {members: [], st: null});
       }
-      if (groups) for (const c of children) if (groups.has(c.name)) groups.get(c.name).push(c);
     }
+    if (groups) for (const c of children) if (groups.has(c.name)) groups.get(c.name).members.push(c);
+    this.groupCache.set(parentSid, {n: children.length, children, groups});
+    return groups;
+  }
+
+  emit(children, depth, parentSid, rows, visit) {
+    const groups = this.groupsOf(children, parentSid);
     for (const c of children) {
       const g = groups && groups.get(c.name);
       if (!g) {
         visit(c, depth);
         continue;
       }
-      if (g[0] !== c) continue;
+      if (g.members[0] !== c) continue;
       const key = this.groupKey(parentSid, c.name);
       const open = this.openGroups.has(key);
-      rows.push({kind: 'group', key, name: c.name, members: g, depth, open, st: groupStats(g)});
-      if (open) for (const m of g) visit(m, depth + 1);
+      if (!g.st) {
+        g.st = groupStats(g.members);
+      } else if (g.version !== this.trace.version) {
+        g.st.crit = g.members.some((m) => m.crit); // the path may have moved
+      }
+      g.version = this.trace.version;
+      rows.push({kind: 'group', key, name: c.name, members: g.members, depth, open, st: g.st});
+      if (open) for (const m of g.members) visit(m, depth + 1);
     }
   }
 

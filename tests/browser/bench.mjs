@@ -6,14 +6,15 @@
 //   scroll_fps       frames drawn per second while it scrolls (every animation frame)
 //   draw_ms_p95      the 95th percentile of one frame's drawing (JS), for the scroll
 //   home_ms          the home view of a store of 1,000 runs: navigation start to the
-//                    rows on screen (fetch + render)
+//                    first screenful of rows (page, fetch of all 1,000, render); home_all_ms
+//                    to all rows in the page
 //   live_p50_ms, live_p95_ms, live_max_ms   receipt to screen: spans posted at 10,000
 //                    a second (1,000 every 100 ms) into the trace open in the page; for
 //                    the marker span of each post, its send time to the animation frame
 //                    that drew it
 // Prints "result NAME=VALUE" lines. Usage: node bench.mjs (env as the tests: OTELP_BUILD_DIR
 // or OTEL_PRELOAD_BIN).
-import {Dash, browser, newPage, hex, otlpSpan, tracesRequest} from './lib.mjs';
+import {Dash, browser, newPage, hex, otlpSpan, tracesRequest, pbSpan, pbTracesRequest} from './lib.mjs';
 
 const BIG = Number(process.env.BENCH_WEB_SPANS || 20000);
 const RUNS = Number(process.env.BENCH_WEB_RUNS || 1000);
@@ -87,11 +88,14 @@ async function main() {
     for (let i = 0; i < 3; i++) {
       await page.goto('about:blank');
       await page.goto(dash.url + '/');
+      await page.waitForFunction((n) => document.querySelectorAll('tr.run').length >= n, Math.min(30, RUNS));
+      const first = await page.evaluate(() => performance.now());
       await page.waitForFunction((n) => document.querySelectorAll('tr.run').length >= n, Math.min(RUNS, 1000));
-      homes.push(await page.evaluate(() => performance.now()));
+      homes.push([first, await page.evaluate(() => performance.now())]);
     }
-    homes.sort((a, c) => a - c);
-    result('home_ms', homes[1], `(${RUNS + 1} runs, median of 3 loads)`);
+    homes.sort((a, c) => a[0] - c[0]);
+    result('home_ms', homes[1][0], `(${RUNS + 1} runs: navigation to the first screenful, median of 3 loads)`);
+    result('home_all_ms', homes[1][1], '(all rows in the page)');
 
     // ---- a 20,000-span trace: click to drawn -----------------------------------------
     const clicks = [];
@@ -162,32 +166,55 @@ async function main() {
     await page.waitForSelector('main[data-ready="1"]');
     await page.waitForFunction(() => window.otelpDash.live.status === 'live');
     await page.evaluate(() => {
-      window.__lat = [];
+      window.__drawn = {};
       window.otelpDash.onSpansAdded = (added) => {
         const marks = added.filter((s) => s.name.startsWith('mark-'));
-        if (marks.length) requestAnimationFrame(() => { const t = Date.now(); for (const m of marks) window.__lat.push(t - Number(m.name.slice(5))); });
+        if (marks.length) requestAnimationFrame(() => { const t = Date.now(); for (const m of marks) window.__drawn[m.name] = t; });
       };
     });
-    let sid = 2, sent = 0;
-    const tEnd = Date.now() + LIVE_S * 1000;
-    while (Date.now() < tEnd) {
-      const tick = Date.now();
-      const s = BigInt(tick) * 1000000n;
-      const batch = [otlpSpan({trace: lt, span: hex(sid++, 8), parent: rootSid, name: `mark-${tick}`, start: s, end: s + 1000000n})];
-      for (let k = 1; k < 1000; k++) batch.push(otlpSpan({trace: lt, span: hex(sid++, 8), parent: rootSid, name: 'job', start: s, end: s + 3000000n, attrs: {'process.pid': sid}}));
-      await postAll(dash, batch, {'service.name': 'live'}, 1000);
-      sent += batch.length;
-      const wait = 100 - (Date.now() - tick);
+    // the requests are encoded before the clock starts (protobuf, as the shim sends), then
+    // one is posted every 100 ms whether the last was answered or not (at most 8 in
+    // flight): the offered load is 10,000 spans/s, and a slow store shows as latency
+    const batches = [];
+    let sid = 2;
+    const base = BigInt(Date.now()) * 1000000n;
+    for (let k = 0; k < LIVE_S * 10; k++) {
+      const s = base + BigInt(k) * 100000000n;
+      const batch = [pbSpan({trace: lt, span: hex(sid++, 8), parent: rootSid, name: `mark-${k}`, start: s, end: s + 1000000n})];
+      for (let j = 1; j < 1000; j++) batch.push(pbSpan({trace: lt, span: hex(sid++, 8), parent: rootSid, name: 'job', start: s, end: s + 3000000n, attrs: {'process.pid': sid}}));
+      batches.push(pbTracesRequest(batch, {'service.name': 'live'}));
+    }
+    let sent = 0, stored = 0;
+    const sentAt = [], storedAt = [];
+    const inflight = new Set();
+    const tStart = Date.now();
+    for (let k = 0; k < batches.length; k++) {
+      while (inflight.size >= 8) await Promise.race(inflight);
+      sentAt[k] = Date.now();
+      const p = dash.post('/v1/traces', batches[k], {'content-type': 'application/x-protobuf'}).then((r) => {
+        if (r.status === 200) stored += 1000;
+        storedAt[k] = Date.now();
+        inflight.delete(p);
+      });
+      inflight.add(p);
+      sent += 1000;
+      const wait = tStart + (k + 1) * 100 - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
+    await Promise.all(inflight);
+    const ingestS = (Date.now() - tStart) / 1000;
     await page.waitForTimeout(1500);
-    const lat = (await page.evaluate(() => window.__lat)).sort((a, c) => a - c);
-    const rate = sent / LIVE_S;
+    const drawn = await page.evaluate(() => window.__drawn);
+    const lat = Object.entries(drawn).map(([name, t]) => t - sentAt[Number(name.slice(5))]).sort((a, c) => a - c);
+    // the share of it spent before the store answered the post
+    const inStore = sentAt.map((t, k) => storedAt[k] - t).sort((a, c) => a - c);
+    const rate = stored / ingestS;
     const pick = (q) => lat[Math.min(lat.length - 1, Math.floor(lat.length * q))];
-    result('live_rate_spans_per_s', rate, `(${sent} spans in ${LIVE_S} s, ${lat.length} markers seen of ${Math.ceil(sent / 1000)})`);
+    result('live_rate_spans_per_s', rate, `(${stored} spans stored in ${ingestS.toFixed(1)} s, offered 10,000/s; ${lat.length} markers drawn of ${batches.length})`);
     result('live_p50_ms', pick(0.5));
     result('live_p95_ms', pick(0.95));
     result('live_max_ms', lat[lat.length - 1]);
+    result('live_post_p50_ms', inStore[Math.floor(inStore.length / 2)], '(of which: the post answered, i.e. stored)');
   } finally {
     await b.close();
     await dash.stop();

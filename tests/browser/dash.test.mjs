@@ -181,6 +181,18 @@ test('from a span to its logs and back', async () => {
   await page.click('#logs tbody tr a.to-span');
   await page.waitForSelector('main[data-ready="1"]');
   await page.waitForFunction(() => /^ls, pid/.test(document.querySelector('#wf-status').textContent));
+  // all logs: severity and body filters, and records arriving live
+  await page.goto(dash.url + '/#/logs');
+  await page.selectOption('#logs-sev', 'ERROR');
+  await page.fill('#logs-body', 'dir-for-live-logs');
+  await page.press('#logs-body', 'Enter');
+  await page.waitForFunction(() => document.querySelector('#logs-count').textContent === '0 records');
+  assert.equal(dash.run(['sh', '-c', 'ls /nonexistent-dir-for-live-logs; ls /another-dir-for-live-logs; exit 0']).status, 0);
+  await page.waitForFunction(() => document.querySelectorAll('#logs tbody tr').length === 2, null, {timeout: 10000});
+  assert.match(await page.textContent('#logs tbody'), /another-dir-for-live-logs[\s\S]*nonexistent-dir-for-live-logs/);
+  await page.fill('#logs-where', 'service.name = "no such service"');
+  await page.press('#logs-where', 'Enter');
+  await page.waitForFunction(() => document.querySelector('#logs-count').textContent === '0 records');
   assert.deepEqual(page.errors, []);
 });
 

@@ -131,3 +131,54 @@ export function kvs(obj) {
 export function tracesRequest(spans, resource = {'service.name': 'test'}) {
   return JSON.stringify({resourceSpans: [{resource: {attributes: kvs(resource)}, scopeSpans: [{scope: {name: 'test'}, spans}]}]});
 }
+
+// OTLP protobuf (what the shim sends): a minimal writer for ExportTraceServiceRequest.
+function varint(n) {
+  const out = [];
+  let v = BigInt(n);
+  do {
+    let b = Number(v & 0x7fn);
+    v >>= 7n;
+    if (v) b |= 0x80;
+    out.push(b);
+  } while (v);
+  return Buffer.from(out);
+}
+
+function fld(num, wt, payload) {
+  const key = varint((num << 3) | wt);
+  if (wt === 0) return Buffer.concat([key, varint(payload)]);
+  if (wt === 1) {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(BigInt(payload));
+    return Buffer.concat([key, b]);
+  }
+  const p = Buffer.isBuffer(payload) ? payload : Buffer.from(String(payload));
+  return Buffer.concat([key, varint(p.length), p]);
+}
+
+function pbValue(v) {
+  if (typeof v === 'number' && Number.isInteger(v)) return fld(3, 0, BigInt.asUintN(64, BigInt(v)));
+  return fld(1, 2, String(v));
+}
+
+function pbKv(k, v) {
+  return Buffer.concat([fld(1, 2, k), fld(2, 2, pbValue(v))]);
+}
+
+// s as otlpSpan's argument (hex ids, BigInt times).
+export function pbSpan(s) {
+  const parts = [fld(1, 2, Buffer.from(s.trace, 'hex')), fld(2, 2, Buffer.from(s.span, 'hex'))];
+  if (s.parent) parts.push(fld(4, 2, Buffer.from(s.parent, 'hex')));
+  parts.push(fld(5, 2, s.name), fld(6, 0, 1), fld(7, 1, s.start), fld(8, 1, s.end));
+  for (const [k, v] of Object.entries(s.attrs || {})) parts.push(fld(9, 2, pbKv(k, v)));
+  if (s.status) parts.push(fld(15, 2, fld(3, 0, s.status)));
+  return Buffer.concat(parts);
+}
+
+export function pbTracesRequest(spans, resource = {'service.name': 'test'}) {
+  const res = Buffer.concat(Object.entries(resource).map(([k, v]) => fld(1, 2, pbKv(k, v))));
+  const scope = fld(1, 2, fld(1, 2, 'test'));
+  const ss = Buffer.concat([scope, ...spans.map((s) => fld(2, 2, s))]);
+  return fld(1, 2, Buffer.concat([fld(1, 2, res), fld(2, 2, ss)]));
+}
