@@ -486,6 +486,8 @@ OTELP_FIRST int config_load(struct config *c, char *const *all_env) {
 
     c->shutdown_timeout_ms = 2000;
     get_u32(envp, "OTEL_PRELOAD_SHUTDOWN_TIMEOUT", &c->shutdown_timeout_ms, 0);
+    c->spool_max_bytes = 64u << 20; /* SPOOL_DEFAULT_MAX_BYTES */
+    get_u32(envp, "OTEL_PRELOAD_SPOOL_MAX_BYTES", &c->spool_max_bytes, 0);
 
     c->crash_timeout_ms = 500;
     get_u32(envp, "OTEL_PRELOAD_CRASH_TIMEOUT", &c->crash_timeout_ms, 0);

@@ -80,10 +80,11 @@ struct config {
     uint32_t span_link_count;       /* OTEL_SPAN_LINK_COUNT_LIMIT */
     bool handoff;                   /* OTEL_PRELOAD_HANDOFF: children hand exports to parents */
     uint32_t shutdown_timeout_ms;   /* OTEL_PRELOAD_SHUTDOWN_TIMEOUT: the flush budget at exit */
-    bool log_span_events;           /* OTEL_PRELOAD_LOGS_SPAN_EVENTS: records also as span events */
-    uint32_t crash_timeout_ms;      /* OTEL_PRELOAD_CRASH_TIMEOUT: capture and flush of a crash */
-    bool crash_span_events;         /* OTEL_PRELOAD_CRASH_SPAN_EVENTS: exception events on spans */
-    unsigned log_streams;           /* OTEL_PRELOAD_LOGS_STREAMS: bit set of 1 << fd (1, 2) */
+    uint32_t spool_max_bytes;  /* OTEL_PRELOAD_SPOOL_MAX_BYTES: 0 never spools (docs/SPOOL.md) */
+    bool log_span_events;      /* OTEL_PRELOAD_LOGS_SPAN_EVENTS: records also as span events */
+    uint32_t crash_timeout_ms; /* OTEL_PRELOAD_CRASH_TIMEOUT: capture and flush of a crash */
+    bool crash_span_events;    /* OTEL_PRELOAD_CRASH_SPAN_EVENTS: exception events on spans */
+    unsigned log_streams;      /* OTEL_PRELOAD_LOGS_STREAMS: bit set of 1 << fd (1, 2) */
     /* Metrics (docs/METRICS.md). The enums' values are core/metric.h's. */
     uint32_t metric_interval_ms; /* OTEL_METRIC_EXPORT_INTERVAL */
     uint32_t metric_timeout_ms;  /* OTEL_METRIC_EXPORT_TIMEOUT */

@@ -41,7 +41,7 @@ struct batcher {
     _Atomic uint32_t early_n; /* taken up: they count against the queue's size */
     _Atomic uint64_t last_export_mono;
     _Atomic uint64_t exported, dropped_queue_full, dropped_export_failed, dropped_shutdown,
-        dropped_rejected;
+        dropped_rejected, spooled;
     /* Records taken from the queue by an export that has not returned,
      * counted one by one as they are taken: whoever takes this count (the
      * export when it returns, or the final flush giving up on it) accounts
@@ -180,6 +180,7 @@ void batcher_stats(const struct batcher *b, struct batch_stats *out) {
     out->dropped_export_failed = atomic_load(&m->dropped_export_failed);
     out->dropped_shutdown = atomic_load(&m->dropped_shutdown);
     out->dropped_rejected = atomic_load(&m->dropped_rejected);
+    out->spooled = atomic_load(&m->spooled);
 }
 
 size_t batcher_queued(const struct batcher *b) {
@@ -213,6 +214,10 @@ void processor_set_periodic(uint64_t (*next)(void), void (*run)(void)) {
 }
 
 int processor_spawn_thread(void *(*fn)(void *), size_t stack_size) {
+    return processor_spawn_thread_with(fn, NULL, stack_size);
+}
+
+int processor_spawn_thread_with(void *(*fn)(void *), void *arg, size_t stack_size) {
     sigset_t all, old;
     sigfillset(&all);
     /* sigprocmask is per thread on Linux (and in glibc before 2.32, libc has
@@ -223,7 +228,7 @@ int processor_spawn_thread(void *(*fn)(void *), size_t stack_size) {
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     if (pthread_attr_setstacksize) pthread_attr_setstacksize(&attr, stack_size);
     pthread_t t;
-    int rc = processor_thread_create(&t, &attr, fn, NULL);
+    int rc = processor_thread_create(&t, &attr, fn, arg);
     pthread_attr_destroy(&attr);
     sigprocmask(SIG_SETMASK, &old, NULL);
     return rc;
@@ -293,7 +298,9 @@ size_t batcher_export_batch(struct batcher *b, uint64_t now, uint64_t deadline) 
     int rc = b->sink.export(b->sink.ctx, b->items, n, deadline);
     uint64_t mine = atomic_exchange(&b->in_flight, 0);
     if (mine) {
-        if (rc < 0) {
+        if (rc == BATCH_SPOOLED) {
+            atomic_fetch_add(&b->spooled, mine);
+        } else if (rc < 0) {
             atomic_fetch_add(&b->dropped_export_failed, mine);
         } else { /* rc: how many the collector rejected (partial_success) */
             uint64_t rejected = (uint64_t)rc < mine ? (uint64_t)rc : mine;
@@ -442,5 +449,6 @@ void processor_after_fork_child(void) {
         atomic_store(&b->dropped_shutdown, 0);
         atomic_store(&b->in_flight, 0);
         atomic_store(&b->dropped_rejected, 0);
+        atomic_store(&b->spooled, 0);
     }
 }

@@ -12,6 +12,7 @@
 #ifndef OTELP_CORE_PROCESSOR_H
 #define OTELP_CORE_PROCESSOR_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -22,8 +23,12 @@
  * deadline on the monotonic clock; it returns >= 0 when the batch was
  * delivered: the number of records the collector rejected (OTLP
  * partial_success, counted as dropped_rejected; the rest as exported), or
- * negative when the whole batch was lost (counted as dropped_export_failed).
+ * negative when the whole batch was lost (counted as dropped_export_failed),
+ * or BATCH_SPOOLED when it could not be delivered now and is kept in the
+ * spool, to be delivered later (counted as spooled).
  * The processor frees the records afterwards with free_record. */
+#define BATCH_SPOOLED (-EINPROGRESS)
+
 struct batch_sink {
     int (*export)(void *ctx, void *const *records, size_t n, uint64_t deadline_mono_ns);
     void (*free_record)(void *record);
@@ -36,6 +41,7 @@ struct batch_sink {
 struct batch_stats {
     uint64_t exported, dropped_queue_full, dropped_export_failed, dropped_shutdown,
         dropped_rejected;
+    uint64_t spooled; /* kept on disk, delivered later (exporters/outbox.h) */
 };
 
 struct batcher;
@@ -82,6 +88,8 @@ bool processor_exiting(void);
  * program's signals never land on it), through processor_thread_create.
  * Returns 0 or an error number. */
 int processor_spawn_thread(void *(*fn)(void *), size_t stack_size);
+/* The same, fn getting arg. */
+int processor_spawn_thread_with(void *(*fn)(void *), void *arg, size_t stack_size);
 /* Whether the calling thread is the export worker. */
 bool processor_on_worker(void);
 /* UINT64_MAX, or once shutdown began, the end of the flush budget

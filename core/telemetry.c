@@ -20,6 +20,7 @@
 #include "core/stream.h"
 #include "exporters/exporter.h"
 #include "exporters/handoff.h"
+#include "exporters/outbox.h"
 
 struct telemetry telemetry;
 
@@ -199,7 +200,9 @@ static int export_all(struct exporter *const *exporters, int n_exporters, void *
         uint64_t t0 = dur ? clock_mono_ns() : 0;
         int r = exporters[i]->ops->export(exporters[i], records, n, NULL, deadline);
         if (dur) telemetry_export_duration(dur, exporters[i], i, t0, r);
-        if (r < 0)
+        if (r == BATCH_SPOOLED) {
+            if (rc == 0) rc = r; /* a loss elsewhere counts first */
+        } else if (r < 0)
             rc = r;
         else if (r > rejected)
             rejected = r;
@@ -329,6 +332,7 @@ OTELP_FIRST int telemetry_init(char *const *envp, const char *exe_name) {
         if (e) span_exporters[n_span_exporters++] = e;
     }
     handoff_init(&t->cfg);
+    outbox_init(envp, t->cfg.spool_max_bytes);
     if (n_span_exporters) {
         span_set_slot_cache(t->cfg.bsp.max_queue_size);
         struct batch_sink sink = {export_spans, free_span, NULL};
@@ -530,15 +534,24 @@ static void report_batcher(const char *what, const struct batcher *b) {
     struct batch_stats st;
     batcher_stats(b, &st);
     diag_info("%s[%d]: %s: exported %llu, dropped %llu (queue full), %llu (export failed), "
-              "%llu (rejected), %llu (shutdown)",
+              "%llu (rejected), %llu (shutdown), spooled %llu",
               telemetry.exe_name ? telemetry.exe_name : "", (int)getpid(), what,
               (unsigned long long)st.exported, (unsigned long long)st.dropped_queue_full,
               (unsigned long long)st.dropped_export_failed, (unsigned long long)st.dropped_rejected,
-              (unsigned long long)st.dropped_shutdown);
+              (unsigned long long)st.dropped_shutdown, (unsigned long long)st.spooled);
 }
 
 static void report_loss(void) {
     if (diag_get_level() < DIAG_INFO) return;
+    struct outbox_stats o;
+    outbox_get_stats(&o);
+    if (o.spooled_batches || o.evicted_batches || o.refused_batches || o.drained_batches)
+        diag_info("spool: wrote %llu batches (%llu records), evicted %llu batches (%llu records), "
+                  "refused %llu batches (%llu records), delivered %llu batches (%llu records)",
+                  (unsigned long long)o.spooled_batches, (unsigned long long)o.spooled_records,
+                  (unsigned long long)o.evicted_batches, (unsigned long long)o.evicted_records,
+                  (unsigned long long)o.refused_batches, (unsigned long long)o.refused_records,
+                  (unsigned long long)o.drained_batches, (unsigned long long)o.drained_records);
     if (telemetry.spans) report_batcher("spans", telemetry.spans);
     if (once_ready(&logs_state) && telemetry.logs) {
         report_batcher("logs", telemetry.logs);
@@ -578,6 +591,7 @@ void telemetry_after_fork_child(void) {
     reader_after_fork_child();
     processor_after_fork_child();
     relay_after_fork_child();
+    outbox_after_fork_child();
     for (int i = 0; i < n_span_exporters; i++)
         span_exporters[i]->ops->after_fork(span_exporters[i]);
     for (int i = 0; i < n_log_exporters; i++)

@@ -4,6 +4,7 @@
 #include "core/diag.h"
 
 bool exporter_in_signal;
+_Atomic bool exporter_at_exec;
 
 struct exporter *exporter_new(enum exporter_kind kind, enum signal_kind sig,
                               const struct config *cfg) {

@@ -8,6 +8,7 @@
 #ifndef OTELP_EXPORTERS_EXPORTER_H
 #define OTELP_EXPORTERS_EXPORTER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -65,5 +66,8 @@ char *otlp_http_header_block(const char *spec);
 
 /* Set while a dying process flushes from a signal handler. */
 extern bool exporter_in_signal;
+/* Set while the image about to be replaced by exec flushes: network
+ * exporters hand off or spool (outbox.h), they never wait on the network. */
+extern _Atomic bool exporter_at_exec;
 
 #endif

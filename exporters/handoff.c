@@ -29,6 +29,7 @@
 #include "exporters/exporter.h"
 #include "exporters/http.h"
 #include "exporters/otlp_proto.h"
+#include "exporters/outbox.h"
 #include "core/resource.h"
 #include "core/telemetry.h"
 
@@ -191,7 +192,7 @@ static uint16_t pending_host[SIGNAL_COUNT];
 static struct buf incoming; /* a message that gets them on arrival */
 static uint64_t first_pending_ns;
 static struct http_client clients[SIGNAL_COUNT] OTELP_COLD;
-static uint64_t relayed, relay_lost;
+static uint64_t relayed, relay_lost, relay_spooled;
 
 /* Whether listen_fd is still our socket: a program may close descriptors it
  * does not know (daemons close them all) and reuse the number. */
@@ -268,6 +269,36 @@ static bool add_host_to_pending(int s) {
     return true;
 }
 
+struct drain_ctx {
+    int s;
+    bool may_resolve;
+};
+
+/* Sends a spooled batch (outbox_send_fn) through the relay's client. */
+static int relay_drain_send(void *ctx, const struct spool_header *h, const uint8_t *body,
+                            uint64_t deadline) {
+    struct drain_ctx *d = ctx;
+    if (strcmp(h->content_encoding, "identity") != 0) return -ENOTSUP;
+    struct http_response resp;
+    memset(&resp, 0, sizeof resp);
+    int rc = http_post(&clients[d->s], "application/x-protobuf", headers[d->s], body,
+                       (size_t)h->length, deadline, d->may_resolve, &resp);
+    return rc == 0 && resp.status >= 200 && resp.status < 300 ? 0 : -EIO;
+}
+
+/* After a successful forward on the relay's thread: what the spool holds
+ * for the endpoint (at most every second). */
+static void relay_drain(enum signal_kind s, uint64_t deadline, bool may_resolve) {
+    static uint64_t last_ns;
+    uint64_t now = clock_mono_ns();
+    if (atomic_load(&relay_state) != RELAY_ACTIVE || (last_ns && now - last_ns < 1000000000u))
+        return;
+    last_ns = now;
+    if (!outbox_maybe_pending()) return;
+    struct drain_ctx d = {s, may_resolve};
+    (void)outbox_drain(s, endpoints[s], OTLP_HTTP_PROTOBUF, relay_drain_send, &d, 64, deadline);
+}
+
 /* Forwards what children handed over. upward (the last flush, at exit or
  * exec): first offered to our own parent's relay, as one message, so that
  * in a tree of short-lived relays (make, its compiler drivers, their
@@ -286,13 +317,26 @@ static void flush_pending(uint64_t deadline, bool may_resolve, bool upward) {
             continue;
         }
         (void)add_host_to_pending(s); /* without them (out of memory) rather than not at all */
-        struct http_response resp;
-        int rc = http_post(&clients[s], "application/x-protobuf", headers[s], b->data, b->len,
-                           deadline, may_resolve, &resp);
-        if (rc == 0 && resp.status >= 200 && resp.status < 300)
-            relayed += pending_records[s];
-        else
-            relay_lost += pending_records[s];
+        struct outbox_batch ob = {
+            (enum signal_kind)s,       endpoints[s], OTLP_HTTP_PROTOBUF, false, b->data, b->len,
+            (size_t)pending_records[s]};
+        /* At exec: the spool, never the network. */
+        if (atomic_load(&exporter_at_exec) && outbox_enabled() && outbox_put(&ob) == 0) {
+            relay_spooled += pending_records[s];
+        } else {
+            struct http_response resp;
+            int rc = http_post(&clients[s], "application/x-protobuf", headers[s], b->data, b->len,
+                               deadline, may_resolve, &resp);
+            if (rc == 0 && resp.status >= 200 && resp.status < 300) {
+                relayed += pending_records[s];
+                if (!upward) relay_drain((enum signal_kind)s, deadline, may_resolve);
+            } else if ((rc < 0 || resp.status == 429 || resp.status >= 500) && outbox_enabled() &&
+                       outbox_put(&ob) == 0) {
+                relay_spooled += pending_records[s];
+            } else {
+                relay_lost += pending_records[s];
+            }
+        }
         buf_reset(b);
         pending_records[s] = 0;
         pending_host[s] = 0;
@@ -401,9 +445,10 @@ static void *relay_main(void *arg) {
             flush_pending(now + (uint64_t)budget_ms * 1000000u * 5, true, false);
     }
     finish(clock_mono_ns() + (uint64_t)budget_ms * 1000000u, true);
-    if (relayed || relay_lost)
-        diag_info("relay: forwarded %llu records of child processes, lost %llu",
-                  (unsigned long long)relayed, (unsigned long long)relay_lost);
+    if (relayed || relay_lost || relay_spooled)
+        diag_info("relay: forwarded %llu records of child processes, spooled %llu, lost %llu",
+                  (unsigned long long)relayed, (unsigned long long)relay_spooled,
+                  (unsigned long long)relay_lost);
     atomic_store(&relay_done, 1);
     syscall(SYS_futex, &relay_done, FUTEX_WAKE_PRIVATE, 1 << 30, NULL, NULL, 0);
     return NULL;
@@ -525,7 +570,7 @@ void relay_after_fork_child(void) {
     atomic_store(&relay_state, RELAY_NONE);
     atomic_flag_clear(&draining); /* a parent thread may have held it */
     atomic_store(&relay_done, 0);
-    relayed = relay_lost = 0;
+    relayed = relay_lost = relay_spooled = 0;
     born_ns = 0; /* set when it first starts a child: no clock call in an atfork handler */
 }
 

@@ -19,6 +19,7 @@
 #include "core/fds.h"
 #include "core/ids.h"
 #include "core/text.h"
+#include "exporters/resolve.h"
 #include "exporters/retry.h"
 
 /* Parses url into out; on failure *why names what is wrong, in words that
@@ -121,7 +122,7 @@ static void add_addr(struct http_client *c, const void *sa, socklen_t len) {
     c->addr_lens[c->naddrs++] = len;
 }
 
-static int resolve(struct http_client *c, bool may_resolve) {
+static int resolve(struct http_client *c, bool may_resolve, uint64_t deadline) {
     if (c->naddrs) return 0;
     struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = htons(c->url.port)};
     struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = htons(c->url.port)};
@@ -141,15 +142,14 @@ static int resolve(struct http_client *c, bool may_resolve) {
         return 0;
     }
     if (!may_resolve) return -EAGAIN;
-    /* No AI_ADDRCONFIG: it hides IPv4 answers on hosts with only loopback. */
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-    char port[8];
-    snprintf(port, sizeof port, "%u", c->url.port);
-    if (getaddrinfo(c->url.host, port, &hints, &res) != 0 || !res) return -ENONET;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
-        add_addr(c, ai->ai_addr, ai->ai_addrlen);
-    freeaddrinfo(res);
-    return c->naddrs ? 0 : -ENONET;
+    /* Bounded by the deadline (resolve.h): a resolver that never answers
+     * holds no export past it. */
+    struct sockaddr_storage found[HTTP_MAX_ADDRS];
+    socklen_t lens[HTTP_MAX_ADDRS];
+    int n = resolve_deadline(c->url.host, c->url.port, found, lens, HTTP_MAX_ADDRS, deadline);
+    for (int i = 0; i < n; i++)
+        add_addr(c, &found[i], lens[i]);
+    return n < 0 ? n : c->naddrs ? 0 : -ENONET;
 }
 
 /* Waits for events on fd until the deadline. Returns 0, or -ETIMEDOUT. */
@@ -191,7 +191,7 @@ static int connect_one(const struct sockaddr_storage *sa, socklen_t len, uint64_
 
 static int ensure_connected(struct http_client *c, uint64_t deadline, bool may_resolve) {
     if (fd_get(&c->fd) >= 0) return 0;
-    int rc = resolve(c, may_resolve);
+    int rc = resolve(c, may_resolve, deadline);
     if (rc < 0) return rc;
     for (int i = 0; i < c->naddrs; i++) {
         rc = connect_one(&c->addrs[i], c->addr_lens[i], deadline);

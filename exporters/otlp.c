@@ -10,12 +10,20 @@
  *   - a delivered response's partial_success is decoded and its rejected
  *     count returned (never retried);
  *   - at exit without a worker thread, the encoded batch is first offered
- *     to exporter_handoff().
+ *     to exporter_handoff();
+ *   - what cannot be delivered now goes to the spool (outbox.h): at exec
+ *     at once (an exec never waits on the network); at exit when the
+ *     collector cannot be reached at all (refused, no route, no network,
+ *     no resolver); at any time when retries ran out of time. After a
+ *     success, what the spool holds for the endpoint is sent: by the
+ *     worker (at most every DRAIN_EVERY_NS), or once at exit when the
+ *     directory is not empty, within the flush budget.
  * Header values (often tokens) never appear in diagnostics; a warning says
  * when credentials-looking headers would go over plaintext.
  * Depends on encoder.h, transport.h, retry.h, gzip.h, otlp_response.h,
  * core/processor.h (worker state, shutdown deadline). */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -35,6 +43,7 @@
 #include "exporters/gzip.h"
 #include "exporters/http.h"
 #include "exporters/otlp_response.h"
+#include "exporters/outbox.h"
 #include "exporters/retry.h"
 #include "exporters/transport.h"
 
@@ -49,6 +58,9 @@ struct otlp_exporter {
     struct gzip gz;
     bool gzip, grpc;
     uint32_t timeout_ms;
+    const char *endpoint; /* as configured: the spool's key */
+    uint64_t drained_ns;  /* when the spool was last drained */
+    bool drained_at_exit;
     char where[96];                 /* for diagnostics: the endpoint's scheme and authority */
     uint8_t response[RESPONSE_CAP]; /* last: see otlp_alloc */
 };
@@ -170,6 +182,95 @@ static bool sleep_until(uint64_t t, uint64_t deadline) {
     }
 }
 
+#define DRAIN_EVERY_NS 1000000000ull /* the worker looks at the spool at most this often */
+#define DRAIN_BATCHES 64             /* batches sent from the spool per look */
+#define DRAIN_BATCHES_AT_EXIT 16
+
+/* Whether err says the collector cannot be reached at all now (not: it
+ * answered badly): at exit or exec, such a batch is spooled at once. */
+static bool unreachable(int err) {
+    switch (-err) {
+    case ECONNREFUSED:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+    case ENETDOWN:
+    case EADDRNOTAVAIL:
+    case ENONET: /* the name did not resolve */
+    case EAGAIN: /* the name needs a resolver, and none may run here */
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* The request as the spool keeps it: gRPC's message frame left out. */
+static int spool_request(struct otlp_exporter *x, const struct transport_request *req, size_t off,
+                         size_t n) {
+    struct outbox_batch b = {
+        x->base.signal, x->endpoint, x->protocol, req->gzip, req->body + off, req->len - off, n};
+    return outbox_put(&b);
+}
+
+static enum retry_verdict verdict(int rc, const struct transport_result *res) {
+    return rc < 0                  ? retry_errno(rc)
+           : res->grpc_status >= 0 ? retry_grpc_status(res->grpc_status, res->retry_info)
+                                   : retry_http_status(res->http_status);
+}
+
+/* Sends a spooled batch (outbox_send_fn) through our transport, once. */
+static int drain_send(void *ctx, const struct spool_header *h, const uint8_t *body,
+                      uint64_t deadline) {
+    struct otlp_exporter *x = ctx;
+    bool gz = !strcmp(h->content_encoding, "gzip");
+    size_t len = (size_t)h->length, off = x->grpc ? 5 : 0;
+    uint8_t *framed = NULL;
+    if (off) {
+        if (len > UINT32_MAX || !(framed = malloc(len + off))) return -ENOMEM;
+        framed[0] = gz ? 1 : 0;
+        framed[1] = (uint8_t)(len >> 24);
+        framed[2] = (uint8_t)(len >> 16);
+        framed[3] = (uint8_t)(len >> 8);
+        framed[4] = (uint8_t)len;
+        memcpy(framed + off, body, len);
+    }
+    struct transport_request req = {framed ? framed : body, len + off, gz, false};
+    struct transport_result res = {.grpc_status = -1,
+                                   .server_delay_ms = -1,
+                                   .body = x->response,
+                                   .body_cap = sizeof x->response};
+    int rc = x->transport->ops->send(x->transport, &req, deadline, &res);
+    free(framed);
+    return verdict(rc, &res) == RETRY_DELIVERED ? 0 : -EIO;
+}
+
+/* After a success: what the spool holds for this endpoint, sent now. By
+ * the worker while the process runs (at most every DRAIN_EVERY_NS), or
+ * once at exit (whichever thread flushes) when the directory is not
+ * empty: a cheap stat in the common case. Never at exec, never from the
+ * program's own threads while it runs, never in a signal handler. */
+static void maybe_drain(struct otlp_exporter *x, uint64_t deadline) {
+    if (!outbox_enabled() || atomic_load(&exporter_at_exec) || exporter_in_signal) return;
+    uint64_t now = clock_mono_ns();
+    size_t max;
+    if (processor_exiting()) {
+        if (x->drained_at_exit) return;
+        x->drained_at_exit = true;
+        max = DRAIN_BATCHES_AT_EXIT;
+    } else if (processor_on_worker()) {
+        if (x->drained_ns && now - x->drained_ns < DRAIN_EVERY_NS) return;
+        max = DRAIN_BATCHES;
+    } else {
+        return;
+    }
+    x->drained_ns = now;
+    if (!outbox_maybe_pending()) return;
+    uint64_t sent =
+        outbox_drain(x->base.signal, x->endpoint, x->protocol, drain_send, x, max, deadline);
+    if (sent && diag_enabled(DIAG_INFO))
+        diag_info("spool: delivered %llu %s spooled earlier to %s", (unsigned long long)sent,
+                  otlp_record_names[x->base.signal], x->where);
+}
+
 static int otlp_export(struct exporter *e, void *const *records, size_t n,
                        const struct attr_list *resource, uint64_t deadline) {
     struct otlp_exporter *x = (struct otlp_exporter *)e;
@@ -216,6 +317,12 @@ static int otlp_export(struct exporter *e, void *const *records, size_t n,
             req.gzip = true;
         }
     }
+    /* An exec never waits on the network: the spool takes the batch. */
+    bool at_exec = atomic_load(&exporter_at_exec);
+    bool hurry = at_exec || processor_exiting();
+    if (at_exec && x->transport->ops->network && outbox_enabled() &&
+        spool_request(x, &req, off, n) == 0)
+        return BATCH_SPOOLED;
     if (off) { /* the gRPC message frame: compressed flag, big-endian length */
         uint8_t *f = (uint8_t *)req.body;
         uint32_t len = (uint32_t)(req.len - off);
@@ -232,10 +339,7 @@ static int otlp_export(struct exporter *e, void *const *records, size_t n,
                                        .body = x->response,
                                        .body_cap = sizeof x->response};
         int rc = x->transport->ops->send(x->transport, &req, deadline, &res);
-        enum retry_verdict v = rc < 0 ? retry_errno(rc)
-                               : res.grpc_status >= 0
-                                   ? retry_grpc_status(res.grpc_status, res.retry_info)
-                                   : retry_http_status(res.http_status);
+        enum retry_verdict v = verdict(rc, &res);
         if (v == RETRY_DELIVERED) {
             int64_t rejected = 0;
             char msg[160];
@@ -252,15 +356,21 @@ static int otlp_export(struct exporter *e, void *const *records, size_t n,
                 diag_warn("%s accepted %zu %s but rejected %lld: %s", x->where, n, what,
                           (long long)rejected, msg[0] ? msg : "(no message)");
             if (rejected > (int64_t)n) rejected = (int64_t)n;
+            if (!in_signal && x->transport->ops->network) maybe_drain(x, deadline);
             return (int)rejected;
         }
         uint64_t now = clock_mono_ns(), wait = 0;
         int64_t server = res.server_delay_ms >= 0 ? res.server_delay_ms * 1000000 : -1;
-        bool again = v == RETRY_RETRYABLE &&
+        /* At exit, a collector that cannot be reached at all is not waited
+         * for: the spool takes the batch now. */
+        bool now_or_never = hurry && rc < 0 && unreachable(rc);
+        bool again = !now_or_never && v == RETRY_RETRYABLE &&
                      retry_next(&retry_default_policy, attempt, server, now, deadline,
                                 in_signal ? now : ids_random_u64(), &wait) &&
                      sleep_until(now + wait, deadline);
         if (!again) {
+            bool spooled = (v == RETRY_RETRYABLE || rc == -EAGAIN) && x->transport->ops->network &&
+                           spool_request(x, &req, off, n) == 0;
             if (report) {
                 char why[200];
                 if (rc < 0)
@@ -273,8 +383,12 @@ static int otlp_export(struct exporter *e, void *const *records, size_t n,
                     snprintf(why, sizeof why, "HTTP %d", res.http_status);
                 diag_warn("export of %zu %s to %s failed after %u %s: %s%s", n, what, x->where,
                           attempt + 1, attempt ? "tries" : "try", why,
-                          v == RETRY_RETRYABLE ? " (retryable, out of time)" : " (not retryable)");
+                          spooled                ? "; spooled, to be sent later"
+                          : now_or_never         ? " (not spooled)"
+                          : v == RETRY_RETRYABLE ? " (retryable, out of time)"
+                                                 : " (not retryable)");
             }
+            if (spooled) return BATCH_SPOOLED;
             return rc < 0 ? rc : -EIO;
         }
         if (!exporter_in_signal && diag_enabled(DIAG_DEBUG))
@@ -336,6 +450,7 @@ static struct otlp_exporter *otlp_alloc(enum signal_kind sig, const struct otlp_
     x->enc = enc;
     x->protocol = cfg->protocol;
     x->timeout_ms = cfg->timeout_ms;
+    x->endpoint = cfg->endpoint;
     return x;
 }
 

@@ -31,6 +31,7 @@
 #include "core/ids.h"
 #include "core/processor.h"
 #include "core/stream.h"
+#include "exporters/exporter.h"
 #include "exporters/handoff.h"
 #include "core/telemetry.h"
 #include "hooks/hooks.h"
@@ -260,11 +261,14 @@ static bool exec_ended_root;
 void process_before_exec(const char *target) {
     exec_ended_root = false;
     stream_flush_thread(); /* a partial stream line becomes a record now */
+    /* Handed off or spooled: no exec waits on the network (otlp.c). */
+    atomic_store(&exporter_at_exec, true);
     relay_shutdown(telemetry.cfg.shutdown_timeout_ms, false); /* its thread dies at exec */
     if (fork_child && !root_referenced) {
         /* The fork span is discarded (see above); send what else is
          * queued, if anything. */
         processor_force_flush(telemetry.cfg.shutdown_timeout_ms);
+        atomic_store(&exporter_at_exec, false);
         return;
     }
     struct span *s = root;
@@ -279,6 +283,7 @@ void process_before_exec(const char *target) {
         exec_ended_root = true;
     }
     processor_force_flush(telemetry.cfg.shutdown_timeout_ms);
+    atomic_store(&exporter_at_exec, false);
 }
 
 void process_exec_failed(int err) {

@@ -95,8 +95,10 @@ int main(int argc, char **argv) {
     snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%u",
              ntohs(sa.sin_port));
     snprintf(queue, sizeof queue, "OTEL_BSP_MAX_QUEUE_SIZE=%ld", n);
-    char *env[] = {"OTEL_TRACES_EXPORTER=otlp", endpoint, "OTEL_EXPORTER_OTLP_TIMEOUT=1", queue,
-                   NULL};
+    /* Nothing spooled: the refused exports are not what is measured. */
+    char *env[] = {"OTEL_TRACES_EXPORTER=otlp",      endpoint,
+                   "OTEL_EXPORTER_OTLP_TIMEOUT=1",   queue,
+                   "OTEL_PRELOAD_SPOOL_MAX_BYTES=0", NULL};
     processor_autostart = false;
     if (telemetry_init(env, "bench_span") < 0 || !telemetry.spans) {
         fprintf(stderr, "bench_span: telemetry_init failed\n");

@@ -1,6 +1,7 @@
 """Shared setup for the integration tests: paths, and the root span of a
 program run under the shim against a fresh test receiver."""
 import os
+import shutil
 import socket
 import sys
 import unittest
@@ -10,6 +11,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from harness import Receiver, run  # noqa: E402,F401
 
 PROGS = os.environ.get("OTELP_PROGS", "")
+
+# Each test file has its own spool under the build tree (CMakeLists.txt):
+# what an earlier run left there is not this run's.
+_SPOOL = os.environ.get("OTEL_PRELOAD_SPOOL_DIR", "")
+if _SPOOL and os.sep + "spool" + os.sep in _SPOOL and PROGS and _SPOOL.startswith(PROGS):
+    shutil.rmtree(_SPOOL, ignore_errors=True)
 EXIT_PATHS = os.path.join(PROGS, "exit_paths")
 SANITIZED = os.environ.get("OTELP_SANITIZE", "none") not in ("", "none")
 

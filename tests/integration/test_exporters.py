@@ -20,10 +20,10 @@ SLACK = 4.0 if SANITIZED else 2.0  # seconds of start-up and exit cost allowed (
 def loss(err):
     """The loss line at OTEL_LOG_LEVEL=info as a dict, or None."""
     m = re.search(rb"spans: exported (\d+), dropped (\d+) \(queue full\), (\d+) \(export failed\), "
-                  rb"(\d+) \(rejected\), (\d+) \(shutdown\)", err)
+                  rb"(\d+) \(rejected\), (\d+) \(shutdown\), spooled (\d+)", err)
     if not m:
         return None
-    keys = ("exported", "queue_full", "export_failed", "rejected", "shutdown")
+    keys = ("exported", "queue_full", "export_failed", "rejected", "shutdown", "spooled")
     return dict(zip(keys, (int(x) for x in m.groups())))
 
 
@@ -153,7 +153,8 @@ class Transports(unittest.TestCase):
         with NodeServer("https", tls=self.certs, client_ca=True) as srv:
             env = {"OTEL_EXPORTER_OTLP_ENDPOINT": srv.endpoint,
                    "OTEL_EXPORTER_OTLP_CERTIFICATE": str(self.certs.ca), "OTEL_LOG_LEVEL": "info"}
-            rc, out, err, _ = run_exit3(env)
+            # Not spooled (a cap of 0), or the next run would send it.
+            rc, out, err, _ = run_exit3(dict(env, OTEL_PRELOAD_SPOOL_MAX_BYTES="0"))
             self.assertEqual((rc, out), (3, b""))
             self.assertEqual(loss(err)["export_failed"], 1, err)
             self.assertEqual(srv.request_count(), 0)
@@ -272,7 +273,8 @@ class Reliability(unittest.TestCase):
 
     def test_retry_after_beyond_the_budget_gives_up_at_once(self):
         with Receiver(status=503, retry_after="30") as rcv:
-            rc, out, err, took = run_exit3(self.env(rcv, OTEL_PRELOAD_SHUTDOWN_TIMEOUT=2000))
+            rc, out, err, took = run_exit3(self.env(rcv, OTEL_PRELOAD_SHUTDOWN_TIMEOUT=2000,
+                                                    OTEL_PRELOAD_SPOOL_MAX_BYTES=0))
             self.assertEqual((rc, out), (3, b""))
             self.assertLess(took, 1 + SLACK)
             self.assertEqual(rcv.request_count(), 1)
@@ -313,13 +315,13 @@ class Reliability(unittest.TestCase):
                                                     OTEL_PRELOAD_SHUTDOWN_TIMEOUT=10000))
             self.assertEqual((rc, out), (3, b""))
             self.assertLess(took, 0.3 + SLACK)
-            self.assertEqual(loss(err)["export_failed"], 1, err)
+            self.assertEqual(loss(err)["spooled"], 1, err)  # retryable, out of time
         with Receiver(status=503) as rcv:
             rc, out, err, took = run_exit3(self.env(rcv, OTEL_EXPORTER_OTLP_TIMEOUT=700,
                                                     OTEL_PRELOAD_SHUTDOWN_TIMEOUT=10000))
             self.assertLess(took, 0.7 + SLACK)
             self.assertGreaterEqual(rcv.request_count(), 3)
-            self.assertEqual(loss(err)["export_failed"], 1, err)
+            self.assertEqual(loss(err)["spooled"], 1, err)
 
     def test_flush_budget_bounds_exit(self):
         down = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{free_port()}"}
@@ -330,7 +332,8 @@ class Reliability(unittest.TestCase):
                 self.assertEqual((rc, out, err), base)
                 self.assertLess(took, 0.5 + SLACK)
                 rc, _, err, _ = run_exit3(dict(env, OTEL_PRELOAD_SHUTDOWN_TIMEOUT="500",
-                                               OTEL_LOG_LEVEL="info"))
+                                               OTEL_LOG_LEVEL="info",
+                                               OTEL_PRELOAD_SPOOL_MAX_BYTES="0"))
                 self.assertEqual(loss(err)["export_failed"], 1, err)
 
 
@@ -381,7 +384,8 @@ class GrpcReliability(unittest.TestCase):
 
     def test_silent_and_reset_and_oversized(self):
         with NodeServer("h2", status_seq="silent") as srv:
-            err, took = self.run_grpc(srv, OTEL_EXPORTER_OTLP_TIMEOUT=400)
+            err, took = self.run_grpc(srv, OTEL_EXPORTER_OTLP_TIMEOUT=400,
+                                      OTEL_PRELOAD_SPOOL_MAX_BYTES=0)
             self.assertLess(took, 0.4 + SLACK)
             self.assertEqual(loss(err)["export_failed"], 1, err)
         with NodeServer("h2", status_seq="reset,0") as srv:

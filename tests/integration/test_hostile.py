@@ -180,9 +180,11 @@ class HostileCollector(unittest.TestCase):
         base = run([EXIT_PATHS, "exit", "3"], preload=False)
         for case in CASES:
             with self.subTest(case=case.__name__), Hostile(case) as h:
+                # No spool (a cap of 0): what fails is counted as failed.
                 env = {"OTEL_EXPORTER_OTLP_ENDPOINT": h.endpoint,
                        "OTEL_PRELOAD_SHUTDOWN_TIMEOUT": "1500",
-                       "OTEL_EXPORTER_OTLP_TIMEOUT": "1500"}
+                       "OTEL_EXPORTER_OTLP_TIMEOUT": "1500",
+                       "OTEL_PRELOAD_SPOOL_MAX_BYTES": "0"}
                 got = run([EXIT_PATHS, "exit", "3"], env=env, timeout=60)
                 self.assertEqual(got, base)
                 rc, out, err = run([EXIT_PATHS, "exit", "3"],

@@ -352,7 +352,8 @@ class Logs(unittest.TestCase):
             env = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"{rcv.endpoint}/v1/traces",
                    "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": f"{silent.endpoint}/v1/logs",
                    "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT": "200", "OTEL_LOG_LEVEL": "info",
-                   "OTEL_PRELOAD_SHUTDOWN_TIMEOUT": "3000"}
+                   "OTEL_PRELOAD_SHUTDOWN_TIMEOUT": "3000",
+                   "OTEL_PRELOAD_SPOOL_MAX_BYTES": "0"}  # lost, not spooled
             rc, out, err = run([LOGGING, "million", n], env=env, timeout=280)
             self.assertEqual(rc, 0)
             rcv.wait_requests(1, 10)
@@ -398,14 +399,14 @@ def records_in(req):
 
 
 def loss(text):
-    """(exported, dropped queue full, export failed or rejected, shutdown) of
+    """(exported, dropped queue full, export failed, rejected or spooled, shutdown) of
     the logs processor, from the OTEL_LOG_LEVEL=info report at exit."""
     m = re.search(r"logs: exported (\d+), dropped (\d+) \(queue full\), (\d+) \(export failed\), "
-                  r"(\d+) \(rejected\), (\d+) \(shutdown\)", text)
+                  r"(\d+) \(rejected\), (\d+) \(shutdown\), spooled (\d+)", text)
     if not m:
         raise AssertionError("no loss report in: " + text[-2000:])
-    exported, full, failed, rejected, shutdown = map(int, m.groups())
-    return exported, full, failed + rejected, shutdown
+    exported, full, failed, rejected, shutdown, spooled = map(int, m.groups())
+    return exported, full, failed + rejected + spooled, shutdown
 
 
 if __name__ == "__main__":

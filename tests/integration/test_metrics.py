@@ -278,7 +278,9 @@ class SdkMetrics(unittest.TestCase):
                                   f"http://127.0.0.1:{free_port()}/v1/traces",
                                   "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "200",
                                   "OTEL_METRIC_EXPORT_INTERVAL": "300",
-                                  "OTEL_PRELOAD_PROCESS_METRICS": "false"})
+                                  "OTEL_PRELOAD_PROCESS_METRICS": "false",
+                                  # no spool: the refused spans fail
+                                  "OTEL_PRELOAD_SPOOL_MAX_BYTES": "0"})
             settle(rcv)
             self.assertEqual(rc, 0)
             metrics = rcv.metrics()

@@ -311,7 +311,9 @@ static void scenario_export_failures(void) {
         {"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", 0,
          true}};
     REQUIRE(srv_start(steps, 1));
-    char *envp[] = {(char *)endpoint(srv.port), "OTEL_EXPORTER_OTLP_TIMEOUT=300", NULL};
+    /* Without a spool (a cap of 0): what cannot be delivered is lost. */
+    char *envp[] = {(char *)endpoint(srv.port), "OTEL_EXPORTER_OTLP_TIMEOUT=300",
+                    "OTEL_PRELOAD_SPOOL_MAX_BYTES=0", NULL};
     processor_autostart = false;
     REQUIRE(telemetry_init(envp, "x") == 0);
     struct span *s = start("lost", NULL);

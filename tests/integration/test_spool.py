@@ -1,0 +1,255 @@
+"""The spool (docs/SPOOL.md): exit and exec never wait on an unreachable
+collector; what could not be delivered is on disk, whole, and is delivered
+later, exactly once, by the next process that exports to the same
+endpoint. No timing asserts: a 60 s flush budget against a 20 s run
+timeout is the bound (a process that waited for the collector would be
+killed, and the test would fail)."""
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.request
+
+from common import (EXIT_PATHS, Receiver, free_port, no_shells_under_tsan, preload_env, run)
+
+BOUND = 20  # seconds a run may take; the flush budget is three times that
+PATIENT = {"OTEL_PRELOAD_SHUTDOWN_TIMEOUT": "60000", "OTEL_EXPORTER_OTLP_TIMEOUT": "60000"}
+
+
+def loss(err):
+    m = re.search(rb"spans: exported (\d+), dropped (\d+) \(queue full\), (\d+) \(export failed\), "
+                  rb"(\d+) \(rejected\), (\d+) \(shutdown\), spooled (\d+)", err)
+    if not m:
+        return None
+    keys = ("exported", "queue_full", "export_failed", "rejected", "shutdown", "spooled")
+    return dict(zip(keys, (int(x) for x in m.groups())))
+
+
+def batches(spool):
+    """The complete batch files in spool: [(name, header dict, body)]."""
+    out = []
+    if not os.path.isdir(spool):
+        return out
+    for name in sorted(os.listdir(spool)):
+        if name.startswith(".") or not name.endswith(".otlp"):
+            continue
+        with open(os.path.join(spool, name), "rb") as f:
+            data = f.read()
+        head, _, body = data.partition(b"\n\n")
+        lines = head.decode().split("\n")
+        assert lines[0] == "OTEL-PRELOAD-SPOOL 1", lines
+        h = dict(line.split(": ", 1) for line in lines[1:])
+        assert int(h["length"]) == len(body), (name, h)
+        assert name.endswith("-%s-%s-%d.otlp" % (h["signal"], h["records"], len(data))), name
+        out.append((name, h, body))
+    return out
+
+
+def decode_spooled(spool):
+    """The spans in the spool's batches, decoded by the test receiver (each
+    body POSTed as it would have been): [span dict]."""
+    found = batches(spool)
+    with Receiver() as rcv:
+        for _, h, body in found:
+            req = urllib.request.Request(rcv.endpoint + "/v1/traces", data=body, method="POST")
+            req.add_header("Content-Type", h["content-type"])
+            if h["content-encoding"] != "identity":
+                req.add_header("Content-Encoding", h["content-encoding"])
+            urllib.request.urlopen(req, timeout=10).read()
+        if found:
+            rcv.wait_requests(len(found), 10)
+        return rcv.spans() if found else []
+
+
+class Spool(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="otelp-spool-test.")
+        self.spool = os.path.join(self.tmp, "spool")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def env(self, endpoint, **extra):
+        env = dict(PATIENT, OTEL_PRELOAD_SPOOL_DIR=self.spool, OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+                   OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf")
+        env.update({k: str(v) for k, v in extra.items()})
+        return env
+
+    def test_refused_connection_spools_at_once(self):
+        down = f"http://127.0.0.1:{free_port()}"
+        base = run([EXIT_PATHS, "exit", "3"], preload=False)
+        self.assertEqual(run([EXIT_PATHS, "exit", "3"], env=self.env(down), timeout=BOUND), base)
+        rc, out, err = run([EXIT_PATHS, "exit", "3"], env=self.env(down, OTEL_LOG_LEVEL="info"),
+                           timeout=BOUND)
+        self.assertEqual((rc, out), (3, b""))
+        self.assertEqual(loss(err)["spooled"], 1, err)
+        self.assertEqual(loss(err)["export_failed"], 0, err)
+        self.assertIn(b"spooled, to be sent later", err)
+        found = batches(self.spool)
+        self.assertEqual(len(found), 2)
+        for _, h, _ in found:
+            self.assertEqual((h["signal"], h["endpoint"], h["protocol"], h["records"]),
+                             ("traces", down + "/v1/traces", "http/protobuf", "1"))
+        self.assertEqual(oct(os.stat(self.spool).st_mode & 0o777), "0o700")
+        spans = decode_spooled(self.spool)
+        self.assertEqual([s["name"] for s in spans], ["exit_paths"] * 2)
+        self.assertEqual([s["attributes"]["process.exit.code"] for s in spans], [3, 3])
+
+    @no_shells_under_tsan
+    def test_no_network_spools_at_once(self):
+        if run(["unshare", "-rn", "true"], preload=False)[0] != 0:
+            self.skipTest("unshare -rn is not permitted here")
+        down = f"http://127.0.0.1:{free_port()}"
+        cmd = ["unshare", "-rn", "sh", "-c", f"/bin/echo hi; {EXIT_PATHS} exit 3"]
+        rc, out, err = run(cmd, env=self.env(down), timeout=BOUND)
+        self.assertEqual((rc, out, err), (3, b"hi\n", b""))
+        names = sorted(s["name"] for s in decode_spooled(self.spool))
+        self.assertEqual(names, ["echo", "exit_paths", "sh", "unshare"])
+
+    @no_shells_under_tsan
+    def test_exec_never_waits_for_a_silent_collector(self):
+        with Receiver(silent=True) as silent:
+            cmd = ["sh", "-c", f"exec env env {EXIT_PATHS} exit 3"]
+            # The last image waits for its export (bounded by its timeout),
+            # the images before it do not wait at all.
+            rc, out, err = run(cmd, env=self.env(silent.endpoint, OTEL_EXPORTER_OTLP_TIMEOUT=2000),
+                               timeout=BOUND)
+            self.assertEqual((rc, out, err), (3, b"", b""))
+        names = sorted(s["name"] for s in decode_spooled(self.spool))
+        self.assertEqual(names, ["env", "env", "exit_paths", "sh"])
+
+    @no_shells_under_tsan
+    def test_delivered_later_exactly_once(self):
+        with Receiver() as first:
+            port = first.port
+        down = f"http://127.0.0.1:{port}"
+        tree = ["sh", "-c", f"/bin/echo a; /bin/echo b; exec {EXIT_PATHS} exit 3"]
+        for _ in range(2):
+            rc, out, err = run(tree, env=self.env(down), timeout=BOUND)
+            self.assertEqual((rc, out, err), (3, b"a\nb\n", b""))
+        spooled = sum(int(h["records"]) for _, h, _ in batches(self.spool))
+        self.assertEqual(spooled, 8)  # sh, echo, echo, exit_paths, twice
+        with Receiver(extra_args=["--port", str(port)]) as rcv:
+            self.assertEqual(rcv.port, port)
+            # Two programs at once: each spooled batch is claimed by one.
+            env = self.env(down, OTEL_LOG_LEVEL="info")
+            procs = [subprocess.Popen([EXIT_PATHS, "exit", "0"], env=preload_env(**env),
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                     for _ in range(2)]
+            errs = [p.communicate(timeout=BOUND)[1] for p in procs]
+            self.assertEqual([p.returncode for p in procs], [0, 0])
+            for e in errs:
+                self.assertEqual(loss(e)["exported"], 1, e)
+            deadline = time.monotonic() + 10
+            while batches(self.spool) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(batches(self.spool), [])
+            # Nothing left: the next one sends its own only.
+            run([EXIT_PATHS, "exit", "0"], env=self.env(down), timeout=BOUND)
+            rcv.wait_requests(1, 10)
+            time.sleep(0.2)
+            spans = rcv.spans()
+        ids = [s["spanId"] for s in spans]
+        self.assertEqual(len(ids), len(set(ids)), "a batch was sent twice")
+        names = sorted(s["name"] for s in spans)
+        self.assertEqual(names, sorted(["sh", "echo", "echo", "exit_paths"] * 2 +
+                                       ["exit_paths"] * 3))
+
+    def test_half_written_and_corrupt_batches_are_never_sent(self):
+        with Receiver() as first:
+            port = first.port
+        down = f"http://127.0.0.1:{port}"
+        run([EXIT_PATHS, "exit", "3"], env=self.env(down), timeout=BOUND)
+        self.assertEqual(len(batches(self.spool)), 1)
+        good = batches(self.spool)[0][0]
+        # A writer killed before its rename (pid 1 is never a writer that
+        # is gone, so a dead-looking pid: the largest there may be).
+        with open(os.path.join(self.spool, good), "rb") as f:
+            data = f.read()
+        with open(os.path.join(self.spool, ".tmp-4194303-0"), "wb") as f:
+            f.write(data[:100])
+        # A complete-looking name whose contents are cut short.
+        bad = "00000000000000000001-4194303-0-traces-1-%d.otlp" % len(data)
+        with open(os.path.join(self.spool, bad), "wb") as f:
+            f.write(data[:-10])
+        with Receiver(extra_args=["--port", str(port)]) as rcv:
+            run([EXIT_PATHS, "exit", "0"], env=self.env(down), timeout=BOUND)
+            rcv.wait_requests(2, 10)
+            time.sleep(0.2)
+            spans = rcv.spans()
+        self.assertEqual(sorted(s["attributes"]["process.exit.code"] for s in spans), [0, 3])
+        left = os.listdir(self.spool) if os.path.isdir(self.spool) else []
+        self.assertEqual(left, [])
+
+    @no_shells_under_tsan
+    def test_black_hole_resolver_is_bounded(self):
+        """A name server that never answers (a UDP socket nobody reads, in
+        a private network and mount namespace, over /etc/resolv.conf with
+        a 30 s timeout): the exit is bounded by the flush budget and the
+        batch is in the spool."""
+        if run(["unshare", "-rmn", "true"], preload=False)[0] != 0:
+            self.skipTest("unshare -rmn is not permitted here")
+        conf = os.path.join(self.tmp, "resolv.conf")
+        with open(conf, "w") as f:
+            f.write("nameserver 127.0.0.1\noptions timeout:30 attempts:1\n")
+        ready = os.path.join(self.tmp, "ready")
+        script = os.path.join(self.tmp, "black_hole.sh")
+        with open(script, "w") as f:
+            f.write(f"""ip link set lo up || exit 90
+mount --bind {conf} /etc/resolv.conf || exit 91
+python3 -c 'import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 53))
+print("ready", flush=True)
+time.sleep(30)' > {ready} &
+hole=$!
+i=0
+while [ ! -s {ready} ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+env LD_PRELOAD="$SHIM" "$@"
+rc=$?
+kill $hole
+exit $rc
+""")
+        # The program's budget is 1 s, the resolver's timeout 30 s.
+        endpoint = "http://collector.invalid:4318"
+        env = self.env(endpoint, OTEL_PRELOAD_SHUTDOWN_TIMEOUT="1000", SHIM=preload_env()["LD_PRELOAD"])
+        rc, out, err = run(["unshare", "-rmn", "sh", script, EXIT_PATHS, "exit", "3"], env=env,
+                           preload=False, timeout=BOUND)
+        self.assertEqual((rc, out, err), (3, b"", b""))
+        found = batches(self.spool)
+        self.assertEqual([h["endpoint"] for _, h, _ in found], [endpoint + "/v1/traces"])
+        self.assertEqual([s["name"] for s in decode_spooled(self.spool)], ["exit_paths"])
+
+    def test_cap_holds(self):
+        down = f"http://127.0.0.1:{free_port()}"
+        run([EXIT_PATHS, "exit", "3"], env=self.env(down), timeout=BOUND)
+        size = os.path.getsize(os.path.join(self.spool, batches(self.spool)[0][0]))
+        cap = size * 2 + size // 2  # room for two
+        for _ in range(4):
+            rc, _, err = run([EXIT_PATHS, "exit", "3"],
+                             env=self.env(down, OTEL_PRELOAD_SPOOL_MAX_BYTES=cap,
+                                          OTEL_LOG_LEVEL="info"), timeout=BOUND)
+            self.assertEqual(rc, 3)
+            self.assertEqual(loss(err)["spooled"], 1, err)
+        found = batches(self.spool)
+        self.assertEqual(len(found), 2)
+        self.assertLessEqual(sum(os.path.getsize(os.path.join(self.spool, n))
+                                 for n, _, _ in found), cap)
+        self.assertIn(b"evicted 1 batches (1 records)", err)
+
+    def test_cap_zero_never_spools(self):
+        down = f"http://127.0.0.1:{free_port()}"
+        rc, _, err = run([EXIT_PATHS, "exit", "3"],
+                         env=self.env(down, OTEL_PRELOAD_SPOOL_MAX_BYTES=0, OTEL_LOG_LEVEL="info",
+                                      OTEL_PRELOAD_SHUTDOWN_TIMEOUT=300),
+                         timeout=BOUND)
+        self.assertEqual(rc, 3)
+        self.assertEqual(loss(err)["export_failed"], 1, err)
+        self.assertFalse(os.path.exists(self.spool))
+
+
+if __name__ == "__main__":
+    unittest.main()
