@@ -3,11 +3,13 @@
  * process.fork event with the child's pid on the forking thread's span.
  *
  * vfork cannot be wrapped by a C function: the child would return through
- * our stack frame, which the parent needs afterwards. On x86-64 the hook is
- * a few instructions that call a preparation function and then jump to the
- * real vfork, leaving no frame behind; elsewhere vfork is not interposed
- * (the exec hooks recognise a vfork child by its pid either way). A vfork
- * child allocates nothing and takes no lock before exec.
+ * our stack frame, which the parent needs afterwards. On x86-64 and aarch64
+ * the hook is a few instructions that call a preparation function and then
+ * jump to the real vfork with the caller's return address in place (on the
+ * stack, in the link register), leaving no frame behind; elsewhere vfork is
+ * not interposed (the exec hooks recognise a vfork child by its pid either
+ * way, so its program is still a child of the vforking thread's span). A
+ * vfork child allocates nothing and takes no lock before exec.
  *
  * The wait family: a reaped child sent what it had before it exited, so a
  * passive relay (handoff.h) drains its backlog then, on the caller's
@@ -55,7 +57,7 @@ HOOK_EXPORT pid_t fork(void) {
     return pid;
 }
 
-#if defined(__x86_64__)
+#if defined(__x86_64__) || defined(__aarch64__)
 __attribute__((visibility("hidden"), used)) void *vfork_prepare(void);
 void *vfork_prepare(void) {
     if (preload_active && !guard_active()) {
@@ -67,7 +69,9 @@ void *vfork_prepare(void) {
     void *real = (void *)REAL(vfork);
     return real ? real : (void *)REAL(fork);
 }
+#endif
 
+#if defined(__x86_64__)
 __asm__(".text\n"
         ".globl vfork\n"
         ".type vfork, @function\n"
@@ -77,6 +81,25 @@ __asm__(".text\n"
         "    call vfork_prepare\n"
         "    add $8, %rsp\n"
         "    jmp *%rax\n"
+        ".size vfork, .-vfork\n");
+#endif
+#if defined(__aarch64__)
+/* x30 (the caller's return address) and x29 are kept on the stack only
+ * around the call, before the vfork: the real vfork returns through x30
+ * without touching the stack the child and the parent share. "hint 34" is
+ * BTI C, a no-op where branch protection is off. */
+__asm__(".text\n"
+        ".globl vfork\n"
+        ".type vfork, %function\n"
+        ".p2align 2\n"
+        "vfork:\n"
+        "    hint 34\n"
+        "    stp x29, x30, [sp, #-16]!\n"
+        "    mov x29, sp\n"
+        "    bl vfork_prepare\n"
+        "    ldp x29, x30, [sp], #16\n"
+        "    mov x16, x0\n"
+        "    br x16\n"
         ".size vfork, .-vfork\n");
 #endif
 

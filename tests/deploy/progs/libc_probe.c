@@ -4,7 +4,10 @@
  * without. Built with musl-gcc (tests/deploy) and, for the musl flavour,
  * traced. Exits 3. `libc_probe tree` starts itself three ways (posix_spawn,
  * fork+exec, vfork+exec) as `libc_probe leaf N`, which exits N: a tree of
- * musl programs only. */
+ * musl programs only. With LIBC_PROBE_EXEC_VIA=PROGRAM in the environment
+ * it starts `PROGRAM self leaf N` instead: an emulator (qemu-aarch64-static)
+ * where binfmt_misc does not run the target's programs. Built for glibc
+ * and musl on aarch64 too (tests/deploy/test_arm64.py). */
 #include <err.h>
 #include <pthread.h>
 #include <signal.h>
@@ -23,26 +26,42 @@ static void *thread_main(void *arg) {
     return arg;
 }
 
+/* Starts self (through via, when given) as `libc_probe leaf N`. */
+static void leaf_argv(char **av, const char *via, char *self, char *n) {
+    int i = 0;
+    if (via) av[i++] = (char *)via;
+    av[i++] = via ? self : "libc_probe";
+    av[i++] = "leaf";
+    av[i++] = n;
+    av[i] = NULL;
+}
+
 static int tree(void) {
     char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n <= 0) return 1;
     self[n] = '\0';
-    int st = 0, sum = 0;
+    const char *via = getenv("LIBC_PROBE_EXEC_VIA");
+    const char *path = via ? via : self;
+    char *av[6];
+    int st = 0;
+    volatile int sum = 0; /* kept across vfork */
     pid_t p;
-    char *spawned[] = {"libc_probe", "leaf", "4", NULL};
-    if (posix_spawn(&p, self, NULL, NULL, spawned, environ) == 0) waitpid(p, &st, 0);
+    leaf_argv(av, via, self, "4");
+    if (posix_spawn(&p, path, NULL, NULL, av, environ) == 0) waitpid(p, &st, 0);
     sum += WEXITSTATUS(st);
+    leaf_argv(av, via, self, "5");
     p = fork();
     if (p == 0) {
-        execl(self, "libc_probe", "leaf", "5", (char *)0);
+        execv(path, av);
         _exit(127);
     }
     waitpid(p, &st, 0);
     sum += WEXITSTATUS(st);
+    leaf_argv(av, via, self, "6");
     p = vfork();
     if (p == 0) {
-        execl(self, "libc_probe", "leaf", "6", (char *)0);
+        execv(path, av);
         _exit(127);
     }
     waitpid(p, &st, 0);

@@ -58,14 +58,22 @@ static __attribute__((noinline)) void crash_here(void) {
         volatile char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         p[0] = 1; /* past the end of an empty file */
     } else if (!strcmp(mode, "ill")) {
+#if defined(__aarch64__)
+        __asm__ volatile("udf #0");
+#else
         __asm__ volatile("ud2");
+#endif
     } else if (!strcmp(mode, "fpe")) {
         volatile int x = 7 / zero;
         (void)x;
     } else if (!strcmp(mode, "abort")) {
         abort();
     } else if (!strcmp(mode, "trap")) {
+#if defined(__aarch64__)
+        __asm__ volatile("brk #0");
+#else
         __asm__ volatile("int3");
+#endif
     } else if (!strcmp(mode, "sys")) {
         raise(SIGSYS);
     } else if (!strcmp(mode, "kill-segv")) {
