@@ -15,9 +15,9 @@
 #define TELEMETRY_SDK_LANGUAGE "c"
 
 /* The attributes that describe the host rather than the process (host.*,
- * os.*, container.id): the same for a whole process tree, so a hand-off
+ * including host.ip, os.*, container.id): the same for a whole process tree, so a hand-off
  * child leaves them to its relay (handoff.h), which adds its own. */
-#define RESOURCE_HOST_KEYS 7
+#define RESOURCE_HOST_KEYS 8
 extern const char *const resource_host_keys[RESOURCE_HOST_KEYS];
 
 struct resource {
@@ -43,6 +43,16 @@ int resource_parse_attributes(struct attr_list *l, struct arena *a, const char *
 /* The 64-hex container id in a /proc/self/cgroup or /proc/self/mountinfo
  * text, or -ENOENT. out gets 64 characters and a NUL. */
 int resource_container_id(const char *cgroup, const char *mountinfo, char out[65]);
+
+/* host.ip: the addresses of the host's interfaces but loopback and
+ * link-local ones (IPv4 and IPv6, as text), from one netlink RTM_GETADDR
+ * dump read into the static scratch buffer (no malloc, unlike getifaddrs;
+ * a few system calls, once per process tree: a hand-off child leaves it to
+ * its relay). Returns how many it wrote into out (at most max), or a
+ * negative errno. */
+#define RESOURCE_IPS 8
+#define RESOURCE_IP_LEN 46 /* INET6_ADDRSTRLEN */
+int resource_host_ips(char out[][RESOURCE_IP_LEN], int max);
 
 /* Maps uname's machine to semconv host.arch (x86_64 -> amd64, ...). */
 const char *resource_host_arch(const char *machine);

@@ -2,8 +2,11 @@
 OTEL_RESOURCE_ATTRIBUTES parsing per the specification."""
 import os
 import platform
+import json
 import re
+import shutil
 import socket
+import subprocess
 import unittest
 
 from common import EXIT_PATHS, Receiver, otlp_env, run, spans_named
@@ -39,6 +42,31 @@ class Resource(unittest.TestCase):
             in_container = re.search(r"[0-9a-f]{64}", f.read())
         if not in_container:
             self.assertNotIn("container.id", r)
+
+    def test_host_ip(self):
+        # `ip -j addr`'s global and site scope addresses (not loopback's
+        # host scope, not link-local): in the root span's resource, and in
+        # a shell's child's, which its relay adds (the child detects none).
+        ip = shutil.which("ip")
+        if not ip:
+            self.skipTest("no ip command (iproute2)")
+        links = json.loads(subprocess.run([ip, "-j", "addr"], capture_output=True,
+                                          check=True).stdout)
+        want = sorted(a["local"] for link in links for a in link.get("addr_info", [])
+                      if a.get("scope") in ("global", "site") and a.get("family") in ("inet", "inet6"))
+        r, _ = resource_of()
+        if not want:
+            self.assertNotIn("host.ip", r)
+            return
+        self.assertEqual(sorted(r["host.ip"]), want[:8])
+        with Receiver() as rcv:
+            rc, _, _ = run(["sh", "-c", EXIT_PATHS + " return 0; exit 0"], env=otlp_env(rcv))
+            self.assertEqual(rc, 0)
+            rcv.wait_requests(1, 10)
+            spans = rcv.spans()
+        self.assertEqual(sorted(s["name"] for s in spans), ["exit_paths", "sh"])
+        for s in spans:
+            self.assertEqual(sorted(s["resource"]["host.ip"]), want[:8], s["name"])
 
     def test_instance_id_differs_per_process(self):
         a, _ = resource_of()

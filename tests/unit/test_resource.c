@@ -4,9 +4,13 @@
  * (docker, containerd/kubepods, podman), host.arch, and resource_detect
  * against a fake root directory (host.id, os.description, container.id,
  * service.name precedence, telemetry.sdk.*). Depends on core/resource.h. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -346,6 +350,91 @@ static void test_detect_empty_root(void) {
     memcpy(root, saved, sizeof root);
 }
 
+/* The addresses getifaddrs(3) lists, but loopback interfaces' and
+ * link-local ones: what host.ip must hold (any order). */
+static int expected_ips(char out[][RESOURCE_IP_LEN], int max) {
+    struct ifaddrs *all;
+    if (getifaddrs(&all) != 0) return -1;
+    int n = 0;
+    for (struct ifaddrs *i = all; i && n < max; i = i->ifa_next) {
+        if (!i->ifa_addr || (i->ifa_flags & IFF_LOOPBACK)) continue;
+        const void *a = NULL;
+        if (i->ifa_addr->sa_family == AF_INET) {
+            const struct in_addr *v4 = &((const struct sockaddr_in *)i->ifa_addr)->sin_addr;
+            if ((ntohl(v4->s_addr) >> 16) == 0xa9fe) continue; /* 169.254/16 */
+            a = v4;
+        } else if (i->ifa_addr->sa_family == AF_INET6) {
+            const struct in6_addr *v6 = &((const struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+            if (IN6_IS_ADDR_LINKLOCAL(v6) || IN6_IS_ADDR_LOOPBACK(v6)) continue;
+            a = v6;
+        } else {
+            continue;
+        }
+        if (inet_ntop(i->ifa_addr->sa_family, a, out[n], RESOURCE_IP_LEN)) n++;
+    }
+    freeifaddrs(all);
+    return n;
+}
+
+static bool listed(char list[][RESOURCE_IP_LEN], int n, const char *ip) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(list[i], ip)) return true;
+    return false;
+}
+
+static void test_host_ips(void) {
+    char want[RESOURCE_IPS][RESOURCE_IP_LEN], got[RESOURCE_IPS][RESOURCE_IP_LEN];
+    int nwant = expected_ips(want, RESOURCE_IPS);
+    int ngot = resource_host_ips(got, RESOURCE_IPS);
+    REQUIRE(nwant >= 0);
+    CHECK_EQ_INT(ngot, nwant);
+    for (int i = 0; i < ngot; i++) {
+        CHECK(listed(want, nwant, got[i]));
+        CHECK(strcmp(got[i], "127.0.0.1") && strcmp(got[i], "::1"));
+    }
+    /* Bounded by max. */
+    CHECK(resource_host_ips(got, 1) == (nwant > 0 ? 1 : 0));
+
+    /* In the resource: a string array of the same addresses, from the
+     * static arena (no malloc). */
+    struct config cfg = {0};
+    struct resource r;
+    detect(&r, &cfg, "exe");
+    const struct attr *a = attrs_find(&r.attrs, "host.ip");
+    if (nwant == 0) {
+        CHECK(a == NULL);
+        return;
+    }
+    REQUIRE(a != NULL);
+    CHECK_EQ_INT(a->value.type, ATTR_STRING_ARRAY);
+    CHECK_EQ_INT(a->value.u.arr.count, nwant);
+    for (uint32_t i = 0; i < a->value.u.arr.count; i++) {
+        char ip[RESOURCE_IP_LEN] = "";
+        struct str s = a->value.u.arr.items[i];
+        REQUIRE(s.len < sizeof ip);
+        memcpy(ip, s.ptr, s.len);
+        CHECK(listed(want, nwant, ip));
+    }
+    CHECK(r.arena.overflow == NULL);
+
+    /* A hand-off child leaves it to its relay, and says so. */
+    struct resource child;
+    memset(&child, 0, sizeof child);
+    static char child_mem[16384];
+    arena_init(&child.arena, child_mem, sizeof child_mem);
+    child.arena.no_malloc = true;
+    child.without_host = true;
+    resource_detect(&child, &cfg, "exe", root);
+    CHECK(attrs_find(&child.attrs, "host.ip") == NULL);
+    CHECK_STR(resource_host_keys[7], "host.ip");
+    CHECK(child.host_wanted & (1u << 7));
+
+    /* OTEL_RESOURCE_ATTRIBUTES wins (a string, as the environment gives). */
+    cfg.resource_attributes = "host.ip=10.1.2.3";
+    detect(&r, &cfg, "exe");
+    CHECK_STR(str_attr(&r.attrs, "host.ip"), "10.1.2.3");
+}
+
 static void remove_tree(void) {
     static const char *const files[] = {"etc/machine-id",
                                         "etc/os-release",
@@ -383,6 +472,7 @@ int main(void) {
     RUN(test_detect_fallbacks);
     RUN(test_detect_service_name);
     RUN(test_detect_empty_root);
+    RUN(test_host_ips);
     remove_tree();
     return test_report("resource");
 }
