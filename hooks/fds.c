@@ -17,10 +17,21 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
+/* dup2 without the C library's. aarch64 has no dup2 system call, only
+ * dup3, which refuses equal numbers: dup2 then only checks oldfd. */
+static int sys_dup2(int oldfd, int newfd) {
+#ifdef SYS_dup2
+    return (int)syscall(SYS_dup2, oldfd, newfd);
+#else
+    if (oldfd == newfd) return syscall(SYS_fcntl, oldfd, F_GETFD) < 0 ? -1 : newfd;
+    return (int)syscall(SYS_dup3, oldfd, newfd, 0);
+#endif
+}
+
 HOOK_EXPORT int dup2(int oldfd, int newfd) {
     fd_vacate(oldfd);
     fd_vacate(newfd);
-    return REAL(dup2) ? real_dup2(oldfd, newfd) : (int)syscall(SYS_dup2, oldfd, newfd);
+    return REAL(dup2) ? real_dup2(oldfd, newfd) : sys_dup2(oldfd, newfd);
 }
 
 HOOK_EXPORT int dup3(int oldfd, int newfd, int flags) {
