@@ -93,10 +93,55 @@ static bool looks_executable(const struct exec_call *c) {
     }
 }
 
+/* Whether s contains "otelpreload" (our file names: libotelpreload.so,
+ * libotelpreload-musl.so), within n bytes. */
+static bool names_us(const char *s, size_t n) {
+    static const char word[] = "otelpreload";
+    for (size_t i = 0; i + sizeof word - 1 <= n && s[i]; i++)
+        if (!memcmp(s + i, word, sizeof word - 1)) return true;
+    return false;
+}
+
+/* Whether the host preloads us in every program (/etc/ld.so.preload):
+ * read once, with system calls and the stack only (a vfork child may ask). */
+static _Atomic int host_wide; /* 0 unknown, 1 yes, 2 no */
+
+static bool preloaded_host_wide(void) {
+    int v = atomic_load_explicit(&host_wide, memory_order_relaxed);
+    if (!v) {
+        char buf[4096];
+        ssize_t n = -1;
+        int fd = open("/etc/ld.so.preload", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            n = read(fd, buf, sizeof buf - 1);
+            close(fd);
+        }
+        v = n > 0 && names_us(buf, (size_t)n) ? 1 : 2;
+        atomic_store_explicit(&host_wide, v, memory_order_relaxed);
+    }
+    return v == 1;
+}
+
+/* Whether a program started with envp carries the shim: its LD_PRELOAD
+ * names us, or the host preloads us everywhere. Only then does it get
+ * carriers: a child the program gave a clean environment (env -i,
+ * subprocess.run(env={})) and that is not traced sees exactly that
+ * environment (SAFETY.md 1d). */
+static bool carries_shim(char *const *envp) {
+    for (size_t i = 0; envp && envp[i]; i++) {
+        const char *e = envp[i];
+        if (e[0] == 'L' && !strncmp(e, "LD_PRELOAD=", 11) && names_us(e + 11, strlen(e + 11)))
+            return true;
+    }
+    return preloaded_host_wide();
+}
+
 /* Fills vec (cap entries) with envp plus the carriers for a child of the
- * calling thread. False: no context, or it does not fit (pass envp on). */
+ * calling thread. False: no context, a child without the shim, or it does
+ * not fit (pass envp on). */
 static bool add_carriers(char *const *envp, bool for_exec, char **vec, size_t cap,
                          struct carrier_strings *cs) {
+    if (!carries_shim(envp)) return false;
     struct span_context ctx;
     const char *ts;
     size_t ts_len;

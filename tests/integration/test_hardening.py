@@ -128,5 +128,27 @@ class Descriptors(unittest.TestCase):
         self.assertEqual(got, base)
 
 
+@no_shells_under_tsan
+class Carriers(unittest.TestCase):
+    """Carriers only for children that carry the shim (SAFETY.md 1d)."""
+
+    def test_clean_environments_stay_clean(self):
+        env = {"OTEL_TRACES_EXPORTER": "none"}
+        for cmd in (["env", "-i", "sh", "-c", "env"],
+                    ["python3", "-c", "import subprocess; print(subprocess.run(['env'], env={}, "
+                     "capture_output=True).stdout)"],
+                    ["env", "-i", "X=1", "/usr/bin/env"]):
+            with self.subTest(cmd=cmd[:2]):
+                base = run(cmd, env=env, preload=False)
+                got = run(cmd, env=env)
+                self.assertEqual(got, base)
+                self.assertNotIn(b"TRACEPARENT", got[1])
+
+    def test_a_child_that_carries_the_shim_gets_them(self):
+        rc, out, _ = run(["sh", "-c", "env"], env={"OTEL_TRACES_EXPORTER": "none"})
+        self.assertEqual(rc, 0)
+        self.assertIn(b"TRACEPARENT=00-", out)
+
+
 if __name__ == "__main__":
     unittest.main()

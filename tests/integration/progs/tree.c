@@ -196,8 +196,12 @@ int main(int argc, char **argv) {
         }
         wait_for(pid);
     } else if (!strcmp(how, "execle-env")) {
-        /* the child's env: ours plus the carriers */
-        char *env[] = {"MINE=1", NULL};
+        /* the child's env: ours plus the carriers (it carries the shim:
+         * a child that does not gets none) */
+        char preload[4096];
+        snprintf(preload, sizeof preload, "LD_PRELOAD=%s",
+                 getenv("LD_PRELOAD") ? getenv("LD_PRELOAD") : "");
+        char *env[] = {"MINE=1", preload, NULL};
         if ((pid = fork()) == 0) {
             execle("/usr/bin/env", "env", (char *)NULL, env);
             _exit(127);
