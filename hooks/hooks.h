@@ -15,6 +15,10 @@
  * version script. */
 #define HOOK_EXPORT __attribute__((visibility("default")))
 
+/* api.c: this copy's otelp_api table (not the one the program's scope
+ * binds otelp_api to, which may be another copy's). */
+const void *api_table_self(void);
+
 /* process.c: the root span of this program image. */
 /* The program's arguments as the __libc_start_main hook saw them (the musl
  * flavour's constructor gets none of its own); 0 and NULL before. */

@@ -81,6 +81,11 @@ OTELP_FIRST __attribute__((constructor)) static void preload_init(int argc, char
     argv = process_start_argv;
     envp = environ;
 #endif
+    /* Two copies of the shim (a user's LD_PRELOAD and /etc/ld.so.preload,
+     * two paths): only the one the program's calls reach first, the first
+     * in the global scope, works; the other stands aside, inert, its hooks
+     * passing calls through (they are its REAL functions). */
+    if (symbols_first_definition("otelp_api") != api_table_self()) return;
     guard_enter();
     /* The host's config file (for processes started from /etc/ld.so.preload,
      * which get no OTEL_* environment): its OTEL_* lines after the

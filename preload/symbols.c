@@ -151,6 +151,12 @@ static int search_object(struct dl_phdr_info *info, size_t size, void *data) {
     return q->found != NULL;
 }
 
+OTELP_FIRST void *symbols_first_definition(const char *name) {
+    struct next_search q = {.name = name, .past_self = true};
+    dl_iterate_phdr(search_object, &q);
+    return q.found;
+}
+
 OTELP_FIRST void *symbols_lookup(const char *name) {
     /* dlsym may allocate (dlerror state): keep it out of our hooks' view. */
     guard_enter();

@@ -17,6 +17,9 @@
 #include <sys/uio.h>
 
 void *symbols_lookup(const char *name);
+/* The definition of name in the first loaded object that has one (the
+ * program's global scope order), or NULL. */
+void *symbols_first_definition(const char *name);
 
 #define HOOK(ret, name, params)                                                                    \
     extern ret(*real_##name) params;                                                               \

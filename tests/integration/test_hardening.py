@@ -150,5 +150,29 @@ class Carriers(unittest.TestCase):
         self.assertIn(b"TRACEPARENT=00-", out)
 
 
+@no_shells_under_tsan
+class TwoCopies(unittest.TestCase):
+    def test_a_second_copy_stands_aside(self):
+        # The same shim from two paths (a user's LD_PRELOAD and the
+        # host's): one span per program, one trace.
+        lib = os.environ["OTELP_LIB"]
+        prefix = os.environ.get("OTELP_PRELOAD_PREFIX", "").strip()
+        with tempfile.TemporaryDirectory() as d:
+            copy = os.path.join(d, "libotelpreload.so")
+            with open(lib, "rb") as src, open(copy, "wb") as dst:
+                dst.write(src.read())
+            for order in ((lib, copy), (copy, lib)):
+                with Receiver() as rcv:
+                    preload = " ".join(([prefix] if prefix else []) + list(order))
+                    rc, out, err = run(["env", "LD_PRELOAD=" + preload, "sh", "-c",
+                                        "/bin/true; echo hi"],
+                                       env={"OTEL_EXPORTER_OTLP_ENDPOINT": rcv.endpoint},
+                                       preload=False)
+                    self.assertEqual((rc, out, err), (0, b"hi\n", b""))
+                    rcv.wait_requests(1, 10)
+                    spans = rcv.spans()
+                    self.assertEqual(sorted(s["name"] for s in spans), ["sh", "true"], order)
+                    self.assertEqual(len({s["traceId"] for s in spans}), 1)
+
 if __name__ == "__main__":
     unittest.main()
