@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/cold.h"
+#include "core/demangle.h"
 #include "core/diag.h"
 #include "core/exe.h"
 #include "core/ids.h"
@@ -118,7 +119,10 @@ static const struct thread_name *thread_name_of(void *pc, struct thread_name *sp
     Dl_info info;
     info.dli_fname = NULL; /* dladdr is weak: preload/abi_floor.h */
     if (dladdr && dladdr(pc, &info) && info.dli_sname && info.dli_saddr == pc) {
-        snprintf(t->name, sizeof t->name, "%s", info.dli_sname);
+        /* A C++ routine's mangled symbol, readable (node's worker threads:
+         * node::WorkerThreadsTaskRunner::...::{lambda}::_FUN()). */
+        if (!demangle_name(info.dli_sname, t->name, sizeof t->name))
+            snprintf(t->name, sizeof t->name, "%s", info.dli_sname);
     } else if (info.dli_fname) {
         const char *base = strrchr(info.dli_fname, '/');
         snprintf(t->name, sizeof t->name, "%s+0x%lx", base ? base + 1 : info.dli_fname,

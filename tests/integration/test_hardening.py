@@ -174,5 +174,21 @@ class TwoCopies(unittest.TestCase):
                     self.assertEqual(sorted(s["name"] for s in spans), ["sh", "true"], order)
                     self.assertEqual(len({s["traceId"] for s in spans}), 1)
 
+class ThreadNames(unittest.TestCase):
+    @unittest.skipIf(os.environ.get("OTELP_SANITIZE") == "thread",
+                     "threads started through TSan's interceptor are not traced")
+    def test_cxx_routines_are_demangled(self):
+        prog = os.path.join(os.environ["OTELP_PROGS"], "threads_cxx")
+        if not os.path.exists(prog):
+            self.skipTest("no C++ compiler")
+        with Receiver() as rcv:
+            rc, out, err = run([prog], env={"OTEL_EXPORTER_OTLP_ENDPOINT": rcv.endpoint})
+            self.assertEqual((rc, out, err), (0, b"done\n", b""))
+            rcv.wait_requests(1, 10)
+            names = sorted(s["name"] for s in rcv.spans() if s["name"] != "threads_cxx")
+            self.assertEqual(names, ["work::Runner::loop()",
+                                     "work::Runner::start()::{lambda}::_FUN()"])
+
+
 if __name__ == "__main__":
     unittest.main()
