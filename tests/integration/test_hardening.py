@@ -6,7 +6,7 @@ import subprocess
 import tempfile
 import unittest
 
-from common import EXIT_PATHS, Receiver, no_shells_under_tsan, run, spans_named
+from common import EXIT_PATHS, SANITIZED, Receiver, no_shells_under_tsan, run, spans_named
 
 
 class Diagnostics(unittest.TestCase):
@@ -175,8 +175,7 @@ class TwoCopies(unittest.TestCase):
                     self.assertEqual(len({s["traceId"] for s in spans}), 1)
 
 class ThreadNames(unittest.TestCase):
-    @unittest.skipIf(os.environ.get("OTELP_SANITIZE") == "thread",
-                     "threads started through TSan's interceptor are not traced")
+    @unittest.skipIf(SANITIZED, "a sanitizer's pthread_create starts threads on its own routine")
     def test_cxx_routines_are_demangled(self):
         prog = os.path.join(os.environ["OTELP_PROGS"], "threads_cxx")
         if not os.path.exists(prog):
