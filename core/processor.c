@@ -279,6 +279,14 @@ bool batcher_on_end(struct batcher *b, void *record) {
     return true;
 }
 
+bool batcher_full(struct batcher *b) {
+    return waiting(b) >= b->cfg.max_queue_size;
+}
+
+void batcher_count_dropped(struct batcher *b, uint64_t n) {
+    atomic_fetch_add_explicit(&b->dropped_queue_full, n, memory_order_relaxed);
+}
+
 /* Exports one batch. Only one thread at a time exports a given batcher:
  * the worker while it runs, else the thread flushing at exit. */
 size_t batcher_export_batch(struct batcher *b, uint64_t now, uint64_t deadline) {

@@ -51,6 +51,11 @@ struct batcher *batcher_new(const char *name, const struct batch_config *cfg,
 /* Hands a finished record over; never blocks. Returns false when it was
  * dropped (the record has been freed and counted). */
 bool batcher_on_end(struct batcher *b, void *record);
+/* Whether batcher_on_end would drop a record for a full queue now (a hint:
+ * the worker may take some meanwhile), and n records dropped so without
+ * being made (counted as queue full). */
+bool batcher_full(struct batcher *b);
+void batcher_count_dropped(struct batcher *b, uint64_t n);
 void batcher_stats(const struct batcher *b, struct batch_stats *out);
 
 /* Records waiting in the queue, records in an export that has not

@@ -98,6 +98,16 @@ static void end_line(int idx) {
     telemetry_log_push(r);
 }
 
+/* Newlines in [p, p + n): a loop the compiler vectorises (a chatty
+ * program's buffers, skipped while the pool is empty, cost this and
+ * nothing per line). */
+static size_t count_newlines(const char *p, size_t n) {
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += p[i] == '\n';
+    return c;
+}
+
 void stream_write(int fd, const void *data, size_t n) {
     if (fd < 1 || fd > 2 || !(stream_capture & (1u << fd)) || !pool) return;
     int idx = fd - 1;
@@ -111,10 +121,22 @@ void stream_write(int fd, const void *data, size_t n) {
             continue;
         }
         struct log_record *r = tls_line[idx];
-        if (!r && !(r = begin_line(idx))) {
-            telemetry_log_count_dropped();
-            tls_skipping[idx] = true;
-            continue;
+        bool queue_full = !r && telemetry_log_queue_full();
+        if (!r && (queue_full || !(r = begin_line(idx)))) {
+            /* The queue is full or the pool empty: neither empties within
+             * this buffer (records leave on the export thread), so every
+             * line that starts in it is dropped, counted at once and
+             * never made (a chatty program pays a scan of its buffer, not
+             * a record per line); a line still open at its end is skipped
+             * up to its newline in later writes. */
+            size_t left = (size_t)(end - p), lines = count_newlines(p, left);
+            bool open = p[left - 1] != '\n';
+            if (queue_full)
+                telemetry_log_count_queue_full(lines + (open ? 1 : 0));
+            else
+                telemetry_log_count_dropped_n(lines + (open ? 1 : 0));
+            tls_skipping[idx] = open;
+            return;
         }
         char *buf = (char *)r->body.u.s.ptr;
         size_t len = r->body.u.s.len;

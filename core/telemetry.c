@@ -420,8 +420,22 @@ void telemetry_log_count_dropped(void) {
     atomic_fetch_add_explicit(&logs_dropped_no_memory, 1, memory_order_relaxed);
 }
 
+void telemetry_log_count_dropped_n(uint64_t n) {
+    atomic_fetch_add_explicit(&logs_dropped_no_memory, n, memory_order_relaxed);
+}
+
 void telemetry_log_count_truncated(void) {
     atomic_fetch_add_explicit(&logs_truncated, 1, memory_order_relaxed);
+}
+
+bool telemetry_log_queue_full(void) {
+    struct batcher *logs = telemetry_logs();
+    return logs && batcher_full(logs);
+}
+
+void telemetry_log_count_queue_full(uint64_t n) {
+    struct batcher *logs = telemetry_logs();
+    if (logs) batcher_count_dropped(logs, n);
 }
 
 void telemetry_log_push(struct log_record *r) {

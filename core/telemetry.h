@@ -104,6 +104,12 @@ void telemetry_log_push(struct log_record *r);
  * (no memory, pool empty), a body cut to fit a buffer. Reported with the
  * processor's counts at exit. */
 void telemetry_log_count_dropped(void);
+/* n records dropped at once (stream capture skipping a full buffer). */
+void telemetry_log_count_dropped_n(uint64_t n);
+/* Whether the logs queue is full now (a record made now would be dropped),
+ * and n records dropped for it without being made. */
+bool telemetry_log_queue_full(void);
+void telemetry_log_count_queue_full(uint64_t n);
 void telemetry_log_count_truncated(void);
 
 /* The resource, detected on first use. */

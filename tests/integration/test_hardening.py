@@ -189,5 +189,31 @@ class ThreadNames(unittest.TestCase):
                                      "work::Runner::start()::{lambda}::_FUN()"])
 
 
+@no_shells_under_tsan
+class StreamCapture(unittest.TestCase):
+    def test_chatty_program_bytes_and_counts(self):
+        # yes | head -c 5M with stdout captured: the bytes unchanged, and
+        # every line of head's accounted (exported, or dropped with a
+        # reason: a full queue's lines are counted without being made).
+        import re
+        script = "yes | head -c 5M | md5sum"
+        base = run(["sh", "-c", script], preload=False)
+        with Receiver(silent=True) as rcv:
+            rc, out, err = run(["sh", "-c", script],
+                               env={"OTEL_EXPORTER_OTLP_ENDPOINT": rcv.endpoint,
+                                    "OTEL_PRELOAD_LOGS_STREAMS": "stdout",
+                                    "OTEL_PRELOAD_SHUTDOWN_TIMEOUT": "200",
+                                    "OTEL_LOG_LEVEL": "info"}, timeout=120)
+        self.assertEqual((rc, out), base[:2])
+        m = re.search(rb"head\[\d+\]: logs: exported (\d+), dropped (\d+) \(queue full\), "
+                      rb"(\d+) \(export failed\), (\d+) \(rejected\), (\d+) \(shutdown\)", err)
+        self.assertIsNotNone(m, err)
+        total = sum(int(x) for x in m.groups())
+        nomem = re.search(rb"head\[\d+\]: logs: exported.*\n.*logs: dropped (\d+) \(no memory\)",
+                          err)
+        total += int(nomem.group(1)) if nomem else 0
+        self.assertEqual(total, (5 << 20) // 2, err)
+
+
 if __name__ == "__main__":
     unittest.main()
