@@ -417,6 +417,12 @@ static int read_response(struct reader *r, struct http_response *resp, bool *kee
     return 0;
 }
 
+int http_read_response(const int *fd, uint64_t deadline, struct http_response *resp, bool *keep) {
+    struct reader r = {.fd = fd, .deadline = deadline};
+    *keep = false;
+    return read_response(&r, resp, keep);
+}
+
 int http_post(struct http_client *c, const char *content_type, const char *extra_headers,
               const void *body, size_t len, uint64_t deadline, bool may_resolve,
               struct http_response *resp) {

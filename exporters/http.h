@@ -58,6 +58,10 @@ int http_post(struct http_client *c, const char *content_type, const char *extra
               const void *body, size_t len, uint64_t deadline_mono_ns, bool may_resolve,
               struct http_response *resp) __attribute__((warn_unused_result));
 void http_close(struct http_client *c);
+/* Reads one response (interim 1xx skipped) from *fd, as http_post does:
+ * for the fuzz target and tests. Returns 0 or a negative errno. */
+int http_read_response(const int *fd, uint64_t deadline_mono_ns, struct http_response *resp,
+                       bool *keep) __attribute__((warn_unused_result));
 
 #define HTTP_MAX_RESPONSE_BODY (4u << 20)
 /* What a response may hold before it is refused (-EPROTO): interim (1xx)
