@@ -98,7 +98,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
             if (*line) envp[n++] = line;
         envp[n] = NULL;
         struct config c;
-        (void)config_load(&c, envp);
+        if (config_load(&c, envp) < 0) {
+            /* out of memory: what was made is freed all the same */
+        }
         config_free(&c);
         break;
     }
