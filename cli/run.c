@@ -309,7 +309,7 @@ int cmd_run(int argc, char **argv) {
     setenv("OTEL_EXPORTER_OTLP_ENDPOINT", url, 1);
     setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", 1);
     if (!env_set("OTEL_LOGS_EXPORTER")) setenv("OTEL_LOGS_EXPORTER", "otlp", 1);
-    if (!env_set("OTEL_METRICS_EXPORTER")) setenv("OTEL_METRICS_EXPORTER", "none", 1);
+    if (!env_set("OTEL_METRICS_EXPORTER")) setenv("OTEL_METRICS_EXPORTER", "otlp", 1);
 
     /* The run's trace: a child of TRACEPARENT when there is one. */
     uint8_t trace[16], span[8], parent[8];

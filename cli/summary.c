@@ -408,8 +408,18 @@ int summary_print(const char *db_path, int64_t run_id, bool json) {
     } else {
         sbuf_printf(&out,
                     "more: otel-preload traces show %lld | otel-preload spans --trace %lld |"
-                    " otel-preload logs --trace %lld\n",
+                    " otel-preload logs --trace %lld",
                     (long long)run_id, (long long)run_id, (long long)run_id);
+        /* the run's metrics: long-lived programs report them */
+        sqlite3_stmt *mq;
+        if (sqlite3_prepare_v2(db, "SELECT 1 FROM metric_points WHERE run_id = ?1 LIMIT 1", -1, &mq,
+                               NULL) == SQLITE_OK) {
+            sqlite3_bind_int64(mq, 1, run_id);
+            if (sqlite3_step(mq) == SQLITE_ROW)
+                sbuf_printf(&out, " | otel-preload metrics --trace %lld", (long long)run_id);
+            sqlite3_finalize(mq);
+        }
+        sbuf_puts(&out, "\n");
     }
     fputs(sbuf_cstr(&out), stderr);
     fflush(stderr);

@@ -5,6 +5,7 @@ answers `otel-preload metrics` and GET /api/v1/metrics, /api/v1/metric-names
 official OpenTelemetry JS metrics SDK as an independent producer."""
 import gzip
 import json
+import os
 import struct
 import subprocess
 import unittest
@@ -264,6 +265,88 @@ class TestMetricsStore(unittest.TestCase):
         st, resp = post(self.d.port, "/v1/metrics", json.dumps(js).encode(), "application/json")
         self.assertEqual(st, 200)
         self.assertEqual(json.loads(resp)["partialSuccess"]["rejectedDataPoints"], "1")
+
+
+METRICS_PROG = os.path.join(os.environ.get("OTELP_PROGS", ""), "metrics_prog")
+
+
+class TestShimMetrics(unittest.TestCase):
+    """The shim's metrics (a program's otelp.h instruments, exported at exit; the process
+    metrics of a program that lives longer than the export interval) reach the store over
+    every transport, and through `otel-preload run`."""
+
+    def setUp(self):
+        self.e = Env()
+
+    def tearDown(self):
+        self.e.tmp.cleanup()
+
+    def check(self, port, svc, delta=False, exponential=False):
+        def api(q):
+            st, out = get(port, "/api/v1/metrics?name=%s&where=service.name%%3D%%22%s%%22" % (q, svc))
+            self.assertEqual(st, 200, (svc, q, out))
+            return json.loads(out)
+        req = api("requests")
+        self.assertEqual((req["type"], req["unit"], req["monotonic"], req["temporality"]),
+                         ("sum", "{request}", True, "delta" if delta else "cumulative"), svc)
+        vals = {s["attributes"]["http.request.method"]: s["points"][-1][1] for s in req["series"]}
+        self.assertEqual(vals, {"GET": 6, "POST": 10}, svc)
+        self.assertEqual(req["series"][0]["scope"]["name"], "otel-preload")
+        self.assertEqual(api("temperature")["series"][0]["points"][-1][1], 21.5)
+        self.assertEqual(api("queue.depth")["monotonic"], False)
+        lat = api("latency")
+        self.assertEqual(lat["type"], "exp_histogram" if exponential else "histogram", svc)
+        p = lat["series"][0]["points"][-1]
+        self.assertEqual((p["count"], p["sum"], p["min"], p["max"]), (5, 20738, 1, 20000), svc)
+
+    def test_every_transport(self):
+        d = Dash(self.e)
+        cases = [("http/protobuf", "none", False), ("http/protobuf", "gzip", True),
+                 ("http/json", "gzip", False), ("grpc", "none", False), ("grpc", "gzip", True)]
+        try:
+            for proto, comp, delta in cases:
+                svc = "m-%s-%s" % (proto.replace("/", "-"), comp)
+                env = self.e.env(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:%d" % (
+                                     d.grpc_port if proto == "grpc" else d.port),
+                                 OTEL_EXPORTER_OTLP_PROTOCOL=proto,
+                                 OTEL_EXPORTER_OTLP_COMPRESSION=comp, OTEL_SERVICE_NAME=svc)
+                if delta:
+                    env["OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"] = "delta"
+                    env["OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION"] = (
+                        "base2_exponential_bucket_histogram")
+                prefix = os.environ.get("OTELP_PRELOAD_PREFIX", "").strip()
+                env["LD_PRELOAD"] = (prefix + " " if prefix else "") + os.environ["OTELP_LIB"]
+                p = subprocess.run([METRICS_PROG, "instruments"], env=env,
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, timeout=60)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.check(d.port, svc, delta=delta, exponential=delta)
+        finally:
+            d.stop()
+
+    def test_run_keeps_the_commands_metrics(self):
+        rc, _, err = self.e.run(["run", "--", METRICS_PROG, "instruments"])
+        self.assertEqual(rc, 0, err)
+        self.assertIn(b"otel-preload metrics --trace 1", err)
+        run = self.e.sql("SELECT id FROM runs WHERE kind = 'run'")[0][0]
+        self.assertEqual(self.e.sql("SELECT count(*) FROM metric_points WHERE run_id = ? AND"
+                                    " name = 'requests'", run), [(2,)])
+        rc, out, err = self.e.run(["metrics", "--trace", str(run), "--name", "requests",
+                                   "--agg", "last", "--format", "json"])
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(sorted(s["points"][0][1] for s in json.loads(out)["series"]), [6, 10])
+        # a program that lives past the export interval reports its process metrics
+        rc, _, err = self.e.run(["run", "--", METRICS_PROG, "run", "700", "0"],
+                                OTEL_METRIC_EXPORT_INTERVAL="200")
+        self.assertEqual(rc, 0, err)
+        rc, out, err = self.e.run(["metrics", "--trace", "2", "--format", "json"])
+        self.assertEqual(rc, 0, err)
+        names = {m["name"] for m in json.loads(out)}
+        self.assertIn("process.cpu.time", names)
+        rc, out, err = self.e.run(["metrics", "--trace", "2", "--name", "process.cpu.time",
+                                   "--agg", "rate"])
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(out.startswith(b"RATE "), out)
 
 
 class TestMetricsInterop(unittest.TestCase):
