@@ -348,8 +348,11 @@ struct series {
 };
 
 struct series_set {
+    sqlite3 *db;
     struct series *items;
     size_t n, cap;
+    size_t *index; /* open addressing: 1 + position in items, 0 empty; 2 x cap slots */
+    sqlite3_stmt *q_stream, *q_attrs, *q_resource; /* prepared once per retrieval */
 };
 
 static void series_set_free(struct series_set *ss) {
@@ -365,6 +368,10 @@ static void series_set_free(struct series_set *ss) {
         sbuf_free(&s->exemplars);
     }
     free(ss->items);
+    free(ss->index);
+    sqlite3_finalize(ss->q_stream);
+    sqlite3_finalize(ss->q_attrs);
+    sqlite3_finalize(ss->q_resource);
 }
 
 static char *col_dup(sqlite3_stmt *st, int i) {
@@ -372,26 +379,55 @@ static char *col_dup(sqlite3_stmt *st, int i) {
     return xstrdup(t);
 }
 
+static size_t slot_of(int64_t id, size_t slots) {
+    return (size_t)((uint64_t)id * 0x9E3779B97F4A7C15ULL >> 17) & (slots - 1);
+}
+
+/* Grows items (and rebuilds the index) to hold one more. */
+static bool series_grow(struct series_set *ss) {
+    if (ss->n < ss->cap) return true;
+    size_t nc = ss->cap ? ss->cap * 2 : 64;
+    struct series *p = realloc(ss->items, nc * sizeof(*p));
+    if (p == NULL) return false;
+    ss->items = p;
+    size_t *ix = calloc(2 * nc, sizeof(*ix));
+    if (ix == NULL) return false;
+    ss->cap = nc;
+    free(ss->index);
+    ss->index = ix;
+    for (size_t i = 0; i < ss->n; i++) {
+        size_t k = slot_of(ss->items[i].id, 2 * nc);
+        while (ix[k])
+            k = (k + 1) & (2 * nc - 1);
+        ix[k] = i + 1;
+    }
+    return true;
+}
+
 /* The series with this stream id, loaded on first use. */
 static struct series *series_get(sqlite3 *db, struct series_set *ss, int64_t id) {
-    for (size_t i = ss->n; i-- > 0;)
-        if (ss->items[i].id == id) return &ss->items[i];
-    if (ss->n == ss->cap) {
-        size_t nc = ss->cap ? ss->cap * 2 : 16;
-        struct series *p = realloc(ss->items, nc * sizeof(*p));
-        if (p == NULL) return NULL;
-        ss->items = p;
-        ss->cap = nc;
+    if (ss->index != NULL) {
+        for (size_t k = slot_of(id, 2 * ss->cap); ss->index[k]; k = (k + 1) & (2 * ss->cap - 1))
+            if (ss->items[ss->index[k] - 1].id == id) return &ss->items[ss->index[k] - 1];
     }
+    if (!series_grow(ss)) return NULL;
+    size_t k = slot_of(id, 2 * ss->cap);
+    while (ss->index[k])
+        k = (k + 1) & (2 * ss->cap - 1);
+    ss->index[k] = ss->n + 1;
     struct series *s = &ss->items[ss->n++];
     memset(s, 0, sizeof(*s));
     s->id = id;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
+    ss->db = db;
+    if (ss->q_stream == NULL &&
+        sqlite3_prepare_v2(db,
                            "SELECT attrs, scope_name, scope_version, service_name, resource_id,"
                            " (SELECT value FROM resource_attrs WHERE resource_id = s.resource_id"
                            " AND key = 'process.pid') FROM metric_streams s WHERE id = ?1",
-                           -1, &st, NULL) == SQLITE_OK) {
+                           -1, &ss->q_stream, NULL) != SQLITE_OK)
+        ss->q_stream = NULL;
+    sqlite3_stmt *st = ss->q_stream;
+    if (st != NULL) {
         sqlite3_bind_int64(st, 1, id);
         if (sqlite3_step(st) == SQLITE_ROW) {
             s->attrs_json = col_dup(st, 0);
@@ -401,20 +437,24 @@ static struct series *series_get(sqlite3 *db, struct series_set *ss, int64_t id)
             s->resource_id = sqlite3_column_int64(st, 4);
             s->pid = col_dup(st, 5);
         }
-        sqlite3_finalize(st);
+        sqlite3_reset(st);
     }
     struct sbuf t = {0};
-    if (sqlite3_prepare_v2(db,
+    if (ss->q_attrs == NULL &&
+        sqlite3_prepare_v2(db,
                            "SELECT key, value FROM metric_stream_attrs WHERE stream_id = ?1"
                            " ORDER BY key",
-                           -1, &st, NULL) == SQLITE_OK) {
+                           -1, &ss->q_attrs, NULL) != SQLITE_OK)
+        ss->q_attrs = NULL;
+    st = ss->q_attrs;
+    if (st != NULL) {
         sqlite3_bind_int64(st, 1, id);
         for (int n = 0; sqlite3_step(st) == SQLITE_ROW; n++) {
             char v[256];
             cell(st, 1, false, v, sizeof(v));
             sbuf_printf(&t, "%s%s=%s", n ? " " : "", (const char *)sqlite3_column_text(st, 0), v);
         }
-        sqlite3_finalize(st);
+        sqlite3_reset(st);
     }
     s->attrs_text = xstrdup(sbuf_cstr(&t));
     sbuf_free(&t);
@@ -422,7 +462,40 @@ static struct series *series_get(sqlite3 *db, struct series_set *ss, int64_t id)
         free(s->attrs_json);
         s->attrs_json = xstrdup("{}");
     }
+    if (s->attrs_text == NULL || s->attrs_json == NULL || s->scope_name == NULL ||
+        s->scope_version == NULL || s->service == NULL || s->pid == NULL)
+        return NULL;
     return s;
+}
+
+/* A resource's attributes as a JSON object, with a statement kept across series. */
+static void json_resource(struct series_set *ss, struct sbuf *out, int64_t resource_id) {
+    if (ss->q_resource == NULL &&
+        sqlite3_prepare_v2(ss->db,
+                           "SELECT key, type, value FROM resource_attrs WHERE resource_id = ?1", -1,
+                           &ss->q_resource, NULL) != SQLITE_OK) {
+        ss->q_resource = NULL;
+        sbuf_puts(out, "{}");
+        return;
+    }
+    sqlite3_stmt *st = ss->q_resource;
+    sqlite3_bind_int64(st, 1, resource_id);
+    sbuf_add(out, "{", 1);
+    for (int n = 0; sqlite3_step(st) == SQLITE_ROW; n++) {
+        if (n) sbuf_add(out, ",", 1);
+        sbuf_json_str(out, (const char *)sqlite3_column_text(st, 0),
+                      (size_t)sqlite3_column_bytes(st, 0));
+        sbuf_add(out, ":", 1);
+        const char *type = (const char *)sqlite3_column_text(st, 1);
+        if (type != NULL && (type[0] == 'a' || type[0] == 'm'))
+            sbuf_puts(out, (const char *)sqlite3_column_text(st, 2));
+        else if (type != NULL && type[0] == 'b')
+            sbuf_puts(out, sqlite3_column_int(st, 2) ? "true" : "false");
+        else
+            json_col(out, st, 2);
+    }
+    sbuf_add(out, "}", 1);
+    sqlite3_reset(st);
 }
 
 static int series_cmp(const void *a, const void *b) {
@@ -556,14 +629,13 @@ static void json_series_head(struct sbuf *out, const char *name, const struct me
 }
 
 static void json_series(sqlite3 *db, struct sbuf *out, struct series_set *ss) {
+    ss->db = db;
     if (ss->n > 1) qsort(ss->items, ss->n, sizeof(ss->items[0]), series_cmp);
     for (size_t i = 0; i < ss->n; i++) {
         struct series *s = &ss->items[i];
         sbuf_printf(out, "%s\n{\"id\":%lld,\"attributes\":%s,\"resource\":", i ? "," : "",
                     (long long)s->id, s->attrs_json);
-        retrieve_json_attrs(db, out,
-                            "SELECT key, type, value FROM resource_attrs WHERE resource_id = ?1",
-                            s->resource_id);
+        json_resource(ss, out, s->resource_id);
         sbuf_puts(out, ",\"scope\":{\"name\":");
         sbuf_json_str(out, s->scope_name, strlen(s->scope_name));
         sbuf_puts(out, ",\"version\":");
