@@ -181,8 +181,8 @@ static const char *const STMT_SQL[ST_COUNT] = {
         " last_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
     [ST_STREAM_ATTR] = "INSERT OR REPLACE INTO metric_stream_attrs (stream_id, key, type, value)"
                        " VALUES (?1, ?2, ?3, ?4)",
-    [ST_STREAM_SEEN] = "UPDATE metric_streams SET point_count = point_count + 1,"
-                       " first_ns = min(first_ns, ?2), last_ns = max(last_ns, ?2) WHERE id = ?1",
+    [ST_STREAM_SEEN] = "UPDATE metric_streams SET point_count = point_count + ?3,"
+                       " first_ns = min(first_ns, ?2), last_ns = max(last_ns, ?4) WHERE id = ?1",
     [ST_POINT_INSERT] =
         "INSERT OR IGNORE INTO metric_points (stream_id, run_id, resource_id, name, unit, type,"
         " service_name, start_ns, time_ns, value, count, sum, min, max, bounds, buckets,"
@@ -201,6 +201,12 @@ struct store {
     void *listener_ctx[STORE_MAX_LISTENERS];
 };
 
+/* A metric stream within one batch: its id by hash, and the points stored
+ * new (point_count, first_ns, last_ns are updated once, at the end). */
+struct stream_delta {
+    int64_t hash, id, points, first, last;
+};
+
 /* Per-run counters summed over one batch. */
 struct run_delta {
     int64_t run_id;
@@ -213,7 +219,8 @@ struct batch {
     char last_trace[33];
     int64_t last_run;
     int64_t rejected;
-    int64_t stored; /* metric points stored new */
+    struct stream_delta *streams; /* metric streams seen in this batch */
+    size_t n_streams, cap_streams;
     char msg[256];
 };
 
@@ -722,10 +729,21 @@ static int finish(struct store *s, struct batch *b, int rc) {
             sqlite3_bind_int64(st, 10, d->points);
             rc = step_done(st);
         }
+        st = s->st[ST_STREAM_SEEN];
+        for (size_t i = 0; i < b->n_streams && rc == 0; i++) {
+            struct stream_delta *d = &b->streams[i];
+            if (d->points == 0) continue;
+            sqlite3_bind_int64(st, 1, d->id);
+            sqlite3_bind_int64(st, 2, d->first);
+            sqlite3_bind_int64(st, 3, d->points);
+            sqlite3_bind_int64(st, 4, d->last);
+            rc = step_done(st);
+        }
     }
     if (rc == 0) rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
     if (rc != 0) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     free(b->runs);
+    free(b->streams);
     return rc;
 }
 
@@ -1104,9 +1122,11 @@ struct metric_ctx {
     int64_t res_id, res_run;
 };
 
-/* The stream of a point: found by hash, or created with its attributes. */
-static int stream_of(struct store *s, const struct metric_ctx *mc, const struct otlp_point *pt,
-                     int64_t t, int64_t *stream_id, struct sbuf *tmp) {
+/* The stream of a point: seen before in this batch, found by hash, or
+ * created with its attributes. */
+static int stream_of(struct store *s, struct batch *b, const struct metric_ctx *mc,
+                     const struct otlp_point *pt, int64_t t, struct stream_delta **d,
+                     struct sbuf *tmp) {
     const struct otlp_metric *mt = mc->mt;
     uint64_t h = fnv(FNV_INIT, &mc->res_id, sizeof(mc->res_id));
     const char *scope_name = mc->sm->has_scope ? mc->sm->scope.name : "";
@@ -1121,6 +1141,23 @@ static int stream_of(struct store *s, const struct metric_ctx *mc, const struct 
     h = fnv(h, &mono, sizeof(mono));
     h = hash_attrs(h, pt->attrs.items, pt->attrs.count);
     int64_t hv = (int64_t)(h & 0x7fffffffffffffffULL);
+    for (size_t i = b->n_streams; i-- > 0;)
+        if (b->streams[i].hash == hv) {
+            *d = &b->streams[i];
+            return 0;
+        }
+    if (b->n_streams == b->cap_streams) {
+        size_t nc = b->cap_streams ? b->cap_streams * 2 : 64;
+        struct stream_delta *p = realloc(b->streams, nc * sizeof(*p));
+        if (p == NULL) return SQLITE_NOMEM;
+        b->streams = p;
+        b->cap_streams = nc;
+    }
+    struct stream_delta *sd = &b->streams[b->n_streams];
+    memset(sd, 0, sizeof(*sd));
+    sd->hash = hv;
+    sd->first = INT64_MAX;
+    int64_t *stream_id = &sd->id;
 
     sqlite3_stmt *st = s->st[ST_STREAM_FIND];
     sqlite3_bind_int64(st, 1, hv);
@@ -1128,6 +1165,7 @@ static int stream_of(struct store *s, const struct metric_ctx *mc, const struct 
     if (rc == SQLITE_ROW) {
         *stream_id = sqlite3_column_int64(st, 0);
         sqlite3_reset(st);
+        *d = &b->streams[b->n_streams++];
         return 0;
     }
     sqlite3_reset(st);
@@ -1155,6 +1193,7 @@ static int stream_of(struct store *s, const struct metric_ctx *mc, const struct 
     sqlite3_bind_int64(st, 14, t);
     if ((rc = step_done(st)) != 0) return rc;
     *stream_id = sqlite3_last_insert_rowid(s->db);
+    *d = &b->streams[b->n_streams++];
     return insert_attrs(s, ST_STREAM_ATTR, *stream_id, &pt->attrs, tmp);
 }
 
@@ -1180,9 +1219,10 @@ static int store_point(struct store *s, struct batch *b, const struct metric_ctx
     }
     int64_t t = (int64_t)pt->time_unix_nano;
     if (t <= 0) t = now_ns();
-    int64_t stream_id = 0;
-    int rc = stream_of(s, mc, pt, t, &stream_id, tmp);
+    struct stream_delta *sd = NULL;
+    int rc = stream_of(s, b, mc, pt, t, &sd, tmp);
     if (rc != 0) return rc;
+    int64_t stream_id = sd->id;
 
     size_t bytes = 120 + strlen(mt->name);
     sqlite3_stmt *st = s->st[ST_POINT_INSERT];
@@ -1253,11 +1293,9 @@ static int store_point(struct store *s, struct batch *b, const struct metric_ctx
     sqlite3_bind_int64(st, 19, pt->flags);
     if ((rc = step_done(st)) != 0) return rc;
     if (sqlite3_changes(s->db) == 0) return 0; /* stored before */
-    st = s->st[ST_STREAM_SEEN];
-    sqlite3_bind_int64(st, 1, stream_id);
-    sqlite3_bind_int64(st, 2, t);
-    if ((rc = step_done(st)) != 0) return rc;
-    b->stored++;
+    sd->points++;
+    if (t < sd->first) sd->first = t;
+    if (t > sd->last) sd->last = t;
     if (mc->res_run > 0) {
         struct run_delta *d = delta_for(b, mc->res_run);
         if (d == NULL) return SQLITE_NOMEM;
