@@ -890,7 +890,7 @@ static void test_roundtrip(void) {
     };
     static const enum query_signal sigs[] = {QUERY_SPANS, QUERY_SPANS, QUERY_LOGS, QUERY_METRICS};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
-        char first[1024];
+        char first[4096];
         snprintf(first, sizeof first, "%s", canon(texts[i], sigs[i]));
         CHECK(strncmp(first, "ERR", 3) != 0);
         CHECK_STR(canon(first, sigs[i]), first);
