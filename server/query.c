@@ -89,6 +89,16 @@ bool query_is_empty(const struct query *q) {
     return q->root == NULL;
 }
 
+static bool node_uses(const struct node *n, enum query_field_id id) {
+    if (n == NULL) return false;
+    if (n->kind == N_CMP) return n->field.id == id;
+    return node_uses(n->a, id) || node_uses(n->b, id);
+}
+
+bool query_uses_field(const struct query *q, enum query_field_id id) {
+    return node_uses(q->root, id);
+}
+
 /* ---- names ---- */
 
 static const char *const field_names[QUERY_F_COUNT] = {

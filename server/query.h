@@ -92,6 +92,8 @@ int query_parse(const char *text, enum query_signal signal, struct query **out,
 void query_free(struct query *q);
 enum query_signal query_signal_of(const struct query *q);
 bool query_is_empty(const struct query *q);
+/* Whether a comparison of q looks at field id (QUERY_F_ATTR: any attribute). */
+bool query_uses_field(const struct query *q, enum query_field_id id);
 
 /* The canonical text of q (parentheses only where needed, values
  * normalised: units to numbers, names to enum numbers), which parses back

@@ -132,8 +132,11 @@ static void conds_free(struct conds *c) {
 #endif
 }
 
-static int conds_build(sqlite3 *db, const struct retrieve_opts *o, bool by_name, struct conds *c,
-                       char *err, size_t cap) {
+/* by_name: one metric's points (?4, ?5). in_series_order: the caller reads
+ * them by stream and time (aggregates): go through the streams even
+ * without a filter, so the index gives that order. */
+static int conds_build(sqlite3 *db, const struct retrieve_opts *o, bool by_name,
+                       bool in_series_order, struct conds *c, char *err, size_t cap) {
     memset(c, 0, sizeof(*c));
     if (o->from_ns > 0) sbuf_puts(&c->sql, " AND m.time_ns >= ?1");
     if (o->to_ns > 0) sbuf_puts(&c->sql, " AND m.time_ns < ?2");
@@ -142,19 +145,41 @@ static int conds_build(sqlite3 *db, const struct retrieve_opts *o, bool by_name,
         if (rc != 0) return rc == -ENOENT ? -EINVAL : rc;
         sbuf_puts(&c->sql, " AND m.run_id = (SELECT id FROM runs WHERE trace_id = ?3)");
     }
-    if (by_name) sbuf_puts(&c->sql, " AND m.name = ?4 AND m.type = ?5");
-    if (o->where != NULL && o->where[0] != '\0') {
+    bool where = o->where != NULL && o->where[0] != '\0';
+    if (by_name && !where)
+        sbuf_puts(&c->sql, in_series_order ? " AND m.stream_id IN (SELECT id FROM metric_streams"
+                                             " WHERE name = ?4 AND type = ?5)"
+                                           : " AND m.name = ?4 AND m.type = ?5");
+    if (where) {
 #ifdef OTELP_HAVE_QUERY
         struct query_error qe;
-        if (query_parse(o->where, QUERY_METRICS, &c->q, &qe) < 0 ||
-            query_compile_sql(c->q, "m", &c->qs, &qe) < 0) {
+        /* Without `value`, a filter only looks at what a stream has (its
+         * attributes, its resource's, name, unit, type, service): it picks
+         * streams, and their points come through the (stream_id, time_ns)
+         * index instead of a scan of every point of the name. */
+        bool by_stream = false;
+        int rc = query_parse(o->where, QUERY_METRICS, &c->q, &qe);
+        if (rc == 0) {
+            by_stream = by_name && !query_uses_field(c->q, QUERY_F_VALUE);
+            rc = query_compile_sql(c->q, by_stream ? "s" : "m", &c->qs, &qe);
+        }
+        if (rc < 0) {
             char caret[600] = "";
             if (qe.column > 0) query_error_caret(o->where, &qe, caret, sizeof(caret));
             snprintf(err, cap, "%s%s%s", qe.message, caret[0] ? "\n" : "", caret);
             return -EINVAL;
         }
         c->have_q = true;
-        sbuf_printf(&c->sql, " AND (%s)", c->qs.text);
+        if (by_stream)
+            sbuf_printf(&c->sql,
+                        " AND m.stream_id IN (SELECT s.stream_id FROM (SELECT id AS stream_id,"
+                        " resource_id, name, unit, type, service_name FROM metric_streams WHERE"
+                        " name = ?4 AND type = ?5) s WHERE (%s))",
+                        c->qs.text);
+        else if (by_name)
+            sbuf_printf(&c->sql, " AND m.name = ?4 AND m.type = ?5 AND (%s)", c->qs.text);
+        else
+            sbuf_printf(&c->sql, " AND (%s)", c->qs.text);
 #else
         snprintf(err, cap, "--where is not available in this build");
         return -EINVAL;
@@ -197,7 +222,7 @@ static int metric_names(sqlite3 *db, const struct retrieve_opts *o, struct sbuf 
     bool filtered = (o->where && o->where[0]) || (o->trace_id && o->trace_id[0]) ||
                     o->from_ns > 0 || o->to_ns > 0;
     struct conds c;
-    int rc = conds_build(db, o, false, &c, err, cap);
+    int rc = conds_build(db, o, false, false, &c, err, cap);
     if (rc != 0) {
         conds_free(&c);
         return rc;
@@ -652,7 +677,7 @@ static void json_series(sqlite3 *db, struct sbuf *out, struct series_set *ss) {
 static int raw_points(sqlite3 *db, const struct retrieve_opts *o, const struct meta *m,
                       struct sbuf *out, char *err, size_t cap) {
     struct conds c;
-    int rc = conds_build(db, o, true, &c, err, cap);
+    int rc = conds_build(db, o, true, false, &c, err, cap);
     if (rc != 0) {
         conds_free(&c);
         return rc;
@@ -900,7 +925,7 @@ static void emit_bucket(struct sbuf *out, const struct retrieve_opts *o, struct 
 static int aggregate(sqlite3 *db, const struct retrieve_opts *o, const struct meta *m, int agg,
                      struct sbuf *out, char *err, size_t cap) {
     struct conds c;
-    int rc = conds_build(db, o, true, &c, err, cap);
+    int rc = conds_build(db, o, true, true, &c, err, cap);
     if (rc != 0) {
         conds_free(&c);
         return rc;
