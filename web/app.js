@@ -478,7 +478,9 @@ class AlertsView {
       return;
     }
     const rules = a.rules || [];
-    clear(this.host).append(el('h2', null, 'alerts'), el('table', {class: 'runs', id: 'alerts'},
+    clear(this.host).append(el('h2', null, 'alerts'),
+      rules.length ? '' : el('p', {class: 'hint'}, 'No alert rules loaded (otel-preload dash --rules FILE, docs/ALERTS.md).'),
+      el('table', {class: 'runs', id: 'alerts'},
       el('thead', null, el('tr', null, ['rule', 'state', 'signal', 'where', 'alerts', 'health'].map((h) => el('th', null, h)))),
       el('tbody', null, rules.map((r) => el('tr', {class: r.state === 'firing' ? 'failed' : ''},
         el('td', null, r.name), el('td', null, r.state), el('td', null, r.signal), el('td', {class: 'cmd'}, r.where || ''),

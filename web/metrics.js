@@ -17,6 +17,10 @@ function seriesLabel(s, i) {
   return a.join(' ') || `series ${i + 1}`;
 }
 
+function fmtValue(v) {
+  return typeof v === 'number' && !Number.isInteger(v) ? String(Number(v.toPrecision(6))) : String(v);
+}
+
 function isHist(type) {
   return type === 'histogram' || type === 'exp_histogram';
 }
@@ -82,7 +86,7 @@ function lines(host, m, series, width, height, opts) {
     });
     if (!opts.compact) {
       host.append(el('ul', {class: 'exemplars', id: 'exemplars'}, ex.slice(0, 20).map((e) => el('li', null,
-        el('a', {href: `#/trace/${e.trace_id}${e.span_id ? '/' + e.span_id : ''}`}, `exemplar ${e.value} at ${fmtTime(e.time_ns)}`)))));
+        el('a', {href: `#/trace/${e.trace_id}${e.span_id ? '/' + e.span_id : ''}`}, `exemplar ${fmtValue(e.value)} at ${fmtTime(e.time_ns)}`)))));
     }
   }
   return u;
