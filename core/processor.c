@@ -41,7 +41,7 @@ struct batcher {
     _Atomic uint32_t early_n; /* taken up: they count against the queue's size */
     _Atomic uint64_t last_export_mono;
     _Atomic uint64_t exported, dropped_queue_full, dropped_export_failed, dropped_shutdown,
-        dropped_rejected, spooled;
+        dropped_rejected, spooled, handed_off;
     /* Records taken from the queue by an export that has not returned,
      * counted one by one as they are taken: whoever takes this count (the
      * export when it returns, or the final flush giving up on it) accounts
@@ -181,6 +181,7 @@ void batcher_stats(const struct batcher *b, struct batch_stats *out) {
     out->dropped_shutdown = atomic_load(&m->dropped_shutdown);
     out->dropped_rejected = atomic_load(&m->dropped_rejected);
     out->spooled = atomic_load(&m->spooled);
+    out->handed_off = atomic_load(&m->handed_off);
 }
 
 size_t batcher_queued(const struct batcher *b) {
@@ -253,6 +254,10 @@ bool processor_worker_running(void) {
     return atomic_load(&worker_state) == 1;
 }
 
+void processor_begin_exit(void) {
+    atomic_store(&exiting, 1);
+}
+
 bool processor_exiting(void) {
     return atomic_load(&exiting) != 0;
 }
@@ -308,6 +313,8 @@ size_t batcher_export_batch(struct batcher *b, uint64_t now, uint64_t deadline) 
     if (mine) {
         if (rc == BATCH_SPOOLED) {
             atomic_fetch_add(&b->spooled, mine);
+        } else if (rc == BATCH_HANDED_OFF) {
+            atomic_fetch_add(&b->handed_off, mine);
         } else if (rc < 0) {
             atomic_fetch_add(&b->dropped_export_failed, mine);
         } else { /* rc: how many the collector rejected (partial_success) */
@@ -458,5 +465,6 @@ void processor_after_fork_child(void) {
         atomic_store(&b->in_flight, 0);
         atomic_store(&b->dropped_rejected, 0);
         atomic_store(&b->spooled, 0);
+        atomic_store(&b->handed_off, 0);
     }
 }

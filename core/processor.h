@@ -25,9 +25,12 @@
  * partial_success, counted as dropped_rejected; the rest as exported), or
  * negative when the whole batch was lost (counted as dropped_export_failed),
  * or BATCH_SPOOLED when it could not be delivered now and is kept in the
- * spool, to be delivered later (counted as spooled).
+ * spool, to be delivered later (counted as spooled), or BATCH_HANDED_OFF
+ * when the parent's relay took it (counted as handed_off).
  * The processor frees the records afterwards with free_record. */
 #define BATCH_SPOOLED (-EINPROGRESS)
+/* Taken by the parent's relay, which exports it and counts the outcome. */
+#define BATCH_HANDED_OFF (-EALREADY)
 
 struct batch_sink {
     int (*export)(void *ctx, void *const *records, size_t n, uint64_t deadline_mono_ns);
@@ -41,7 +44,8 @@ struct batch_sink {
 struct batch_stats {
     uint64_t exported, dropped_queue_full, dropped_export_failed, dropped_shutdown,
         dropped_rejected;
-    uint64_t spooled; /* kept on disk, delivered later (exporters/outbox.h) */
+    uint64_t spooled;    /* kept on disk, delivered later (exporters/outbox.h) */
+    uint64_t handed_off; /* to the parent's relay (exporters/handoff.h) */
 };
 
 struct batcher;
@@ -86,8 +90,11 @@ void processor_shutdown(uint32_t timeout_ms, bool in_signal);
 /* In a fork child: forget the parent's queued records and worker. */
 void processor_after_fork_child(void);
 bool processor_worker_running(void);
-/* True once the final flush has begun (processor_shutdown). */
+/* True once the final flush has begun (processor_shutdown), or the
+ * process said it is ending (processor_begin_exit: before its relay's last
+ * forward, which then does not wait for an unreachable collector either). */
 bool processor_exiting(void);
+void processor_begin_exit(void);
 
 /* Starts one of our own threads: detached, every signal blocked (so a
  * program's signals never land on it), through processor_thread_create.

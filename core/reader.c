@@ -133,7 +133,9 @@ static void collect_export(uint64_t deadline) {
         for (int i = 0; i < n_exporters; i++) {
             int rc = exporters[i]->ops->export(exporters[i], (void *const *)batch.items, batch.n,
                                                NULL, deadline);
-            atomic_fetch_add(rc < 0 ? &n_failures : &n_exports, 1);
+            /* Handed to the parent's relay: it exports them. */
+            bool ok = rc >= 0 || rc == BATCH_HANDED_OFF;
+            atomic_fetch_add(ok ? &n_exports : &n_failures, 1);
         }
     }
     metric_batch_release(&batch);

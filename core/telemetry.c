@@ -190,7 +190,9 @@ static void telemetry_export_duration(struct metric_instrument *dur, const struc
         {str_cstr("otel.component.type"), {.type = ATTR_STRING, .u.s = str_cstr(exporter_type(e))}},
         {str_cstr("otel.component.name"), {.type = ATTR_STRING, .u.s = str_cstr(name)}},
         {str_cstr("error.type"), {.type = ATTR_STRING, .u.s = str_cstr("export_failed")}}};
-    metric_record_double(dur, (double)(clock_mono_ns() - t0) / 1e9, a, rc < 0 ? 3 : 2);
+    /* Handed to a relay: not a failure (the relay exports it). */
+    bool failed = rc < 0 && rc != BATCH_HANDED_OFF;
+    metric_record_double(dur, (double)(clock_mono_ns() - t0) / 1e9, a, failed ? 3 : 2);
 }
 
 /* Hands a batch to every exporter of its signal: a negative errno when
@@ -204,7 +206,7 @@ static int export_all(struct exporter *const *exporters, int n_exporters, void *
         uint64_t t0 = dur ? clock_mono_ns() : 0;
         int r = exporters[i]->ops->export(exporters[i], records, n, NULL, deadline);
         if (dur) telemetry_export_duration(dur, exporters[i], i, t0, r);
-        if (r == BATCH_SPOOLED) {
+        if (r == BATCH_SPOOLED || r == BATCH_HANDED_OFF) {
             if (rc == 0) rc = r; /* a loss elsewhere counts first */
         } else if (r < 0)
             rc = r;
@@ -552,11 +554,12 @@ static void report_batcher(const char *what, const struct batcher *b) {
     struct batch_stats st;
     batcher_stats(b, &st);
     diag_info("%s[%d]: %s: exported %llu, dropped %llu (queue full), %llu (export failed), "
-              "%llu (rejected), %llu (shutdown), spooled %llu",
+              "%llu (rejected), %llu (shutdown), spooled %llu, handed off %llu",
               telemetry.exe_name ? telemetry.exe_name : "", (int)getpid(), what,
               (unsigned long long)st.exported, (unsigned long long)st.dropped_queue_full,
               (unsigned long long)st.dropped_export_failed, (unsigned long long)st.dropped_rejected,
-              (unsigned long long)st.dropped_shutdown, (unsigned long long)st.spooled);
+              (unsigned long long)st.dropped_shutdown, (unsigned long long)st.spooled,
+              (unsigned long long)st.handed_off);
 }
 
 static void report_loss(void) {
@@ -585,6 +588,7 @@ OTELP_FIRST void telemetry_shutdown(bool in_signal) {
     stream_flush_thread();
     /* One budget for both: what children handed us, then our own. */
     uint64_t start = clock_mono_ns();
+    processor_begin_exit();
     relay_shutdown(telemetry.cfg.shutdown_timeout_ms, in_signal);
     uint64_t spent_ms = (clock_mono_ns() - start) / 1000000u;
     uint32_t left = spent_ms >= telemetry.cfg.shutdown_timeout_ms

@@ -30,6 +30,12 @@ struct exporter_ops {
     /* (resource NULL: telemetry_resource(), fetched when needed.) */
     /* In a fork child: drop connections without sending anything. */
     void (*after_fork)(struct exporter *e);
+    /* Optional (NULL: cannot): sends body, an encoded protobuf request of n
+     * records (as children hand them to a relay), the way export() sends
+     * its own (compression, gRPC framing, retries, the spool). Returns as
+     * export() does (BATCH_SPOOLED included). */
+    int (*send_encoded)(struct exporter *e, const void *body, size_t len, size_t n,
+                        uint64_t deadline_mono_ns);
 };
 
 struct exporter {
@@ -51,11 +57,12 @@ struct exporter *otlp_file_exporter_new(enum signal_kind sig, const struct otlp_
 /* The hand-off seam, for network exporters before any network transport
  * when the process exports synchronously at exit (no worker thread).
  * exporter_handoff_connect: a connection to the parent's relay, or a
- * negative errno (-ENOENT: nobody; -ENOTSUP: not for proto, which hands off
- * http/protobuf only; the exporter sends the batch itself). Then
+ * negative errno (-ENOENT: nobody; -ENOTSUP: not for proto: http/json is not handed
+ * off; the exporter sends the batch itself). Then
  * exporter_handoff_send: body, the encoded request (protobuf, without gRPC
  * framing or compression) under telemetry_resource_local(&host); 0 when
- * the relay took the batch (it then counts as delivered). handoff.c. */
+ * the relay took the batch (counted as handed off: the relay exports it,
+ * in the configured protocol, and counts what became of it). handoff.c. */
 int exporter_handoff_connect(enum signal_kind sig, enum otlp_protocol proto);
 int exporter_handoff_send(int conn, enum signal_kind sig, const struct buf *body, size_t count,
                           uint32_t host);

@@ -47,11 +47,18 @@ struct header {
     uint32_t count;
 };
 
-static bool enabled; /* http/protobuf, no compression, endpoints valid */
+static bool enabled; /* protobuf (http/protobuf or gRPC) for every signal */
+static const struct config *config;
 static uint64_t config_hash;
 static uint32_t delay_ms, budget_ms;
 static uint64_t born_ns; /* when this process started (a fork child: its first child) */
 static const char *endpoints[SIGNAL_COUNT];
+/* Forwarded by the relay's own HTTP client (plain http, http/protobuf, no
+ * compression: the common case, no libcurl, no copy), else through an OTLP
+ * exporter of the relay's own (forwarders: gRPC, https, gzip). */
+static bool fast[SIGNAL_COUNT];
+static struct exporter *forwarders[SIGNAL_COUNT];
+static _Thread_local bool on_relay_thread __attribute__((tls_model("initial-exec")));
 static bool url_ok[SIGNAL_COUNT]; /* a relay's: set when it starts */
 static char *headers[SIGNAL_COUNT];
 static const char *header_specs[SIGNAL_COUNT];
@@ -68,14 +75,23 @@ static uint64_t fnv1a(uint64_t h, const char *s) {
 OTELP_FIRST void handoff_init(const struct config *cfg) {
     uint64_t h = fnv1a(0xcbf29ce484222325ULL, "v" STR(VERSION));
     enabled = cfg->handoff;
+    config = cfg;
+    /* A child hands off only to a relay that exports exactly as it would:
+     * everything that shapes an export is in the socket's name. */
     for (int s = 0; s < SIGNAL_COUNT; s++) {
         const struct otlp_config *o = &cfg->otlp[s];
+        char shape[4] = {(char)('a' + o->protocol), (char)('a' + o->compression),
+                         (char)('a' + o->insecure), 0};
         h = fnv1a(h, o->endpoint);
         h = fnv1a(h, o->headers);
-        if (o->protocol != OTLP_HTTP_PROTOBUF || o->compression != OTLP_COMPRESSION_NONE)
-            enabled = false;
+        h = fnv1a(h, shape);
+        h = fnv1a(h, o->certificate);
+        h = fnv1a(h, o->client_key);
+        h = fnv1a(h, o->client_certificate);
+        if (o->protocol == OTLP_HTTP_JSON) enabled = false; /* JSON requests do not concatenate */
         endpoints[s] = o->endpoint;
         header_specs[s] = o->headers;
+        fast[s] = o->protocol == OTLP_HTTP_PROTOBUF && o->compression == OTLP_COMPRESSION_NONE;
     }
     config_hash = h;
     born_ns = clock_mono_ns();
@@ -120,8 +136,7 @@ static bool url_usable(enum signal_kind sig, struct http_url *u) {
 /* ---- child side ---- */
 
 int handoff_connect(enum signal_kind sig) {
-    struct http_url u;
-    if (!enabled || !url_usable(sig, &u)) return -ENOTSUP;
+    if (!enabled || !endpoints[sig]) return -ENOTSUP;
     pid_t parent = getppid();
     if (parent <= 1) return -ENOENT;
     /* Non-blocking: a busy parent (full backlog or buffer) must never hold
@@ -299,6 +314,42 @@ static void relay_drain(enum signal_kind s, uint64_t deadline, bool may_resolve)
     (void)outbox_drain(s, endpoints[s], OTLP_HTTP_PROTOBUF, relay_drain_send, &d, 64, deadline);
 }
 
+/* Sends pending[s] through the relay's own OTLP exporter for s (made on
+ * first use: gRPC and https load libcurl in the relay only), which
+ * compresses, frames, retries and spools as the process's own would. */
+static void forward(int s, const struct buf *b, uint64_t deadline) {
+    uint64_t n = pending_records[s];
+    if (!forwarders[s] && !exporter_in_signal)
+        forwarders[s] = exporter_new(EXPORTER_OTLP, (enum signal_kind)s, config);
+    struct exporter *e = forwarders[s];
+    int rc = e && e->ops->send_encoded
+                 ? e->ops->send_encoded(e, b->data, b->len, (size_t)n, deadline)
+                 : -ENOTSUP;
+    if (rc == -ENOTSUP) { /* no exporter here (a signal handler, no memory) */
+        struct outbox_batch ob = {(enum signal_kind)s,
+                                  endpoints[s],
+                                  config->otlp[s].protocol,
+                                  false,
+                                  b->data,
+                                  b->len,
+                                  (size_t)n};
+        rc = outbox_enabled() && outbox_put(&ob) == 0 ? BATCH_SPOOLED : -EIO;
+    }
+    if (rc == BATCH_SPOOLED) {
+        relay_spooled += n;
+    } else if (rc >= 0) {
+        uint64_t rejected = (uint64_t)rc < n ? (uint64_t)rc : n;
+        relayed += n - rejected;
+        relay_lost += rejected;
+    } else {
+        relay_lost += n;
+    }
+}
+
+bool relay_thread(void) {
+    return on_relay_thread;
+}
+
 /* Forwards what children handed over. upward (the last flush, at exit or
  * exec): first offered to our own parent's relay, as one message, so that
  * in a tree of short-lived relays (make, its compiler drivers, their
@@ -317,12 +368,18 @@ static void flush_pending(uint64_t deadline, bool may_resolve, bool upward) {
             continue;
         }
         (void)add_host_to_pending(s); /* without them (out of memory) rather than not at all */
-        struct outbox_batch ob = {
-            (enum signal_kind)s,       endpoints[s], OTLP_HTTP_PROTOBUF, false, b->data, b->len,
-            (size_t)pending_records[s]};
+        struct outbox_batch ob = {(enum signal_kind)s,
+                                  endpoints[s],
+                                  config->otlp[s].protocol,
+                                  false,
+                                  b->data,
+                                  b->len,
+                                  (size_t)pending_records[s]};
         /* At exec: the spool, never the network. */
         if (atomic_load(&exporter_at_exec) && outbox_enabled() && outbox_put(&ob) == 0) {
             relay_spooled += pending_records[s];
+        } else if (!fast[s]) {
+            forward(s, b, deadline);
         } else {
             struct http_response resp;
             int rc = http_post(&clients[s], "application/x-protobuf", headers[s], b->data, b->len,
@@ -417,9 +474,19 @@ static void finish(uint64_t deadline, bool may_resolve) {
     flush_pending(deadline, may_resolve, true);
 }
 
+/* What became of the children's records (OTEL_LOG_LEVEL=info): they count
+ * them as handed off, this says forwarded, spooled or lost. */
+static void report(void) {
+    if (relayed || relay_lost || relay_spooled)
+        diag_info("relay: forwarded %llu records of child processes, spooled %llu, lost %llu",
+                  (unsigned long long)relayed, (unsigned long long)relay_spooled,
+                  (unsigned long long)relay_lost);
+}
+
 static void *relay_main(void *arg) {
     (void)arg;
     guard_enter(); /* for good */
+    on_relay_thread = true;
     prctl(PR_SET_NAME, "otel-relay", 0, 0, 0);
     /* relay_shutdown sets the state before it connects to wake us: checked
      * before every sleep, a wake-up consumed along with a child's message
@@ -445,10 +512,7 @@ static void *relay_main(void *arg) {
             flush_pending(now + (uint64_t)budget_ms * 1000000u * 5, true, false);
     }
     finish(clock_mono_ns() + (uint64_t)budget_ms * 1000000u, true);
-    if (relayed || relay_lost || relay_spooled)
-        diag_info("relay: forwarded %llu records of child processes, spooled %llu, lost %llu",
-                  (unsigned long long)relayed, (unsigned long long)relay_spooled,
-                  (unsigned long long)relay_lost);
+    report();
     atomic_store(&relay_done, 1);
     syscall(SYS_futex, &relay_done, FUTEX_WAKE_PRIVATE, 1 << 30, NULL, NULL, 0);
     return NULL;
@@ -471,7 +535,9 @@ static void listen_start(void) {
     listen_name_len = alen;
     for (int s = 0; s < SIGNAL_COUNT; s++) {
         struct http_url u = {0};
-        url_ok[s] = url_usable((enum signal_kind)s, &u);
+        url_ok[s] = endpoints[s] != NULL;
+        if (fast[s] && !url_usable((enum signal_kind)s, &u)) fast[s] = false; /* https */
+        if (!fast[s]) continue;
         http_client_init(&clients[s], &u);
         if (!headers[s]) headers[s] = otlp_http_header_block(header_specs[s]);
     }
@@ -532,8 +598,10 @@ OTELP_FIRST void relay_shutdown(uint32_t timeout_ms, bool in_signal) {
             sched_yield();
         }
         int expected = RELAY_PASSIVE;
-        if (atomic_compare_exchange_strong(&relay_state, &expected, RELAY_STOPPED))
+        if (atomic_compare_exchange_strong(&relay_state, &expected, RELAY_STOPPED)) {
             finish(deadline, !in_signal); /* on this thread: there is no other */
+            if (!in_signal) report();
+        }
         atomic_flag_clear_explicit(&draining, memory_order_release);
     }
     int expected = RELAY_ACTIVE;
@@ -563,6 +631,7 @@ void relay_after_fork_child(void) {
             pending_records[s] = 0;
             pending_host[s] = 0;
             http_close(&clients[s]);
+            if (forwarders[s]) forwarders[s]->ops->after_fork(forwarders[s]);
         }
         buf_release(&incoming);
         first_pending_ns = 0;
@@ -575,7 +644,7 @@ void relay_after_fork_child(void) {
 }
 
 int exporter_handoff_connect(enum signal_kind sig, enum otlp_protocol proto) {
-    if (proto != OTLP_HTTP_PROTOBUF) return -ENOTSUP; /* concatenation is protobuf's rule */
+    if (proto == OTLP_HTTP_JSON) return -ENOTSUP; /* concatenation is protobuf's rule */
     return handoff_connect(sig);
 }
 

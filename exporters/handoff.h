@@ -13,8 +13,11 @@
  * the one that sends to the collector adds them (docs/ATTRIBUTES.md), so
  * only the top of a tree of relays reads the host's files. Both ends check
  * the peer (same uid; the listener must be our parent), and anything
- * unexpected falls back to the child exporting directly. Only http/protobuf without
- * compression is handed off.
+ * unexpected falls back to the child exporting directly. Every protocol but
+ * http/json is handed off (children always hand over protobuf): a relay
+ * forwards plain-http http/protobuf with its own client, anything else
+ * (gRPC, https, gzip, mutual TLS) through an OTLP exporter of its own, so
+ * libcurl is loaded in the relay only, once per tree.
  *
  * The relay starts passive, without a thread: the process's own calls
  * drain its backlog (each spawn, and each wait that reaps a child, which
@@ -66,5 +69,7 @@ void relay_poll(void);
 void relay_shutdown(uint32_t timeout_ms, bool in_signal);
 /* In a fork child: the parent's relay is not ours. */
 void relay_after_fork_child(void);
+/* Whether the calling thread is the relay's. */
+bool relay_thread(void);
 
 #endif

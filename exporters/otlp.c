@@ -42,6 +42,7 @@
 #include "exporters/exporter.h"
 #include "exporters/gzip.h"
 #include "exporters/http.h"
+#include "exporters/handoff.h"
 #include "exporters/otlp_response.h"
 #include "exporters/outbox.h"
 #include "exporters/retry.h"
@@ -256,7 +257,7 @@ static void maybe_drain(struct otlp_exporter *x, uint64_t deadline) {
         if (x->drained_at_exit) return;
         x->drained_at_exit = true;
         max = DRAIN_BATCHES_AT_EXIT;
-    } else if (processor_on_worker()) {
+    } else if (processor_on_worker() || relay_thread()) {
         if (x->drained_ns && now - x->drained_ns < DRAIN_EVERY_NS) return;
         max = DRAIN_BATCHES;
     } else {
@@ -271,6 +272,9 @@ static void maybe_drain(struct otlp_exporter *x, uint64_t deadline) {
                   otlp_record_names[x->base.signal], x->where);
 }
 
+static int deliver(struct otlp_exporter *x, size_t n, uint64_t deadline, bool in_signal,
+                   bool report);
+
 static int otlp_export(struct exporter *e, void *const *records, size_t n,
                        const struct attr_list *resource, uint64_t deadline) {
     struct otlp_exporter *x = (struct otlp_exporter *)e;
@@ -281,7 +285,6 @@ static int otlp_export(struct exporter *e, void *const *records, size_t n,
     if (processor_deadline() < deadline) deadline = processor_deadline();
     bool in_signal = exporter_in_signal && !processor_on_worker();
     bool report = !exporter_in_signal && diag_enabled(DIAG_WARN);
-    const char *what = otlp_record_names[sig];
 
     /* Exporting at exit without a worker: the parent's relay takes the
      * batch if there is one, under a resource without the host's
@@ -295,7 +298,7 @@ static int otlp_export(struct exporter *e, void *const *records, size_t n,
             int rc = x->enc->encode[sig](&x->body, local, records, n) && !x->body.failed
                          ? exporter_handoff_send(relay, sig, &x->body, n, host)
                          : (close(relay), -ENOMEM);
-            if (rc == 0) return 0;
+            if (rc == 0) return BATCH_HANDED_OFF;
         }
     }
 
@@ -304,10 +307,28 @@ static int otlp_export(struct exporter *e, void *const *records, size_t n,
     size_t off = x->grpc ? 5 : 0;
     if (off) buf_append(&x->body, "\0\0\0\0\0", off);
     if (!x->enc->encode[sig](&x->body, resource, records, n) || x->body.failed) return -ENOMEM;
+    return deliver(x, n, deadline, in_signal, report);
+}
+
+/* Sends the request in x->body (gRPC: after 5 bytes kept for the message
+ * frame) of n records: compressed if configured, then the spool at exec,
+ * the transport with the retry rules, the spool for what could not be
+ * delivered. */
+static int deliver(struct otlp_exporter *x, size_t n, uint64_t deadline, bool in_signal,
+                   bool report) {
+    size_t off = x->grpc ? 5 : 0;
+    const char *what = otlp_record_names[x->base.signal];
     const uint8_t *payload = x->body.data + off;
     size_t payload_len = x->body.len - off;
 
     struct transport_request req = {x->body.data, x->body.len, false, in_signal};
+    /* An exec never waits on the network: the spool takes the batch, as it
+     * is (no compression to load or run either). */
+    bool at_exec = atomic_load(&exporter_at_exec);
+    bool hurry = at_exec || processor_exiting();
+    if (at_exec && x->transport->ops->network && outbox_enabled() &&
+        spool_request(x, &req, off, n) == 0)
+        return BATCH_SPOOLED;
     if (x->gzip && gzip_ready(!in_signal)) {
         buf_reset(&x->zbody);
         if (off) buf_append(&x->zbody, "\0\0\0\0\0", off);
@@ -317,12 +338,6 @@ static int otlp_export(struct exporter *e, void *const *records, size_t n,
             req.gzip = true;
         }
     }
-    /* An exec never waits on the network: the spool takes the batch. */
-    bool at_exec = atomic_load(&exporter_at_exec);
-    bool hurry = at_exec || processor_exiting();
-    if (at_exec && x->transport->ops->network && outbox_enabled() &&
-        spool_request(x, &req, off, n) == 0)
-        return BATCH_SPOOLED;
     if (off) { /* the gRPC message frame: compressed flag, big-endian length */
         uint8_t *f = (uint8_t *)req.body;
         uint32_t len = (uint32_t)(req.len - off);
@@ -397,12 +412,31 @@ static int otlp_export(struct exporter *e, void *const *records, size_t n,
     }
 }
 
+/* An encoded request (protobuf, as children hand them to a relay) of n
+ * records, sent as this exporter sends its own: compressed, framed, with
+ * the retry rules and the spool. For a relay forwarding its children's. */
+static int otlp_send_encoded(struct exporter *e, const void *body, size_t len, size_t n,
+                             uint64_t deadline) {
+    struct otlp_exporter *x = (struct otlp_exporter *)e;
+    uint64_t own = clock_mono_ns() + (uint64_t)x->timeout_ms * 1000000u;
+    if (own < deadline) deadline = own;
+    if (processor_deadline() < deadline) deadline = processor_deadline();
+    if (x->protocol == OTLP_HTTP_JSON) return -ENOTSUP; /* protobuf bodies only */
+    buf_reset(&x->body);
+    if (x->grpc) buf_append(&x->body, "\0\0\0\0\0", 5);
+    buf_append(&x->body, body, len);
+    if (x->body.failed) return -ENOMEM;
+    return deliver(x, n, deadline, exporter_in_signal && !processor_on_worker(),
+                   !exporter_in_signal && diag_enabled(DIAG_WARN));
+}
+
 static void otlp_after_fork(struct exporter *e) {
     struct otlp_exporter *x = (struct otlp_exporter *)e;
     x->transport->ops->after_fork(x->transport);
 }
 
-static const struct exporter_ops otlp_ops = {"otlp", otlp_export, otlp_after_fork};
+static const struct exporter_ops otlp_ops = {"otlp", otlp_export, otlp_after_fork,
+                                             otlp_send_encoded};
 
 /* "scheme://authority" of url, for diagnostics (no path, no userinfo). */
 static void describe(char *out, size_t cap, const char *url) {

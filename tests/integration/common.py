@@ -3,6 +3,7 @@ program run under the shim against a fresh test receiver."""
 import os
 import shutil
 import socket
+import urllib.request
 import sys
 import unittest
 
@@ -65,3 +66,42 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+# ---- the spool (docs/SPOOL.md) ----------------------------------------------
+
+
+def batches(spool):
+    """The complete batch files in spool: [(name, header dict, body)]."""
+    out = []
+    if not os.path.isdir(spool):
+        return out
+    for name in sorted(os.listdir(spool)):
+        if name.startswith(".") or not name.endswith(".otlp"):
+            continue
+        with open(os.path.join(spool, name), "rb") as f:
+            data = f.read()
+        head, _, body = data.partition(b"\n\n")
+        lines = head.decode().split("\n")
+        assert lines[0] == "OTEL-PRELOAD-SPOOL 1", lines
+        h = dict(line.split(": ", 1) for line in lines[1:])
+        assert int(h["length"]) == len(body), (name, h)
+        assert name.endswith("-%s-%s-%d.otlp" % (h["signal"], h["records"], len(data))), name
+        out.append((name, h, body))
+    return out
+
+
+def decode_spooled(spool):
+    """The spans in the spool's batches, decoded by the test receiver (each
+    body POSTed as it would have been): [span dict]."""
+    found = batches(spool)
+    with Receiver() as rcv:
+        for _, h, body in found:
+            req = urllib.request.Request(rcv.endpoint + "/v1/traces", data=body, method="POST")
+            req.add_header("Content-Type", h["content-type"])
+            if h["content-encoding"] != "identity":
+                req.add_header("Content-Encoding", h["content-encoding"])
+            urllib.request.urlopen(req, timeout=10).read()
+        if found:
+            rcv.wait_requests(len(found), 10)
+        return rcv.spans() if found else []

@@ -14,7 +14,7 @@ import tempfile
 import time
 import unittest
 
-from common import PROGS, Receiver, free_port, no_threads_under_tsan, otlp_env, preload_env, run
+from common import PROGS, Receiver, batches, free_port, no_threads_under_tsan, otlp_env, preload_env, run
 
 CRASH = os.path.join(PROGS, "crash")
 CRASH_CXX = os.path.join(PROGS, "crash_cxx")
@@ -174,15 +174,28 @@ class Crash(unittest.TestCase):
                          ("silent", None)):
             with self.subTest(collector=how):
                 base = run([CRASH, "segv"], preload=False)
+                spool = tempfile.mkdtemp(prefix="otelp-crash-spool.")
                 with Receiver(silent=True) as rcv:
                     e = env or otlp_env(rcv)
                     e["OTEL_PRELOAD_CRASH_TIMEOUT"] = "400"
+                    e["OTEL_PRELOAD_SPOOL_DIR"] = os.path.join(spool, "s")
                     start = time.monotonic()
                     got = run([CRASH, "segv"], env=e)
                     took = time.monotonic() - start
                 self.assertEqual(got, base)
                 # The crash budget bounds the capture and the flush.
                 self.assertLess(took, 3.0)
+                found = batches(os.path.join(spool, "s"))
+                shutil.rmtree(spool, ignore_errors=True)
+                if how == "silent":
+                    continue  # what is still in an export when the budget ends is lost
+                # A collector that is down: the spool (docs/SPOOL.md) has the
+                # FATAL record and the root span, to be delivered later.
+                records = {}
+                for _, h, _ in found:
+                    records[h["signal"]] = records.get(h["signal"], 0) + int(h["records"])
+                self.assertGreaterEqual(records.get("traces", 0), 1, found)
+                self.assertGreaterEqual(records.get("logs", 0), 1, found)
 
     def test_own_handler_exits(self):
         rc, out, _, logs, spans, _ = self.crash(["handler-exit"], expect=3)

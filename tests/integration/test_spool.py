@@ -11,9 +11,9 @@ import subprocess
 import tempfile
 import time
 import unittest
-import urllib.request
 
-from common import (EXIT_PATHS, Receiver, free_port, no_shells_under_tsan, preload_env, run)
+from common import (EXIT_PATHS, Receiver, batches, decode_spooled, free_port,
+                    no_shells_under_tsan, preload_env, run)
 
 BOUND = 20  # seconds a run may take; the flush budget is three times that
 PATIENT = {"OTEL_PRELOAD_SHUTDOWN_TIMEOUT": "60000", "OTEL_EXPORTER_OTLP_TIMEOUT": "60000"}
@@ -26,42 +26,6 @@ def loss(err):
         return None
     keys = ("exported", "queue_full", "export_failed", "rejected", "shutdown", "spooled")
     return dict(zip(keys, (int(x) for x in m.groups())))
-
-
-def batches(spool):
-    """The complete batch files in spool: [(name, header dict, body)]."""
-    out = []
-    if not os.path.isdir(spool):
-        return out
-    for name in sorted(os.listdir(spool)):
-        if name.startswith(".") or not name.endswith(".otlp"):
-            continue
-        with open(os.path.join(spool, name), "rb") as f:
-            data = f.read()
-        head, _, body = data.partition(b"\n\n")
-        lines = head.decode().split("\n")
-        assert lines[0] == "OTEL-PRELOAD-SPOOL 1", lines
-        h = dict(line.split(": ", 1) for line in lines[1:])
-        assert int(h["length"]) == len(body), (name, h)
-        assert name.endswith("-%s-%s-%d.otlp" % (h["signal"], h["records"], len(data))), name
-        out.append((name, h, body))
-    return out
-
-
-def decode_spooled(spool):
-    """The spans in the spool's batches, decoded by the test receiver (each
-    body POSTed as it would have been): [span dict]."""
-    found = batches(spool)
-    with Receiver() as rcv:
-        for _, h, body in found:
-            req = urllib.request.Request(rcv.endpoint + "/v1/traces", data=body, method="POST")
-            req.add_header("Content-Type", h["content-type"])
-            if h["content-encoding"] != "identity":
-                req.add_header("Content-Encoding", h["content-encoding"])
-            urllib.request.urlopen(req, timeout=10).read()
-        if found:
-            rcv.wait_requests(len(found), 10)
-        return rcv.spans() if found else []
 
 
 class Spool(unittest.TestCase):

@@ -1,0 +1,113 @@
+"""The hand-off for every transport (exporters/handoff.h): over gRPC,
+https and with gzip, a shell's children hand their spans to its relay,
+which exports them once, in the configured protocol: a tree makes a few
+requests, not one per process. Each child counts its batch as handed off,
+not exported; the relay counts what became of it."""
+import os
+import re
+import tempfile
+import unittest
+
+from common import Receiver, no_shells_under_tsan, run
+from harness import Certs, NodeServer, have_node_modules, node_path
+
+CHILDREN = 12
+TREE = ["sh", "-c", "i=0; while [ $i -lt %d ]; do /bin/true; i=$((i+1)); done; echo done" % CHILDREN]
+
+
+def need_node(test):
+    if node_path() is None or not have_node_modules():
+        test.skipTest("node or tests/interop/node_modules missing")
+
+
+@no_shells_under_tsan
+class RelayTransports(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.certs = Certs(cls.tmp.name)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def tree(self, srv, **env):
+        spool = os.path.join(self.tmp.name, "spool-%s" % self.id().rsplit(".", 1)[-1])
+        env = dict(env, OTEL_EXPORTER_OTLP_ENDPOINT=srv.endpoint, OTEL_PRELOAD_SPOOL_DIR=spool)
+        rc, out, err = run(TREE, env=env, timeout=60)
+        self.assertEqual((rc, out, err), (0, b"done\n", b""))
+        srv.wait_requests(1, 15)
+        spans = srv.spans()
+        names = sorted(s["name"] for s in spans)
+        self.assertEqual(names, sorted(["sh"] + ["true"] * CHILDREN))
+        # The relay's forward and the shell's own: not one per process.
+        self.assertLessEqual(srv.request_count(), 3, srv.request_count())
+        # The host's attributes, added by the relay, on every child's span.
+        for s in spans:
+            self.assertIn("host.name", s["resource"], s["name"])
+        self.assertFalse(os.path.exists(spool) and os.listdir(spool))
+        return spans
+
+    def test_grpc(self):
+        need_node(self)
+        with NodeServer("grpc") as srv:
+            self.tree(srv, OTEL_EXPORTER_OTLP_PROTOCOL="grpc")
+
+    def test_grpc_gzip(self):
+        need_node(self)
+        with NodeServer("h2") as srv:
+            self.tree(srv, OTEL_EXPORTER_OTLP_PROTOCOL="grpc", OTEL_EXPORTER_OTLP_COMPRESSION="gzip")
+            for req in srv.requests():
+                self.assertEqual(req["headers"]["grpc-encoding"], "gzip")
+
+    def test_https(self):
+        need_node(self)
+        with NodeServer("https", tls=self.certs) as srv:
+            self.tree(srv, OTEL_EXPORTER_OTLP_CERTIFICATE=str(self.certs.ca))
+
+    def test_mutual_tls(self):
+        need_node(self)
+        with NodeServer("https", tls=self.certs, client_ca=True) as srv:
+            self.tree(srv, OTEL_EXPORTER_OTLP_CERTIFICATE=str(self.certs.ca),
+                      OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE=str(self.certs.client_cert),
+                      OTEL_EXPORTER_OTLP_CLIENT_KEY=str(self.certs.client_key))
+
+    def test_http_gzip(self):
+        with Receiver() as rcv:
+            self.tree(rcv, OTEL_EXPORTER_OTLP_COMPRESSION="gzip")
+            for req in rcv.requests():
+                self.assertEqual(req["headers"]["content-encoding"], "gzip")
+
+    def test_json_is_not_handed_off(self):
+        with Receiver() as rcv:
+            spool = os.path.join(self.tmp.name, "spool-json")
+            rc, out, err = run(TREE, env={"OTEL_EXPORTER_OTLP_ENDPOINT": rcv.endpoint,
+                                          "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
+                                          "OTEL_PRELOAD_SPOOL_DIR": spool}, timeout=60)
+            self.assertEqual((rc, out), (0, b"done\n"))
+            rcv.wait_requests(CHILDREN + 1, 15)
+            self.assertEqual(rcv.request_count(), CHILDREN + 1)
+
+    def test_children_say_handed_off_and_the_relay_says_lost(self):
+        """A collector that refuses the relay's forward (HTTP 400, not
+        retryable): no child claims its span was exported."""
+        with Receiver(status=400) as rcv:
+            spool = os.path.join(self.tmp.name, "spool-lost")
+            rc, out, err = run(TREE, env={"OTEL_EXPORTER_OTLP_ENDPOINT": rcv.endpoint,
+                                          "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip",
+                                          "OTEL_PRELOAD_SPOOL_DIR": spool,
+                                          "OTEL_LOG_LEVEL": "info"}, timeout=60)
+            self.assertEqual((rc, out), (0, b"done\n"))
+        text = err.decode()
+        lines = re.findall(r"true\[\d+\]: spans: exported (\d+), .* spooled (\d+), handed off (\d+)",
+                           text)
+        self.assertEqual(len(lines), CHILDREN, text)
+        self.assertEqual({tuple(map(int, x)) for x in lines}, {(0, 0, 1)})
+        m = re.search(r"relay: forwarded (\d+) records of child processes, spooled (\d+), lost (\d+)",
+                      text)
+        self.assertIsNotNone(m, text)
+        self.assertEqual(tuple(map(int, m.groups())), (0, 0, CHILDREN))
+
+
+if __name__ == "__main__":
+    unittest.main()
