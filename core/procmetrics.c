@@ -123,6 +123,10 @@ int procmetrics_sample(struct proc_sample *s) {
     return 0;
 }
 
+void procmetrics_invalidate(void) {
+    last_ok = false;
+}
+
 static const struct proc_sample *sample(void) {
     uint64_t now = clock_mono_ns();
     if (!last_ok || now - last_mono > 50000000u) {

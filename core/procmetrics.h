@@ -31,5 +31,7 @@ struct proc_sample {
     int64_t minor_faults, major_faults;
 };
 int procmetrics_sample(struct proc_sample *out);
+/* The next callback reads anew (benchmarks). */
+void procmetrics_invalidate(void);
 
 #endif

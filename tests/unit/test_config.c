@@ -683,6 +683,55 @@ static void test_log_options(void) {
     config_free(&c);
 }
 
+/* Metrics: defaults, the enumerations (core/metric.h's values), bad
+ * values (one diagnostic, the default). */
+static void test_metric_options(void) {
+    struct config c = load1("OTEL_SERVICE_NAME=x");
+    CHECK_EQ_INT(c.metric_interval_ms, 60000);
+    CHECK_EQ_INT(c.metric_timeout_ms, 30000);
+    CHECK_EQ_INT(c.metric_temporality, 0);
+    CHECK_EQ_INT(c.metric_histogram, 0);
+    CHECK_EQ_INT(c.metric_exemplars, 0);
+    CHECK_EQ_INT(c.metric_cardinality, 2000);
+    CHECK(c.process_metrics);
+    CHECK(c.sdk_metrics);
+    CHECK_EQ_INT(c.exporters[SIGNAL_METRICS], 1u << EXPORTER_OTLP);
+    config_free(&c);
+    char *envp[] = {"OTEL_METRIC_EXPORT_INTERVAL=250",
+                    "OTEL_METRIC_EXPORT_TIMEOUT=100",
+                    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=LowMemory",
+                    "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION="
+                    "base2_exponential_bucket_histogram",
+                    "OTEL_METRICS_EXEMPLAR_FILTER=always_off",
+                    "OTEL_PRELOAD_METRICS_CARDINALITY_LIMIT=10",
+                    "OTEL_PRELOAD_PROCESS_METRICS=false",
+                    "OTEL_PRELOAD_SDK_METRICS=false",
+                    "OTEL_METRICS_EXPORTER=console,otlp_file",
+                    NULL};
+    c = load_env(envp);
+    CHECK_EQ_INT(ndiag, 0);
+    CHECK_EQ_INT(c.metric_interval_ms, 250);
+    CHECK_EQ_INT(c.metric_timeout_ms, 100);
+    CHECK_EQ_INT(c.metric_temporality, 2);
+    CHECK_EQ_INT(c.metric_histogram, 1);
+    CHECK_EQ_INT(c.metric_exemplars, 2);
+    CHECK_EQ_INT(c.metric_cardinality, 10);
+    CHECK(!c.process_metrics);
+    CHECK(!c.sdk_metrics);
+    CHECK_EQ_INT(c.exporters[SIGNAL_METRICS], (1u << EXPORTER_CONSOLE) | (1u << EXPORTER_FILE));
+    config_free(&c);
+    char *bad[] = {
+        "OTEL_METRIC_EXPORT_INTERVAL=0", "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=x",
+        "OTEL_METRICS_EXEMPLAR_FILTER=sometimes", "OTEL_PRELOAD_METRICS_CARDINALITY_LIMIT=1", NULL};
+    c = load_env(bad);
+    CHECK_EQ_INT(ndiag, 4);
+    CHECK_EQ_INT(c.metric_interval_ms, 60000);
+    CHECK_EQ_INT(c.metric_temporality, 0);
+    CHECK_EQ_INT(c.metric_exemplars, 0);
+    CHECK_EQ_INT(c.metric_cardinality, 2000);
+    config_free(&c);
+}
+
 /* Several bad values at once: one diagnostic each. */
 static void test_many_bad_values(void) {
     char *envp[] = {"OTEL_SDK_DISABLED=maybe", "OTEL_BSP_SCHEDULE_DELAY=soon",
@@ -716,6 +765,7 @@ int main(void) {
     RUN(test_exporters);
     RUN(test_samplers);
     RUN(test_limits);
+    RUN(test_metric_options);
     RUN(test_batch_clamp);
     RUN(test_log_options);
     RUN(test_many_bad_values);
