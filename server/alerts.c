@@ -302,7 +302,7 @@ static double value_num(const struct query_value *v, bool *ok) {
 static double rec_value(const struct rule *r, struct rec *rc) {
     struct query_field f;
     field_by_name(r->signal, r->field, &f);
-    struct query_value v;
+    struct query_value v = {0};
     bool ok;
     if (!rec_get(rc, &f, &v)) return 0;
     double d = value_num(&v, &ok);
@@ -388,7 +388,7 @@ static void lookup(void *ctx, const char *key, struct sbuf *out) {
     }
     struct query_field f;
     field_by_name(t->r->signal, k, &f);
-    struct query_value v;
+    struct query_value v = {0};
     if (!rec_get(t->rec, &f, &v)) return;
     if (f.id == QUERY_F_DURATION)
         sbuf_printf(out, "%g", (double)v.i / 1e9);
@@ -526,7 +526,7 @@ static void on_match(struct alerts *a, struct rule_rt *rt, struct rec *rc, int64
     for (size_t i = 0; i < r->n_group_by; i++) {
         struct query_field f;
         field_by_name(r->signal, r->group_by[i], &f);
-        struct query_value v;
+        struct query_value v = {0};
         if (rec_get(rc, &f, &v)) value_text(&v, &gv[i]);
         vals[i] = sbuf_cstr(&gv[i]);
     }

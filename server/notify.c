@@ -60,8 +60,11 @@ const char *notify_time(int64_t ns, char *buf, size_t cap) {
     time_t s = (time_t)(ns / 1000000000);
     struct tm tm;
     gmtime_r(&s, &tm);
-    snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)((ns / 1000000) % 1000));
+    /* modulo: each field's width is bounded (format-truncation in Release builds) */
+    snprintf(buf, cap, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ",
+             (unsigned)(tm.tm_year + 1900) % 10000u, (unsigned)(tm.tm_mon + 1) % 100u,
+             (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
+             (unsigned)tm.tm_sec % 100u, (unsigned)((ns / 1000000) % 1000));
     return buf;
 }
 
