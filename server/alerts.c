@@ -1133,7 +1133,7 @@ static int prepare_rule_sql(struct alerts *a, const struct rule *r, enum sql_mod
         snprintf(err, cap, "the filter does not compile to SQL: %s", qe.message);
         return -EINVAL;
     }
-    const char *time_col = r->signal == QUERY_SPANS ? "t.end_ns" : "t.time_ns";
+    const char *time_col = r->signal == QUERY_SPANS ? "t.start_ns" : "t.time_ns";
     struct sbuf b = {0};
     if (mode == SQL_GROUPED) {
         sbuf_puts(&b, "SELECT ");

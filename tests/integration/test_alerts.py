@@ -275,6 +275,7 @@ notify:
         self.assertIn('otel-preload: alert RESOLVED ProgramFailed', log)
 
     def test_crash_fires_through_the_log_and_alerts_lists_it(self):
+        hook = self.webhook()
         rules = self.rules("""\
 groups:
   - name: crashes
@@ -288,7 +289,10 @@ groups:
           summary: "{{ .name }} died of signal {{ .attributes.process.exit.signal }}"
 notify:
   - kind: log
-""")
+  - kind: webhook
+    url: %s
+repeat_interval: 1s
+""" % hook.url)
         d = self.dash(rules)
         crash = os.path.join(PROGS, "crash")
         rc, out, err = self.e.run(["run", "--quiet", "--", crash, "segv"])
@@ -302,6 +306,10 @@ notify:
         self.assertIn("FIRING   Crash (spans, record): process.exit.signal exists", text)
         self.assertIn("crash died of signal 11", text)
         self.assertIn("inactive -> firing", text)
+        # still firing: sent again every repeat_interval
+        again = wait_for("a repeated notification", lambda: len(hook.got("firing")) >= 2 and hook.got("firing"))
+        self.assertEqual(again[0]["alerts"][0]["fingerprint"], again[1]["alerts"][0]["fingerprint"])
+        self.assertEqual(again[0]["alerts"][0]["startsAt"], again[1]["alerts"][0]["startsAt"])
         rc, log = self.stop(d)
         self.assertEqual(rc, 0)
         self.assertRegex(log, r'otel-preload: alert FIRING Crash \{alertname="Crash"\} value=[0-9.e-]+: '
@@ -331,6 +339,7 @@ notify:
   - kind: webhook
     url: %s
 """ % hook.url)
+        hook.failing = 2  # the receiver answers 500 twice: retried with backoff
         d = self.dash(rules)
         now = time.time_ns()
         recs = [log_record(now, 17, "disk full %d" % i, tid(7), sid(i + 1)) for i in range(3)]
@@ -357,6 +366,54 @@ notify:
                          ["0000000000000001", "0000000000000002", "0000000000000003"])
         hist = [(h["from"], h["to"]) for h in api_alerts(d.port, "?rule=ErrorBurst")["history"]]
         self.assertEqual(hist, [("firing", "resolved"), ("pending", "firing"), ("inactive", "pending")])
+        n = wait_for("the counters", lambda: [n for n in api_alerts(d.port)["notifiers"] if n["sent"] == 2])[0]
+        self.assertEqual((n["failed"], n["queued"], n["dropped"]), (2, 0, 0))
+        self.assertEqual(n["last_error"], hook.url + " answered HTTP 500")
+        self.assertEqual(len(hook.got("firing")), 1)  # delivered once, after the retries
+
+    def test_metric_rules(self):
+        rules = self.rules("""\
+groups:
+  - name: metrics
+    interval: 1s
+    rules:
+      - alert: QueueBacklog
+        signal: metrics
+        where: name = "queue.depth"
+        aggregate: max
+        window: 1m
+        threshold: 100
+        group_by: [queue]
+        annotations: {summary: "{{ .labels.queue }} holds {{ .value }}"}
+      - alert: DiskErrors
+        signal: metrics
+        where: name = "disk.errors" and value > 0
+""")
+        d = self.dash(rules)
+        now = time.time_ns()
+
+        def gauge(name, value, attrs):
+            return {"name": name, "unit": "1", "gauge": {"dataPoints": [
+                {"timeUnixNano": str(now), "asInt": str(value),
+                 "attributes": [{"key": k, "value": {"stringValue": v}} for k, v in attrs.items()]}]}}
+        body = {"resourceMetrics": [{
+            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "worker"}}]},
+            "scopeMetrics": [{"scope": {"name": "t"}, "metrics": [
+                gauge("queue.depth", 120, {"queue": "jobs"}), gauge("queue.depth", 3, {"queue": "mail"}),
+                gauge("disk.errors", 2, {"device": "sda"})]}]}]}
+        st, resp = post(d.port, "/v1/metrics", json.dumps(body).encode(), ctype="application/json")
+        self.assertEqual(st, 200, resp)
+
+        def firing(rule):
+            return [a for a in rule_of(api_alerts(d.port), rule)["alerts"] if a["state"] == "firing"]
+        q = wait_for("QueueBacklog", lambda: firing("QueueBacklog"))
+        self.assertEqual(len(q), 1)  # the mail queue is below the threshold
+        self.assertEqual(q[0]["labels"], {"alertname": "QueueBacklog", "queue": "jobs"})
+        self.assertEqual((q[0]["value"], q[0]["annotations"]), (120, {"summary": "jobs holds 120"}))
+        self.assertEqual([(r["name"], r["value"], r["trace_id"]) for r in q[0]["records"]],
+                         [("queue.depth", 120, None)])
+        e = wait_for("DiskErrors", lambda: firing("DiskErrors"))
+        self.assertEqual(e[0]["value"], 2)
 
     def test_rule_that_errors_is_shown_as_errored(self):
         rules = self.rules("""\
