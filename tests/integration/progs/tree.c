@@ -155,7 +155,7 @@ int main(int argc, char **argv) {
         socklen_t alen =
             (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(a.sun_path + 1));
         int l = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0);
-        if (l < 0 || syscall(SYS_dup2, l, taken) < 0 ||
+        if (l < 0 || syscall(SYS_dup3, l, taken, 0) < 0 || /* aarch64 has no SYS_dup2 */
             bind(taken, (struct sockaddr *)&a, alen) < 0 || listen(taken, 4) < 0)
             return 1;
         int c = socket(AF_UNIX, SOCK_SEQPACKET, 0);
