@@ -478,20 +478,48 @@ class AlertsView {
       return;
     }
     const rules = a.rules || [];
+    const labelText = (o) => Object.entries(o || {}).map(([k, v]) => `${k}=${v}`).join(', ');
+    const recordLink = (r) => (r.trace_id
+      ? el('a', {href: r.span_id ? `#/trace/${r.trace_id}/${r.span_id}` : `#/trace/${r.trace_id}`, class: 'alert-record'},
+        `${r.name || r.signal} ${r.value ?? ''}`.trim())
+      : el('span', {class: 'alert-record'}, `${r.name || r.signal} ${r.value ?? ''} ${fmtTime(r.time_ns)}`.trim()));
+    const alerts = [];
+    for (const r of rules) for (const x of r.alerts || []) alerts.push([r, x]);
+    const history = a.history || [];
     clear(this.host).append(el('h2', null, 'alerts'),
       rules.length ? '' : el('p', {class: 'hint'}, 'No alert rules loaded (otel-preload dash --rules FILE, docs/ALERTS.md).'),
       el('table', {class: 'runs', id: 'alerts'},
       el('thead', null, el('tr', null, ['rule', 'state', 'signal', 'where', 'alerts', 'health'].map((h) => el('th', null, h)))),
       el('tbody', null, rules.map((r) => el('tr', {class: r.state === 'firing' ? 'failed' : ''},
         el('td', null, r.name), el('td', null, r.state), el('td', null, r.signal), el('td', {class: 'cmd'}, r.where || ''),
-        el('td', {class: 'num'}, String((r.alerts || []).length)), el('td', null, r.health + (r.error ? `: ${r.error}` : '')))))));
+        el('td', {class: 'num'}, String((r.alerts || []).length)), el('td', null, r.health + (r.error ? `: ${r.error}` : '')))))),
+      // each alert (a rule and one label set) with the records that made it fire, linked to their traces
+      alerts.length ? el('h3', null, 'active and recent') : '',
+      alerts.length ? el('table', {class: 'runs', id: 'alert-instances'},
+        el('thead', null, el('tr', null, ['rule', 'state', 'labels', 'value', 'since', 'records'].map((h) => el('th', null, h)))),
+        el('tbody', null, alerts.map(([r, x]) => el('tr', {class: x.state === 'firing' ? 'failed' : '', 'data-rule': r.name},
+          el('td', null, r.name), el('td', null, x.state), el('td', {class: 'cmd'}, labelText(x.labels)),
+          el('td', {class: 'num'}, x.value === null || x.value === undefined ? '' : String(x.value)),
+          el('td', null, fmtTime(x.fired_at_ns || x.active_at_ns)),
+          el('td', null, ...(x.records || []).map((rec) => el('div', null, recordLink(rec)))))))) : '',
+      history.length ? el('h3', null, 'history') : '',
+      history.length ? el('table', {class: 'runs', id: 'alert-history'},
+        el('thead', null, el('tr', null, ['time', 'rule', 'labels', 'change', 'value'].map((h) => el('th', null, h)))),
+        el('tbody', null, history.map((h) => el('tr', null,
+          el('td', null, fmtTime(h.time_ns)), el('td', null, h.rule), el('td', {class: 'cmd'}, labelText(h.labels)),
+          el('td', null, `${h.from} \u2192 ${h.to}`),
+          el('td', {class: 'num'}, h.value === null || h.value === undefined ? '' : String(h.value)))))) : '');
+    this.host.dataset.ready = '1';
   }
 
-  onLive(type) {
-    if (type === 'hello') this.load();
+  onLive() {
+    // new data may change an alert: reload at most once a second
+    if (!this.timer) this.timer = setTimeout(() => { this.timer = null; this.load(); }, 1000);
   }
 
-  destroy() {}
+  destroy() {
+    clearTimeout(this.timer);
+  }
 }
 
 // ---- routing ------------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 // and what the pages show checked against what ran. Screenshots go to <build>/screenshots.
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import {spawnSync} from 'node:child_process';
 import http from 'node:http';
@@ -313,6 +315,47 @@ test('a metric chart can be pinned to the home view', async (t) => {
   await page.waitForSelector('#exemplars a');
   await page.click('#exemplars a');
   await page.waitForFunction(() => location.hash.startsWith('#/trace/'));
+});
+
+test('an alert shows its state, the record that fired it (linked to its span) and its history', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otelp-rules-'));
+  const rules = path.join(dir, 'rules.yaml');
+  fs.writeFileSync(rules, 'groups:\n  - name: ui\n    rules:\n      - alert: AlertMe\n        signal: spans\n' +
+    '        where: name = "alert-me"\n        labels: {severity: page}\n');
+  const d = await Dash.start(['--rules', rules]);
+  try {
+    const trace = hex(0xa1e7, 16), span = hex(0xa1e8, 8);
+    const now = BigInt(Date.now()) * 1000000n;
+    const st = await d.post('/v1/traces', tracesRequest([otlpSpan({trace, span, name: 'alert-me', start: now, end: now + 1000000n})]),
+      {'content-type': 'application/json'});
+    assert.equal(st.status, 200, st.body);
+    let firing = null;
+    for (let i = 0; i < 100 && !firing; i++) { // bounded: 10 s
+      const a = await d.json('/api/v1/alerts');
+      firing = (a.rules || []).find((r) => r.name === 'AlertMe' && r.state === 'firing');
+      if (!firing) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(firing, 'the rule fired');
+    const page = await newPage(b);
+    try {
+      await page.goto(`${d.url}/#/alerts`);
+      await page.waitForSelector('#alert-instances tr[data-rule="AlertMe"] a.alert-record');
+      const row = page.locator('#alert-instances tr[data-rule="AlertMe"]');
+      assert.match(await row.textContent(), /firing/);
+      assert.match(await row.textContent(), /severity=page/);
+      assert.match(await page.textContent('#alert-history'), /AlertMe/);
+      await shot(page, 'alerts');
+      await row.locator('a.alert-record').first().click();
+      await page.waitForSelector('.detail h3');
+      assert.equal(await page.textContent('.detail h3'), 'alert-me');
+    } finally {
+      await page.context().close();
+    }
+  } finally {
+    const end = await d.stop();
+    assert.equal(end.code, 0, end.stderr);
+    fs.rmSync(dir, {recursive: true, force: true});
+  }
 });
 
 test('a token guards every page and API request', async () => {
