@@ -34,6 +34,7 @@ def collect(cmd, **env):
             last = n
             time.sleep(0.1)
         decoded = rcv.decoded()
+        collect.metrics = rcv.metrics(decoded)
         return rc, out, err, rcv.spans(decoded), rcv.logs(decoded)
 
 
@@ -59,6 +60,15 @@ class Api(unittest.TestCase):
         self.assertEqual(out, b"sum 6\nchild exit 0\nhandled 42\ndone\n")
         root = one(spans, "api_example")
         job = one(spans, "job")
+        # The program's instruments, decoded by the official definitions (decode.js).
+        metrics = {m["name"]: m for m in collect.metrics}
+        done, took = metrics["job.items.done"], metrics["job.step.duration"]
+        self.assertEqual((done["type"], done["unit"]), ("sum", "{item}"))
+        self.assertEqual([(p["asDouble"], p["attributes"]) for p in done["points"]],
+                         [(3, {"job.name": "nightly"})])
+        self.assertEqual(took["type"], "histogram")
+        self.assertEqual([(int(p["count"]), p["sum"]) for p in took["points"]], [(1, 12.5)])
+        self.assertEqual(done["resource"]["service.name"], root["resource"]["service.name"])
         self.assertEqual(job["parentSpanId"], root["spanId"])
         self.assertEqual({s["traceId"] for s in spans}, {root["traceId"]})
         self.assertEqual(job["kind"], INTERNAL)

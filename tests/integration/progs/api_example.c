@@ -111,6 +111,14 @@ int main(int argc, char **argv) {
     }
     otelp_span_end(step);
 
+    /* Metrics: a counter and a histogram, exported with the process's resource. */
+    otelp_instrument *done_items =
+        otelp_counter("job.items.done", "{item}", "Items the job finished.");
+    otelp_instrument *took = otelp_histogram("job.step.duration", "ms", NULL, NULL, 0);
+    otelp_attr kind[] = {otelp_attr_str("job.name", "nightly")};
+    otelp_add(done_items, 3, kind, OTELP_COUNT(kind));
+    otelp_record(took, 12.5, kind, OTELP_COUNT(kind));
+
     otelp_scope_end(scope);
     otelp_span_end(job);
     printf("done\n");
