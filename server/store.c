@@ -285,6 +285,33 @@ static bool needs_migration(sqlite3 *db) {
     return old;
 }
 
+/* The pragmas, the migration and the schema, in one write transaction.
+ * -EBUSY when another connection holds a lock the busy handler does not
+ * wait for. */
+static int set_up(sqlite3 *db, const char *path, char *err, size_t err_cap) {
+    static const struct {
+        const char *what, *sql;
+    } steps[] = {
+        {"cannot open", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                        " PRAGMA foreign_keys=OFF; PRAGMA cache_size=-32768;"},
+        {"cannot open", "BEGIN IMMEDIATE"},
+        {"cannot upgrade the schema in", MIGRATE_1},
+        {"cannot create the schema in", SCHEMA},
+        {"cannot create the schema in", "COMMIT"},
+    };
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        if (i == 2 && !needs_migration(db)) continue;
+        char *emsg = NULL;
+        int rc = sqlite3_exec(db, steps[i].sql, NULL, NULL, &emsg);
+        if (rc == SQLITE_OK) continue;
+        snprintf(err, err_cap, "%s %s: %s", steps[i].what, path, emsg ? emsg : "?");
+        sqlite3_free(emsg);
+        if (i >= 2) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED ? -EBUSY : -EIO;
+    }
+    return 0;
+}
+
 int store_open(const char *path, struct store **out, char *err, size_t err_cap) {
     *out = NULL;
     int rc = make_parent_dirs(path);
@@ -312,28 +339,15 @@ int store_open(const char *path, struct store **out, char *err, size_t err_cap) 
         return -EIO;
     }
     sqlite3_busy_timeout(s->db, 5000);
-    char *emsg = NULL;
-    if (sqlite3_exec(s->db,
-                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                     " PRAGMA foreign_keys=OFF; PRAGMA cache_size=-32768;",
-                     NULL, NULL, &emsg) != SQLITE_OK ||
-        sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &emsg) != SQLITE_OK) {
-        snprintf(err, err_cap, "cannot open %s: %s", path, emsg ? emsg : "?");
-        sqlite3_free(emsg);
-        store_close(s);
-        return -EIO;
+    /* Switching a new database to WAL takes an exclusive lock without
+     * calling the busy handler: two first opens at once (two `run`s on a
+     * fresh store) get SQLITE_BUSY at once. Retried, bounded (~10 s). */
+    int tries = 0;
+    while ((rc = set_up(s->db, path, err, err_cap)) == -EBUSY && tries++ < 1000) {
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        nanosleep(&pause, NULL);
     }
-    if (needs_migration(s->db) && sqlite3_exec(s->db, MIGRATE_1, NULL, NULL, &emsg) != SQLITE_OK) {
-        snprintf(err, err_cap, "cannot upgrade the schema in %s: %s", path, emsg ? emsg : "?");
-        sqlite3_free(emsg);
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        store_close(s);
-        return -EIO;
-    }
-    if (sqlite3_exec(s->db, SCHEMA, NULL, NULL, &emsg) != SQLITE_OK ||
-        sqlite3_exec(s->db, "COMMIT", NULL, NULL, &emsg) != SQLITE_OK) {
-        snprintf(err, err_cap, "cannot create the schema in %s: %s", path, emsg ? emsg : "?");
-        sqlite3_free(emsg);
+    if (rc != 0) {
         store_close(s);
         return -EIO;
     }

@@ -324,11 +324,13 @@ class TestRun(unittest.TestCase):
                                   env=self.e.env(), stdin=subprocess.DEVNULL,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                  for _ in range(2)]
+        errs = b""
         for p in procs:
             self.assertEqual(p.wait(timeout=120), 0, p.stderr.read())
+            errs += p.stderr.read()
             p.stderr.close()
         runs = self.e.sql("SELECT id, trace_id, span_count FROM runs ORDER BY id")
-        self.assertEqual(len(runs), 2)
+        self.assertEqual(len(runs), 2, errs)
         for run_id, trace, count in runs:
             n = self.e.sql("SELECT count(*), count(DISTINCT span_id) FROM spans WHERE trace_id = ?",
                            trace)[0]

@@ -1,8 +1,10 @@
 /* test_store: the local store (server/store.c): the ingest listener, records received twice
- * kept once, runs by trace, retention by count with pinning, the OTLP/JSON decoder's strictness. */
+ * kept once, runs by trace, retention by count with pinning, first opens at once, the OTLP/JSON
+ * decoder's strictness. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "server/otlp_json.h"
@@ -132,6 +134,50 @@ static void test_retention(void) {
           0);
 }
 
+/* Sixteen processes open a store that does not exist yet, at once (two `otel-preload run`s on a
+ * fresh store): each opens it and records its run. */
+static void test_first_opens_at_once(const char *dir) {
+    char path[256];
+    snprintf(path, sizeof(path), "%s/race.db", dir);
+    pid_t pids[16];
+    int gate[2]; /* closed by the parent once all are waiting: they start together */
+    REQUIRE(pipe(gate) == 0);
+    for (int k = 0; k < 16; k++) {
+        pids[k] = fork();
+        if (pids[k] == 0) {
+            struct store *mine;
+            char err[256], trace[33], c;
+            int64_t id;
+            close(gate[1]);
+            if (read(gate[0], &c, 1) != 0) _exit(3);
+            snprintf(trace, sizeof(trace), "%032x", k + 1);
+            if (store_open(path, &mine, err, sizeof(err)) != 0) {
+                fprintf(stderr, "child %d: %s\n", k, err);
+                _exit(1);
+            }
+            int rc = store_run_begin(mine, trace, "[]", "/", 1, &id);
+            store_close(mine);
+            _exit(rc == 0 ? 0 : 2);
+        }
+    }
+    close(gate[0]);
+    usleep(50 * 1000);
+    close(gate[1]);
+    for (int k = 0; k < 16; k++) {
+        int status = -1;
+        CHECK(pids[k] > 0 && waitpid(pids[k], &status, 0) == pids[k]);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    struct store *check;
+    char err[256];
+    REQUIRE(store_open(path, &check, err, sizeof(err)) == 0);
+    struct store *saved = s;
+    s = check;
+    CHECK(count("SELECT count(*) FROM runs") == 16);
+    s = saved;
+    store_close(check);
+}
+
 int main(void) {
     char dir[] = "/tmp/test_store.XXXXXX";
     if (mkdtemp(dir) == NULL) return 1;
@@ -144,6 +190,7 @@ int main(void) {
         store_close(s);
     }
     RUN(test_json_strict);
+    test_first_opens_at_once(dir);
     char cmd[512];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd) != 0) return 1;
