@@ -57,10 +57,11 @@ struct exporter *otlp_file_exporter_new(enum signal_kind sig, const struct otlp_
 /* The hand-off seam, for network exporters before any network transport
  * when the process exports synchronously at exit (no worker thread).
  * exporter_handoff_connect: a connection to the parent's relay, or a
- * negative errno (-ENOENT: nobody; -ENOTSUP: not for proto: http/json is not handed
- * off; the exporter sends the batch itself). Then
- * exporter_handoff_send: body, the encoded request (protobuf, without gRPC
- * framing or compression) under telemetry_resource_local(&host); 0 when
+ * negative errno (-ENOENT: nobody; -ENOTSUP: no hand-off configured; the
+ * exporter sends the batch itself). Then
+ * exporter_handoff_send: body, the encoded request (protobuf, or JSON for
+ * http/json; without gRPC framing or compression) under
+ * telemetry_resource_local(&host); 0 when
  * the relay took the batch (counted as handed off: the relay exports it,
  * in the configured protocol, and counts what became of it). handoff.c. */
 int exporter_handoff_connect(enum signal_kind sig, enum otlp_protocol proto);

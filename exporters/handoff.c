@@ -28,6 +28,7 @@
 #include "exporters/buf.h"
 #include "exporters/exporter.h"
 #include "exporters/http.h"
+#include "exporters/otlp_json.h"
 #include "exporters/otlp_proto.h"
 #include "exporters/outbox.h"
 #include "core/resource.h"
@@ -47,7 +48,7 @@ struct header {
     uint32_t count;
 };
 
-static bool enabled; /* protobuf (http/protobuf or gRPC) for every signal */
+static bool enabled;
 static const struct config *config;
 static uint64_t config_hash;
 static uint32_t delay_ms, budget_ms;
@@ -57,6 +58,10 @@ static const char *endpoints[SIGNAL_COUNT];
  * compression: the common case, no libcurl, no copy), else through an OTLP
  * exporter of the relay's own (forwarders: gRPC, https, gzip). */
 static bool fast[SIGNAL_COUNT];
+/* http/json: children hand over JSON requests, which do not concatenate:
+ * the relay adds the host's attributes and merges them as text
+ * (otlp_json.h) before its forwarder sends them. */
+static bool json[SIGNAL_COUNT];
 static struct exporter *forwarders[SIGNAL_COUNT];
 static _Thread_local bool on_relay_thread __attribute__((tls_model("initial-exec")));
 static bool url_ok[SIGNAL_COUNT]; /* a relay's: set when it starts */
@@ -88,7 +93,7 @@ OTELP_FIRST void handoff_init(const struct config *cfg) {
         h = fnv1a(h, o->certificate);
         h = fnv1a(h, o->client_key);
         h = fnv1a(h, o->client_certificate);
-        if (o->protocol == OTLP_HTTP_JSON) enabled = false; /* JSON requests do not concatenate */
+        json[s] = o->protocol == OTLP_HTTP_JSON;
         endpoints[s] = o->endpoint;
         header_specs[s] = o->headers;
         fast[s] = o->protocol == OTLP_HTTP_PROTOBUF && o->compression == OTLP_COMPRESSION_NONE;
@@ -232,8 +237,9 @@ static void listen_close(void) {
  * or too many to fit). The resource is detected on first use, with
  * read(2) and no malloc, so a signal handler may get here. */
 static uint8_t host_scratch[4096] OTELP_COLD;
+static struct buf host_json; /* for http/json: mmap'd */
 
-static size_t host_attributes(uint32_t bits) {
+static size_t host_attributes(int s, uint32_t bits) {
     const struct attr_list *res = telemetry_resource();
     struct attr items[RESOURCE_HOST_KEYS];
     struct attr_list l = {.items = items};
@@ -241,14 +247,18 @@ static size_t host_attributes(uint32_t bits) {
         const struct attr *a = (bits >> i & 1) ? attrs_find(res, resource_host_keys[i]) : NULL;
         if (a) items[l.count++] = *a;
     }
-    return otlp_proto_attrs(host_scratch, sizeof host_scratch, &l);
+    if (!json[s]) return otlp_proto_attrs(host_scratch, sizeof host_scratch, &l);
+    buf_reset(&host_json);
+    otlp_json_attr_items(&host_json, &l);
+    return host_json.failed ? 0 : host_json.len;
 }
 
 /* Appends the messages in src (len bytes: concatenated Export*ServiceRequest
  * messages, each of one Resource{Spans,Logs}, as children send them) to
  * out, with the n bytes of host_scratch (none: 0) added to each one's
  * resource. */
-static bool append_with_host(struct buf *out, const uint8_t *src, size_t len, size_t n) {
+static bool append_with_host(int s, struct buf *out, const uint8_t *src, size_t len, size_t n) {
+    if (json[s]) return otlp_json_add_resource_attrs(out, src, len, host_json.data, n);
     for (size_t at = 0; at < len;) {
         uint64_t body;
         size_t hl = src[at] == 0x0a ? otlp_proto_varint(src + at + 1, len - at - 1, &body) : 0;
@@ -264,7 +274,7 @@ static bool append_with_host(struct buf *out, const uint8_t *src, size_t len, si
 
 /* Adds to every message in pending[s] the host attributes they lack. */
 static bool add_host_to_pending(int s) {
-    size_t n = pending_host[s] ? host_attributes(pending_host[s]) : 0;
+    size_t n = pending_host[s] ? host_attributes(s, pending_host[s]) : 0;
     if (n) {
         /* Sized once (a message is at least 2 bytes and 1 record): growing
          * it message by message cost the top relay of a build two mremaps
@@ -273,7 +283,7 @@ static bool add_host_to_pending(int s) {
         if (pending_records[s] < msgs) msgs = pending_records[s];
         struct buf out = {0};
         (void)buf_reserve(&out, pending[s].len + (size_t)msgs * (n + 16));
-        if (!append_with_host(&out, pending[s].data, pending[s].len, n)) {
+        if (!append_with_host(s, &out, pending[s].data, pending[s].len, n)) {
             buf_release(&out);
             return false;
         }
@@ -281,6 +291,19 @@ static bool add_host_to_pending(int s) {
         pending[s] = out;
     }
     pending_host[s] = 0;
+    return true;
+}
+
+/* http/json: the concatenated requests in pending[s] made one. */
+static bool merge_json(int s) {
+    struct buf out = {0};
+    (void)buf_reserve(&out, pending[s].len + 32);
+    if (!otlp_json_merge(&out, pending[s].data, pending[s].len)) {
+        buf_release(&out);
+        return false;
+    }
+    buf_release(&pending[s]);
+    pending[s] = out;
     return true;
 }
 
@@ -367,7 +390,14 @@ static void flush_pending(uint64_t deadline, bool may_resolve, bool upward) {
             pending_host[s] = 0;
             continue;
         }
-        (void)add_host_to_pending(s); /* without them (out of memory) rather than not at all */
+        (void)add_host_to_pending(s);    /* without them (out of memory) rather than not at all */
+        if (json[s] && !merge_json(s)) { /* not JSON we can read: cannot be sent as one */
+            relay_lost += pending_records[s];
+            buf_reset(b);
+            pending_records[s] = 0;
+            pending_host[s] = 0;
+            continue;
+        }
         struct outbox_batch ob = {(enum signal_kind)s,
                                   endpoints[s],
                                   config->otlp[s].protocol,
@@ -440,7 +470,7 @@ static void take_message(int conn, int wait_ms) {
     if (!b->len && !first_pending_ns) first_pending_ns = clock_mono_ns();
     if (!now)
         b->len += body;
-    else if (!append_with_host(b, incoming.data, body, host_attributes(h.host)))
+    else if (!append_with_host(s, b, incoming.data, body, host_attributes(s, h.host)))
         return;
     pending_records[s] += h.count;
 }
@@ -644,7 +674,7 @@ void relay_after_fork_child(void) {
 }
 
 int exporter_handoff_connect(enum signal_kind sig, enum otlp_protocol proto) {
-    if (proto == OTLP_HTTP_JSON) return -ENOTSUP; /* concatenation is protobuf's rule */
+    (void)proto; /* every protocol: the socket's name says which */
     return handoff_connect(sig);
 }
 

@@ -13,11 +13,12 @@
  * the one that sends to the collector adds them (docs/ATTRIBUTES.md), so
  * only the top of a tree of relays reads the host's files. Both ends check
  * the peer (same uid; the listener must be our parent), and anything
- * unexpected falls back to the child exporting directly. Every protocol but
- * http/json is handed off (children always hand over protobuf): a relay
- * forwards plain-http http/protobuf with its own client, anything else
- * (gRPC, https, gzip, mutual TLS) through an OTLP exporter of its own, so
- * libcurl is loaded in the relay only, once per tree.
+ * unexpected falls back to the child exporting directly. Every protocol is
+ * handed off (children hand over protobuf, or JSON for http/json, whose
+ * requests the relay merges as text: otlp_json.h): a relay forwards
+ * plain-http http/protobuf with its own client, anything else (gRPC,
+ * https, gzip, mutual TLS, http/json) through an OTLP exporter of its own,
+ * so libcurl is loaded in the relay only, once per tree.
  *
  * The relay starts passive, without a thread: the process's own calls
  * drain its backlog (each spawn, and each wait that reaps a child, which

@@ -412,16 +412,16 @@ static int deliver(struct otlp_exporter *x, size_t n, uint64_t deadline, bool in
     }
 }
 
-/* An encoded request (protobuf, as children hand them to a relay) of n
- * records, sent as this exporter sends its own: compressed, framed, with
- * the retry rules and the spool. For a relay forwarding its children's. */
+/* An encoded request in this exporter's encoding (protobuf, or JSON for
+ * http/json: as children hand them to a relay) of n records, sent as this
+ * exporter sends its own: compressed, framed, with the retry rules and the
+ * spool. For a relay forwarding its children's. */
 static int otlp_send_encoded(struct exporter *e, const void *body, size_t len, size_t n,
                              uint64_t deadline) {
     struct otlp_exporter *x = (struct otlp_exporter *)e;
     uint64_t own = clock_mono_ns() + (uint64_t)x->timeout_ms * 1000000u;
     if (own < deadline) deadline = own;
     if (processor_deadline() < deadline) deadline = processor_deadline();
-    if (x->protocol == OTLP_HTTP_JSON) return -ENOTSUP; /* protobuf bodies only */
     buf_reset(&x->body);
     if (x->grpc) buf_append(&x->body, "\0\0\0\0\0", 5);
     buf_append(&x->body, body, len);

@@ -105,13 +105,7 @@ static void put_anyvalue(struct buf *b, const struct attr_value *v) {
 static void put_attrs(struct buf *b, const struct attr_list *l, bool lead) {
     if (l->count) {
         buf_puts(b, lead ? ",\"attributes\":[" : "\"attributes\":[");
-        for (uint32_t i = 0; i < l->count; i++) {
-            buf_puts(b, i ? ",{\"key\":" : "{\"key\":");
-            json_string(b, l->items[i].key.ptr, l->items[i].key.len);
-            buf_puts(b, ",\"value\":");
-            put_anyvalue(b, &l->items[i].value);
-            buf_putc(b, '}');
-        }
+        otlp_json_attr_items(b, l);
         buf_putc(b, ']');
         lead = true;
     }
@@ -453,4 +447,198 @@ bool otlp_json_encode_metrics(struct buf *out, const struct attr_list *resource,
     }
     buf_puts(out, "]}]}");
     return !out->failed;
+}
+
+/* ---- requests handed to a relay (handoff.c) ----
+ * A small scanner over JSON text: enough to find the members of the
+ * requests our encoder writes (and that a relay passes up, concatenated),
+ * tolerant of whitespace, never trusting a length. */
+
+struct scan {
+    const uint8_t *p, *end;
+};
+
+static void skip_ws(struct scan *s) {
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
+        s->p++;
+}
+
+static bool expect(struct scan *s, char c) {
+    skip_ws(s);
+    if (s->p >= s->end || *s->p != (uint8_t)c) return false;
+    s->p++;
+    return true;
+}
+
+/* Past one string (at its opening quote). */
+static bool skip_string(struct scan *s) {
+    if (s->p >= s->end || *s->p != '"') return false;
+    for (s->p++; s->p < s->end; s->p++) {
+        if (*s->p == '\\')
+            s->p++;
+        else if (*s->p == '"')
+            return s->p++, true;
+    }
+    return false;
+}
+
+/* Past one value: strings skipped whole, brackets counted (bounded by the
+ * text, not by a depth limit: nothing recurses). */
+static bool skip_value(struct scan *s) {
+    skip_ws(s);
+    if (s->p >= s->end) return false;
+    if (*s->p == '"') return skip_string(s);
+    if (*s->p != '{' && *s->p != '[') {
+        while (s->p < s->end && !strchr(",]} \n\r\t", *s->p))
+            s->p++;
+        return true;
+    }
+    size_t depth = 0;
+    while (s->p < s->end) {
+        uint8_t c = *s->p;
+        if (c == '"') {
+            if (!skip_string(s)) return false;
+            continue;
+        }
+        s->p++;
+        if (c == '{' || c == '[')
+            depth++;
+        else if ((c == '}' || c == ']') && --depth == 0)
+            return true;
+    }
+    return false;
+}
+
+/* In an object (after its '{'): the value of member key, left at its
+ * first byte; false when absent (s left at the closing '}'). */
+static bool find_member(struct scan *s, const char *key) {
+    size_t klen = strlen(key);
+    for (bool first = true;; first = false) {
+        skip_ws(s);
+        if (s->p < s->end && *s->p == '}') return false;
+        if (!first && !expect(s, ',')) return false;
+        skip_ws(s);
+        const uint8_t *k = s->p;
+        if (!skip_string(s)) return false;
+        bool match = (size_t)(s->p - k) == klen + 2 && !memcmp(k + 1, key, klen);
+        if (!expect(s, ':')) return false;
+        skip_ws(s);
+        if (match) return true;
+        if (!skip_value(s)) return false;
+    }
+}
+
+/* One request {"resource<Kind>":[E,...]}: *key is the member's name
+ * (quotes included), [*items, *items_end) the array's contents. */
+static bool request_parts(struct scan *s, struct scan *key, struct scan *items) {
+    if (!expect(s, '{')) return false;
+    skip_ws(s);
+    key->p = s->p;
+    if (!skip_string(s)) return false;
+    key->end = s->p;
+    if (!expect(s, ':')) return false;
+    skip_ws(s);
+    const uint8_t *a = s->p;
+    if (a >= s->end || *a != '[' || !skip_value(s)) return false;
+    items->p = a + 1;
+    items->end = s->p - 1; /* the ']' */
+    return expect(s, '}');
+}
+
+bool otlp_json_merge(struct buf *out, const uint8_t *src, size_t len) {
+    struct scan s = {src, src + len};
+    bool any = false, first_key = true;
+    for (skip_ws(&s); s.p < s.end; skip_ws(&s)) {
+        struct scan key, items;
+        if (!request_parts(&s, &key, &items)) return false;
+        if (first_key) {
+            buf_putc(out, '{');
+            buf_append(out, key.p, (size_t)(key.end - key.p));
+            buf_puts(out, ":[");
+            first_key = false;
+        }
+        skip_ws(&items);
+        if (items.p == items.end) continue;
+        if (any) buf_putc(out, ',');
+        buf_append(out, items.p, (size_t)(items.end - items.p));
+        any = true;
+    }
+    if (first_key) return false;
+    buf_puts(out, "]}");
+    return !out->failed;
+}
+
+/* One Resource<Kind> object e, copied to out with attrs added to its
+ * resource's attributes. */
+static void add_to_resource(struct buf *out, struct scan e, const uint8_t *attrs, size_t n) {
+    const uint8_t *start = e.p;
+    struct scan r = {e.p + 1, e.end}; /* after the element's '{' */
+    if (!find_member(&r, "resource") || r.p >= r.end || *r.p != '{') {
+        buf_puts(out, "{\"resource\":{\"attributes\":[");
+        buf_append(out, attrs, n);
+        buf_puts(out, "]}");
+        struct scan rest = {e.p + 1, e.end};
+        skip_ws(&rest);
+        if (rest.p < rest.end && *rest.p != '}') buf_putc(out, ',');
+        buf_append(out, e.p + 1, (size_t)(e.end - e.p - 1));
+        return;
+    }
+    const uint8_t *res = r.p; /* the resource's '{' */
+    struct scan a = {res + 1, e.end};
+    if (find_member(&a, "attributes") && a.p < a.end && *a.p == '[') {
+        buf_append(out, start, (size_t)(a.p + 1 - start));
+        buf_append(out, attrs, n);
+        struct scan rest = {a.p + 1, e.end};
+        skip_ws(&rest);
+        if (rest.p < rest.end && *rest.p != ']') buf_putc(out, ',');
+        buf_append(out, a.p + 1, (size_t)(e.end - a.p - 1));
+    } else {
+        buf_append(out, start, (size_t)(res + 1 - start));
+        buf_puts(out, "\"attributes\":[");
+        buf_append(out, attrs, n);
+        buf_putc(out, ']');
+        struct scan rest = {res + 1, e.end};
+        skip_ws(&rest);
+        if (rest.p < rest.end && *rest.p != '}') buf_putc(out, ',');
+        buf_append(out, res + 1, (size_t)(e.end - res - 1));
+    }
+}
+
+bool otlp_json_add_resource_attrs(struct buf *out, const uint8_t *src, size_t len,
+                                  const uint8_t *attrs, size_t n) {
+    struct scan s = {src, src + len};
+    bool any = false;
+    for (skip_ws(&s); s.p < s.end; skip_ws(&s), any = true) {
+        struct scan key, items;
+        if (!request_parts(&s, &key, &items)) return false;
+        buf_putc(out, '{');
+        buf_append(out, key.p, (size_t)(key.end - key.p));
+        buf_puts(out, ":[");
+        for (bool first = true;; first = false) {
+            skip_ws(&items);
+            if (items.p >= items.end) break;
+            if (!first && !expect(&items, ',')) return false;
+            skip_ws(&items);
+            struct scan e = {items.p, items.end};
+            if (!skip_value(&items) || *e.p != '{') return false;
+            e.end = items.p;
+            if (!first) buf_putc(out, ',');
+            if (n)
+                add_to_resource(out, e, attrs, n);
+            else
+                buf_append(out, e.p, (size_t)(e.end - e.p));
+        }
+        buf_puts(out, "]}");
+    }
+    return any && !out->failed;
+}
+
+void otlp_json_attr_items(struct buf *out, const struct attr_list *l) {
+    for (uint32_t i = 0; i < l->count; i++) {
+        buf_puts(out, i ? ",{\"key\":" : "{\"key\":");
+        json_string(out, l->items[i].key.ptr, l->items[i].key.len);
+        buf_puts(out, ",\"value\":");
+        put_anyvalue(out, &l->items[i].value);
+        buf_putc(out, '}');
+    }
 }

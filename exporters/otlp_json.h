@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/attr.h"
 #include "exporters/buf.h"
@@ -24,5 +25,23 @@ bool otlp_json_encode_logs(struct buf *out, const struct attr_list *resource, vo
  * by scope as metrics_collect makes them). */
 bool otlp_json_encode_metrics(struct buf *out, const struct attr_list *resource,
                               void *const *records, size_t n) __attribute__((warn_unused_result));
+
+/* The members of an attributes array, {"key":..,"value":{..}},...
+ * (no brackets). */
+void otlp_json_attr_items(struct buf *out, const struct attr_list *l);
+
+/* For a relay (handoff.c), whose children hand it JSON requests as they
+ * would have POSTed them, concatenated as they arrive:
+ * otlp_json_add_resource_attrs appends src (len bytes of concatenated
+ * Export*ServiceRequest objects) to out with attrs (n bytes of
+ * otlp_json_attr_items) added to every resource's attributes;
+ * otlp_json_merge appends the one request holding all their
+ * Resource{Spans,Logs,Metrics} (JSON requests do not concatenate as
+ * protobuf's do). Both return false when src is not such a sequence. */
+bool otlp_json_add_resource_attrs(struct buf *out, const uint8_t *src, size_t len,
+                                  const uint8_t *attrs, size_t n)
+    __attribute__((warn_unused_result));
+bool otlp_json_merge(struct buf *out, const uint8_t *src, size_t len)
+    __attribute__((warn_unused_result));
 
 #endif

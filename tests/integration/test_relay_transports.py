@@ -3,15 +3,17 @@ https and with gzip, a shell's children hand their spans to its relay,
 which exports them once, in the configured protocol: a tree makes a few
 requests, not one per process. Each child counts its batch as handed off,
 not exported; the relay counts what became of it."""
+import json
 import os
 import re
 import tempfile
 import unittest
 
-from common import Receiver, no_shells_under_tsan, run
+from common import PROGS, Receiver, no_shells_under_tsan, run
 from harness import Certs, NodeServer, have_node_modules, node_path
 
 CHILDREN = 12
+LOGGING = os.path.join(PROGS, "logging")
 TREE = ["sh", "-c", "i=0; while [ $i -lt %d ]; do /bin/true; i=$((i+1)); done; echo done" % CHILDREN]
 
 
@@ -78,15 +80,40 @@ class RelayTransports(unittest.TestCase):
             for req in rcv.requests():
                 self.assertEqual(req["headers"]["content-encoding"], "gzip")
 
-    def test_json_is_not_handed_off(self):
+    def test_http_json(self):
+        """http/json: the children hand the relay JSON requests, which it
+        merges into one (with the host's attributes in each resource) and
+        POSTs as application/json; decoded by the official definitions."""
+        need_node(self)
         with Receiver() as rcv:
-            spool = os.path.join(self.tmp.name, "spool-json")
-            rc, out, err = run(TREE, env={"OTEL_EXPORTER_OTLP_ENDPOINT": rcv.endpoint,
+            self.tree(rcv, OTEL_EXPORTER_OTLP_PROTOCOL="http/json")
+            reqs = rcv.requests()
+            for req in reqs:
+                self.assertEqual(req["headers"]["content-type"], "application/json")
+            # One request carries every child's resource, merged.
+            self.assertEqual(max(len(json.loads(r["body"])["resourceSpans"]) for r in reqs),
+                             CHILDREN)
+
+    def test_http_json_logs(self):
+        """The same for log records (a JSON request per signal)."""
+        need_node(self)
+        tree = ["sh", "-c", "i=0; while [ $i -lt 4 ]; do %s errx 0 2>/dev/null; "
+                "i=$((i+1)); done; echo done" % LOGGING]
+        with Receiver() as rcv:
+            spool = os.path.join(self.tmp.name, "spool-json-logs")
+            rc, out, err = run(tree, env={"OTEL_EXPORTER_OTLP_ENDPOINT": rcv.endpoint,
                                           "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
                                           "OTEL_PRELOAD_SPOOL_DIR": spool}, timeout=60)
-            self.assertEqual((rc, out), (0, b"done\n"))
-            rcv.wait_requests(CHILDREN + 1, 15)
-            self.assertEqual(rcv.request_count(), CHILDREN + 1)
+            self.assertEqual((rc, out, err), (0, b"done\n", b""))
+            rcv.wait_requests(1, 15)
+            decoded = rcv.decoded()
+            spans = rcv.spans(decoded)
+            logs = rcv.logs(decoded)
+            self.assertLessEqual(rcv.request_count(), 4, rcv.request_count())
+        self.assertEqual(sorted(s["name"] for s in spans), ["logging"] * 4 + ["sh"])
+        self.assertEqual([r["body"] for r in logs].count("fatal errx"), 4, logs)
+        for r in logs:
+            self.assertIn("host.name", r["resource"])
 
     def test_children_say_handed_off_and_the_relay_says_lost(self):
         """A collector that refuses the relay's forward (HTTP 400, not

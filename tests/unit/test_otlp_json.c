@@ -161,6 +161,82 @@ static void test_logs(void) {
     buf_release(&empty);
 }
 
+/* A relay's JSON: host attributes into every resource (with attributes,
+ * without, without a resource at all; strings holding look-alike text),
+ * then concatenated requests merged into one; malformed input refused. */
+static void relay_case(const char *src, const char *attrs, const char *want_added,
+                       const char *want_merged) {
+    struct buf a = {0}, m = {0};
+    bool ok = otlp_json_add_resource_attrs(&a, (const uint8_t *)src, strlen(src),
+                                           (const uint8_t *)attrs, strlen(attrs));
+    CHECK(ok);
+    if (ok) check_buf(&a, want_added);
+    CHECK(otlp_json_merge(&m, a.data, a.len));
+    check_buf(&m, want_merged);
+    buf_release(&a);
+    buf_release(&m);
+}
+
+static void test_relay_merge(void) {
+    const char *host = "{\"key\":\"host.name\",\"value\":{\"stringValue\":\"h\"}}";
+    relay_case(
+        "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"a\",\"value\":{}}]},"
+        "\"scopeSpans\":[]}]}"
+        "{\"resourceSpans\":[{\"resource\":{},\"scopeSpans\":[{\"x\":\"{\\\"resource\\\":{\"}]}]}"
+        " {\"resourceSpans\":[{\"scopeSpans\":[]},{\"resource\":{\"droppedAttributesCount\":1}}]}",
+        host,
+        "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"host.name\",\"value\":{"
+        "\"stringValue\":\"h\"}},{\"key\":\"a\",\"value\":{}}]},\"scopeSpans\":[]}]}"
+        "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"host.name\",\"value\":{"
+        "\"stringValue\":\"h\"}}]},\"scopeSpans\":[{\"x\":\"{\\\"resource\\\":{\"}]}]}"
+        "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"host.name\",\"value\":{"
+        "\"stringValue\":\"h\"}}]},\"scopeSpans\":[]},{\"resource\":{\"attributes\":[{\"key\":"
+        "\"host.name\",\"value\":{\"stringValue\":\"h\"}}],\"droppedAttributesCount\":1}}]}",
+        "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"host.name\",\"value\":{"
+        "\"stringValue\":\"h\"}},{\"key\":\"a\",\"value\":{}}]},\"scopeSpans\":[]},"
+        "{\"resource\":{\"attributes\":[{\"key\":\"host.name\",\"value\":{"
+        "\"stringValue\":\"h\"}}]},\"scopeSpans\":[{\"x\":\"{\\\"resource\\\":{\"}]},"
+        "{\"resource\":{\"attributes\":[{\"key\":\"host.name\",\"value\":{"
+        "\"stringValue\":\"h\"}}]},\"scopeSpans\":[]},{\"resource\":{\"attributes\":[{\"key\":"
+        "\"host.name\",\"value\":{\"stringValue\":\"h\"}}],\"droppedAttributesCount\":1}}]}");
+    /* No attributes to add: copied; an empty request merges to nothing. */
+    relay_case("{\"resourceLogs\":[]}{\"resourceLogs\":[{\"resource\":{}}]}", "",
+               "{\"resourceLogs\":[]}{\"resourceLogs\":[{\"resource\":{}}]}",
+               "{\"resourceLogs\":[{\"resource\":{}}]}");
+    /* What our encoder writes, twice, merges into one valid request. */
+    struct buf one = {0}, two = {0}, m = {0};
+    static const uint8_t tid[16] = {1};
+    struct span *s = span_new(str_cstr("x"), NULL, tid, str_of("", 0), true, 1, &limits, 1024);
+    REQUIRE(s);
+    s->end_ns = 2;
+    void *recs[1] = {s};
+    CHECK(otlp_json_encode_traces(&one, &resource, recs, 1));
+    buf_append(&two, one.data, one.len);
+    buf_append(&two, one.data, one.len);
+    CHECK(otlp_json_merge(&m, two.data, two.len));
+    CHECK(m.len == 2 * one.len - strlen("{\"resourceSpans\":[") - strlen("]}") + 1);
+    span_free(s);
+    /* Not requests: refused. */
+    const char *bad[] = {"",
+                         "[",
+                         "{\"resourceSpans\":[",
+                         "{\"resourceSpans\":[{\"resource\":{]}",
+                         "{\"resourceSpans\":[1]}",
+                         "{\"resourceSpans\":[{}]} x",
+                         "\"a"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        struct buf o = {0};
+        CHECK(!otlp_json_merge(&o, (const uint8_t *)bad[i], strlen(bad[i])) || i == 4);
+        buf_reset(&o);
+        CHECK(!otlp_json_add_resource_attrs(&o, (const uint8_t *)bad[i], strlen(bad[i]),
+                                            (const uint8_t *)host, strlen(host)));
+        buf_release(&o);
+    }
+    buf_release(&one);
+    buf_release(&two);
+    buf_release(&m);
+}
+
 int main(void) {
     static char mem[1024];
     struct arena a;
@@ -169,5 +245,6 @@ int main(void) {
     RUN(test_spans);
     RUN(test_values);
     RUN(test_logs);
+    RUN(test_relay_merge);
     return test_report("otlp_json");
 }
