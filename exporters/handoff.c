@@ -617,6 +617,15 @@ void relay_start(void) {
     drain(true);
 }
 
+/* Once the relay has finished for good: its header blocks go back to the C
+ * library (valgrind's leak check would count them as the program's). */
+static void release_headers(void) {
+    for (int s = 0; s < SIGNAL_COUNT; s++) {
+        free(headers[s]);
+        headers[s] = NULL;
+    }
+}
+
 OTELP_FIRST void relay_shutdown(uint32_t timeout_ms, bool in_signal) {
     int state = atomic_load(&relay_state);
     if (state != RELAY_PASSIVE && state != RELAY_ACTIVE) return;
@@ -630,7 +639,10 @@ OTELP_FIRST void relay_shutdown(uint32_t timeout_ms, bool in_signal) {
         int expected = RELAY_PASSIVE;
         if (atomic_compare_exchange_strong(&relay_state, &expected, RELAY_STOPPED)) {
             finish(deadline, !in_signal); /* on this thread: there is no other */
-            if (!in_signal) report();
+            if (!in_signal) {
+                report();
+                release_headers();
+            }
         }
         atomic_flag_clear_explicit(&draining, memory_order_release);
     }
@@ -650,6 +662,7 @@ OTELP_FIRST void relay_shutdown(uint32_t timeout_ms, bool in_signal) {
         struct timespec ts = {(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
         syscall(SYS_futex, &relay_done, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0);
     }
+    if (atomic_load(&relay_done) && !in_signal) release_headers();
 }
 
 void relay_after_fork_child(void) {

@@ -86,6 +86,7 @@ OTELP_FIRST __attribute__((constructor)) static void preload_init(int argc, char
      * in the global scope, works; the other stands aside, inert, its hooks
      * passing calls through (they are its REAL functions). */
     if (symbols_first_definition("otelp_api") != api_table_self()) return;
+    symbols_annotate();
     guard_enter();
     /* The host's config file (for processes started from /etc/ld.so.preload,
      * which get no OTEL_* environment): its OTEL_* lines after the

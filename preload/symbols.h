@@ -17,6 +17,8 @@
 #include <sys/uio.h>
 
 void *symbols_lookup(const char *name);
+/* Tells helgrind and drd that the lazy resolution is no race (core/vg.h). */
+void symbols_annotate(void);
 /* The definition of name in the first loaded object that has one (the
  * program's global scope order), or NULL. */
 void *symbols_first_definition(const char *name);

@@ -1,0 +1,282 @@
+/* faults: fault injection into the shim's own calls (issue 17 item 16),
+ * for test_faults.py. Preloaded in front of the shim
+ * (LD_PRELOAD="libfaults.so libotelpreload.so"), it interposes the calls
+ * the shim makes to the C library and, for a call whose caller lies in the
+ * shim's code, counts it and makes the N-th fail as the C library would.
+ * The program's own calls pass through untouched.
+ *
+ *   OTELP_FAULT=NAME:N    the N-th call of NAME from the shim fails (in
+ *                         each process: children count their own); NAME is
+ *                         one of the families below
+ *   OTELP_FAULT_LOG=F     appends "PID NAME N" to file F when that call
+ *                         is made (a sweep over N ends at the first N no
+ *                         process reached)
+ *
+ * Families and how they fail: alloc (malloc, calloc, realloc,
+ * aligned_alloc, posix_memalign, memalign: NULL/ENOMEM), open (open,
+ * open64, openat, openat64: EMFILE), socket (socket, socketpair: EMFILE),
+ * connect (ECONNREFUSED), mmap (mmap, mmap64: ENOMEM), thread
+ * (pthread_create: EAGAIN), write (write, writev, send, sendto, sendmsg:
+ * ENOSPC), clock (clock_gettime: EINVAL).
+ *
+ * Allocations reach the C library through __libc_malloc and friends (no
+ * dlsym inside malloc); the rest through dlsym(RTLD_NEXT), which is the
+ * shim's hook where it has one. The shim's code is found once, from
+ * /proc/self/maps read with system calls (no lock, no allocation). */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The build hides symbols by default: these are the point. */
+#pragma GCC visibility push(default)
+
+void *__libc_malloc(size_t n);
+void *__libc_calloc(size_t n, size_t size);
+void *__libc_realloc(void *p, size_t n);
+void *__libc_memalign(size_t align, size_t n);
+
+enum family { F_ALLOC, F_OPEN, F_SOCKET, F_CONNECT, F_MMAP, F_THREAD, F_WRITE, F_CLOCK, NFAM };
+static const char *const family_names[NFAM] = {"alloc", "open",   "socket", "connect",
+                                               "mmap",  "thread", "write",  "clock"};
+
+static _Atomic uint64_t calls[NFAM];
+static int fail_family = -1;
+static uint64_t fail_at;
+static const char *fault_log;
+static _Atomic int config_state; /* 0 unread, 1 reading, 2 read */
+static uintptr_t shim_lo, shim_hi;
+
+/* getenv without the C library's locks, from /proc/self/environ. */
+static size_t read_file(const char *path, char *buf, size_t cap) {
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    size_t n = 0;
+    while (n < cap - 1) {
+        long r = syscall(SYS_read, fd, buf + n, cap - 1 - n);
+        if (r <= 0) break;
+        n += (size_t)r;
+    }
+    syscall(SYS_close, fd);
+    buf[n] = '\0';
+    return n;
+}
+
+static char environ_buf[65536];
+static char maps_buf[262144];
+
+static const char *env_value(const char *name, size_t total) {
+    size_t len = strlen(name);
+    for (size_t i = 0; i < total; i += strlen(environ_buf + i) + 1)
+        if (!strncmp(environ_buf + i, name, len) && environ_buf[i + len] == '=')
+            return environ_buf + i + len + 1;
+    return NULL;
+}
+
+static void read_config(void) {
+    size_t total = read_file("/proc/self/environ", environ_buf, sizeof environ_buf);
+    const char *f = env_value("OTELP_FAULT", total);
+    if (f) {
+        const char *colon = strchr(f, ':');
+        for (int i = 0; colon && i < NFAM; i++)
+            if ((size_t)(colon - f) == strlen(family_names[i]) &&
+                !strncmp(f, family_names[i], (size_t)(colon - f))) {
+                fail_family = i;
+                fail_at = strtoull(colon + 1, NULL, 10);
+            }
+    }
+    fault_log = env_value("OTELP_FAULT_LOG", total);
+    /* The shim's executable mapping. */
+    size_t n = read_file("/proc/self/maps", maps_buf, sizeof maps_buf);
+    for (char *line = maps_buf; line < maps_buf + n;) {
+        char *nl = memchr(line, '\n', (size_t)(maps_buf + n - line));
+        if (nl) *nl = '\0';
+        if (strstr(line, "libotelpreload") && strstr(line, " r-xp ")) {
+            char *dash;
+            uintptr_t lo = strtoull(line, &dash, 16), hi = strtoull(dash + 1, NULL, 16);
+            if (!shim_lo || lo < shim_lo) shim_lo = lo;
+            if (hi > shim_hi) shim_hi = hi;
+        }
+        if (!nl) break;
+        line = nl + 1;
+    }
+}
+
+static void configure(void) {
+    int st = atomic_load(&config_state);
+    if (st == 2) return;
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&config_state, &expected, 1)) {
+        read_config();
+        atomic_store(&config_state, 2);
+        return;
+    }
+    while (atomic_load(&config_state) != 2)
+        ; /* another thread reads: a moment */
+}
+
+static void note(enum family f, uint64_t n) {
+    if (!fault_log) return;
+    char line[128];
+    int len = snprintf(line, sizeof line, "%d %s %llu\n", (int)syscall(SYS_getpid), family_names[f],
+                       (unsigned long long)n);
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, fault_log,
+                          O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return;
+    syscall(SYS_write, fd, line, (size_t)len);
+    syscall(SYS_close, fd);
+}
+
+/* True when this call, made from caller, is to fail. */
+static bool fault(enum family f, const void *caller) {
+    configure();
+    if ((uintptr_t)caller < shim_lo || (uintptr_t)caller >= shim_hi) return false;
+    uint64_t n = atomic_fetch_add(&calls[f], 1) + 1;
+    if ((int)f != fail_family || n != fail_at) return false;
+    note(f, n);
+    return true;
+}
+
+#define CALLER __builtin_return_address(0)
+#define NEXT(name) ((__typeof__(&name))dlsym(RTLD_NEXT, #name))
+
+void *malloc(size_t n) {
+    if (fault(F_ALLOC, CALLER)) return errno = ENOMEM, NULL;
+    return __libc_malloc(n);
+}
+
+void *calloc(size_t n, size_t size) {
+    if (fault(F_ALLOC, CALLER)) return errno = ENOMEM, NULL;
+    return __libc_calloc(n, size);
+}
+
+void *realloc(void *p, size_t n) {
+    if (fault(F_ALLOC, CALLER)) return errno = ENOMEM, NULL;
+    return __libc_realloc(p, n);
+}
+
+void *aligned_alloc(size_t align, size_t n) {
+    if (fault(F_ALLOC, CALLER)) return errno = ENOMEM, NULL;
+    return __libc_memalign(align, n);
+}
+
+void *memalign(size_t align, size_t n) {
+    if (fault(F_ALLOC, CALLER)) return errno = ENOMEM, NULL;
+    return __libc_memalign(align, n);
+}
+
+int posix_memalign(void **out, size_t align, size_t n) {
+    if (fault(F_ALLOC, CALLER)) return ENOMEM;
+    void *p = __libc_memalign(align, n);
+    if (!p) return ENOMEM;
+    *out = p;
+    return 0;
+}
+
+static int open_common(int dirfd, const char *path, int flags, mode_t mode, const void *caller) {
+    if (fault(F_OPEN, caller)) return errno = EMFILE, -1;
+    return (int)syscall(SYS_openat, dirfd, path, flags, mode);
+}
+
+#define OPEN_MODE(flags)                                                                           \
+    mode_t mode = 0;                                                                               \
+    if ((flags) & (O_CREAT | __O_TMPFILE)) {                                                       \
+        va_list ap;                                                                                \
+        va_start(ap, flags);                                                                       \
+        mode = va_arg(ap, mode_t);                                                                 \
+        va_end(ap);                                                                                \
+    }
+
+int open(const char *path, int flags, ...) {
+    OPEN_MODE(flags);
+    return open_common(AT_FDCWD, path, flags, mode, CALLER);
+}
+
+int open64(const char *path, int flags, ...) {
+    OPEN_MODE(flags);
+    return open_common(AT_FDCWD, path, flags, mode, CALLER);
+}
+
+int openat(int dirfd, const char *path, int flags, ...) {
+    OPEN_MODE(flags);
+    return open_common(dirfd, path, flags, mode, CALLER);
+}
+
+int openat64(int dirfd, const char *path, int flags, ...) {
+    OPEN_MODE(flags);
+    return open_common(dirfd, path, flags, mode, CALLER);
+}
+
+int socket(int domain, int type, int protocol) {
+    if (fault(F_SOCKET, CALLER)) return errno = EMFILE, -1;
+    return (int)syscall(SYS_socket, domain, type, protocol);
+}
+
+int socketpair(int domain, int type, int protocol, int sv[2]) {
+    if (fault(F_SOCKET, CALLER)) return errno = EMFILE, -1;
+    return (int)syscall(SYS_socketpair, domain, type, protocol, sv);
+}
+
+int connect(int fd, const struct sockaddr *addr, socklen_t len) {
+    if (fault(F_CONNECT, CALLER)) return errno = ECONNREFUSED, -1;
+    return NEXT(connect)(fd, addr, len);
+}
+
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
+    if (fault(F_MMAP, CALLER)) return errno = ENOMEM, MAP_FAILED;
+    return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+}
+
+void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
+    if (fault(F_MMAP, CALLER)) return errno = ENOMEM, MAP_FAILED;
+    return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+}
+
+int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg) {
+    if (fault(F_THREAD, CALLER)) return EAGAIN;
+    return NEXT(pthread_create)(th, attr, fn, arg);
+}
+
+ssize_t write(int fd, const void *buf, size_t n) {
+    if (fault(F_WRITE, CALLER)) return errno = ENOSPC, -1;
+    return NEXT(write)(fd, buf, n);
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int cnt) {
+    if (fault(F_WRITE, CALLER)) return errno = ENOSPC, -1;
+    return NEXT(writev)(fd, iov, cnt);
+}
+
+ssize_t send(int fd, const void *buf, size_t n, int flags) {
+    if (fault(F_WRITE, CALLER)) return errno = ENOSPC, -1;
+    return NEXT(send)(fd, buf, n, flags);
+}
+
+ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *to,
+               socklen_t tolen) {
+    if (fault(F_WRITE, CALLER)) return errno = ENOSPC, -1;
+    return NEXT(sendto)(fd, buf, n, flags, to, tolen);
+}
+
+ssize_t sendmsg(int fd, const struct msghdr *m, int flags) {
+    if (fault(F_WRITE, CALLER)) return errno = ENOSPC, -1;
+    return NEXT(sendmsg)(fd, m, flags);
+}
+
+int clock_gettime(clockid_t id, struct timespec *ts) {
+    if (fault(F_CLOCK, CALLER)) return errno = EINVAL, -1;
+    return NEXT(clock_gettime)(id, ts);
+}
