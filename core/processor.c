@@ -63,6 +63,10 @@ static _Atomic int worker_state; /* 0 none, 1 starting/running, 2 failed */
 static _Atomic int exiting;
 static _Atomic uint32_t wake_seq;
 static _Atomic uint32_t worker_sleeping;
+/* A producer has posted a wake since the worker's last scan began: the
+ * others need not (a wake is a system call; while the worker exports a
+ * full batch, every push would otherwise make one). */
+static _Atomic uint32_t wake_posted;
 static _Atomic uint32_t flush_req, flush_done;
 static _Atomic int in_signal_flush;
 static _Atomic uint64_t shutdown_deadline = UINT64_MAX;
@@ -274,9 +278,11 @@ bool batcher_on_end(struct batcher *b, void *record) {
     if (state == 1) {
         /* The queue's size reads the head the worker writes: only when the
          * worker may need waking. */
-        if (atomic_load(&worker_sleeping)) {
+        if (atomic_load(&worker_sleeping) &&
+            !atomic_load_explicit(&wake_posted, memory_order_relaxed)) {
             size_t n = waiting(b);
-            if (n >= b->cfg.max_export_batch_size || n == 1) wake(&wake_seq);
+            if ((n >= b->cfg.max_export_batch_size || n == 1) && !atomic_exchange(&wake_posted, 1))
+                wake(&wake_seq);
         }
     } else if (state == 0 && batcher_due(b, processor_clock())) {
         worker_start();
@@ -360,6 +366,9 @@ static void *worker_main(void *arg) {
     for (;;) {
         atomic_store(&worker_sleeping, 1); /* before the scan: a later push wakes us */
         uint32_t seen = atomic_load(&wake_seq);
+        /* After seen: a wake posted from now on changes wake_seq past it, and
+         * a push that saw a wake posted before this is visible to the scan. */
+        atomic_store(&wake_posted, 0);
         uint32_t req = atomic_load(&flush_req);
         if (req != atomic_load(&flush_done)) {
             drain_all(UINT64_MAX);
@@ -448,6 +457,7 @@ void processor_after_fork_child(void) {
     atomic_store(&exiting, 0);
     atomic_store(&shutdown_deadline, UINT64_MAX);
     atomic_store(&worker_sleeping, 0);
+    atomic_store(&wake_posted, 0);
     atomic_store(&flush_req, 0);
     atomic_store(&flush_done, 0);
     int n = atomic_load(&nbatchers);
