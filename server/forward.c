@@ -12,6 +12,11 @@
 #include <unistd.h>
 
 int forward_init(struct forward *f, const char *url, char *err, size_t cap) {
+    return forward_init_port(f, url, "4318", err, cap);
+}
+
+int forward_init_port(struct forward *f, const char *url, const char *default_port, char *err,
+                      size_t cap) {
     memset(f, 0, sizeof(*f));
     if (strncmp(url, "http://", 7) != 0) {
         snprintf(err, cap, "--tee sends to http:// collectors only, not '%s'", url);
@@ -34,7 +39,7 @@ int forward_init(struct forward *f, const char *url, char *err, size_t cap) {
         }
         memcpy(f->port, colon + 1, pl);
     } else {
-        snprintf(f->port, sizeof(f->port), "4318");
+        snprintf(f->port, sizeof(f->port), "%s", default_port);
     }
     snprintf(f->base, sizeof(f->base), "%s", slash ? slash : "");
     size_t bl = strlen(f->base);

@@ -20,7 +20,8 @@
 
 extern char **environ;
 
-#define EXEC_ENV_MAX 12
+#define EXEC_ENV_MAX 16
+#define EXEC_DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 
 struct item {
     char *body;              /* the JSON sent (POST body, or the command's stdin) */
@@ -161,21 +162,23 @@ static int run_exec(const struct notifier_conf *c, struct item *it, char *why, s
         snprintf(why, cap, "pipe: %s", strerror(errno));
         return -errno;
     }
-    size_t nenv = 0;
-    for (char **e = environ; e && *e; e++)
-        nenv++;
-    char **envp = calloc(nenv + EXEC_ENV_MAX + 1, sizeof(char *));
-    if (envp == NULL) {
-        close(pfd[0]);
-        close(pfd[1]);
-        snprintf(why, cap, "out of memory");
-        return -ENOMEM;
-    }
+    /* A minimal environment, not the server's (its secrets stay with it): a few
+     * variables of the server's passed on when set, PATH always, the alert's ALERT_*. */
+    static const char *const pass[] = {"PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"};
+    char *envp[sizeof(pass) / sizeof(pass[0]) + EXEC_ENV_MAX + 1];
     size_t k = 0;
-    for (char **e = environ; e && *e; e++)
-        if (strncmp(*e, "ALERT_", 6) != 0) envp[k++] = *e;
+    for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
+        size_t nl = strlen(pass[i]);
+        for (char **e = environ; e && *e; e++)
+            if (strncmp(*e, pass[i], nl) == 0 && (*e)[nl] == '=') {
+                envp[k++] = *e;
+                break;
+            }
+        if (i == 0 && k == 0) envp[k++] = "PATH=" EXEC_DEFAULT_PATH;
+    }
     for (int i = 0; i < EXEC_ENV_MAX; i++)
         if (it->env[i]) envp[k++] = it->env[i];
+    envp[k] = NULL;
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
     posix_spawn_file_actions_init(&fa);
@@ -194,7 +197,6 @@ static int run_exec(const struct notifier_conf *c, struct item *it, char *why, s
     int rc = posix_spawn(&pid, "/bin/sh", &fa, &at, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
-    free(envp);
     close(pfd[0]);
     if (rc != 0) {
         close(pfd[1]);
@@ -358,7 +360,7 @@ struct notify *notify_start(const struct rules *r) {
         if (w->conf->kind == NOTIFIER_LOG) continue;
         if (w->conf->url) {
             char err[160];
-            w->fwd_ok = forward_init(&w->fwd, w->conf->url, err, sizeof(err)) == 0;
+            w->fwd_ok = forward_init_port(&w->fwd, w->conf->url, "80", err, sizeof(err)) == 0;
         }
         w->q = calloc(NOTIFY_QUEUE_MAX, sizeof(*w->q));
         if (w->q == NULL) continue;
@@ -433,6 +435,10 @@ void notify_send(struct notify *n, const struct notify_alert *a, unsigned to) {
                 env_var("ALERT_SUMMARY", find_kv(a->annotations, a->n_annotations, "summary"));
             it.env[e++] = env_var("ALERT_TRACE_ID", a->trace_id ? a->trace_id : "");
             it.env[e++] = env_var("ALERT_SPAN_ID", a->span_id ? a->span_id : "");
+            char t[40];
+            it.env[e++] = env_var("ALERT_STARTS_AT", notify_time(a->starts_at_ns, t, sizeof(t)));
+            it.env[e++] = env_var(
+                "ALERT_ENDS_AT", a->ends_at_ns > 0 ? notify_time(a->ends_at_ns, t, sizeof(t)) : "");
             sbuf_free(&lb);
             sbuf_free(&ab);
         }

@@ -7,10 +7,11 @@
  * dropped and counted). HTTP deliveries that fail are retried in order with
  * a doubling backoff from NOTIFY_BACKOFF_MIN_MS up to NOTIFY_BACKOFF_MAX_MS,
  * for as long as they stay in the queue, so a receiver that is briefly down
- * gets everything once it is back. A command gets the alert as JSON on stdin
- * and in ALERT_* environment variables, and is killed (its process group)
- * when it runs longer than its timeout; it is not retried. The log target
- * writes one line to stderr, synchronously.
+ * gets everything once it is back. URLs without a port go to port 80. A command
+ * gets the alert as JSON on stdin and in ALERT_* environment variables (with
+ * PATH, HOME, LANG, LC_ALL, TZ, TMPDIR of the server's, nothing else), and is killed (its process
+ * group) when it runs longer than its timeout; it is not retried. The log target writes one line to
+ * stderr, synchronously.
  */
 #ifndef OTELP_SERVER_NOTIFY_H
 #define OTELP_SERVER_NOTIFY_H

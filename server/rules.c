@@ -316,7 +316,10 @@ static int parse_notifier(struct ctx *c, const yaml_node_t *n, size_t idx,
             char **dst = k[0] == 'n' ? &nc->name : k[0] == 'u' ? &nc->url : &nc->command;
             if ((rc = dup_str(c, v, s, dst)) != 0) return rc;
             if (k[0] == 'u' && strncmp(s, "http://", 7) != 0)
-                return fail(c, v, "'url' is an http:// URL, not '%s'", s);
+                return fail(c, v,
+                            "'url' is an http:// URL (no TLS: put a local proxy before an https:// "
+                            "receiver), not '%s'",
+                            s);
         } else if (strcmp(k, "timeout") == 0) {
             if ((rc = duration(c, v, k, &nc->timeout_ns)) != 0) return rc;
             if (nc->timeout_ns <= 0) return fail(c, v, "'timeout' is longer than 0");

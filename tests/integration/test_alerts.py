@@ -79,12 +79,18 @@ class Webhook:
 class Alertmanager:
     """Debian's prometheus-alertmanager on a loopback port, with a temporary config and storage."""
 
-    def __init__(self, tmp, port):
+    def __init__(self, tmp, port, hook_url=None):
+        """hook_url: Alertmanager's own webhook receiver, sent resolved alerts too."""
         self.port = port
         d = tempfile.mkdtemp(dir=tmp)
         cfg = os.path.join(d, "am.yml")
         with open(cfg, "w") as f:
-            f.write("route:\n  receiver: blackhole\n  group_wait: 1s\nreceivers:\n  - name: blackhole\n")
+            if hook_url:
+                f.write("route:\n  receiver: hook\n  group_wait: 1s\n  group_interval: 1s\n"
+                        "receivers:\n  - name: hook\n    webhook_configs:\n"
+                        "      - {url: '%s', send_resolved: true}\n" % hook_url)
+            else:
+                f.write("route:\n  receiver: blackhole\n  group_wait: 1s\nreceivers:\n  - name: blackhole\n")
         self.proc = subprocess.Popen(
             [ALERTMANAGER, "--config.file=" + cfg, "--storage.path=" + os.path.join(d, "data"),
              "--web.listen-address=127.0.0.1:%d" % port, "--cluster.listen-address="],
@@ -208,6 +214,14 @@ groups:
         rc, out, err = self.e.run(["alerts", "check", broken])
         self.assertEqual(rc, 2)
         self.assertTrue(err.decode().startswith(broken + ":3:1: not YAML"), err)
+        # a notifier URL: http:// only (no TLS in the notifier); the port may be left out (80)
+        tls = self.rules("groups: []\nnotify:\n  - kind: webhook\n    url: https://hooks.example/x\n", "tls.yaml")
+        rc, out, err = self.e.run(["alerts", "check", tls])
+        self.assertEqual(rc, 2)
+        self.assertTrue(err.decode().startswith(tls + ":4:10: 'url' is an http:// URL (no TLS"), err)
+        noport = self.rules("groups: []\nnotify:\n  - kind: webhook\n    url: http://hooks.example/x\n", "noport.yaml")
+        rc, out, err = self.e.run(["alerts", "check", noport])
+        self.assertEqual((rc, err), (0, b""))
         # the server refuses to start on a bad file, with the same message
         rc, out, err = self.e.run(["dash", "--port", "0", "--rules", bad])
         self.assertEqual(rc, 2)
@@ -490,6 +504,10 @@ groups:
         keep_firing_for: 1h
         labels: {team: build}
         annotations: {summary: "{{ .body }}"}
+      - alert: Brief
+        signal: logs
+        where: body contains "transient"
+        window: 1s
 notify:
   - kind: alertmanager
     url: http://127.0.0.1:%d
@@ -504,7 +522,8 @@ notify:
         wait_for("a failed delivery", lambda: notifier().get("failed", 0) >= 1)
         self.assertEqual(notifier()["queued"], 1)
         self.assertIn("Connection refused", notifier()["last_error"])
-        am = Alertmanager(self.e.tmp.name, am_port)
+        hook = self.webhook()  # what Alertmanager itself notifies
+        am = Alertmanager(self.e.tmp.name, am_port, hook.url)
         self.closers.append(am.stop)
         listed = wait_for("alertmanager to list the alert",
                           lambda: [a for a in am.alerts() if a["labels"].get("alertname") == "Fatal"])
@@ -513,6 +532,69 @@ notify:
         self.assertEqual(listed[0]["status"]["state"], "active")
         n = wait_for("the counters", lambda: notifier().get("sent") and notifier())
         self.assertEqual((n["sent"], n["queued"], n["dropped"]), (1, 0, 0))
+        # an alert that fires and resolves: Alertmanager lists it, then takes it as resolved
+        # (its API no longer lists it; its own receiver gets it with status resolved)
+        st, _ = post(d.port, "/v1/logs", logs_request([log_record(time.time_ns(), 13, "transient glitch")]))
+        self.assertEqual(st, 200)
+
+        def brief():
+            return [a for a in am.alerts() if a["labels"].get("alertname") == "Brief"]
+        wait_for("alertmanager to list Brief", brief)
+        wait_for("Brief resolved in our API", lambda: [
+            a for a in rule_of(api_alerts(d.port), "Brief")["alerts"] if a["state"] == "resolved"])
+        wait_for("alertmanager to drop the resolved Brief", lambda: not brief())
+
+        def notified(name, status):  # one group (no group_by): its alerts carry their own status
+            with hook.lock:
+                return [a for b in hook.bodies for a in b["alerts"]
+                        if a["labels"]["alertname"] == name and a["status"] == status]
+        got = wait_for("alertmanager's resolved notification", lambda: notified("Brief", "resolved"))
+        self.assertEqual(got[0]["labels"], {"alertname": "Brief"})
+        self.assertNotEqual(got[0]["endsAt"], "0001-01-01T00:00:00Z")
+        self.assertEqual(notified("Fatal", "resolved"), [])  # still firing
+        self.assertNotEqual(notified("Fatal", "firing"), [])
+        self.assertEqual([a["labels"]["alertname"] for a in am.alerts()], ["Fatal"])
+        n = wait_for("the counters", lambda: notifier().get("sent", 0) >= 3 and notifier())
+        self.assertEqual((n["queued"], n["dropped"]), (0, 0))
+
+    def test_full_queue_drops_the_oldest_counts_it_and_ingest_goes_on(self):
+        hook = self.webhook()
+        hook.failing = 10**9  # the receiver never takes anything: the queue fills
+        rules = self.rules("""\
+groups:
+  - name: g
+    interval: 1s
+    rules:
+      - alert: A
+        signal: spans
+        where: name =~ "^p"
+        keep_firing_for: 1h
+        group_by: [name]
+      - alert: B
+        signal: spans
+        where: name =~ "^p"
+        keep_firing_for: 1h
+        group_by: [name]
+notify:
+  - kind: webhook
+    url: %s
+""" % hook.url)
+        d = self.dash(rules)
+        now = time.time_ns()
+        spans = [span(tid(1), sid(i + 1), "p%d" % i, now - 1000, now) for i in range(600)]
+        st, _ = post(d.port, "/v1/traces", traces_request(spans))
+        self.assertEqual(st, 200)
+        # 1,200 firing alerts for a queue of 1,000: the 200 oldest dropped, counted
+        n = wait_for("the dropped count", lambda: [n for n in api_alerts(d.port)["notifiers"]
+                                                   if n["dropped"] == 200])[0]
+        self.assertEqual(n["queued"], 1000)
+        self.assertEqual(n["sent"], 0)
+        self.assertGreaterEqual(n["failed"], 1)
+        # ingest is not held up by the stuck receiver
+        st, _ = post(d.port, "/v1/traces", traces_request([span(tid(2), sid(1), "after", now, now + 1)]))
+        self.assertEqual(st, 200)
+        self.assertEqual(self.e.sql("SELECT count(*) FROM spans WHERE name = 'after'"), [(1,)])
+        self.assertEqual(sum(len(r["alerts"]) for r in api_alerts(d.port)["rules"]), 1200)
 
     @no_shells_under_tsan
     def test_exec_gets_the_alert_and_a_slow_one_is_killed(self):
@@ -530,13 +612,15 @@ groups:
 notify:
   - kind: exec
     name: record
-    command: 'cat > %s.tmp && echo "$ALERT_NAME $ALERT_STATUS $ALERT_SUMMARY" >> %s.tmp && mv %s.tmp %s'
+    command: 'env > %s.env && cat > %s.tmp && echo "$ALERT_NAME $ALERT_STATUS $ALERT_SUMMARY" >> %s.tmp && mv %s.tmp %s'
   - kind: exec
     name: slow
     command: 'sleep 30'
     timeout: 500ms
-""" % (out_file, out_file, out_file, out_file))
-        d = self.dash(rules)
+""" % (out_file, out_file, out_file, out_file, out_file))
+        # a secret in the server's environment does not reach the command
+        d = Dash(self.e, "--rules", rules, extra={"OTELP_TEST_SECRET": "hunter2", "LANG": "C.UTF-8"})
+        self.dashes.append(d)
         st, _ = post(d.port, "/v1/logs", logs_request([log_record(time.time_ns(), 21, "out of memory")]))
         self.assertEqual(st, 200)
 
@@ -550,6 +634,20 @@ notify:
         self.assertEqual((payload["version"], payload["status"]), ("4", "firing"))
         self.assertEqual(payload["alerts"][0]["labels"], {"alertname": "Fatal"})
         self.assertEqual(lines[1], "Fatal firing out of memory")
+        # its environment: the documented few of the server's, the alert's ALERT_*
+        with open(out_file + ".env") as f:
+            env = dict(line.split("=", 1) for line in f.read().splitlines() if "=" in line)
+        self.assertEqual(sorted(k for k in env if not k.startswith("ALERT_")),
+                         sorted(k for k in ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PWD"]
+                                if k in ("PATH", "LANG", "PWD") or k in os.environ))  # PWD: sh's own
+        self.assertEqual((env["PATH"], env["LANG"]), (os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+                                                       "C.UTF-8"))
+        self.assertEqual(sorted(k for k in env if k.startswith("ALERT_")),
+                         ["ALERT_ANNOTATIONS", "ALERT_ENDS_AT", "ALERT_FINGERPRINT", "ALERT_LABELS",
+                          "ALERT_NAME", "ALERT_SPAN_ID", "ALERT_STARTS_AT", "ALERT_STATUS", "ALERT_SUMMARY",
+                          "ALERT_TRACE_ID", "ALERT_VALUE"])
+        self.assertEqual((env["ALERT_LABELS"], env["ALERT_ENDS_AT"], env["ALERT_STARTS_AT"]),
+                         ('{"alertname":"Fatal"}', "", payload["alerts"][0]["startsAt"]))
         # the slow command: killed at its bound, counted
         slow = wait_for("the slow command's end", lambda: notifier("slow").get("failed") and notifier("slow"))
         self.assertEqual(slow["sent"], 0)
