@@ -109,6 +109,8 @@ class RunsView {
         this.tbody),
       this.pinned);
     this.charts = new PinnedCharts(this.pinned);
+    this.scrollHandler = () => this.onScroll();
+    host.addEventListener('scroll', this.scrollHandler, {passive: true});
     this.load();
   }
 
@@ -151,27 +153,67 @@ class RunsView {
     return [-r.start_ns, -r.id];
   }
 
+  // The table is windowed: only the rows on screen (and a few around) are in the document,
+  // between two spacer rows that keep the scroll height of all of them. Rows have one fixed
+  // height (style.css, tr.run), measured once. Scrolling reads the layout first (the
+  // container's scroll offset and size, cached) and then writes rows, once per animation
+  // frame, so the browser lays out once a frame (no thrash).
   render() {
     const rows = [...this.runs.values()];
     rows.sort((a, b) => {
       const x = this.sortKey(a), y = this.sortKey(b);
       return x[0] - y[0] || x[1] - y[1];
     });
-    // a screenful now, the rest in slices after the first paint
-    const token = (this.renderToken = {});
-    const FIRST = 60, SLICE = 250;
-    const frag = document.createDocumentFragment();
-    for (const r of rows.slice(0, FIRST)) frag.append(this.row(r));
-    clear(this.tbody).append(frag);
+    this.sorted = rows;
+    this.tbodyTop = undefined; // what is above the table may have changed (an error shown)
     this.count.textContent = `${fmtInt(rows.length)} runs`;
-    const more = (from) => {
-      if (token !== this.renderToken || from >= rows.length) return;
-      const f = document.createDocumentFragment();
-      for (const r of rows.slice(from, from + SLICE)) f.append(this.row(r));
-      this.tbody.append(f);
-      setTimeout(() => more(from + SLICE), 0);
-    };
-    requestAnimationFrame(() => setTimeout(() => more(FIRST), 0));
+    this.shown = null; // the window is drawn anew
+    this.drawWindow();
+  }
+
+  onScroll() {
+    if (this.scrollPending) return;
+    this.scrollPending = true;
+    requestAnimationFrame(() => {
+      this.scrollPending = false;
+      this.drawWindow();
+    });
+  }
+
+  drawWindow() {
+    const rows = this.sorted || [];
+    const scroller = this.host; // <main>: it scrolls, the page does not
+    // reads first
+    const top = scroller.scrollTop, height = scroller.clientHeight || 900;
+    if (this.tbodyTop === undefined && this.tbody.isConnected)
+      this.tbodyTop = this.tbody.getBoundingClientRect().top - scroller.getBoundingClientRect().top + top;
+    const rowH = this.rowH || 24, OVER = 20;
+    const from = Math.max(0, Math.floor((top - (this.tbodyTop || 0)) / rowH) - OVER);
+    const to = Math.min(rows.length, from + Math.ceil(height / rowH) + 2 * OVER);
+    if (this.shown && this.shown.from === from && this.shown.to === to && this.shown.rows === rows) return;
+    this.shown = {from, to, rows};
+    // then writes
+    const frag = document.createDocumentFragment();
+    frag.append(this.spacer(from * rowH));
+    for (let i = from; i < to; i++) frag.append(this.row(rows[i]));
+    frag.append(this.spacer((rows.length - to) * rowH));
+    clear(this.tbody).append(frag);
+    if (to > from && !window.otelpDash.homeFirstAt) // the first screenful's frame (bench w)
+      requestAnimationFrame(() => { window.otelpDash.homeFirstAt = performance.now(); });
+    if (!this.rowH && to > from) { // once: the real row height (a read after the write)
+      const h = this.tbody.children[1].getBoundingClientRect().height;
+      if (h > 0 && Math.abs(h - rowH) > 0.5) {
+        this.rowH = h;
+        this.shown = null;
+        this.drawWindow();
+      } else {
+        this.rowH = rowH;
+      }
+    }
+  }
+
+  spacer(px) {
+    return el('tr', {class: 'spacer', 'aria-hidden': 'true'}, el('td', {colspan: 9, style: `height:${px}px`}));
   }
 
   row(r) {
@@ -207,6 +249,7 @@ class RunsView {
   }
 
   destroy() {
+    this.host.removeEventListener('scroll', this.scrollHandler);
     this.charts.destroy();
   }
 }
@@ -544,7 +587,7 @@ function route() {
   window.otelpDash.view = current;
 }
 
-window.otelpDash = {live, view: null, trace: null, homeMs: 0, traceReadyMs: 0};
+window.otelpDash = {live, view: null, trace: null, homeMs: 0, homeFirstAt: 0, traceReadyMs: 0};
 live.on((type, data) => { if (current && current.onLive) current.onLive(type, data); });
 window.addEventListener('hashchange', () => {
   // a trace view rewrites its own hash on selection: don't rebuild it for that

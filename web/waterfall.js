@@ -237,6 +237,7 @@ export class Waterfall {
     this.matchPos = -1;
     this.showCrit = true;
     this.frames = 0;
+    this.widths = new Map();
 
     this.root = el('div', {class: 'wf'});
     this.lane = el('canvas', {class: 'wf-lane', height: LANE_H, 'aria-label': 'processes running over time'});
@@ -480,7 +481,18 @@ export class Waterfall {
     const off = -(top % ROW_H);
     ctx.fillStyle = COLORS.label;
     ctx.fillRect(0, 0, this.labelW, h);
-    for (let i = first; i < last; i++) this.drawRow(ctx, i, off + (i - first) * ROW_H);
+    // three passes, so the state changes once a frame, not once a row: highlights, then the
+    // labels under one clip (the label column), then the bars
+    for (let i = first; i < last; i++) this.drawHighlight(ctx, i, off + (i - first) * ROW_H);
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(0, 0, this.labelW - 6, h);
+    ctx.clip();
+    this.font = '';
+    for (let i = first; i < last; i++) this.drawLabel(ctx, i, off + (i - first) * ROW_H);
+    ctx.restore();
+    ctx.font = '12px system-ui, sans-serif';
+    for (let i = first; i < last; i++) this.drawBars(ctx, i, off + (i - first) * ROW_H);
     ctx.strokeStyle = COLORS.grid;
     ctx.beginPath();
     ctx.moveTo(this.labelW + 0.5, 0);
@@ -491,45 +503,58 @@ export class Waterfall {
     if (this.opts.onDraw) this.opts.onDraw(this);
   }
 
-  drawRow(ctx, i, y) {
+  drawHighlight(ctx, i, y) {
     const r = this.rows[i];
-    const mid = y + ROW_H / 2;
     const matched = this.matches && (r.kind === 'span' ? this.matches.has(r.s) : r.members.some((m) => this.matches.has(m)));
     if (i === this.sel || matched) {
       ctx.fillStyle = i === this.sel ? COLORS.sel : COLORS.match;
       ctx.fillRect(0, y, this.w, ROW_H);
     }
+  }
+
+  drawLabel(ctx, i, y) {
+    const r = this.rows[i];
+    const mid = y + ROW_H / 2;
     const indent = 6 + r.depth * INDENT;
     const hasKids = r.kind === 'group' || r.s.children.length > 0;
+    const font = r.kind === 'group' ? 'italic 12px system-ui, sans-serif' : '12px system-ui, sans-serif';
+    if (font !== this.font) ctx.font = this.font = font;
     ctx.fillStyle = COLORS.dim;
     if (hasKids) {
       const open = r.kind === 'group' ? r.open : !this.collapsed.has(r.s.sid);
       ctx.fillText(open ? '\u25be' : '\u25b8', indent, mid);
     }
-    let label, failed, crashed, crit;
+    let label, failed;
     if (r.kind === 'group') {
       label = groupLabel(r.name, r.members, r.st);
       failed = r.st.failed > 0;
-      crit = r.st.crit;
     } else {
       const s = r.s;
       label = s.name + (s.pid !== null ? `  ${s.pid}` : '') +
         (s.crashed ? `  signal ${s.sig}` : s.exit !== null && s.exit !== 0 ? `  exit ${s.exit}` : '');
       failed = s.failed;
-      crashed = s.crashed;
-      crit = s.crit;
     }
-    ctx.save();
-    ctx.beginPath();
-    ctx.rect(0, y, this.labelW - 6, ROW_H);
-    ctx.clip();
     ctx.fillStyle = failed ? COLORS.failed : COLORS.text;
-    ctx.font = r.kind === 'group' ? 'italic 12px system-ui, sans-serif' : '12px system-ui, sans-serif';
     ctx.fillText(label, indent + 12, mid);
-    ctx.restore();
-    // bars
+  }
+
+  // The width of a duration's text, cached (the same few hundred strings come back).
+  textWidth(ctx, d) {
+    let w = this.widths.get(d);
+    if (w === undefined) {
+      if (this.widths.size > 5000) this.widths.clear();
+      w = ctx.measureText(d).width;
+      this.widths.set(d, w);
+    }
+    return w;
+  }
+
+  drawBars(ctx, i, y) {
+    const r = this.rows[i];
+    const mid = y + ROW_H / 2;
     const by = y + 4, bh = ROW_H - 8;
     if (r.kind === 'group') {
+      const crit = r.st.crit;
       ctx.fillStyle = COLORS.barGroup;
       let lastX = -1;
       for (const m of r.members) {
@@ -549,12 +574,13 @@ export class Waterfall {
       return;
     }
     const s = r.s;
+    const failed = s.failed, crashed = s.crashed, crit = s.crit;
     const x0 = this.x(s.start), x1 = Math.max(x0 + 1, this.x(s.end));
     ctx.fillStyle = crashed ? COLORS.crashed : failed ? COLORS.failed : crit && this.showCrit ? COLORS.crit : COLORS.bar;
     ctx.fillRect(x0, by, x1 - x0, bh);
     const d = fmtDur(s.dur);
     ctx.fillStyle = COLORS.dim;
-    const tw = ctx.measureText(d).width;
+    const tw = this.textWidth(ctx, d);
     if (x1 + 4 + tw < this.w) ctx.fillText(d, x1 + 4, mid);
     else if (x0 - 4 - tw > this.labelW) ctx.fillText(d, x0 - 4 - tw, mid);
   }
