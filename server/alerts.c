@@ -1577,6 +1577,23 @@ static void restore(struct alerts *a) {
     exec_sql(a->db, "DELETE FROM alert_state WHERE rule NOT IN (SELECT name FROM alert_rules)");
 }
 
+/* Frees a and what it holds (its rules too) once its threads are gone or never started. */
+static void alerts_free(struct alerts *a) {
+    for (size_t i = 0; i < a->n; i++) {
+        for (size_t k = 0; k < a->rt[i].n; k++)
+            inst_free(a->rt[i].inst[k]);
+        free(a->rt[i].inst);
+    }
+    sqlite3_close(a->db);
+    sqlite3_close(a->qdb);
+    pthread_mutex_destroy(&a->lock);
+    pthread_cond_destroy(&a->cond);
+    pthread_cond_destroy(&a->sql_cond);
+    free(a->rt);
+    rules_free(a->rules);
+    free(a);
+}
+
 int alerts_start(struct store *s, struct rules *rules, struct alerts **out, char *err, size_t cap) {
     *out = NULL;
     struct alerts *a = calloc(1, sizeof(*a));
@@ -1676,19 +1693,7 @@ int alerts_start(struct store *s, struct rules *rules, struct alerts **out, char
     *out = a;
     return 0;
 fail:
-    for (size_t i = 0; i < a->n; i++) {
-        for (size_t k = 0; k < a->rt[i].n; k++)
-            inst_free(a->rt[i].inst[k]);
-        free(a->rt[i].inst);
-    }
-    sqlite3_close(a->db);
-    sqlite3_close(a->qdb);
-    pthread_mutex_destroy(&a->lock);
-    pthread_cond_destroy(&a->cond);
-    pthread_cond_destroy(&a->sql_cond);
-    free(a->rt);
-    free(a);
-    rules_free(rules);
+    alerts_free(a); /* a->rules is rules */
     return -EIO;
 }
 
@@ -1702,19 +1707,7 @@ void alerts_stop(struct alerts *a) {
     pthread_join(a->thread, NULL);
     if (a->sql_started) pthread_join(a->sql_thread, NULL);
     notify_stop(a->notify, 2000);
-    for (size_t i = 0; i < a->n; i++) {
-        for (size_t k = 0; k < a->rt[i].n; k++)
-            inst_free(a->rt[i].inst[k]);
-        free(a->rt[i].inst);
-    }
-    sqlite3_close(a->db);
-    sqlite3_close(a->qdb);
-    pthread_mutex_destroy(&a->lock);
-    pthread_cond_destroy(&a->cond);
-    pthread_cond_destroy(&a->sql_cond);
-    free(a->rt);
-    rules_free(a->rules);
-    free(a);
+    alerts_free(a);
 }
 
 /* ---- reading: the API's JSON and the terminal's table ----------------- */
@@ -1748,6 +1741,36 @@ static void str_or_null(struct sbuf *b, sqlite3_stmt *st, int c) {
         sbuf_json_str(b, (const char *)t, strlen((const char *)t));
     else
         sbuf_puts(b, "null");
+}
+
+/* A JSON member's value from column c: 's' a string, 'i' an integer, 'j' JSON text as it
+ * is, 'd' a number; SQL NULL is null. */
+struct json_col {
+    const char *key;
+    char type;
+};
+
+static void json_col_value(struct sbuf *b, sqlite3_stmt *st, int c, char type) {
+    if (type == 's')
+        str_or_null(b, st, c);
+    else if (type == 'i')
+        int_or_null(b, st, c);
+    else if (type == 'j')
+        raw_or_null(b, st, c);
+    else if (sqlite3_column_type(st, c) == SQLITE_NULL)
+        sbuf_puts(b, "null");
+    else
+        json_num(b, sqlite3_column_double(st, c));
+}
+
+/* The members "key":value of n columns of the current row from column first on, a comma
+ * before each (before the first too when comma_first). */
+static void json_cols(struct sbuf *b, sqlite3_stmt *st, int first, const struct json_col *cols,
+                      size_t n, bool comma_first) {
+    for (size_t i = 0; i < n; i++) {
+        sbuf_printf(b, "%s\"%s\":", i || comma_first ? "," : "", cols[i].key);
+        json_col_value(b, st, first + (int)i, cols[i].type);
+    }
 }
 
 static int state_rank(const char *s) {
@@ -1801,8 +1824,11 @@ int alerts_json(sqlite3 *db, const char *query, struct sbuf *out, char *err, siz
     int n = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
         if (n++) sbuf_puts(out, ",");
-        sbuf_puts(out, "{\"name\":");
-        str_or_null(out, st, 0);
+        static const struct json_col name_col[] = {{"name", 's'}},
+                                     rule_cols[] = {
+                                         {"health", 's'}, {"error", 's'}, {"last_eval_ns", 'i'}};
+        sbuf_puts(out, "{");
+        json_cols(out, st, 0, name_col, 1, false);
         /* the spec's members, inline */
         const char *spec = (const char *)sqlite3_column_text(st, 1);
         size_t sl = spec ? strlen(spec) : 0;
@@ -1810,12 +1836,7 @@ int alerts_json(sqlite3 *db, const char *query, struct sbuf *out, char *err, siz
             sbuf_puts(out, ",");
             sbuf_add(out, spec + 1, sl - 2);
         }
-        sbuf_puts(out, ",\"health\":");
-        str_or_null(out, st, 2);
-        sbuf_puts(out, ",\"error\":");
-        str_or_null(out, st, 3);
-        sbuf_puts(out, ",\"last_eval_ns\":");
-        int_or_null(out, st, 4);
+        json_cols(out, st, 2, rule_cols, 3, true);
         sqlite3_reset(as);
         sqlite3_bind_text(as, 1, (const char *)sqlite3_column_text(st, 0), -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(as, 2, want_state, -1, SQLITE_STATIC);
@@ -1825,25 +1846,12 @@ int alerts_json(sqlite3 *db, const char *query, struct sbuf *out, char *err, siz
             const char *state = (const char *)sqlite3_column_text(as, 3);
             if (state_rank(state) > worst) worst = state_rank(state);
             if (k++) sbuf_puts(&al, ",");
-            sbuf_puts(&al, "{\"fingerprint\":");
-            str_or_null(&al, as, 0);
-            sbuf_puts(&al, ",\"labels\":");
-            raw_or_null(&al, as, 1);
-            sbuf_puts(&al, ",\"annotations\":");
-            raw_or_null(&al, as, 2);
-            sbuf_puts(&al, ",\"state\":");
-            str_or_null(&al, as, 3);
-            sbuf_puts(&al, ",\"value\":");
-            if (sqlite3_column_type(as, 4) == SQLITE_NULL)
-                sbuf_puts(&al, "null");
-            else
-                json_num(&al, sqlite3_column_double(as, 4));
-            static const char *const times[] = {"active_at_ns", "fired_at_ns", "resolved_at_ns",
-                                                "last_true_ns"};
-            for (int t = 0; t < 4; t++) {
-                sbuf_printf(&al, ",\"%s\":", times[t]);
-                int_or_null(&al, as, 5 + t);
-            }
+            static const struct json_col alert_cols[] = {
+                {"fingerprint", 's'}, {"labels", 'j'},         {"annotations", 'j'},
+                {"state", 's'},       {"value", 'd'},          {"active_at_ns", 'i'},
+                {"fired_at_ns", 'i'}, {"resolved_at_ns", 'i'}, {"last_true_ns", 'i'}};
+            sbuf_puts(&al, "{");
+            json_cols(&al, as, 0, alert_cols, 9, false);
             sbuf_puts(&al, ",\"records\":");
             const unsigned char *recs = sqlite3_column_text(as, 9);
             sbuf_puts(&al, recs ? (const char *)recs : "[]");
@@ -1870,23 +1878,11 @@ int alerts_json(sqlite3 *db, const char *query, struct sbuf *out, char *err, siz
         n = 0;
         while (sqlite3_step(st) == SQLITE_ROW) {
             if (n++) sbuf_puts(out, ",");
-            sbuf_puts(out, "{\"time_ns\":");
-            int_or_null(out, st, 0);
-            sbuf_puts(out, ",\"rule\":");
-            str_or_null(out, st, 1);
-            sbuf_puts(out, ",\"fingerprint\":");
-            str_or_null(out, st, 2);
-            sbuf_puts(out, ",\"labels\":");
-            raw_or_null(out, st, 3);
-            sbuf_puts(out, ",\"from\":");
-            str_or_null(out, st, 4);
-            sbuf_puts(out, ",\"to\":");
-            str_or_null(out, st, 5);
-            sbuf_puts(out, ",\"value\":");
-            if (sqlite3_column_type(st, 6) == SQLITE_NULL)
-                sbuf_puts(out, "null");
-            else
-                json_num(out, sqlite3_column_double(st, 6));
+            static const struct json_col hist_cols[] = {
+                {"time_ns", 'i'}, {"rule", 's'}, {"fingerprint", 's'}, {"labels", 'j'},
+                {"from", 's'},    {"to", 's'},   {"value", 'd'}};
+            sbuf_puts(out, "{");
+            json_cols(out, st, 0, hist_cols, 7, false);
             sbuf_puts(out, "}");
         }
         sqlite3_finalize(st);
@@ -1899,19 +1895,11 @@ int alerts_json(sqlite3 *db, const char *query, struct sbuf *out, char *err, siz
         n = 0;
         while (sqlite3_step(st) == SQLITE_ROW) {
             if (n++) sbuf_puts(out, ",");
-            sbuf_puts(out, "{\"name\":");
-            str_or_null(out, st, 0);
-            sbuf_puts(out, ",\"kind\":");
-            str_or_null(out, st, 1);
-            sbuf_puts(out, ",\"target\":");
-            str_or_null(out, st, 2);
-            static const char *const counters[] = {"sent", "failed", "queued", "dropped"};
-            for (int c = 0; c < 4; c++) {
-                sbuf_printf(out, ",\"%s\":", counters[c]);
-                int_or_null(out, st, 3 + c);
-            }
-            sbuf_puts(out, ",\"last_error\":");
-            str_or_null(out, st, 7);
+            static const struct json_col notifier_cols[] = {
+                {"name", 's'},   {"kind", 's'},   {"target", 's'},  {"sent", 'i'},
+                {"failed", 'i'}, {"queued", 'i'}, {"dropped", 'i'}, {"last_error", 's'}};
+            sbuf_puts(out, "{");
+            json_cols(out, st, 0, notifier_cols, 8, false);
             sbuf_puts(out, "}");
         }
         sqlite3_finalize(st);
