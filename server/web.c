@@ -859,6 +859,18 @@ static void idset_add(int64_t *set, size_t *n, size_t cap, int64_t id) {
     if (*n < cap) set[(*n)++] = id;
 }
 
+/* Publishes {"t":T,"max_id":M,"KEY":[ITEMS]} as an event of the kind. */
+static void publish_list(struct web *w, const char *kind, int64_t t_ms, int64_t max_id,
+                         const char *key, const struct sbuf *items) {
+    struct sbuf e = {0};
+    sbuf_printf(&e, "{\"t\":%lld,\"max_id\":%lld,\"%s\":[", (long long)t_ms, (long long)max_id,
+                key);
+    sbuf_add(&e, items->data, items->len);
+    sbuf_puts(&e, "]}");
+    publish(w, kind, &e);
+    sbuf_free(&e);
+}
+
 static void poll_once(struct web *w) {
     if (w->db == NULL) {
         char err[512];
@@ -898,13 +910,7 @@ static void poll_once(struct web *w) {
         }
         sqlite3_finalize(st);
         if (n > 0) {
-            struct sbuf e = {0};
-            sbuf_printf(&e, "{\"t\":%lld,\"max_id\":%lld,\"traces\":[", (long long)t_ms,
-                        (long long)max_id);
-            sbuf_add(&e, d.data, d.len);
-            sbuf_puts(&e, "]}");
-            publish(w, "spans", &e);
-            sbuf_free(&e);
+            publish_list(w, "spans", t_ms, max_id, "traces", &d);
             w->last_span = max_id; /* not a fresh max(id): what came since is news next time */
         }
         sbuf_free(&d);
@@ -948,13 +954,7 @@ static void poll_once(struct web *w) {
         }
         sqlite3_finalize(st);
         if (n > 0) {
-            struct sbuf e = {0};
-            sbuf_printf(&e, "{\"t\":%lld,\"max_id\":%lld,\"names\":[", (long long)t_ms,
-                        (long long)max_id);
-            sbuf_add(&e, d.data, d.len);
-            sbuf_puts(&e, "]}");
-            publish(w, "metrics", &e);
-            sbuf_free(&e);
+            publish_list(w, "metrics", t_ms, max_id, "names", &d);
             w->last_point = max_id;
         }
         sbuf_free(&d);
