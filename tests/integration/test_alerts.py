@@ -130,6 +130,28 @@ def rule_of(doc, name):
     return next(r for r in doc["rules"] if r["name"] == name)
 
 
+def notifier_of(port, name):
+    """The counters of the notifier of that name in GET /api/v1/alerts ({} until it is there)."""
+    return {n["name"]: n for n in api_alerts(port)["notifiers"]}.get(name, {})
+
+
+def fatal_rule(labels=""):
+    """A rules file's head: group g (every 1 s) with the rule Fatal (any FATAL log record,
+    firing for an hour, summary its body), then `labels` (YAML lines) and whatever follows."""
+    return """\
+groups:
+  - name: g
+    interval: 1s
+    rules:
+      - alert: Fatal
+        signal: logs
+        where: severity >= FATAL
+        keep_firing_for: 1h
+""" + labels + """\
+        annotations: {summary: "{{ .body }}"}
+"""
+
+
 class AlertsTest(unittest.TestCase):
     def setUp(self):
         self.e = Env()
@@ -149,6 +171,19 @@ class AlertsTest(unittest.TestCase):
             f.write(text)
         return path
 
+    def check(self, text, name):
+        """Writes a rules file; `otel-preload alerts check` on it: (path, rc, stdout, stderr)."""
+        path = self.rules(text, name)
+        rc, out, err = self.e.run(["alerts", "check", path])
+        return path, rc, out, err
+
+    def check_fails(self, text, name, message):
+        """`alerts check` exits 2 and its stderr starts with path + message; returns the path."""
+        path, rc, out, err = self.check(text, name)
+        self.assertEqual(rc, 2)
+        self.assertTrue(err.decode().startswith(path + message), err)
+        return path
+
     def dash(self, rules):
         d = Dash(self.e, "--rules", rules)
         self.dashes.append(d)
@@ -162,6 +197,11 @@ class AlertsTest(unittest.TestCase):
         self.dashes.remove(d)
         return rc, log
 
+    def post_fatal(self, d):
+        """A FATAL log record "out of memory" to d (the Fatal rule of fatal_rule)."""
+        st, _ = post(d.port, "/v1/logs", logs_request([log_record(time.time_ns(), 21, "out of memory")]))
+        self.assertEqual(st, 200)
+
     def webhook(self):
         w = Webhook()
         self.closers.append(w.close)
@@ -170,7 +210,7 @@ class AlertsTest(unittest.TestCase):
     # ---- the rules file ----
 
     def test_check_reports_file_line_and_column(self):
-        good = self.rules("""\
+        good, rc, out, err = self.check("""\
 groups:
   - name: build
     rules:
@@ -188,11 +228,10 @@ notify:
   - kind: webhook
     url: http://127.0.0.1:9/hook
 """, "good.yaml")
-        rc, out, err = self.e.run(["alerts", "check", good])
         self.assertEqual((rc, err), (0, b""))
         self.assertEqual(out.decode(), good + ": 2 rules (1 per-record, 1 aggregate), 1 notifiers: OK\n")
         # a filter error: the column inside the filter, counted on the file's line
-        bad = self.rules("""\
+        bad, rc, out, err = self.check("""\
 groups:
   - name: build
     rules:
@@ -200,27 +239,18 @@ groups:
         signal: spans
         where: name = "cc1" and duration >
 """, "bad.yaml")
-        rc, out, err = self.e.run(["alerts", "check", bad])
         self.assertEqual(rc, 2)
         first = err.decode().splitlines()[0]
         self.assertTrue(first.startswith(bad + ":6:43: where: expected a value after '>' at column 28"), first)
         # a typo in a key, and YAML that does not parse
-        typo = self.rules("groups:\n  - name: g\n    rules:\n      - alert: A\n        signal: logs\n"
-                          "        treshold: 3\n", "typo.yaml")
-        rc, out, err = self.e.run(["alerts", "check", typo])
-        self.assertEqual(rc, 2)
-        self.assertTrue(err.decode().startswith(typo + ":6:9: unknown key 'treshold' in a rule"), err)
-        broken = self.rules("groups:\n  - name: [x\n", "broken.yaml")
-        rc, out, err = self.e.run(["alerts", "check", broken])
-        self.assertEqual(rc, 2)
-        self.assertTrue(err.decode().startswith(broken + ":3:1: not YAML"), err)
+        self.check_fails("groups:\n  - name: g\n    rules:\n      - alert: A\n        signal: logs\n"
+                         "        treshold: 3\n", "typo.yaml", ":6:9: unknown key 'treshold' in a rule")
+        self.check_fails("groups:\n  - name: [x\n", "broken.yaml", ":3:1: not YAML")
         # a notifier URL: http:// only (no TLS in the notifier); the port may be left out (80)
-        tls = self.rules("groups: []\nnotify:\n  - kind: webhook\n    url: https://hooks.example/x\n", "tls.yaml")
-        rc, out, err = self.e.run(["alerts", "check", tls])
-        self.assertEqual(rc, 2)
-        self.assertTrue(err.decode().startswith(tls + ":4:10: 'url' is an http:// URL (no TLS"), err)
-        noport = self.rules("groups: []\nnotify:\n  - kind: webhook\n    url: http://hooks.example/x\n", "noport.yaml")
-        rc, out, err = self.e.run(["alerts", "check", noport])
+        webhook = "groups: []\nnotify:\n  - kind: webhook\n    url: %s\n"
+        self.check_fails(webhook % "https://hooks.example/x", "tls.yaml",
+                         ":4:10: 'url' is an http:// URL (no TLS")
+        _, rc, out, err = self.check(webhook % "http://hooks.example/x", "noport.yaml")
         self.assertEqual((rc, err), (0, b""))
         # the server refuses to start on a bad file, with the same message
         rc, out, err = self.e.run(["dash", "--port", "0", "--rules", bad])
@@ -493,17 +523,7 @@ notify:
         if not os.path.exists(ALERTMANAGER):
             self.skipTest("prometheus-alertmanager is not installed (scripts/setup)")
         am_port = free_port()
-        rules = self.rules("""\
-groups:
-  - name: g
-    interval: 1s
-    rules:
-      - alert: Fatal
-        signal: logs
-        where: severity >= FATAL
-        keep_firing_for: 1h
-        labels: {team: build}
-        annotations: {summary: "{{ .body }}"}
+        rules = self.rules(fatal_rule("        labels: {team: build}\n") + """\
       - alert: Brief
         signal: logs
         where: body contains "transient"
@@ -513,11 +533,10 @@ notify:
     url: http://127.0.0.1:%d
 """ % am_port)
         d = self.dash(rules)
-        st, _ = post(d.port, "/v1/logs", logs_request([log_record(time.time_ns(), 21, "out of memory")]))
-        self.assertEqual(st, 200)
+        self.post_fatal(d)
 
         def notifier():
-            return {n["name"]: n for n in api_alerts(d.port)["notifiers"]}.get("alertmanager-1", {})
+            return notifier_of(d.port, "alertmanager-1")
         # Alertmanager down: the notification waits in the queue, retried
         wait_for("a failed delivery", lambda: notifier().get("failed", 0) >= 1)
         self.assertEqual(notifier()["queued"], 1)
@@ -599,16 +618,7 @@ notify:
     @no_shells_under_tsan
     def test_exec_gets_the_alert_and_a_slow_one_is_killed(self):
         out_file = os.path.join(self.e.tmp.name, "exec.json")
-        rules = self.rules("""\
-groups:
-  - name: g
-    interval: 1s
-    rules:
-      - alert: Fatal
-        signal: logs
-        where: severity >= FATAL
-        keep_firing_for: 1h
-        annotations: {summary: "{{ .body }}"}
+        rules = self.rules(fatal_rule() + """\
 notify:
   - kind: exec
     name: record
@@ -621,11 +631,10 @@ notify:
         # a secret in the server's environment does not reach the command
         d = Dash(self.e, "--rules", rules, extra={"OTELP_TEST_SECRET": "hunter2", "LANG": "C.UTF-8"})
         self.dashes.append(d)
-        st, _ = post(d.port, "/v1/logs", logs_request([log_record(time.time_ns(), 21, "out of memory")]))
-        self.assertEqual(st, 200)
+        self.post_fatal(d)
 
         def notifier(name):
-            return {n["name"]: n for n in api_alerts(d.port)["notifiers"]}.get(name, {})
+            return notifier_of(d.port, name)
         # the alert as JSON on stdin and in the environment
         wait_for("the command's output", lambda: os.path.exists(out_file))
         with open(out_file) as f:
