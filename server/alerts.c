@@ -923,14 +923,16 @@ static bool step(struct alerts *a, struct rule_rt *rt, size_t idx, bool cond, in
     }
     if (in->state != from) {
         save_history(a, rt, in, from, now);
-        if (in->state == A_FIRING || in->state == A_RESOLVED)
-            send(a, rt, in, now, NOTIFY_TO_OTHERS | NOTIFY_TO_ALERTMANAGER);
         if (in->state == A_INACTIVE) {
             delete_inst_row(a, r->name, in->fp_hex);
             remove_inst(rt, idx);
             return false;
         }
+        bool tell = in->state == A_FIRING || in->state == A_RESOLVED;
+        if (tell) in->last_sent = in->last_am_sent = now; /* what send() sets, stored first */
         save_inst(a, rt, in);
+        /* notified once the new state is stored: a receiver that asks the API at once sees it */
+        if (tell) send(a, rt, in, now, NOTIFY_TO_OTHERS | NOTIFY_TO_ALERTMANAGER);
     } else if (in->state == A_FIRING) {
         unsigned to = 0;
         if (now - in->last_sent >= a->rules->repeat_interval_ns) to |= NOTIFY_TO_OTHERS;
