@@ -660,11 +660,13 @@ static bool push_scalar(struct scalars *sc, const void *v) {
     return true;
 }
 
-/* repeated fixed64 (packed or not): nanopb calls once per element. */
+/* repeated fixed64 (packed or not): nanopb calls once per element, and once
+ * for an empty packed field (length 0), which holds no element. */
 static bool cb_fixed64(pb_istream_t *s, const pb_field_t *f, void **arg) {
     (void)f;
     struct scalars *sc = *arg;
     uint64_t v;
+    if (s->bytes_left == 0) return true;
     if (!pb_decode_fixed64(s, &v)) return stream_failed(sc->c, s, sc->what);
     return push_scalar(sc, &v);
 }
@@ -674,6 +676,7 @@ static bool cb_uvarint(pb_istream_t *s, const pb_field_t *f, void **arg) {
     (void)f;
     struct scalars *sc = *arg;
     uint64_t v;
+    if (s->bytes_left == 0) return true;
     if (!pb_decode_varint(s, &v)) return stream_failed(sc->c, s, sc->what);
     return push_scalar(sc, &v);
 }
@@ -683,6 +686,7 @@ static bool cb_double(pb_istream_t *s, const pb_field_t *f, void **arg) {
     (void)f;
     struct scalars *sc = *arg;
     double v;
+    if (s->bytes_left == 0) return true;
     if (!pb_decode_fixed64(s, &v)) return stream_failed(sc->c, s, sc->what);
     return push_scalar(sc, &v);
 }

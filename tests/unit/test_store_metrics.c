@@ -366,6 +366,20 @@ static void test_refused_and_strict(void) {
     CHECK(otlp_metrics_decode(two_kinds, sizeof(two_kinds) - 1, err, sizeof(err)) == NULL);
     CHECK(otlp_metrics_decode(misfit, sizeof(misfit), err, sizeof(err)) == NULL);
     CHECK(strstr(err, "2 bucket counts for 0 bounds") != NULL);
+    /* an exponential histogram whose negative buckets are an empty packed field (valid
+     * protobuf, found by fuzz_otlp): no bucket, not an error */
+    static const unsigned char empty_packed[] = {
+        0x0a, 0x1c, 0x12, 0x1a, 0x12, 0x18, 0x0a, 0x01, 0x65, 0x52, 0x13, 0x0a, 0x0f, 0x19, 0x00,
+        0x20, 0x81, 0xde, 0x01, 0xe0, 0xee, 0x18, 0x4a, 0x04, 0x08, 0x00, 0x12, 0x00, 0x10, 0x02};
+    struct otlp_metrics *m =
+        otlp_metrics_decode(empty_packed, sizeof(empty_packed), err, sizeof(err));
+    REQUIRE(m != NULL);
+    const struct otlp_metric *e = otlp_metrics_find(m, "e");
+    REQUIRE(e != NULL && e->n_points == 1);
+    CHECK(e->type == OTLP_METRIC_EXP_HISTOGRAM);
+    CHECK(e->points[0].negative.n_counts == 0 &&
+          e->points[0].time_unix_nano == 1796619600000000000);
+    otlp_metrics_free(m);
 }
 
 /* Metrics before the process's spans: the resource joins the run when they
