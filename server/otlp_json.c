@@ -744,7 +744,8 @@ static bool get_double(struct mctx *m, const struct jnode *o, const char *camel,
     return j == NULL || json_double(m, j, camel, out);
 }
 
-/* An array of integers (numbers or strings) or doubles into a fresh C array. */
+/* An array of integers (numbers or strings) or doubles into a fresh C array
+ * (on failure none: *out NULL, *n 0). */
 static bool get_numbers(struct mctx *m, const struct jnode *o, const char *camel, const char *snake,
                         bool doubles, void **out, size_t *n) {
     const struct jnode *items;
@@ -753,23 +754,31 @@ static bool get_numbers(struct mctx *m, const struct jnode *o, const char *camel
     *n = 0;
     if (!array_of(m, o, camel, snake, &items, &cnt)) return false;
     if (cnt == 0) return true;
-    *out = calloc(cnt, 8);
-    if (*out == NULL) return merr(m, "out of memory");
-    for (size_t i = 0; i < cnt; i++) {
+    void *arr = calloc(cnt, 8);
+    if (arr == NULL) return merr(m, "out of memory");
+    bool ok = true;
+    for (size_t i = 0; i < cnt && ok; i++) {
         if (doubles) {
-            if (!json_double(m, &items[i], camel, &((double *)*out)[i])) return false;
+            ok = json_double(m, &items[i], camel, &((double *)arr)[i]);
         } else {
             const struct jnode *j = &items[i];
             char *end;
-            if ((j->t != J_NUM && j->t != J_STR) || j->s[0] == '-')
-                return merr(m, "%s: not a count", camel);
+            if ((j->t != J_NUM && j->t != J_STR) || j->s[0] == '-') {
+                ok = merr(m, "%s: not a count", camel);
+                break;
+            }
             errno = 0;
-            ((uint64_t *)*out)[i] = strtoull(j->s, &end, 10);
+            ((uint64_t *)arr)[i] = strtoull(j->s, &end, 10);
             if (errno != 0 || *end != '\0' || end == j->s)
-                return merr(m, "%s: '%s' is not an integer", camel, j->s);
+                ok = merr(m, "%s: '%s' is not an integer", camel, j->s);
         }
-        (*n)++;
     }
+    if (!ok) {
+        free(arr);
+        return false;
+    }
+    *out = arr;
+    *n = cnt;
     return true;
 }
 
