@@ -289,9 +289,12 @@ static int json_attr_rows(sqlite3 *db, struct sbuf *b, const char *sql, int64_t 
 
 static void json_span_extras(sqlite3 *db, struct sbuf *b, int64_t id, int64_t res) {
     sbuf_puts(b, ",\"attributes\":");
-    json_attr_rows(db, b, "SELECT key, type, value FROM span_attrs WHERE span_id = ?1", id);
+    json_attr_rows(db, b, "SELECT key, type, value FROM span_attrs WHERE span_id = ?1 ORDER BY key",
+                   id);
     sbuf_puts(b, ",\"resource\":");
-    json_attr_rows(db, b, "SELECT key, type, value FROM resource_attrs WHERE resource_id = ?1",
+    json_attr_rows(db, b,
+                   "SELECT key, type, value FROM resource_attrs WHERE resource_id = ?1"
+                   " ORDER BY key",
                    res);
     sqlite3_stmt *st;
     sbuf_puts(b, ",\"events\":[");
@@ -623,12 +626,14 @@ int retrieve(sqlite3 *db, const struct retrieve_opts *o, struct sbuf *out, char 
             if (o->what == RETRIEVE_SPANS) json_span_extras(db, b, id, res);
             if (o->what == RETRIEVE_LOGS) {
                 sbuf_puts(b, ",\"attributes\":");
-                json_attr_rows(db, b, "SELECT key, type, value FROM log_attrs WHERE log_id = ?1",
+                json_attr_rows(db, b,
+                               "SELECT key, type, value FROM log_attrs WHERE log_id = ?1"
+                               " ORDER BY key",
                                id);
                 sbuf_puts(b, ",\"resource\":");
                 json_attr_rows(db, b,
                                "SELECT key, type, value FROM resource_attrs WHERE"
-                               " resource_id = ?1",
+                               " resource_id = ?1 ORDER BY key",
                                res);
             }
             sbuf_add(b, "}", 1);

@@ -497,8 +497,9 @@ static struct series *series_get(sqlite3 *db, struct series_set *ss, int64_t id)
 static void json_resource(struct series_set *ss, struct sbuf *out, int64_t resource_id) {
     if (ss->q_resource == NULL &&
         sqlite3_prepare_v2(ss->db,
-                           "SELECT key, type, value FROM resource_attrs WHERE resource_id = ?1", -1,
-                           &ss->q_resource, NULL) != SQLITE_OK) {
+                           "SELECT key, type, value FROM resource_attrs WHERE resource_id = ?1"
+                           " ORDER BY key",
+                           -1, &ss->q_resource, NULL) != SQLITE_OK) {
         ss->q_resource = NULL;
         sbuf_puts(out, "{}");
         return;

@@ -38,9 +38,15 @@ static const char SCHEMA[] =
     " dropped_attributes_count INTEGER NOT NULL DEFAULT 0) STRICT;"
     "CREATE INDEX IF NOT EXISTS resources_hash ON resources (hash);"
     "CREATE INDEX IF NOT EXISTS resources_run ON resources (run_id);"
-    "CREATE TABLE IF NOT EXISTS resource_attrs (resource_id INTEGER NOT NULL, key TEXT NOT NULL,"
-    " type TEXT NOT NULL, value ANY, PRIMARY KEY (resource_id, key)) STRICT, WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS resource_attrs_kv ON resource_attrs (key, value);"
+    "CREATE TABLE IF NOT EXISTS attr_keys (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE)"
+    " STRICT;"
+    "CREATE TABLE IF NOT EXISTS resource_kv (resource_id INTEGER NOT NULL,"
+    " key_id INTEGER NOT NULL, type TEXT NOT NULL, value ANY,"
+    " PRIMARY KEY (resource_id, key_id)) STRICT, WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS resource_kv_value ON resource_kv (key_id, value);"
+    "CREATE VIEW IF NOT EXISTS resource_attrs AS SELECT a.resource_id AS resource_id,"
+    " k.key AS key, a.type AS type, a.value AS value FROM resource_kv a"
+    " JOIN attr_keys k ON k.id = a.key_id;"
     "CREATE TABLE IF NOT EXISTS spans (id INTEGER PRIMARY KEY, run_id INTEGER,"
     " resource_id INTEGER NOT NULL, trace_id TEXT NOT NULL, span_id TEXT NOT NULL,"
     " parent_span_id TEXT, trace_state TEXT, flags INTEGER NOT NULL DEFAULT 0, name TEXT NOT NULL,"
@@ -57,9 +63,11 @@ static const char SCHEMA[] =
     "CREATE INDEX IF NOT EXISTS spans_name ON spans (name, start_ns);"
     "CREATE INDEX IF NOT EXISTS spans_service ON spans (service_name, start_ns);"
     "CREATE INDEX IF NOT EXISTS spans_resource ON spans (resource_id);"
-    "CREATE TABLE IF NOT EXISTS span_attrs (span_id INTEGER NOT NULL, key TEXT NOT NULL,"
-    " type TEXT NOT NULL, value ANY, PRIMARY KEY (span_id, key)) STRICT, WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS span_attrs_kv ON span_attrs (key, value);"
+    "CREATE TABLE IF NOT EXISTS span_kv (span_id INTEGER NOT NULL, key_id INTEGER NOT NULL,"
+    " type TEXT NOT NULL, value ANY, PRIMARY KEY (span_id, key_id)) STRICT, WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS span_kv_value ON span_kv (key_id, value);"
+    "CREATE VIEW IF NOT EXISTS span_attrs AS SELECT a.span_id AS span_id, k.key AS key,"
+    " a.type AS type, a.value AS value FROM span_kv a JOIN attr_keys k ON k.id = a.key_id;"
     "CREATE TABLE IF NOT EXISTS span_events (span_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
     " time_ns INTEGER NOT NULL, name TEXT NOT NULL, attrs TEXT NOT NULL,"
     " dropped_attributes_count INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (span_id, seq))"
@@ -81,9 +89,11 @@ static const char SCHEMA[] =
     "CREATE INDEX IF NOT EXISTS logs_trace ON logs (trace_id, span_id);"
     "CREATE INDEX IF NOT EXISTS logs_severity ON logs (severity_number, time_ns);"
     "CREATE INDEX IF NOT EXISTS logs_resource ON logs (resource_id);"
-    "CREATE TABLE IF NOT EXISTS log_attrs (log_id INTEGER NOT NULL, key TEXT NOT NULL,"
-    " type TEXT NOT NULL, value ANY, PRIMARY KEY (log_id, key)) STRICT, WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS log_attrs_kv ON log_attrs (key, value);"
+    "CREATE TABLE IF NOT EXISTS log_kv (log_id INTEGER NOT NULL, key_id INTEGER NOT NULL,"
+    " type TEXT NOT NULL, value ANY, PRIMARY KEY (log_id, key_id)) STRICT, WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS log_kv_value ON log_kv (key_id, value);"
+    "CREATE VIEW IF NOT EXISTS log_attrs AS SELECT a.log_id AS log_id, k.key AS key,"
+    " a.type AS type, a.value AS value FROM log_kv a JOIN attr_keys k ON k.id = a.key_id;"
     "CREATE TABLE IF NOT EXISTS metric_streams (id INTEGER PRIMARY KEY, run_id INTEGER,"
     " resource_id INTEGER NOT NULL, name TEXT NOT NULL, description TEXT, unit TEXT,"
     " type INTEGER NOT NULL, temporality INTEGER NOT NULL DEFAULT 0,"
@@ -94,10 +104,13 @@ static const char SCHEMA[] =
     "CREATE INDEX IF NOT EXISTS metric_streams_name ON metric_streams (name);"
     "CREATE INDEX IF NOT EXISTS metric_streams_resource ON metric_streams (resource_id);"
     "CREATE INDEX IF NOT EXISTS metric_streams_run ON metric_streams (run_id);"
-    "CREATE TABLE IF NOT EXISTS metric_stream_attrs (stream_id INTEGER NOT NULL,"
-    " key TEXT NOT NULL, type TEXT NOT NULL, value ANY, PRIMARY KEY (stream_id, key))"
+    "CREATE TABLE IF NOT EXISTS metric_stream_kv (stream_id INTEGER NOT NULL,"
+    " key_id INTEGER NOT NULL, type TEXT NOT NULL, value ANY, PRIMARY KEY (stream_id, key_id))"
     " STRICT, WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS metric_stream_attrs_kv ON metric_stream_attrs (key, value);"
+    "CREATE INDEX IF NOT EXISTS metric_stream_kv_value ON metric_stream_kv (key_id, value);"
+    "CREATE VIEW IF NOT EXISTS metric_stream_attrs AS SELECT a.stream_id AS stream_id,"
+    " k.key AS key, a.type AS type, a.value AS value FROM metric_stream_kv a"
+    " JOIN attr_keys k ON k.id = a.key_id;"
     "CREATE TABLE IF NOT EXISTS metric_points (id INTEGER PRIMARY KEY,"
     " stream_id INTEGER NOT NULL, run_id INTEGER, resource_id INTEGER NOT NULL,"
     " name TEXT NOT NULL, unit TEXT, type INTEGER NOT NULL, service_name TEXT,"
@@ -108,12 +121,43 @@ static const char SCHEMA[] =
     "CREATE INDEX IF NOT EXISTS metric_points_run ON metric_points (run_id);"
     "CREATE INDEX IF NOT EXISTS metric_points_time ON metric_points (time_ns);"
     "CREATE INDEX IF NOT EXISTS metric_points_resource ON metric_points (resource_id);"
-    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '2');";
+    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '3');";
 
 /* Schema 1 had metric_points without stream_id and per-point attributes in
  * metric_point_attrs; no version of the server wrote either, so they go. */
 static const char MIGRATE_1[] =
     "DROP TABLE IF EXISTS metric_point_attrs; DROP TABLE IF EXISTS metric_points;";
+
+/* Schema 2 kept each attribute's key as text in the attribute tables
+ * (span_attrs, ...); schema 3 keeps a key once, in attr_keys, and the rows
+ * in *_kv tables by its id, the old names being views of the same columns.
+ * The rows move over; the tables go (the views come with SCHEMA). */
+static const char MIGRATE_2[] =
+    /* a schema-1 store has no metric_stream_attrs */
+    "CREATE TABLE IF NOT EXISTS metric_stream_attrs (stream_id INTEGER NOT NULL, key TEXT NOT NULL,"
+    " type TEXT NOT NULL, value ANY);"
+    "CREATE TABLE attr_keys (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE) STRICT;"
+    "INSERT OR IGNORE INTO attr_keys (key) SELECT key FROM resource_attrs UNION"
+    " SELECT key FROM span_attrs UNION SELECT key FROM log_attrs UNION"
+    " SELECT key FROM metric_stream_attrs;"
+    "CREATE TABLE resource_kv (resource_id INTEGER NOT NULL, key_id INTEGER NOT NULL,"
+    " type TEXT NOT NULL, value ANY, PRIMARY KEY (resource_id, key_id)) STRICT, WITHOUT ROWID;"
+    "INSERT INTO resource_kv SELECT a.resource_id, k.id, a.type, a.value FROM resource_attrs a"
+    " JOIN attr_keys k ON k.key = a.key;"
+    "CREATE TABLE span_kv (span_id INTEGER NOT NULL, key_id INTEGER NOT NULL,"
+    " type TEXT NOT NULL, value ANY, PRIMARY KEY (span_id, key_id)) STRICT, WITHOUT ROWID;"
+    "INSERT INTO span_kv SELECT a.span_id, k.id, a.type, a.value FROM span_attrs a"
+    " JOIN attr_keys k ON k.key = a.key;"
+    "CREATE TABLE log_kv (log_id INTEGER NOT NULL, key_id INTEGER NOT NULL,"
+    " type TEXT NOT NULL, value ANY, PRIMARY KEY (log_id, key_id)) STRICT, WITHOUT ROWID;"
+    "INSERT INTO log_kv SELECT a.log_id, k.id, a.type, a.value FROM log_attrs a"
+    " JOIN attr_keys k ON k.key = a.key;"
+    "CREATE TABLE metric_stream_kv (stream_id INTEGER NOT NULL, key_id INTEGER NOT NULL,"
+    " type TEXT NOT NULL, value ANY, PRIMARY KEY (stream_id, key_id)) STRICT, WITHOUT ROWID;"
+    "INSERT INTO metric_stream_kv SELECT a.stream_id, k.id, a.type, a.value"
+    " FROM metric_stream_attrs a JOIN attr_keys k ON k.key = a.key;"
+    "DROP TABLE resource_attrs; DROP TABLE span_attrs; DROP TABLE log_attrs;"
+    " DROP TABLE metric_stream_attrs;";
 
 enum stmt_id {
     ST_RES_FIND,
@@ -133,6 +177,8 @@ enum stmt_id {
     ST_STREAM_ATTR,
     ST_STREAM_SEEN,
     ST_POINT_INSERT,
+    ST_KEY_INSERT,
+    ST_KEY_FIND,
     ST_COUNT
 };
 
@@ -140,7 +186,7 @@ static const char *const STMT_SQL[ST_COUNT] = {
     [ST_RES_FIND] = "SELECT id, run_id FROM resources WHERE hash = ?1 ORDER BY id DESC LIMIT 1",
     [ST_RES_INSERT] = "INSERT INTO resources (run_id, hash, service_name, schema_url,"
                       " dropped_attributes_count) VALUES (?1, ?2, ?3, ?4, ?5)",
-    [ST_RES_ATTR] = "INSERT OR REPLACE INTO resource_attrs (resource_id, key, type, value)"
+    [ST_RES_ATTR] = "INSERT OR REPLACE INTO resource_kv (resource_id, key_id, type, value)"
                     " VALUES (?1, ?2, ?3, ?4)",
     [ST_RUN_FIND] = "SELECT id FROM runs WHERE trace_id = ?1",
     [ST_RUN_INSERT_TRACE] = "INSERT INTO runs (kind, trace_id, start_ns, end_ns)"
@@ -152,7 +198,7 @@ static const char *const STMT_SQL[ST_COUNT] = {
         " dropped_attributes_count, dropped_events_count, dropped_links_count) VALUES (?1, ?2,"
         " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,"
         " ?21, ?22, ?23, ?24)",
-    [ST_SPAN_ATTR] = "INSERT OR REPLACE INTO span_attrs (span_id, key, type, value)"
+    [ST_SPAN_ATTR] = "INSERT OR REPLACE INTO span_kv (span_id, key_id, type, value)"
                      " VALUES (?1, ?2, ?3, ?4)",
     [ST_EVENT] = "INSERT INTO span_events (span_id, seq, time_ns, name, attrs,"
                  " dropped_attributes_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -164,7 +210,7 @@ static const char *const STMT_SQL[ST_COUNT] = {
         " severity_text, body_type, body, trace_id, span_id, flags, event_name, service_name, pid,"
         " scope_name, scope_version, dropped_attributes_count, dedup) VALUES (?1, ?2, ?3, ?4, ?5,"
         " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-    [ST_LOG_ATTR] = "INSERT OR REPLACE INTO log_attrs (log_id, key, type, value)"
+    [ST_LOG_ATTR] = "INSERT OR REPLACE INTO log_kv (log_id, key_id, type, value)"
                     " VALUES (?1, ?2, ?3, ?4)",
     [ST_RUN_COUNTS] =
         "UPDATE runs SET span_count = span_count + ?2, log_count = log_count + ?3,"
@@ -179,7 +225,7 @@ static const char *const STMT_SQL[ST_COUNT] = {
         "INSERT INTO metric_streams (run_id, resource_id, name, description, unit, type,"
         " temporality, monotonic, service_name, scope_name, scope_version, attrs, hash, first_ns,"
         " last_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
-    [ST_STREAM_ATTR] = "INSERT OR REPLACE INTO metric_stream_attrs (stream_id, key, type, value)"
+    [ST_STREAM_ATTR] = "INSERT OR REPLACE INTO metric_stream_kv (stream_id, key_id, type, value)"
                        " VALUES (?1, ?2, ?3, ?4)",
     [ST_STREAM_SEEN] = "UPDATE metric_streams SET point_count = point_count + ?3,"
                        " first_ns = min(first_ns, ?2), last_ns = max(last_ns, ?4) WHERE id = ?1",
@@ -188,6 +234,18 @@ static const char *const STMT_SQL[ST_COUNT] = {
         " service_name, start_ns, time_ns, value, count, sum, min, max, bounds, buckets,"
         " quantiles, exemplars, flags) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
         " ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+    [ST_KEY_INSERT] = "INSERT OR IGNORE INTO attr_keys (key) VALUES (?1)",
+    [ST_KEY_FIND] = "SELECT id FROM attr_keys WHERE key = ?1",
+};
+
+/* Attribute keys by id, remembered across batches: a batch of the shim's
+ * spans names the same few dozen keys thousands of times. Open addressing;
+ * emptied when half full, and after a rollback (ids it gave out may be
+ * gone with it). */
+#define KEY_SLOTS 1024
+struct key_slot {
+    char *key;
+    int64_t id;
 };
 
 struct store {
@@ -197,6 +255,8 @@ struct store {
     sqlite3_stmt *st[ST_COUNT];
     int64_t keep_runs, max_bytes;
     int64_t last_retain_ns;
+    struct key_slot keys[KEY_SLOTS];
+    size_t n_keys;
     store_listener listener[STORE_MAX_LISTENERS];
     void *listener_ctx[STORE_MAX_LISTENERS];
 };
@@ -269,6 +329,20 @@ static int make_parent_dirs(const char *path) {
     return 0;
 }
 
+/* A schema-2 store: the attribute tables are tables, not views of *_kv. */
+static bool needs_migration_2(sqlite3 *db) {
+    sqlite3_stmt *st;
+    bool old = false;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT count(*) FROM sqlite_master WHERE name = 'span_attrs' AND"
+                           " type = 'table'",
+                           -1, &st, NULL) != SQLITE_OK)
+        return false;
+    if (sqlite3_step(st) == SQLITE_ROW) old = sqlite3_column_int(st, 0) != 0;
+    sqlite3_finalize(st);
+    return old;
+}
+
 /* A schema-1 store: metric_points exists without stream_id. */
 static bool needs_migration(sqlite3 *db) {
     sqlite3_stmt *st;
@@ -296,11 +370,13 @@ static int set_up(sqlite3 *db, const char *path, char *err, size_t err_cap) {
                         " PRAGMA foreign_keys=OFF; PRAGMA cache_size=-32768;"},
         {"cannot open", "BEGIN IMMEDIATE"},
         {"cannot upgrade the schema in", MIGRATE_1},
+        {"cannot upgrade the schema in", MIGRATE_2},
         {"cannot create the schema in", SCHEMA},
         {"cannot create the schema in", "COMMIT"},
     };
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
         if (i == 2 && !needs_migration(db)) continue;
+        if (i == 3 && !needs_migration_2(db)) continue;
         char *emsg = NULL;
         int rc = sqlite3_exec(db, steps[i].sql, NULL, NULL, &emsg);
         if (rc == SQLITE_OK) continue;
@@ -363,8 +439,17 @@ int store_open(const char *path, struct store **out, char *err, size_t err_cap) 
     return 0;
 }
 
+static void keys_forget(struct store *s) {
+    for (size_t i = 0; i < KEY_SLOTS; i++) {
+        free(s->keys[i].key);
+        s->keys[i].key = NULL;
+    }
+    s->n_keys = 0;
+}
+
 void store_close(struct store *s) {
     if (s == NULL) return;
+    keys_forget(s);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
@@ -613,18 +698,53 @@ static int step_done(sqlite3_stmt *st) {
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : rc;
 }
 
+/* The id of an attribute key: remembered, found, or added to attr_keys. */
+static int key_id(struct store *s, const char *key, int64_t *id) {
+    size_t len = strlen(key);
+    size_t h = (size_t)fnv(FNV_INIT, key, len) & (KEY_SLOTS - 1);
+    for (; s->keys[h].key != NULL; h = (h + 1) & (KEY_SLOTS - 1))
+        if (strcmp(s->keys[h].key, key) == 0) {
+            *id = s->keys[h].id;
+            return 0;
+        }
+    sqlite3_stmt *st = s->st[ST_KEY_INSERT];
+    sqlite3_bind_text(st, 1, key, (int)len, SQLITE_STATIC);
+    int rc = step_done(st);
+    if (rc != 0) return rc;
+    st = s->st[ST_KEY_FIND];
+    sqlite3_bind_text(st, 1, key, (int)len, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? SQLITE_ERROR : rc;
+    }
+    *id = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (s->n_keys >= KEY_SLOTS / 2) {
+        keys_forget(s);
+        h = (size_t)fnv(FNV_INIT, key, len) & (KEY_SLOTS - 1);
+    }
+    if ((s->keys[h].key = strdup(key)) != NULL) {
+        s->keys[h].id = *id;
+        s->n_keys++;
+    }
+    return 0;
+}
+
 static int insert_attrs(struct store *s, enum stmt_id which, int64_t owner,
                         const struct otlp_attrs *a, struct sbuf *tmp) {
     sqlite3_stmt *st = s->st[which];
     for (size_t i = 0; i < a->count; i++) {
+        int64_t kid = 0;
+        int rc = key_id(s, a->items[i].key, &kid);
+        if (rc != 0) return rc;
         sqlite3_bind_int64(st, 1, owner);
-        sqlite3_bind_text(st, 2, a->items[i].key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, kid);
         if (bind_value(st, 3, 4, &a->items[i].value, tmp) != SQLITE_OK) {
             sqlite3_reset(st);
             return SQLITE_NOMEM;
         }
-        int rc = step_done(st);
-        if (rc != 0) return rc;
+        if ((rc = step_done(st)) != 0) return rc;
     }
     return 0;
 }
@@ -755,7 +875,10 @@ static int finish(struct store *s, struct batch *b, int rc) {
         }
     }
     if (rc == 0) rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
-    if (rc != 0) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    if (rc != 0) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        keys_forget(s); /* keys added in the batch went with it */
+    }
     free(b->runs);
     free(b->streams);
     return rc;
@@ -1427,19 +1550,19 @@ int store_run_pin(struct store *s, int64_t run_id, int pinned) {
 
 static int delete_run(struct store *s, int64_t run_id) {
     static const char *const sql[] = {
-        "DELETE FROM span_attrs WHERE span_id IN (SELECT id FROM spans WHERE run_id = ?1)",
+        "DELETE FROM span_kv WHERE span_id IN (SELECT id FROM spans WHERE run_id = ?1)",
         "DELETE FROM span_events WHERE span_id IN (SELECT id FROM spans WHERE run_id = ?1)",
         "DELETE FROM span_links WHERE span_id IN (SELECT id FROM spans WHERE run_id = ?1)",
         "DELETE FROM spans WHERE run_id = ?1",
-        "DELETE FROM log_attrs WHERE log_id IN (SELECT id FROM logs WHERE run_id = ?1)",
+        "DELETE FROM log_kv WHERE log_id IN (SELECT id FROM logs WHERE run_id = ?1)",
         "DELETE FROM logs WHERE run_id = ?1",
         "DELETE FROM metric_points WHERE run_id = ?1",
-        "DELETE FROM metric_stream_attrs WHERE stream_id IN (SELECT id FROM metric_streams m"
+        "DELETE FROM metric_stream_kv WHERE stream_id IN (SELECT id FROM metric_streams m"
         " WHERE m.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM metric_points WHERE stream_id ="
         " m.id))",
         "DELETE FROM metric_streams AS m WHERE m.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM"
         " metric_points WHERE stream_id = m.id)",
-        "DELETE FROM resource_attrs WHERE resource_id IN (SELECT id FROM resources r WHERE"
+        "DELETE FROM resource_kv WHERE resource_id IN (SELECT id FROM resources r WHERE"
         " r.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM spans WHERE resource_id = r.id) AND NOT"
         " EXISTS (SELECT 1 FROM logs WHERE resource_id = r.id) AND NOT EXISTS (SELECT 1 FROM"
         " metric_points WHERE resource_id = r.id) AND NOT EXISTS (SELECT 1 FROM metric_streams "
@@ -1490,7 +1613,7 @@ static int retain_locked(struct store *s) {
             int64_t oldest = query_int(s, "SELECT coalesce(min(start_ns), 0) FROM runs");
             if (oldest > 0) {
                 exec_bind(s,
-                          "DELETE FROM log_attrs WHERE log_id IN (SELECT id FROM logs WHERE"
+                          "DELETE FROM log_kv WHERE log_id IN (SELECT id FROM logs WHERE"
                           " run_id IS NULL AND time_ns < ?1)",
                           oldest, 0, 0);
                 exec_bind(s, "DELETE FROM logs WHERE run_id IS NULL AND time_ns < ?1", oldest, 0,
@@ -1498,7 +1621,7 @@ static int retain_locked(struct store *s) {
                 exec_bind(s, "DELETE FROM metric_points WHERE run_id IS NULL AND time_ns < ?1",
                           oldest, 0, 0);
                 exec_bind(s,
-                          "DELETE FROM metric_stream_attrs WHERE stream_id IN (SELECT id FROM"
+                          "DELETE FROM metric_stream_kv WHERE stream_id IN (SELECT id FROM"
                           " metric_streams m WHERE m.run_id IS NULL AND m.last_ns < ?1 AND NOT"
                           " EXISTS (SELECT 1 FROM metric_points WHERE stream_id = m.id))",
                           oldest, 0, 0);

@@ -178,6 +178,56 @@ static void test_first_opens_at_once(const char *dir) {
     store_close(check);
 }
 
+/* A schema-2 store (attribute keys as text in the attribute tables) opens as schema 3: its
+ * rows move to the *_kv tables, keys once in attr_keys, and read the same through the views. */
+static void test_upgrade_2(const char *path) {
+    sqlite3 *db;
+    REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK(
+        sqlite3_exec(
+            db,
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;"
+            "INSERT INTO meta VALUES ('schema_version', '2');"
+            "CREATE TABLE resource_attrs (resource_id INTEGER NOT NULL, key TEXT NOT NULL,"
+            " type TEXT NOT NULL, value ANY, PRIMARY KEY (resource_id, key)) STRICT, WITHOUT ROWID;"
+            "CREATE INDEX resource_attrs_kv ON resource_attrs (key, value);"
+            "CREATE TABLE span_attrs (span_id INTEGER NOT NULL, key TEXT NOT NULL,"
+            " type TEXT NOT NULL, value ANY, PRIMARY KEY (span_id, key)) STRICT, WITHOUT ROWID;"
+            "CREATE INDEX span_attrs_kv ON span_attrs (key, value);"
+            "CREATE TABLE log_attrs (log_id INTEGER NOT NULL, key TEXT NOT NULL,"
+            " type TEXT NOT NULL, value ANY, PRIMARY KEY (log_id, key)) STRICT, WITHOUT ROWID;"
+            "CREATE TABLE metric_stream_attrs (stream_id INTEGER NOT NULL, key TEXT NOT NULL,"
+            " type TEXT NOT NULL, value ANY, PRIMARY KEY (stream_id, key)) STRICT, WITHOUT ROWID;"
+            "INSERT INTO resource_attrs VALUES (1, 'service.name', 's', 'svc');"
+            "INSERT INTO span_attrs VALUES (1, 'process.pid', 'i', 42), (1, 'b', 'b', 1),"
+            " (2, 'process.pid', 'i', 43), (2, 'x', 'd', 2.5);"
+            "INSERT INTO log_attrs VALUES (7, 'code.lineno', 'i', 3);"
+            "INSERT INTO metric_stream_attrs VALUES (9, 'cpu.mode', 's', 'user');",
+            NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    char err[256];
+    struct store *old;
+    REQUIRE(store_open(path, &old, err, sizeof(err)) == 0);
+    struct store *keep = s;
+    s = old;
+    CHECK(count("SELECT value FROM meta WHERE key = 'schema_version'") == 3);
+    CHECK(count("SELECT count(*) FROM sqlite_master WHERE type = 'view' AND name IN"
+                " ('span_attrs', 'resource_attrs', 'log_attrs', 'metric_stream_attrs')") == 4);
+    CHECK(count("SELECT count(*) FROM attr_keys") == 6);
+    CHECK(count("SELECT count(*) FROM span_kv") == 4);
+    CHECK(count("SELECT group_concat(span_id || key || type || value, ' ') = '1bb1 1process.pidi42'"
+                " FROM (SELECT * FROM span_attrs WHERE span_id = 1 ORDER BY key)") == 1);
+    CHECK(count("SELECT span_id FROM span_attrs WHERE key = 'process.pid' AND value = 43") == 2);
+    CHECK(count("SELECT typeof(value) = 'real' AND value = 2.5 FROM span_attrs WHERE key = 'x'") ==
+          1);
+    CHECK(count("SELECT resource_id FROM resource_attrs WHERE key = 'service.name' AND"
+                " value = 'svc'") == 1);
+    CHECK(count("SELECT value FROM log_attrs WHERE log_id = 7 AND key = 'code.lineno'") == 3);
+    CHECK(count("SELECT stream_id FROM metric_stream_attrs WHERE value = 'user'") == 9);
+    s = keep;
+    store_close(old);
+}
+
 int main(void) {
     char dir[] = "/tmp/test_store.XXXXXX";
     if (mkdtemp(dir) == NULL) return 1;
@@ -191,6 +241,8 @@ int main(void) {
     }
     RUN(test_json_strict);
     test_first_opens_at_once(dir);
+    snprintf(path, sizeof(path), "%s/v2.db", dir);
+    test_upgrade_2(path);
     char cmd[512];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd) != 0) return 1;

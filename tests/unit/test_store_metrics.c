@@ -437,7 +437,7 @@ static void test_run_adoption_and_retention(void) {
                 " metric_streams WHERE id = p.stream_id)") == 0);
 }
 
-/* A schema-1 store (empty metric tables of the old shape) opens as schema 2. */
+/* A schema-1 store (empty metric tables of the old shape) opens as schema 3. */
 static void test_upgrade(const char *path) {
     sqlite3 *db;
     REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
@@ -457,7 +457,7 @@ static void test_upgrade(const char *path) {
     REQUIRE(store_open(path, &old, err, sizeof(err)) == 0);
     struct store *keep = s;
     s = old;
-    CHECK_STR(text("SELECT value FROM meta WHERE key = 'schema_version'"), "2");
+    CHECK_STR(text("SELECT value FROM meta WHERE key = 'schema_version'"), "3");
     CHECK(count("SELECT count(*) FROM pragma_table_info('metric_points') WHERE name ="
                 " 'stream_id'") == 1);
     CHECK(count("SELECT count(*) FROM sqlite_master WHERE name = 'metric_point_attrs'") == 0);
