@@ -628,6 +628,54 @@ static void json_point(struct sbuf *b, sqlite3_stmt *st, int type) {
     sbuf_add(b, "}", 1);
 }
 
+/* Prepares a points query (sql, freed) and binds its conditions; on failure c is freed. */
+static int prepare_points(sqlite3 *db, const struct retrieve_opts *o, const struct meta *m,
+                          struct conds *c, struct sbuf *sql, sqlite3_stmt **st, char *err,
+                          size_t cap) {
+    int rc = prepare(db, sql, st, err, cap);
+    sbuf_free(sql);
+    if (rc == 0 && conds_bind(o, c, *st, m->type) != 0) {
+        snprintf(err, cap, "query failed: %s", sqlite3_errmsg(db));
+        sqlite3_finalize(*st);
+        rc = -EIO;
+    }
+    if (rc != 0) conds_free(c);
+    return rc;
+}
+
+/* The rows of a table being built: ncols cells a row. */
+struct cells {
+    char **cells;
+    size_t rows, cap, ncols;
+};
+
+/* The next row's cells, or NULL when out of memory. */
+static char **cells_row(struct cells *t) {
+    if (t->rows == t->cap) {
+        size_t nc = t->cap ? t->cap * 2 : 64;
+        char **p = realloc(t->cells, nc * t->ncols * sizeof(char *));
+        if (p == NULL) return NULL;
+        t->cells = p;
+        t->cap = nc;
+    }
+    return t->cells + t->rows++ * t->ncols;
+}
+
+static void cells_free(struct cells *t) {
+    for (size_t i = 0; i < t->rows * t->ncols; i++)
+        free(t->cells[i]);
+    free(t->cells);
+}
+
+/* A series' CSV columns after the time: id, attributes, service, pid. */
+static void csv_series(struct sbuf *out, const struct series *s) {
+    sbuf_printf(out, "%lld,", (long long)s->id);
+    sbuf_csv_field(out, s->attrs_json);
+    sbuf_add(out, ",", 1);
+    sbuf_csv_field(out, s->service);
+    sbuf_printf(out, ",%s", s->pid);
+}
+
 static void json_series_head(struct sbuf *out, const char *name, const struct meta *m, int agg,
                              int64_t step_ns) {
     sbuf_puts(out, "{\"name\":");
@@ -675,6 +723,24 @@ static void json_series(sqlite3 *db, struct sbuf *out, struct series_set *ss) {
     sbuf_puts(out, "]}\n");
 }
 
+/* After the rows of a points query: the JSON document or the table, then the
+ * table's cells and the series freed. */
+static void points_done(sqlite3 *db, const struct retrieve_opts *o, const struct meta *m, int agg,
+                        struct series_set *ss, struct cells *t, const char *const *headers,
+                        struct sbuf *out, int rc) {
+    if (rc == 0 && o->format == RETRIEVE_JSON) {
+        json_series_head(out, o->name, m, agg, o->step_ns);
+        json_series(db, out, ss);
+    } else if (rc == 0 && o->format == RETRIEVE_TABLE) {
+        if (t->rows == 0)
+            sbuf_printf(out, "no points of %s for this query\n", o->name);
+        else
+            retrieve_render_table(out, headers, t->cells, t->rows, t->ncols);
+    }
+    cells_free(t);
+    series_set_free(ss);
+}
+
 static int raw_points(sqlite3 *db, const struct retrieve_opts *o, const struct meta *m,
                       struct sbuf *out, char *err, size_t cap) {
     struct conds c;
@@ -694,25 +760,14 @@ static int raw_points(sqlite3 *db, const struct retrieve_opts *o, const struct m
                 " ORDER BY m.time_ns DESC, m.id DESC LIMIT %lld) ORDER BY 2, 13",
                 sbuf_cstr(&c.sql), (long long)limit);
     sqlite3_stmt *st;
-    rc = prepare(db, &sql, &st, err, cap);
-    sbuf_free(&sql);
-    if (rc == 0 && conds_bind(o, &c, st, m->type) != 0) {
-        snprintf(err, cap, "query failed: %s", sqlite3_errmsg(db));
-        sqlite3_finalize(st);
-        rc = -EIO;
-    }
-    if (rc != 0) {
-        conds_free(&c);
-        return rc;
-    }
+    rc = prepare_points(db, o, m, &c, &sql, &st, err, cap);
+    if (rc != 0) return rc;
     struct series_set ss = {0};
     bool number = m->type == 1 || m->type == 2;
     static const char *const hnum[] = {"TIME", "VALUE", "SERIES", "SERVICE", "PID"};
     static const char *const hhist[] = {"TIME", "COUNT",  "SUM",     "MIN",
                                         "MAX",  "SERIES", "SERVICE", "PID"};
-    size_t ncols = number ? 5 : 8;
-    char **cells = NULL;
-    size_t rows = 0, capr = 0;
+    struct cells t = {.ncols = number ? 5 : 8};
     if (o->format == RETRIEVE_CSV)
         sbuf_puts(out, "time_ns,start_ns,series,attributes,service_name,pid,value,count,sum,min,"
                        "max,bounds,buckets,quantiles\n");
@@ -729,12 +784,9 @@ static int raw_points(sqlite3 *db, const struct retrieve_opts *o, const struct m
             add_exemplars(s, st);
         } else if (o->format == RETRIEVE_CSV) {
             char v[4096];
-            sbuf_printf(out, "%lld,%lld,%lld,", (long long)sqlite3_column_int64(st, C_TIME),
-                        (long long)sqlite3_column_int64(st, C_START), (long long)s->id);
-            sbuf_csv_field(out, s->attrs_json);
-            sbuf_add(out, ",", 1);
-            sbuf_csv_field(out, s->service);
-            sbuf_printf(out, ",%s", s->pid);
+            sbuf_printf(out, "%lld,%lld,", (long long)sqlite3_column_int64(st, C_TIME),
+                        (long long)sqlite3_column_int64(st, C_START));
+            csv_series(out, s);
             for (int i = C_VALUE; i <= C_QUANTILES; i++) {
                 cell(st, i, true, v, sizeof(v));
                 sbuf_add(out, ",", 1);
@@ -742,17 +794,11 @@ static int raw_points(sqlite3 *db, const struct retrieve_opts *o, const struct m
             }
             sbuf_add(out, "\n", 1);
         } else {
-            if (rows == capr) {
-                size_t nc = capr ? capr * 2 : 64;
-                char **p = realloc(cells, nc * ncols * sizeof(char *));
-                if (p == NULL) {
-                    rc = -ENOMEM;
-                    break;
-                }
-                cells = p;
-                capr = nc;
+            char **row = cells_row(&t), v[256];
+            if (row == NULL) {
+                rc = -ENOMEM;
+                break;
             }
-            char **row = cells + rows * ncols, v[256];
             size_t k = 0;
             retrieve_time_text(sqlite3_column_int64(st, C_TIME), v, sizeof(v));
             row[k++] = xstrdup(v);
@@ -768,7 +814,6 @@ static int raw_points(sqlite3 *db, const struct retrieve_opts *o, const struct m
             row[k++] = xstrdup(s->attrs_text);
             row[k++] = xstrdup(s->service);
             row[k++] = xstrdup(s->pid);
-            rows++;
         }
     }
     if (rc == 0 && step != SQLITE_DONE) {
@@ -777,19 +822,7 @@ static int raw_points(sqlite3 *db, const struct retrieve_opts *o, const struct m
     }
     sqlite3_finalize(st);
     conds_free(&c);
-    if (rc == 0 && o->format == RETRIEVE_JSON) {
-        json_series_head(out, o->name, m, RETRIEVE_AGG_NONE, 0);
-        json_series(db, out, &ss);
-    } else if (rc == 0 && o->format == RETRIEVE_TABLE) {
-        if (rows == 0)
-            sbuf_printf(out, "no points of %s for this query\n", o->name);
-        else
-            retrieve_render_table(out, number ? hnum : hhist, cells, rows, ncols);
-    }
-    for (size_t i = 0; i < rows * ncols; i++)
-        free(cells[i]);
-    free(cells);
-    series_set_free(&ss);
+    points_done(db, o, m, RETRIEVE_AGG_NONE, &ss, &t, number ? hnum : hhist, out, rc);
     return rc;
 }
 
@@ -881,8 +914,8 @@ static void acc_add(struct acc *a, struct prev *p, const struct meta *m, int64_t
 }
 
 static void emit_bucket(struct sbuf *out, const struct retrieve_opts *o, struct series *s,
-                        const struct acc *a, int agg, const struct meta *m, char ***cells,
-                        size_t *rows, size_t *capr, size_t ncols, int *rc) {
+                        const struct acc *a, int agg, const struct meta *m, struct cells *cells,
+                        int *rc) {
     double v = acc_value(a, agg, m, o->step_ns);
     if (isnan(v)) return;
     int64_t t = o->step_ns > 0 ? a->bucket : a->t_last;
@@ -892,23 +925,15 @@ static void emit_bucket(struct sbuf *out, const struct retrieve_opts *o, struct 
         json_num(&s->points, v);
         sbuf_add(&s->points, "]", 1);
     } else if (o->format == RETRIEVE_CSV) {
-        sbuf_printf(out, "%lld,%lld,", (long long)t, (long long)s->id);
-        sbuf_csv_field(out, s->attrs_json);
-        sbuf_add(out, ",", 1);
-        sbuf_csv_field(out, s->service);
-        sbuf_printf(out, ",%s,%.17g\n", s->pid, v);
+        sbuf_printf(out, "%lld,", (long long)t);
+        csv_series(out, s);
+        sbuf_printf(out, ",%.17g\n", v);
     } else {
-        if (*rows == *capr) {
-            size_t nc = *capr ? *capr * 2 : 64;
-            char **p = realloc(*cells, nc * ncols * sizeof(char *));
-            if (p == NULL) {
-                *rc = -ENOMEM;
-                return;
-            }
-            *cells = p;
-            *capr = nc;
+        char **row = cells_row(cells), b[256];
+        if (row == NULL) {
+            *rc = -ENOMEM;
+            return;
         }
-        char **row = *cells + *rows * ncols, b[256];
         size_t k = 0;
         if (o->step_ns > 0) {
             retrieve_time_text(t, b, sizeof(b));
@@ -919,7 +944,6 @@ static void emit_bucket(struct sbuf *out, const struct retrieve_opts *o, struct 
         row[k++] = xstrdup(s->attrs_text);
         row[k++] = xstrdup(s->service);
         row[k++] = xstrdup(s->pid);
-        (*rows)++;
     }
 }
 
@@ -937,24 +961,14 @@ static int aggregate(sqlite3 *db, const struct retrieve_opts *o, const struct me
                 " ORDER BY m.stream_id, m.time_ns, m.id",
                 sbuf_cstr(&c.sql));
     sqlite3_stmt *st;
-    rc = prepare(db, &sql, &st, err, cap);
-    sbuf_free(&sql);
-    if (rc == 0 && conds_bind(o, &c, st, m->type) != 0) {
-        snprintf(err, cap, "query failed: %s", sqlite3_errmsg(db));
-        sqlite3_finalize(st);
-        rc = -EIO;
-    }
-    if (rc != 0) {
-        conds_free(&c);
-        return rc;
-    }
+    rc = prepare_points(db, o, m, &c, &sql, &st, err, cap);
+    if (rc != 0) return rc;
     struct series_set ss = {0};
     struct series *cur = NULL;
     struct acc a;
     struct prev p = {0};
     bool number = m->type == 1 || m->type == 2;
-    char **cells = NULL;
-    size_t rows = 0, capr = 0, ncols = o->step_ns > 0 ? 5 : 4;
+    struct cells tab = {.ncols = o->step_ns > 0 ? 5 : 4};
     char head[32];
     snprintf(head, sizeof(head), "%s", agg_name(agg));
     for (char *q = head; *q; q++)
@@ -983,7 +997,7 @@ static int aggregate(sqlite3 *db, const struct retrieve_opts *o, const struct me
         }
         int64_t bucket = o->step_ns > 0 ? t - (t % o->step_ns) : 0;
         if (cur == NULL || cur->id != id) {
-            if (cur != NULL) emit_bucket(out, o, cur, &a, agg, m, &cells, &rows, &capr, ncols, &rc);
+            if (cur != NULL) emit_bucket(out, o, cur, &a, agg, m, &tab, &rc);
             cur = series_get(db, &ss, id);
             if (cur == NULL) {
                 rc = -ENOMEM;
@@ -992,33 +1006,20 @@ static int aggregate(sqlite3 *db, const struct retrieve_opts *o, const struct me
             acc_reset(&a, bucket);
             memset(&p, 0, sizeof(p));
         } else if (bucket != a.bucket) {
-            emit_bucket(out, o, cur, &a, agg, m, &cells, &rows, &capr, ncols, &rc);
+            emit_bucket(out, o, cur, &a, agg, m, &tab, &rc);
             acc_reset(&a, bucket);
         }
         acc_add(&a, &p, m, t, start, v);
         if (o->format == RETRIEVE_JSON) add_exemplars(cur, st);
     }
-    if (rc == 0 && cur != NULL)
-        emit_bucket(out, o, cur, &a, agg, m, &cells, &rows, &capr, ncols, &rc);
+    if (rc == 0 && cur != NULL) emit_bucket(out, o, cur, &a, agg, m, &tab, &rc);
     if (rc == 0 && step != SQLITE_DONE && step != SQLITE_ROW) {
         snprintf(err, cap, "query failed: %s", sqlite3_errmsg(db));
         rc = -EIO;
     }
     sqlite3_finalize(st);
     conds_free(&c);
-    if (rc == 0 && o->format == RETRIEVE_JSON) {
-        json_series_head(out, o->name, m, agg, o->step_ns);
-        json_series(db, out, &ss);
-    } else if (rc == 0 && o->format == RETRIEVE_TABLE) {
-        if (rows == 0)
-            sbuf_printf(out, "no points of %s for this query\n", o->name);
-        else
-            retrieve_render_table(out, o->step_ns > 0 ? headers : headers + 1, cells, rows, ncols);
-    }
-    for (size_t i = 0; i < rows * ncols; i++)
-        free(cells[i]);
-    free(cells);
-    series_set_free(&ss);
+    points_done(db, o, m, agg, &ss, &tab, o->step_ns > 0 ? headers : headers + 1, out, rc);
     return rc;
 }
 
