@@ -22,25 +22,13 @@
 #include <unistd.h>
 
 #include "server/retrieve.h"
-#include "server/store.h"
-#include "tests/bench/bench.h"
+#include "tests/bench/bench_store.h"
 
 #define BATCH 512
 
 static const char *const NAMES[16] = {"make",     "sh",   "cc",      "cc1",  "as", "ld",
                                       "collect2", "ar",   "ranlib",  "cp",   "rm", "mkdir",
                                       "sed",      "grep", "install", "touch"};
-
-static void str(struct otlp_value *v, const char *s) {
-    v->type = OTLP_VALUE_STRING;
-    v->str = (char *)s;
-    v->len = strlen(s);
-}
-
-static void num(struct otlp_value *v, int64_t i) {
-    v->type = OTLP_VALUE_INT;
-    v->i = i;
-}
 
 static void dbl(struct otlp_value *v, double d) {
     v->type = OTLP_VALUE_DOUBLE;
@@ -71,14 +59,8 @@ int main(int argc, char **argv) {
     const char *path = argv[1];
     long total = bench_arg(argc, argv, 2, 1000000);
     long tree = bench_arg(argc, argv, 3, 10000);
-    unlink(path);
     char err[512];
-    struct store *st;
-    if (store_open(path, &st, err, sizeof(err)) != 0) {
-        fprintf(stderr, "bench_store: %s\n", err);
-        return 1;
-    }
-    store_set_limits(st, 1000000, (int64_t)1 << 40);
+    struct store *st = bench_store_open("bench_store", path);
 
     /* One request: BATCH spans, one resource per span (a process each). */
     struct otlp_resource_spans *rs = calloc(BATCH, sizeof(*rs));
@@ -138,44 +120,36 @@ int main(int argc, char **argv) {
             struct otlp_attr *a = &sattrs[i * 15];
             for (int k = 0; k < 15; k++)
                 a[k].key = (char *)keys[k];
-            num(&a[0].value, 10000 + seq % 30000);
-            num(&a[1].value, 9999 + seq % 30000);
-            str(&a[2].value, name);
-            str(&a[3].value, "/usr/bin/x");
-            str(&a[4].value, "builder");
-            num(&a[5].value, 1000);
-            num(&a[6].value, seq % 97 == 0 ? 1 : 0);
+            bench_num(&a[0].value, 10000 + seq % 30000);
+            bench_num(&a[1].value, 9999 + seq % 30000);
+            bench_str(&a[2].value, name);
+            bench_str(&a[3].value, "/usr/bin/x");
+            bench_str(&a[4].value, "builder");
+            bench_num(&a[5].value, 1000);
+            bench_num(&a[6].value, seq % 97 == 0 ? 1 : 0);
             dbl(&a[7].value, 0.001 * (double)(seq % 100));
             dbl(&a[8].value, 0.0005 * (double)(seq % 100));
-            num(&a[9].value, 2000000 + seq % 1000);
-            num(&a[10].value, 100 + seq % 50);
-            num(&a[11].value, 0);
-            num(&a[12].value, seq % 5);
-            num(&a[13].value, seq % 3);
-            str(&a[14].value, name);
+            bench_num(&a[9].value, 2000000 + seq % 1000);
+            bench_num(&a[10].value, 100 + seq % 50);
+            bench_num(&a[11].value, 0);
+            bench_num(&a[12].value, seq % 5);
+            bench_num(&a[13].value, seq % 3);
+            bench_str(&a[14].value, name);
             s->attrs.items = a;
             s->attrs.count = 15;
             s->has_status = true;
             s->status_code = seq % 97 == 0 ? 2 : 0;
             snprintf(uuid[i], 40, "uuid-%ld", seq);
             struct otlp_attr *r = &rattrs[i * 4];
-            r[0].key = "service.name";
-            str(&r[0].value, "build");
-            r[1].key = "service.instance.id";
-            str(&r[1].value, uuid[i]);
+            bench_process(&rs[i].resource, r, 4, "build", uuid[i], &ss[i].scope);
             r[2].key = "host.name";
-            str(&r[2].value, "vm");
+            bench_str(&r[2].value, "vm");
             r[3].key = "telemetry.sdk.name";
-            str(&r[3].value, "otel-preload");
-            rs[i].resource.present = true;
-            rs[i].resource.attrs.items = r;
-            rs[i].resource.attrs.count = 4;
+            bench_str(&r[3].value, "otel-preload");
             rs[i].schema_url = "";
             rs[i].scope_spans = &ss[i];
             rs[i].n_scope_spans = 1;
             ss[i].has_scope = true;
-            ss[i].scope.name = "otel-preload";
-            ss[i].scope.version = "0.1.0";
             ss[i].schema_url = "";
             ss[i].spans = s;
             ss[i].n_spans = 1;
@@ -187,17 +161,7 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
-    double secs = (double)(bench_now_ns() - t0) / 1e9;
-    struct rusage ru1;
-    getrusage(RUSAGE_SELF, &ru1);
-    double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec -
-                          ru0.ru_stime.tv_sec) +
-                 (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec -
-                          ru0.ru_stime.tv_usec) /
-                     1e6;
-    /* per CPU second too: on a shared machine the wall rate measures the others */
-    printf("result ingest_spans_per_s=%.0f spans=%ld seconds=%.1f per_cpu_s=%.0f\n",
-           (double)written / secs, written, secs, cpu > 0 ? (double)written / cpu : 0);
+    bench_ingest_result("spans", written, t0, &ru0);
     store_close(st);
     free(rs);
     free(ss);
@@ -240,8 +204,6 @@ int main(int argc, char **argv) {
     printf("result duration_query_ms=%.1f\n", bench_median(durq, ROUNDS));
     printf("result tree_%ld_ms=%.1f\n", tree, bench_median(treeq, ROUNDS));
     sqlite3_close(db);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    printf("result peak_rss_mib=%.1f\n", (double)ru.ru_maxrss / 1024.0);
+    bench_peak_rss_result();
     return 0;
 }

@@ -29,23 +29,11 @@
 #include <unistd.h>
 
 #include "server/retrieve.h"
-#include "server/store.h"
-#include "tests/bench/bench.h"
+#include "tests/bench/bench_store.h"
 
 #define PER_REQUEST 50
 #define METRICS 10
 #define MAX_POINTS_PER_METRIC 2
-
-static void str(struct otlp_value *v, const char *s) {
-    v->type = OTLP_VALUE_STRING;
-    v->str = (char *)s;
-    v->len = strlen(s);
-}
-
-static void num(struct otlp_value *v, int64_t i) {
-    v->type = OTLP_VALUE_INT;
-    v->i = i;
-}
 
 struct def {
     const char *name, *unit, *key, *v0, *v1;
@@ -90,14 +78,8 @@ int main(int argc, char **argv) {
     long total = bench_arg(argc, argv, 2, 1000000);
     long procs = bench_arg(argc, argv, 3, 1000);
     if (procs < PER_REQUEST) procs = PER_REQUEST;
-    unlink(path);
     char err[512];
-    struct store *st;
-    if (store_open(path, &st, err, sizeof(err)) != 0) {
-        fprintf(stderr, "bench_store_metrics: %s\n", err);
-        return 1;
-    }
-    store_set_limits(st, 1000000, (int64_t)1 << 40);
+    struct store *st = bench_store_open("bench_store_metrics", path);
 
     struct otlp_resource_metrics *rm = calloc(PER_REQUEST, sizeof(*rm));
     struct otlp_scope_metrics *sm = calloc(PER_REQUEST, sizeof(*sm));
@@ -125,21 +107,13 @@ int main(int argc, char **argv) {
                 long proc = first + i;
                 struct otlp_attr *r = &rattrs[i * 3];
                 snprintf(uuid[i], 40, "uuid-%ld", proc);
-                r[0].key = "service.name";
-                str(&r[0].value, "daemon");
-                r[1].key = "service.instance.id";
-                str(&r[1].value, uuid[i]);
+                bench_process(&rm[i].resource, r, 3, "daemon", uuid[i], &sm[i].scope);
                 r[2].key = "process.pid";
-                num(&r[2].value, 1000 + proc);
-                rm[i].resource.present = true;
-                rm[i].resource.attrs.items = r;
-                rm[i].resource.attrs.count = 3;
+                bench_num(&r[2].value, 1000 + proc);
                 rm[i].schema_url = "";
                 rm[i].scope_metrics = &sm[i];
                 rm[i].n_scope_metrics = 1;
                 sm[i].has_scope = true;
-                sm[i].scope.name = "otel-preload";
-                sm[i].scope.version = "0.1.0";
                 sm[i].schema_url = "";
                 sm[i].metrics = &mt[i * METRICS];
                 sm[i].n_metrics = METRICS;
@@ -163,7 +137,7 @@ int main(int argc, char **argv) {
                             struct otlp_attr *a =
                                 &pattrs[(i * METRICS + m) * MAX_POINTS_PER_METRIC + k];
                             a->key = (char *)d->key;
-                            str(&a->value, k ? d->v1 : d->v0);
+                            bench_str(&a->value, k ? d->v1 : d->v0);
                             p->attrs.items = a;
                             p->attrs.count = 1;
                         }
@@ -196,16 +170,7 @@ int main(int argc, char **argv) {
             written += (long)np;
         }
     }
-    double secs = (double)(bench_now_ns() - t0) / 1e9;
-    struct rusage ru1;
-    getrusage(RUSAGE_SELF, &ru1);
-    double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec -
-                          ru0.ru_stime.tv_sec) +
-                 (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec -
-                          ru0.ru_stime.tv_usec) /
-                     1e6;
-    printf("result ingest_points_per_s=%.0f points=%ld seconds=%.1f per_cpu_s=%.0f\n",
-           (double)written / secs, written, secs, cpu > 0 ? (double)written / cpu : 0);
+    bench_ingest_result("points", written, t0, &ru0);
     store_close(st);
 
     sqlite3 *db = retrieve_open(path, err, sizeof(err));
@@ -242,9 +207,7 @@ int main(int argc, char **argv) {
     printf("result rate_step_ms=%.1f points=%ld\n", bench_median(rate, ROUNDS), cpu_points);
     printf("result last_ms=%.1f\n", bench_median(last, ROUNDS));
     sqlite3_close(db);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    printf("result peak_rss_mib=%.1f\n", (double)ru.ru_maxrss / 1024.0);
+    bench_peak_rss_result();
     free(rm);
     free(sm);
     free(mt);
