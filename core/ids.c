@@ -155,6 +155,14 @@ void ids_uuid4(char out[37]) {
 #define CLOCK_SYSCALLS 32
 static atomic_uint clock_reads;
 
+/* Both ways failed (a seccomp filter that denies the clock, say): a value
+ * that moves on, so that every wait on it still ends. */
+static _Atomic uint64_t clock_broken_ns;
+
+static uint64_t clock_failed(void) {
+    return atomic_fetch_add_explicit(&clock_broken_ns, 1000000u, memory_order_relaxed) + 1000000u;
+}
+
 OTELP_FIRST static uint64_t clock_read(clockid_t id) {
     struct timespec ts;
     unsigned n = atomic_load_explicit(&clock_reads, memory_order_relaxed);
@@ -163,12 +171,18 @@ OTELP_FIRST static uint64_t clock_read(clockid_t id) {
         atomic_store_explicit(&clock_reads, n + 1, memory_order_relaxed);
         int saved_errno = errno;
         if (syscall(SYS_clock_gettime, id, &ts) != 0) { /* a seccomp filter, say */
-            errno = saved_errno;
             atomic_store_explicit(&clock_reads, CLOCK_SYSCALLS, memory_order_relaxed);
-            clock_gettime(id, &ts);
+            int rc = clock_gettime(id, &ts);
+            errno = saved_errno;
+            if (rc != 0) return clock_failed();
         }
-    } else {
-        clock_gettime(id, &ts);
+    } else if (__builtin_expect(clock_gettime(id, &ts) != 0, 0)) {
+        /* Never a time from an unset timespec (it made a sent export look
+         * timed out, and sent it twice). */
+        int saved_errno = errno;
+        long rc = syscall(SYS_clock_gettime, id, &ts);
+        errno = saved_errno;
+        if (rc != 0) return clock_failed();
     }
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }

@@ -298,8 +298,8 @@ int spool_write(struct spool *sp, const struct spool_header *h, const void *body
     *t++ = '-';
     t = put_dec(t, tmp + sizeof tmp, n, 0);
     *t = '\0';
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
+    struct timespec now = {0, 0}; /* a failed read: the name's other parts still differ */
+    (void)clock_gettime(CLOCK_REALTIME, &now);
     char *q = name, *qe = name + sizeof name - 1;
     q = put_dec(q, qe, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec, 20);
     q = put_str(q, qe, "-");
@@ -368,8 +368,8 @@ static bool stale(int dirfd, const char *name, uint64_t pid) {
     bool dead = pid > 0 && pid < (1u << 30) && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
     if (dead) return true;
     struct stat st;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
+    struct timespec now = {0, 0}; /* a failed read: nothing is stale */
+    (void)clock_gettime(CLOCK_REALTIME, &now);
     return syscall(SYS_newfstatat, dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
            st.st_ctim.tv_sec + SPOOL_STALE_SECONDS < now.tv_sec;
 }

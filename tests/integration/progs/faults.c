@@ -8,6 +8,9 @@
  *   OTELP_FAULT=NAME:N    the N-th call of NAME from the shim fails (in
  *                         each process: children count their own); NAME is
  *                         one of the families below
+ *   OTELP_FAULT_SKIP=R   code of the shim's file not to count, as
+ *                         "LO-HI,..." (hex addresses in the file, as nm
+ *                         shows them): a coverage build's libgcov
  *   OTELP_FAULT_LOG=F     appends "PID NAME N" to file F when that call
  *                         is made (a sweep over N ends at the first N no
  *                         process reached)
@@ -58,7 +61,10 @@ static int fail_family = -1;
 static uint64_t fail_at;
 static const char *fault_log;
 static _Atomic int config_state; /* 0 unread, 1 reading, 2 read */
-static uintptr_t shim_lo, shim_hi;
+static uintptr_t shim_lo, shim_hi, shim_base;
+#define MAX_SKIP 256
+static uintptr_t skip_lo[MAX_SKIP], skip_hi[MAX_SKIP];
+static int nskip;
 
 /* getenv without the C library's locks, from /proc/self/environ. */
 static size_t read_file(const char *path, char *buf, size_t cap) {
@@ -99,16 +105,26 @@ static void read_config(void) {
             }
     }
     fault_log = env_value("OTELP_FAULT_LOG", total);
+    for (const char *r = env_value("OTELP_FAULT_SKIP", total); r && *r && nskip < MAX_SKIP;) {
+        char *end;
+        skip_lo[nskip] = strtoull(r, &end, 16);
+        if (*end != '-') break;
+        skip_hi[nskip++] = strtoull(end + 1, &end, 16);
+        r = *end == ',' ? end + 1 : end;
+    }
     /* The shim's executable mapping. */
     size_t n = read_file("/proc/self/maps", maps_buf, sizeof maps_buf);
     for (char *line = maps_buf; line < maps_buf + n;) {
         char *nl = memchr(line, '\n', (size_t)(maps_buf + n - line));
         if (nl) *nl = '\0';
-        if (strstr(line, "libotelpreload") && strstr(line, " r-xp ")) {
+        if (strstr(line, "libotelpreload")) {
             char *dash;
             uintptr_t lo = strtoull(line, &dash, 16), hi = strtoull(dash + 1, NULL, 16);
-            if (!shim_lo || lo < shim_lo) shim_lo = lo;
-            if (hi > shim_hi) shim_hi = hi;
+            if (strstr(line, " r-xp ")) {
+                if (!shim_lo || lo < shim_lo) shim_lo = lo;
+                if (hi > shim_hi) shim_hi = hi;
+            }
+            if (strstr(line, "p 00000000 ") && (!shim_base || lo < shim_base)) shim_base = lo;
         }
         if (!nl) break;
         line = nl + 1;
@@ -143,7 +159,10 @@ static void note(enum family f, uint64_t n) {
 /* True when this call, made from caller, is to fail. */
 static bool fault(enum family f, const void *caller) {
     configure();
-    if ((uintptr_t)caller < shim_lo || (uintptr_t)caller >= shim_hi) return false;
+    uintptr_t at = (uintptr_t)caller;
+    if (at < shim_lo || at >= shim_hi) return false;
+    for (int i = 0; i < nskip; i++)
+        if (at - shim_base >= skip_lo[i] && at - shim_base < skip_hi[i]) return false;
     uint64_t n = atomic_fetch_add(&calls[f], 1) + 1;
     if ((int)f != fail_family || n != fail_at) return false;
     note(f, n);
