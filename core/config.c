@@ -511,6 +511,8 @@ OTELP_FIRST int config_load(struct config *c, char *const *all_env) {
         c->handoff = true;
     }
     c->log_streams = parse_streams(envp, "OTEL_PRELOAD_LOGS_STREAMS");
+    c->log_streams_rate = 10000;
+    get_u32(envp, "OTEL_PRELOAD_LOGS_STREAMS_RATE", &c->log_streams_rate, 0);
 
     c->metric_interval_ms = 60000;
     get_u32(envp, "OTEL_METRIC_EXPORT_INTERVAL", &c->metric_interval_ms, 1);

@@ -85,6 +85,7 @@ struct config {
     uint32_t crash_timeout_ms; /* OTEL_PRELOAD_CRASH_TIMEOUT: capture and flush of a crash */
     bool crash_span_events;    /* OTEL_PRELOAD_CRASH_SPAN_EVENTS: exception events on spans */
     unsigned log_streams;      /* OTEL_PRELOAD_LOGS_STREAMS: bit set of 1 << fd (1, 2) */
+    uint32_t log_streams_rate; /* OTEL_PRELOAD_LOGS_STREAMS_RATE: lines a second, 0 no limit */
     /* Metrics (docs/METRICS.md). The enums' values are core/metric.h's. */
     uint32_t metric_interval_ms; /* OTEL_METRIC_EXPORT_INTERVAL */
     uint32_t metric_timeout_ms;  /* OTEL_METRIC_EXPORT_TIMEOUT */

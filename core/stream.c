@@ -27,6 +27,11 @@ const size_t STREAM_LINE_MAX = STREAM_SLOT - sizeof(struct log_record) - ATTR_RO
 unsigned stream_capture;
 static struct log_pool *pool;
 static pthread_key_t exit_key;
+/* The rate: lines begun in the current one-second window (a fixed window,
+ * per process; approximate under races, which is all it needs to be). */
+static uint32_t rate_limit;
+static _Atomic uint64_t window_start_ns;
+static _Atomic uint32_t window_lines;
 
 static _Thread_local struct log_record *tls_line[2] __attribute__((tls_model("initial-exec")));
 /* The pool was empty when this line began: skip the rest of it. */
@@ -42,9 +47,12 @@ static void on_thread_exit(void *value) {
     guard_leave();
 }
 
-int stream_init(unsigned streams, uint32_t slots) {
+int stream_init(unsigned streams, uint32_t slots, uint32_t rate) {
     streams &= (1u << 1) | (1u << 2);
     if (!streams) return 0;
+    rate_limit = rate;
+    atomic_store(&window_start_ns, clock_mono_ns());
+    atomic_store(&window_lines, 0);
     pool = log_pool_new(slots, STREAM_SLOT);
     if (!pool) return -ENOMEM;
     /* Weak (preload/abi_floor.h): without libpthread there is one thread. */
@@ -108,6 +116,19 @@ static size_t count_newlines(const char *p, size_t n) {
     return c;
 }
 
+/* True when a new line may begin: within the rate, or a new window. */
+static bool within_rate(void) {
+    if (!rate_limit) return true;
+    if (atomic_fetch_add_explicit(&window_lines, 1, memory_order_relaxed) < rate_limit) return true;
+    uint64_t now = clock_mono_ns(),
+             start = atomic_load_explicit(&window_start_ns, memory_order_relaxed);
+    if (now - start < 1000000000u) return false;
+    /* One thread opens the next window. */
+    if (!atomic_compare_exchange_strong(&window_start_ns, &start, now)) return false;
+    atomic_store_explicit(&window_lines, 1, memory_order_relaxed);
+    return true;
+}
+
 void stream_write(int fd, const void *data, size_t n) {
     if (fd < 1 || fd > 2 || !(stream_capture & (1u << fd)) || !pool) return;
     int idx = fd - 1;
@@ -121,10 +142,11 @@ void stream_write(int fd, const void *data, size_t n) {
             continue;
         }
         struct log_record *r = tls_line[idx];
-        bool queue_full = !r && telemetry_log_queue_full();
+        bool queue_full = !r && (!within_rate() || telemetry_log_queue_full());
         if (!r && (queue_full || !(r = begin_line(idx)))) {
-            /* The queue is full or the pool empty: neither empties within
-             * this buffer (records leave on the export thread), so every
+            /* The queue is full (or the rate reached), or the pool empty:
+             * neither empties within this buffer (records leave on the
+             * export thread; the rate's window lasts a second), so every
              * line that starts in it is dropped, counted at once and
              * never made (a chatty program pays a scan of its buffer, not
              * a record per line); a line still open at its end is skipped

@@ -10,7 +10,10 @@
  * emitted in pieces; empty lines are skipped; bytes that are not UTF-8 are
  * replaced by U+FFFD. A partial line is emitted when its thread exits, or
  * when the process ends on that thread. A line that finds the pool empty is
- * dropped and counted. The bytes on the streams are never touched: callers
+ * dropped and counted; so is a line past the rate (lines a second, for the
+ * whole process), counted as a full queue's: a chatty program (yes | head)
+ * made and exported a record per line as fast as the export thread took
+ * them, 30x slower than without the shim. The bytes on the streams are never touched: callers
  * pass what was written.
  *
  * Depends on log.h, telemetry.h. */
@@ -29,9 +32,11 @@ extern const size_t STREAM_LINE_MAX;
 extern unsigned stream_capture;
 
 /* Starts capturing the streams in `streams` (bits 1 << fd) into records
- * for the logs processor, with a pool of `slots` records. Returns 0, or
- * -ENOMEM (capture stays off). */
-int stream_init(unsigned streams, uint32_t slots) __attribute__((warn_unused_result));
+ * for the logs processor, with a pool of `slots` records, at most `rate`
+ * lines a second (0: no limit). Returns 0, or -ENOMEM (capture stays
+ * off). */
+int stream_init(unsigned streams, uint32_t slots, uint32_t rate)
+    __attribute__((warn_unused_result));
 /* n bytes that were written to fd (1 or 2). Call inside the re-entry guard. */
 void stream_write(int fd, const void *data, size_t n);
 /* Emits the calling thread's partial lines. */

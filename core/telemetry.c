@@ -394,7 +394,8 @@ OTELP_FIRST int telemetry_init(char *const *envp, const char *exe_name) {
      * (a write in a signal handler must not make it). */
     if (t->logs_on && t->cfg.log_streams && telemetry_logs() &&
         stream_init(t->cfg.log_streams,
-                    t->cfg.blrp.max_queue_size + t->cfg.blrp.max_export_batch_size + 64) < 0)
+                    t->cfg.blrp.max_queue_size + t->cfg.blrp.max_export_batch_size + 64,
+                    t->cfg.log_streams_rate) < 0)
         diag_warn("cannot capture the standard streams: out of memory");
     t->active = true;
     return 0;

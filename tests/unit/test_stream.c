@@ -4,7 +4,8 @@
  * context, CR LF, empty lines skipped, long lines in pieces cut between
  * characters, bytes that are not UTF-8 replaced, the value length limit, a
  * partial line at thread exit and at flush, streams not asked for ignored,
- * and an empty pool (lines dropped, counted, the rest of the line skipped).
+ * an empty pool (lines dropped, counted, the rest of the line skipped), and
+ * the rate limit.
  * Each scenario runs in a forked child (telemetry_init once per process).
  * Depends on core/stream.h, core/telemetry.h and test.h. */
 #include <errno.h>
@@ -153,7 +154,7 @@ static void scenario_pool_empty(void) {
     diag_set_sink(NULL);
     CHECK_EQ_INT(stream_capture, 0);
     put(1, "off\n");
-    REQUIRE(stream_init(1u << 1, 2) == 0);
+    REQUIRE(stream_init(1u << 1, 2, 0) == 0);
     put(1, "one\ntwo\nthr");
     put(1, "ee\nfour\n"); /* the two slots are queued: three and four are lost */
     const char *t = console_text();
@@ -169,6 +170,32 @@ static void scenario_pool_empty(void) {
     telemetry_shutdown(false);
     t = console_text();
     CHECK(strstr(t, "logs: dropped 2 (no memory)") != NULL);
+}
+
+/* OTEL_PRELOAD_LOGS_STREAMS_RATE: lines past it within a second are
+ * dropped, counted as a full queue's, whole lines, and never made. */
+static void scenario_rate(void) {
+    char *envp[] = {"OTEL_TRACES_EXPORTER=none",
+                    "OTEL_LOGS_EXPORTER=console",
+                    "OTEL_PRELOAD_LOGS_STREAMS=stdout",
+                    "OTEL_PRELOAD_LOGS_STREAMS_RATE=3",
+                    "OTEL_LOG_LEVEL=info",
+                    NULL};
+    processor_autostart = false;
+    console_fd = memfd_create("console", MFD_CLOEXEC);
+    diag_fd = console_fd;
+    if (telemetry_init(envp, "unit") < 0) abort();
+    diag_set_sink(NULL);
+    put(1, "one\ntwo\nthree\nfour\nfi");
+    put(1, "ve\nsix\n");
+    const char *t = console_text();
+    CHECK_EQ_INT(count(t, "\"body\":"), 3);
+    CHECK(strstr(t, "\"body\":\"three\"") != NULL);
+    CHECK(strstr(t, "\"body\":\"four\"") == NULL);
+    CHECK(strstr(t, "\"body\":\"ve\"") == NULL);
+    telemetry_shutdown(false);
+    t = console_text();
+    CHECK(strstr(t, "logs: exported 3, dropped 3 (queue full)") != NULL);
 }
 
 static void run_child(const char *name, void (*fn)(void)) {
@@ -197,5 +224,6 @@ int main(void) {
     run_child("long_and_bad_bytes", scenario_long_and_bad_bytes);
     run_child("value_length_limit", scenario_value_length_limit);
     run_child("pool_empty", scenario_pool_empty);
+    run_child("rate", scenario_rate);
     return test_report("stream");
 }
