@@ -311,7 +311,9 @@ class Logs(unittest.TestCase):
         # line captured whole; the handler's lines are captured too, except
         # one that interrupts the shim's own capture work.
         n = 20000 if SANITIZED else 200000
+        # (every line: no rate limit)
         rc, out, _, _, logs = collect(["streams-signal", n], OTEL_PRELOAD_LOGS_STREAMS="stdout",
+                                      OTEL_PRELOAD_LOGS_STREAMS_RATE="0",
                                       OTEL_BLRP_MAX_QUEUE_SIZE="1000000",
                                       OTEL_BLRP_MAX_EXPORT_BATCH_SIZE="5000")
         self.assertEqual(rc, 0)
