@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 #include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include "core/diag.h"
 #include "core/fds.h"
 #include "core/ids.h"
+#include "core/pool.h"
 #include "exporters/otlp_response.h"
 #include "exporters/retry.h"
 
@@ -56,12 +58,31 @@ static void openssl_no_atexit(void) {
     if (openssl_init && ours) openssl_init(OTELP_OPENSSL_INIT_NO_ATEXIT, NULL);
 }
 
+/* dl_iterate_phdr callback: whether an object of the process is
+ * libcrypto.so.3. */
+static int is_libcrypto(struct dl_phdr_info *info, size_t size, void *found) {
+    (void)size;
+    static const char name[] = "libcrypto.so.3";
+    size_t n = info->dlpi_name ? strlen(info->dlpi_name) : 0, k = sizeof name - 1;
+    if (n >= k && !memcmp(info->dlpi_name + n - k, name, k) &&
+        (n == k || info->dlpi_name[n - k - 1] == '/'))
+        *(bool *)found = true;
+    return *(bool *)found;
+}
+
 void curl_early(void) {
     /* A program linked with OpenSSL has it loaded by now (our constructor),
      * but not initialised: nothing initialises OpenSSL from a constructor.
      * Being first, NO_ATEXIT keeps OPENSSL_cleanup out of the program's
-     * exit, so our final flush can still use TLS. */
+     * exit, so our final flush can still use TLS. Whether it is loaded is
+     * asked of the loader's list first: dlopen with RTLD_NOLOAD of a
+     * library that is not loaded searches the file system for it (the
+     * cache mapped, the file opened and read), which every process of a
+     * tree exporting over gRPC or https paid at start. */
     if (!dlopen) return; /* weak: preload/abi_floor.h */
+    bool found = false;
+    dl_iterate_phdr(is_libcrypto, &found);
+    if (!found) return;
     void *h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_NOLOAD);
     if (!h) return;
     int (*init)(uint64_t, const void *);
@@ -129,21 +150,34 @@ bool curl_loaded(void) {
     return atomic_load(&state) == 1;
 }
 
+char *curl_concat(const char *a, const char *b, const char *c) {
+    size_t la = a ? strlen(a) : 0, lb = b ? strlen(b) : 0, lc = c ? strlen(c) : 0;
+    char *d = pool_alloc(la + lb + lc + 1);
+    if (!d) return NULL;
+    if (la) memcpy(d, a, la);
+    if (lb) memcpy(d + la, b, lb);
+    if (lc) memcpy(d + la + lb, c, lc);
+    d[la + lb + lc] = '\0';
+    return d;
+}
+
+/* Strings live as long as the process (pool.h: no malloc at start). */
 static char *dup_opt(const char *s, bool *fail) {
     if (!s) return NULL;
-    char *d = strdup(s);
+    char *d = curl_concat(s, NULL, NULL);
     if (!d) *fail = true;
     return d;
 }
 
-int curl_conn_init(struct curl_conn *c, const char *url, const char *headers, bool grpc,
-                   const struct otlp_config *cfg) {
+int curl_conn_init(struct curl_conn *c, const char *url, const char *headers,
+                   const char *more_headers, bool grpc, const struct otlp_config *cfg) {
     memset(c, 0, sizeof *c);
     for (int i = 0; i < CURL_CONN_MAX_FDS; i++)
         c->fds[i] = -1;
     bool fail = false;
     c->url = dup_opt(url, &fail);
-    c->headers = dup_opt(headers ? headers : "", &fail);
+    c->headers = curl_concat(headers, more_headers, NULL);
+    if (!c->headers) fail = true;
     c->ca = dup_opt(cfg->certificate, &fail);
     c->cert = dup_opt(cfg->client_certificate, &fail);
     c->key = dup_opt(cfg->client_key, &fail);

@@ -59,9 +59,14 @@ struct curl_conn {
     char errbuf[256];
 };
 
-/* Fills c (copies the strings). Returns 0 or -ENOMEM. */
-int curl_conn_init(struct curl_conn *c, const char *url, const char *headers, bool grpc,
-                   const struct otlp_config *cfg) __attribute__((warn_unused_result));
+/* Fills c (copies the strings, headers followed by more_headers, into
+ * pool memory: core/pool.h). Returns 0 or -ENOMEM. */
+int curl_conn_init(struct curl_conn *c, const char *url, const char *headers,
+                   const char *more_headers, bool grpc, const struct otlp_config *cfg)
+    __attribute__((warn_unused_result));
+/* a, b and c (each may be NULL) one after the other, in pool memory; NULL
+ * when out of memory. */
+char *curl_concat(const char *a, const char *b, const char *c);
 /* One transfer: POST body with the base headers plus extra (lines, may be
  * NULL). Returns 0 with res filled (HTTP status, gRPC status and message
  * from headers or trailers, Retry-After, RetryInfo, body prefix), or a

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/pool.h"
 #include "exporters/curl.h"
 #include "exporters/transport.h"
 
@@ -31,20 +32,21 @@ static const struct transport_ops curl_ops = {"curl-http", curl_send, curl_after
 
 struct transport *transport_curl_new(const char *url, const char *content_type, const char *headers,
                                      const struct otlp_config *cfg) {
-    struct transport_curl *x = calloc(1, sizeof *x);
-    if (!x) return NULL;
-    x->base.ops = &curl_ops;
-    size_t n = strlen(headers ? headers : "") + strlen(content_type) + 32;
-    char *all = malloc(n);
-    if (!all) {
-        free(x);
+    /* From the pool, strings put together by hand: no malloc, no snprintf
+     * at a process's start (core/pool.h). */
+    struct transport_curl *x = pool_alloc(sizeof *x);
+    char line[96];
+    size_t n = strlen(content_type);
+    if (!x || n > sizeof line - 17) {
+        pool_free(x);
         return NULL;
     }
-    snprintf(all, n, "%sContent-Type: %s\r\n", headers ? headers : "", content_type);
-    int rc = curl_conn_init(&x->conn, url, all, false, cfg);
-    free(all);
-    if (rc < 0) {
-        free(x);
+    x->base.ops = &curl_ops;
+    memcpy(line, "Content-Type: ", 14);
+    memcpy(line + 14, content_type, n);
+    memcpy(line + 14 + n, "\r\n", 3);
+    if (curl_conn_init(&x->conn, url, headers, line, false, cfg) < 0) {
+        pool_free(x);
         return NULL;
     }
     curl_early();

@@ -18,6 +18,7 @@
 #include "core/diag.h"
 #include "exporters/http.h"
 #include "core/ids.h"
+#include "core/pool.h"
 #include "exporters/curl.h"
 #include "exporters/retry.h"
 #include "exporters/transport.h"
@@ -97,33 +98,31 @@ struct transport *transport_grpc_new(enum signal_kind sig, const char *endpoint,
         return NULL;
     }
     size_t alen = strcspn(rest, "/?#");
+    /* Put together by hand, like the rest of a process's start: no
+     * snprintf, no malloc (their pages cost a short process more than
+     * their work). */
     char url[512];
     const char *problem = NULL;
-    if ((size_t)snprintf(url, sizeof url, "%s%.*s%s", scheme, (int)alen, rest, services[sig]) >=
-        sizeof url)
+    size_t sl = strlen(scheme), vl = strlen(services[sig]);
+    if (sl + alen + vl >= sizeof url) {
         problem = "it is too long";
-    else
+    } else {
+        memcpy(url, scheme, sl);
+        memcpy(url + sl, rest, alen);
+        memcpy(url + sl + alen, services[sig], vl + 1);
         problem = http_url_problem(url);
+    }
     if (problem) { /* never quoted: it may hold a password */
         diag_warn("OTLP/gRPC endpoint cannot be used: %s; %s will not be exported", problem,
                   sig == SIGNAL_TRACES ? "spans" : "records");
         return NULL;
     }
-    size_t n = strlen(headers ? headers : "") + 96;
-    char *all = malloc(n);
-    struct transport_grpc *x = calloc(1, sizeof *x);
-    if (!all || !x) {
-        free(all);
-        free(x);
-        return NULL;
-    }
-    snprintf(all, n, "%sContent-Type: application/grpc\r\nTE: trailers\r\n",
-             headers ? headers : "");
+    struct transport_grpc *x = pool_alloc(sizeof *x);
+    if (!x) return NULL;
     x->base.ops = &grpc_ops;
-    int rc = curl_conn_init(&x->conn, url, all, true, cfg);
-    free(all);
-    if (rc < 0) {
-        free(x);
+    if (curl_conn_init(&x->conn, url, headers, "Content-Type: application/grpc\r\nTE: trailers\r\n",
+                       true, cfg) < 0) {
+        pool_free(x);
         return NULL;
     }
     curl_early();
