@@ -609,7 +609,7 @@ static void report_batcher(const char *what, const struct batcher *b) {
               (unsigned long long)st.handed_off);
 }
 
-static void report_loss(void) {
+void telemetry_report_loss(void) {
     if (diag_get_level() < DIAG_INFO) return;
     struct outbox_stats o;
     outbox_get_stats(&o);
@@ -644,7 +644,7 @@ OTELP_FIRST void telemetry_shutdown(bool in_signal) {
     processor_shutdown(left, in_signal);
     reader_shutdown(in_signal); /* the last metrics, in what is left of the budget */
     if (in_signal) return;
-    report_loss();
+    telemetry_report_loss();
     /* Under valgrind only: its leak check would count the cached free
      * slots as the program's, and it reports (rather than suffers) a
      * thread still reading its ended span after this. Elsewhere they stay

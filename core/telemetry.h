@@ -125,6 +125,11 @@ void telemetry_sdk_metrics_register(void);
 
 /* The final flush within OTEL_PRELOAD_SHUTDOWN_TIMEOUT. */
 void telemetry_shutdown(bool in_signal);
+/* The loss lines at OTEL_LOG_LEVEL=info (what became of the records:
+ * exported, dropped with a reason, spooled, handed off): at exit, and from
+ * an image about to be replaced by exec, whose counts would otherwise go
+ * with it. */
+void telemetry_report_loss(void);
 void telemetry_after_fork_child(void);
 
 #endif

@@ -269,6 +269,7 @@ void process_before_exec(const char *target) {
          * queued, if anything. */
         processor_force_flush(telemetry.cfg.shutdown_timeout_ms);
         atomic_store(&exporter_at_exec, false);
+        telemetry_report_loss();
         return;
     }
     struct span *s = root;
@@ -284,6 +285,7 @@ void process_before_exec(const char *target) {
     }
     processor_force_flush(telemetry.cfg.shutdown_timeout_ms);
     atomic_store(&exporter_at_exec, false);
+    telemetry_report_loss(); /* this image's counts: they go with it */
 }
 
 void process_exec_failed(int err) {

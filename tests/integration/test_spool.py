@@ -187,6 +187,85 @@ exit $rc
         self.assertEqual([h["endpoint"] for _, h, _ in found], [endpoint + "/v1/traces"])
         self.assertEqual([s["name"] for s in decode_spooled(self.spool)], ["exit_paths"])
 
+    def exit_fault(self, rcv):
+        """The one program, its collector misbehaving at its exit, a 1 s
+        budget: exit code and output unchanged, the span in the spool."""
+        base = run([EXIT_PATHS, "exit", "3"], preload=False)
+        env = self.env(rcv.endpoint, OTEL_PRELOAD_SHUTDOWN_TIMEOUT=1000, OTEL_LOG_LEVEL="info")
+        rc, out, err = run([EXIT_PATHS, "exit", "3"], env=env, timeout=BOUND)
+        self.assertEqual((rc, out), base[:2])
+        counts = loss(err)
+        self.assertEqual((counts["exported"], counts["spooled"], counts["export_failed"],
+                          counts["shutdown"]), (0, 1, 0, 0), err)
+        self.assertIn(b"spooled, to be sent later", err)
+        self.assertGreaterEqual(rcv.request_count(), 1)  # it was tried
+        self.assertEqual([s["name"] for s in decode_spooled(self.spool)], ["exit_paths"])
+
+    def test_resetting_collector_at_exit_spools(self):
+        """Every request answered with half a response head, then a TCP
+        reset: retried within the budget, then spooled, not lost."""
+        with Receiver(status_seq="reset") as rcv:
+            self.exit_fault(rcv)
+
+    def test_slow_collector_at_exit_spools(self):
+        """A collector that answers after 15 s (the budget is 1 s): the
+        exit ends with the budget, the span spooled."""
+        with Receiver(delay_ms=15000) as rcv:
+            self.exit_fault(rcv)
+
+    @no_shells_under_tsan
+    def test_accounting_equality_multi_process(self):
+        """exported + spooled + dropped = produced, on real counts, for a
+        tree: a traced shell whose children hand off to its relay, and two
+        programs under an untraced shell that export directly. The
+        collector answers 200, then 400 (not retryable: dropped), then 503
+        (retryable: spooled when the budget ends). Counted by the processes
+        (their loss lines and the relay's) and for real: the spans decoded
+        from the requests the collector answered 200 or 400, and from the
+        spool."""
+        shim = preload_env()["LD_PRELOAD"]
+        direct = "env -u LD_PRELOAD sh -c 'LD_PRELOAD=\"$SHIM\" /bin/echo %s'"
+        script = "; ".join(["/bin/echo a", direct % "b", direct % "c", "/bin/echo d",
+                            f"{EXIT_PATHS} exit 3"])
+        # sh, echo a, env, echo b, env, echo c, echo d, exit_paths
+        produced = sorted(["sh", "echo", "env", "echo", "env", "echo", "echo", "exit_paths"])
+        statuses = [200, 400, 503]
+        with Receiver(status_seq=statuses) as rcv:
+            env = self.env(rcv.endpoint, SHIM=shim, OTEL_LOG_LEVEL="info",
+                           OTEL_PRELOAD_SHUTDOWN_TIMEOUT=1000, OTEL_EXPORTER_OTLP_TIMEOUT=1000)
+            rc, out, err = run(["sh", "-c", script], env=env, timeout=BOUND)
+            self.assertEqual((rc, out), (3, b"a\nb\nc\nd\n"), err)
+            decoded = rcv.decoded()
+        # Real counts: what the collector took (200), refused (400), and the spool.
+        by_seq = sorted({item["seq"] for item in decoded})
+        status_of = {seq: statuses[min(i, len(statuses) - 1)] for i, seq in enumerate(by_seq)}
+        spans = rcv.spans(decoded)
+        delivered = [s["name"] for s in spans if status_of[s["seq"]] == 200]
+        refused = [s["name"] for s in spans if status_of[s["seq"]] == 400]
+        spooled = [s["name"] for s in decode_spooled(self.spool)]
+        self.assertEqual(sorted(delivered + refused + spooled), produced, (delivered, refused, spooled))
+        self.assertEqual((delivered, refused), (["echo"], ["echo"]))
+        # What the processes said: each line's counts add up to its own
+        # spans, the relay's to what its children handed off, and the sums
+        # to the real counts.
+        text = err.decode()
+        lines = [tuple(map(int, m)) for m in re.findall(
+            r"spans: exported (\d+), dropped (\d+) \(queue full\), (\d+) \(export failed\), "
+            r"(\d+) \(rejected\), (\d+) \(shutdown\), spooled (\d+), handed off (\d+)", text)]
+        self.assertEqual(len(lines), len(produced), text)  # one per program image, exec or exit
+        relay = re.findall(r"relay: forwarded (\d+) records of child processes, spooled (\d+), "
+                           r"lost (\d+)", text)
+        self.assertEqual(len(relay), 1, text)
+        forwarded, relay_spooled, relay_lost = map(int, relay[0])
+        exported = sum(x[0] for x in lines) + forwarded
+        dropped = sum(sum(x[1:5]) for x in lines) + relay_lost
+        spooled_said = sum(x[5] for x in lines) + relay_spooled
+        handed = sum(x[6] for x in lines)
+        self.assertEqual(handed, forwarded + relay_spooled + relay_lost, text)
+        self.assertEqual((exported, dropped, spooled_said),
+                         (len(delivered), len(refused), len(spooled)), text)
+        self.assertEqual(exported + dropped + spooled_said, len(produced))
+
     def test_cap_holds(self):
         down = f"http://127.0.0.1:{free_port()}"
         run([EXIT_PATHS, "exit", "3"], env=self.env(down), timeout=BOUND)
