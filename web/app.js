@@ -188,9 +188,14 @@ class RunsView {
     if (this.tbodyTop === undefined && this.tbody.isConnected)
       this.tbodyTop = this.tbody.getBoundingClientRect().top - scroller.getBoundingClientRect().top + top;
     const rowH = this.rowH || 24, OVER = 20;
-    const from = Math.max(0, Math.floor((top - (this.tbodyTop || 0)) / rowH) - OVER);
-    const to = Math.min(rows.length, from + Math.ceil(height / rowH) + 2 * OVER);
-    if (this.shown && this.shown.from === from && this.shown.to === to && this.shown.rows === rows) return;
+    // the rows on screen; the rows drawn are those and OVER either side, drawn anew only
+    // when the screen leaves what is drawn (every OVER rows of scrolling, not every frame)
+    const vFrom = Math.max(0, Math.floor((top - (this.tbodyTop || 0)) / rowH));
+    const vTo = Math.min(rows.length, vFrom + Math.ceil(height / rowH) + 1);
+    const sh = this.shown;
+    if (sh && sh.rows === rows && sh.from <= Math.max(0, vFrom - 2) && sh.to >= Math.min(rows.length, vTo + 2)) return;
+    const from = Math.max(0, vFrom - OVER);
+    const to = Math.min(rows.length, vTo + OVER);
     this.shown = {from, to, rows};
     // then writes
     const frag = document.createDocumentFragment();
