@@ -3,8 +3,9 @@
  *     alerts_load PORT SPANS_PER_S SECONDS [MARKER]
  *
  * Posts SPANS_PER_S spans a second (every 50 ms, SPANS_PER_S / 20 spans in
- * requests of at most 500) to 127.0.0.1:PORT/v1/traces over one keep-alive
- * connection for SECONDS: spans of a build's shape (16 program names, 9
+ * requests of at most 500) to 127.0.0.1:PORT/v1/traces for SECONDS, up to 8
+ * requests in flight (keep-alive connections; a slow answer does not hold
+ * the pace back until all 8 wait): spans of a build's shape (16 program names, 9
  * string attributes of 20 characters and process.exit.code, durations 6-96 ms
  * ending now), each with a new span id, one trace a second. The protobuf
  * requests are encoded once; each tick only patches ids and times in place,
@@ -20,6 +21,8 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +35,7 @@
 #define BATCH 500
 #define TICK_NS 50000000LL
 #define NAMES 16
+#define INFLIGHT 8 /* requests in flight at most, one per connection */
 
 static const char *const names[NAMES] = {"make",     "sh",   "cc",      "cc1",  "as", "ld",
                                          "collect2", "ar",   "ranlib",  "cp",   "rm", "mkdir",
@@ -208,7 +212,8 @@ static void patch(struct buf *req, const struct slot *slots, size_t n, uint64_t 
     }
 }
 
-static int post(int fd, int port, const struct buf *body) {
+/* Sends one POST (blocking until the kernel has it all); 0 or -1. */
+static int send_req(int fd, int port, const struct buf *body) {
     char head[256];
     int hn = snprintf(head, sizeof(head),
                       "POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
@@ -223,7 +228,11 @@ static int post(int fd, int port, const struct buf *body) {
             if (w <= 0) return -1;
             off += (size_t)w;
         }
-    /* the response: headers, then Content-Length bytes of body */
+    return 0;
+}
+
+/* Reads one response: headers, then Content-Length bytes of body. Its status, or -1. */
+static int read_resp(int fd) {
     char r[4096];
     size_t got = 0;
     char *eoh = NULL;
@@ -251,6 +260,44 @@ static int post(int fd, int port, const struct buf *body) {
     return status;
 }
 
+/* A connection with at most one request in flight (HTTP/1.1 keep-alive). */
+struct conn {
+    int fd;
+    bool busy;
+    long spans; /* of the request in flight */
+};
+
+/* Waits up to timeout_ms (-1: no bound) for a busy connection to answer, reads that answer,
+ * counts its spans into *sent when it is 200. Returns the connection now free; -1 when none
+ * answered in time (or none is busy); -2 when the server answered otherwise or went away. */
+static int reap(struct conn *conns, int timeout_ms, long *sent) {
+    struct pollfd p[INFLIGHT];
+    int idx[INFLIGHT], n = 0;
+    for (int c = 0; c < INFLIGHT; c++)
+        if (conns[c].busy) {
+            p[n] = (struct pollfd){.fd = conns[c].fd, .events = POLLIN};
+            idx[n++] = c;
+        }
+    if (n == 0) return -1;
+    int r;
+    while ((r = poll(p, (nfds_t)n, timeout_ms)) < 0 && errno == EINTR) {
+    }
+    if (r <= 0) return -1;
+    for (int i = 0; i < n; i++)
+        if (p[i].revents) {
+            struct conn *c = &conns[idx[i]];
+            int st = read_resp(c->fd);
+            if (st != 200) {
+                fprintf(stderr, "alerts_load: the server answered %d\n", st);
+                return -2;
+            }
+            *sent += c->spans;
+            c->busy = false;
+            return idx[i];
+        }
+    return -1;
+}
+
 int main(int argc, char **argv) {
     if (argc < 4) {
         fprintf(stderr, "usage: alerts_load PORT SPANS_PER_S SECONDS [MARKER]\n");
@@ -275,14 +322,17 @@ int main(int argc, char **argv) {
         if (slots[q] == NULL) return 1;
         request(&reqs[q], counts[q], q * BATCH, NULL, slots[q]);
     }
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct conn conns[INFLIGHT];
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        perror("alerts_load: connect");
-        return 1;
+    for (int c = 0; c < INFLIGHT; c++) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+            perror("alerts_load: connect");
+            return 1;
+        }
+        conns[c] = (struct conn){.fd = fd};
     }
     uint64_t seq = 1;
     long sent = 0, late = 0;
@@ -299,15 +349,30 @@ int main(int argc, char **argv) {
         }
         int64_t end = clock_ns(CLOCK_REALTIME);
         for (size_t q = 0; q < nreq; q++) {
+            /* a connection with no request in flight: wait for one to answer when all have */
+            int c = 0;
+            while (c < INFLIGHT && conns[c].busy)
+                c++;
+            if (c == INFLIGHT && (c = reap(conns, -1, &sent)) < 0) return 1;
             patch(&reqs[q], slots[q], counts[q], &seq, (uint64_t)(k / 20 + 1), end);
-            int st = post(fd, port, &reqs[q]);
-            if (st != 200) {
-                fprintf(stderr, "alerts_load: the server answered %d\n", st);
+            if (send_req(conns[c].fd, port, &reqs[q]) != 0) {
+                fprintf(stderr, "alerts_load: the server went away\n");
                 return 1;
             }
-            sent += (long)counts[q];
+            conns[c].busy = true;
+            conns[c].spans = (long)counts[q];
         }
+        /* what has answered by now */
+        int r;
+        while ((r = reap(conns, 0, &sent)) >= 0) {
+        }
+        if (r == -2) return 1;
     }
+    /* all answered before the marker goes */
+    for (int c = 0; c < INFLIGHT; c++)
+        while (conns[c].busy)
+            if (reap(conns, -1, &sent) == -2) return 1;
+    int fd = conns[0].fd;
     if (marker) {
         struct buf m = {0};
         struct slot s;
@@ -315,7 +380,7 @@ int main(int argc, char **argv) {
         patch(&m, &s, 1, &seq, 999999, clock_ns(CLOCK_REALTIME));
         printf("marker_sent_ns=%lld\n", (long long)clock_ns(CLOCK_REALTIME));
         fflush(stdout);
-        int st = post(fd, port, &m);
+        int st = send_req(fd, port, &m) == 0 ? read_resp(fd) : -1;
         if (st != 200) {
             fprintf(stderr, "alerts_load: the server answered %d\n", st);
             return 1;
@@ -323,7 +388,8 @@ int main(int argc, char **argv) {
         sent++;
         free(m.p);
     }
-    close(fd);
+    for (int c = 0; c < INFLIGHT; c++)
+        close(conns[c].fd);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     long cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000L +
