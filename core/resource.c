@@ -1,6 +1,8 @@
 /* resource: resource detection. See resource.h. */
 #include "core/resource.h"
 
+#include "core/fds.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -235,6 +237,7 @@ static bool os_pretty_name(const char *root, char *out, size_t cap) {
 int resource_host_ips(char out[][RESOURCE_IP_LEN], int max) {
     int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
     if (fd < 0) return -errno;
+    if (fds_base() >= 0 && (fd = fd_move_high(fd)) < 0) return fd; /* see core/fds.h */
     struct {
         struct nlmsghdr h;
         struct ifaddrmsg m;

@@ -136,5 +136,19 @@ class RelayTransports(unittest.TestCase):
         self.assertEqual(tuple(map(int, m.groups())), (0, 0, CHILDREN))
 
 
+class Descriptors(unittest.TestCase):
+    def test_a_connection_being_read_never_holds_a_number_the_program_expects(self):
+        """A harness closes its stdout and dups a saved copy back while the
+        relay thread reads a child's connection (GNU make's test driver
+        under perl sent its make's output to the terminal): the dup gets 1,
+        as without the shim."""
+        prog = os.path.join(PROGS, "fd_race")
+        self.assertEqual(run([prog], preload=False), (0, b"relay absent, dup gave 1\n", b""))
+        with Receiver() as rcv:
+            rc, out, err = run([prog], env={"OTEL_EXPORTER_OTLP_ENDPOINT": rcv.endpoint,
+                                            "OTEL_BSP_SCHEDULE_DELAY": "50"})
+        self.assertEqual((rc, out, err), (0, b"relay found, dup gave 1\n", b""))
+
+
 if __name__ == "__main__":
     unittest.main()
