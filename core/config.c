@@ -187,6 +187,10 @@ static const struct name_value histogram_aggs[] = {
     {"explicit_bucket_histogram", 0}, {"base2_exponential_bucket_histogram", 1}, {NULL, 0}};
 static const struct name_value exemplar_filters[] = {
     {"trace_based", 0}, {"always_on", 1}, {"always_off", 2}, {NULL, 0}};
+static const struct name_value metric_workers[] = {{"auto", METRIC_WORKER_AUTO},
+                                                   {"start", METRIC_WORKER_START},
+                                                   {"lazy", METRIC_WORKER_LAZY},
+                                                   {NULL, 0}};
 
 /* An enum variable: its value from table, else dflt (named dflt_text in
  * the one diagnostic). */
@@ -533,6 +537,7 @@ OTELP_FIRST int config_load(struct config *c, char *const *all_env) {
         bad_value("OTEL_PRELOAD_PROCESS_METRICS", pm, "true");
         c->process_metrics = true;
     }
+    c->metric_worker = get_choice(envp, "OTEL_PRELOAD_METRICS_WORKER", metric_workers, "auto");
     c->sdk_metrics = true;
     const char *sm = env_lookup(envp, "OTEL_PRELOAD_SDK_METRICS");
     if (sm && config_parse_bool(sm, &c->sdk_metrics) < 0) {

@@ -61,6 +61,13 @@ struct batch_config {
     uint32_t export_timeout_ms;
 };
 
+/* When the export thread starts for the metric reader (reader.h). auto:
+ * at the start of a service (a process whose parent is init, or PID 1:
+ * what a service manager or a container runs), else when the program
+ * passes through the shim once an interval has passed; start: at every
+ * process's start; lazy: only when the program passes through. */
+enum metric_worker { METRIC_WORKER_AUTO = 0, METRIC_WORKER_START, METRIC_WORKER_LAZY };
+
 struct config {
     bool disabled;
     enum diag_level log_level;
@@ -95,6 +102,7 @@ struct config {
     uint32_t metric_cardinality; /* OTEL_PRELOAD_METRICS_CARDINALITY_LIMIT */
     bool process_metrics;        /* OTEL_PRELOAD_PROCESS_METRICS */
     bool sdk_metrics;            /* OTEL_PRELOAD_SDK_METRICS: the SDK's own counts */
+    uint8_t metric_worker;       /* OTEL_PRELOAD_METRICS_WORKER: enum metric_worker */
     /* Upstream context: TRACEPARENT / TRACESTATE / BAGGAGE (raw or NULL). */
     char *traceparent, *tracestate, *baggage;
 };

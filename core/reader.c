@@ -18,7 +18,6 @@
 #include "core/processor.h"
 #include "core/procmetrics.h"
 #include "core/telemetry.h"
-#include "exporters/exporter.h"
 
 _Atomic uint64_t reader_wake_at = UINT64_MAX;
 
@@ -34,10 +33,9 @@ static _Atomic uint64_t next_mono; /* the next periodic run; 0: not computed */
 static _Atomic int lived;          /* a pass through the shim found the first collection due */
 static _Atomic int busy, stopped;
 static _Atomic int exporters_state; /* once.h: made */
-static struct exporter *exporters[EXPORTER_MAX];
 static int n_exporters;
-static bool extras_made; /* process metrics and the SDK's counts registered */
-static _Atomic uint64_t n_collections, n_exports, n_failures;
+static bool procs_made; /* process metrics and the SDK's counts registered */
+static _Atomic uint64_t n_collections, n_exports, n_failures, n_points_exported, n_points_failed;
 
 static uint64_t periodic_next(void) {
     uint64_t n = atomic_load(&next_mono);
@@ -64,7 +62,7 @@ void reader_init(const struct config *c) {
     atomic_store(&exporters_state, 0);
     atomic_store(&busy, 0);
     atomic_store(&stopped, 0);
-    extras_made = false;
+    procs_made = false;
     interval_ns = (uint64_t)c->metric_interval_ms * 1000000u;
     struct metric_options o = {
         .temporality = (enum metric_temporality_pref)c->metric_temporality,
@@ -99,20 +97,26 @@ void reader_instrument_made(void) {
     if (kinds) processor_start_worker();
 }
 
-static void make_exporters(void) {
-    for (int k = 1; k <= EXPORTER_MAX; k++) {
-        if (!(kinds & (1u << k))) continue;
-        struct exporter *e = exporter_new((enum exporter_kind)k, SIGNAL_METRICS, cfg);
-        if (e) exporters[n_exporters++] = e;
+void reader_process_started(bool service) {
+    if (!kinds || !cfg || !atomic_load(&born_ns)) return;
+    if (cfg->metric_worker == METRIC_WORKER_START ||
+        (cfg->metric_worker == METRIC_WORKER_AUTO && service)) {
+        /* The worker's periodic task runs the first collection one
+         * interval after the birth, when the process has lived one. */
+        processor_start_worker();
     }
+}
+
+static void make_exporters(void) {
+    n_exporters = telemetry_get_exports()->open(SIGNAL_METRICS, cfg);
 }
 
 /* Whether the process has lived one interval: then the process metrics and
  * the SDK's counts join (once). */
 static void maybe_extras(uint64_t now_ns) {
     uint64_t born = atomic_load(&born_ns);
-    if (extras_made || !born || now_ns < born + interval_ns) return;
-    extras_made = true;
+    if (procs_made || !born || now_ns < born + interval_ns) return;
+    procs_made = true;
     if (cfg->process_metrics) procmetrics_register();
     if (cfg->sdk_metrics) telemetry_sdk_metrics_register();
 }
@@ -130,13 +134,16 @@ static void collect_export(uint64_t deadline) {
     if (metrics_collect(&batch, now) < 0) return;
     atomic_fetch_add(&n_collections, 1);
     if (batch.n) {
-        for (int i = 0; i < n_exporters; i++) {
-            int rc = exporters[i]->ops->export(exporters[i], (void *const *)batch.items, batch.n,
-                                               NULL, deadline);
-            /* Handed to the parent's relay: it exports them. */
-            bool ok = rc >= 0 || rc == BATCH_HANDED_OFF;
-            atomic_fetch_add(ok ? &n_exports : &n_failures, 1);
-        }
+        /* Every exporter of the signal (the export side): the worst
+         * outcome. Handed to the parent's relay: it exports them. */
+        int rc = telemetry_get_exports()->export(SIGNAL_METRICS, (void *const *)batch.items,
+                                                 batch.n, deadline);
+        bool ok = rc >= 0 || rc == BATCH_HANDED_OFF;
+        atomic_fetch_add(ok ? &n_exports : &n_failures, 1);
+        uint64_t points = 0;
+        for (size_t i = 0; i < batch.n; i++)
+            points += batch.items[i]->npoints;
+        atomic_fetch_add(ok ? &n_points_exported : &n_points_failed, points);
     }
     metric_batch_release(&batch);
 }
@@ -173,20 +180,21 @@ void reader_after_fork_child(void) {
     atomic_store(&n_collections, 0);
     atomic_store(&n_exports, 0);
     atomic_store(&n_failures, 0);
+    atomic_store(&n_points_exported, 0);
+    atomic_store(&n_points_failed, 0);
     procmetrics_after_fork_child();
     atomic_store(&born_ns, 0);
     atomic_store(&next_mono, 0);
     atomic_store(&lived, 0);
     atomic_store(&reader_wake_at, 0);
-    if (once_ready(&exporters_state))
-        for (int i = 0; i < n_exporters; i++)
-            exporters[i]->ops->after_fork(exporters[i]);
-    else
-        atomic_store(&exporters_state, 0);
+    /* Made exporters stay (the export side resets their connections). */
+    if (!once_ready(&exporters_state)) atomic_store(&exporters_state, 0);
 }
 
 void reader_stats(struct reader_stats *out) {
     out->collections = atomic_load(&n_collections);
     out->exports = atomic_load(&n_exports);
     out->export_failures = atomic_load(&n_failures);
+    out->points_exported = atomic_load(&n_points_exported);
+    out->points_failed = atomic_load(&n_points_failed);
 }

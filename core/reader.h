@@ -12,10 +12,11 @@
  * exit. No timer exists without a thread: the worker is started when the
  * program makes an instrument, or when the first collection is due and
  * the program passes through the shim (a span starts or ends, a log
- * record); it then stays.
+ * record); it then stays. A service (reader_process_started) starts it
+ * with the process, so an idle one still reports every interval.
  *
- * Depends on config.h, metric.h, processor.h, and exporters/exporter.h
- * (as telemetry.c). */
+ * Depends on config.h, metric.h, processor.h, and the export side given
+ * to telemetry.h (telemetry_set_exports). */
 #ifndef OTELP_CORE_READER_H
 #define OTELP_CORE_READER_H
 
@@ -51,6 +52,14 @@ static inline void reader_poke_now(void) {
 /* The program made an instrument: the worker starts now (if a metrics
  * exporter is configured). */
 void reader_instrument_made(void);
+/* The process has started (its root span's start recorded its birth):
+ * with OTEL_PRELOAD_METRICS_WORKER=start, or auto and service (the entry
+ * layer's judgement: a parent that is init, PID 1), the worker starts now,
+ * so that a program that never passes through the shim again (idle,
+ * blocked in a system call) still reports its process metrics every
+ * interval. Costs the process a thread, which sleeps until the first
+ * collection. */
+void reader_process_started(bool service);
 
 /* One collection and export now, in the calling thread (the worker's
  * periodic task; tests). deadline: monotonic ns. */
@@ -63,6 +72,9 @@ void reader_after_fork_child(void);
 /* What the reader did (tests, self-observability). */
 struct reader_stats {
     uint64_t collections, exports, export_failures;
+    /* Data points in the exports that succeeded (to the collector, or
+     * handed to the parent's relay) and in those that failed. */
+    uint64_t points_exported, points_failed;
 };
 void reader_stats(struct reader_stats *out);
 

@@ -20,16 +20,36 @@
 #include "core/sampler.h"
 #include "core/stream.h"
 #include "core/vg.h"
-#include "exporters/exporter.h"
-#include "exporters/handoff.h"
-#include "exporters/outbox.h"
 
 struct telemetry telemetry;
 
-static struct exporter *span_exporters[EXPORTER_MAX];
-static int n_span_exporters;
-static struct exporter *log_exporters[EXPORTER_MAX];
-static int n_log_exporters;
+/* The export side (telemetry.h); none: nothing is exported. */
+static int no_open(enum signal_kind sig, const struct config *cfg) {
+    (void)sig;
+    (void)cfg;
+    return 0;
+}
+static int no_export(enum signal_kind sig, void *const *records, size_t n, uint64_t deadline) {
+    (void)sig;
+    (void)records;
+    (void)n;
+    (void)deadline;
+    return -ENOTSUP;
+}
+static const struct telemetry_exports no_exports = {.open = no_open, .export = no_export};
+static const struct telemetry_exports *exports = &no_exports;
+/* Exporters per signal (the export side's open), made once. */
+static int n_exporters[SIGNAL_COUNT];
+/* A dying process flushes from its signal handler: no malloc, no dladdr. */
+static bool flushing_in_signal;
+
+void telemetry_set_exports(const struct telemetry_exports *e) {
+    exports = e ? e : &no_exports;
+}
+
+const struct telemetry_exports *telemetry_get_exports(void) {
+    return exports;
+}
 static _Atomic uint64_t logs_dropped_no_memory, logs_truncated;
 /* Self-observability (telemetry_sdk_metrics_register): log records made;
  * recording spans started and ended, counted per thread (span_counts). */
@@ -188,7 +208,7 @@ static void complete_thread_spans(void *const *records, size_t n) {
     for (size_t i = 0; i < n; i++) {
         struct span *s = records[i];
         if (!s->thread_id) continue;
-        if (exporter_in_signal) s->arena.no_malloc = true;
+        if (flushing_in_signal) s->arena.no_malloc = true;
         s->reserved_events = 0;
         span_add_first_event(s, "thread.start", s->start_ns);
         span_add_event(s, "thread.exit", s->end_ns);
@@ -196,7 +216,7 @@ static void complete_thread_spans(void *const *records, size_t n) {
         s->thread_id = 0;
         /* An unnamed thread is named after its routine. dladdr is not
          * async-signal-safe: a fatal signal's flush leaves it "thread". */
-        if (s->symbolize && !exporter_in_signal) {
+        if (s->symbolize && !flushing_in_signal) {
             const struct thread_name *t = thread_name_of(s->symbolize, &spare);
             struct str name = str_of(t->name, t->len);
             if (t != &spare)
@@ -209,9 +229,8 @@ static void complete_thread_spans(void *const *records, size_t n) {
     }
 }
 
-/* otel.component.type of an exporter, as the semantic conventions name
- * the OTLP ones. */
-static const char *exporter_type(const struct exporter *e) {
+const char *telemetry_component_type(const char *kind, enum signal_kind sig,
+                                     enum otlp_protocol protocol) {
     static const char *const otlp[SIGNAL_COUNT][3] = {
         {"otlp_http_span_exporter", "otlp_http_json_span_exporter", "otlp_grpc_span_exporter"},
         {"otlp_http_log_exporter", "otlp_http_json_log_exporter", "otlp_grpc_log_exporter"},
@@ -219,49 +238,19 @@ static const char *exporter_type(const struct exporter *e) {
          "otlp_grpc_metric_exporter"}};
     static const char *const console[SIGNAL_COUNT] = {
         "console_span_exporter", "console_log_exporter", "console_metric_exporter"};
-    if (strcmp(e->ops->name, "otlp") != 0) return console[e->signal];
-    unsigned p = telemetry.cfg.otlp[e->signal].protocol;
-    return otlp[e->signal][p < 3 ? p : 0];
+    if (sig >= SIGNAL_COUNT) return "unknown";
+    if (strcmp(kind, "otlp") != 0) return console[sig];
+    return otlp[sig][(unsigned)protocol < 3 ? protocol : 0];
 }
 
-static void telemetry_export_duration(struct metric_instrument *dur, const struct exporter *e,
-                                      int index, uint64_t t0, int rc) {
-    char name[80];
-    snprintf(name, sizeof name, "%s/%d", exporter_type(e), index);
-    struct attr a[3] = {
-        {str_cstr("otel.component.type"), {.type = ATTR_STRING, .u.s = str_cstr(exporter_type(e))}},
-        {str_cstr("otel.component.name"), {.type = ATTR_STRING, .u.s = str_cstr(name)}},
-        {str_cstr("error.type"), {.type = ATTR_STRING, .u.s = str_cstr("export_failed")}}};
-    /* Handed to a relay: not a failure (the relay exports it). */
-    bool failed = rc < 0 && rc != BATCH_HANDED_OFF;
-    metric_record_double(dur, (double)(clock_mono_ns() - t0) / 1e9, a, failed ? 3 : 2);
-}
-
-/* Hands a batch to every exporter of its signal: a negative errno when
- * one of them lost it, else the most records one of them had rejected. */
-static int export_all(struct exporter *const *exporters, int n_exporters, void *const *records,
-                      size_t n, uint64_t deadline) {
-    int rc = 0, rejected = 0;
-    for (int i = 0; i < n_exporters; i++) {
-        struct metric_instrument *dur =
-            atomic_load_explicit(&export_duration, memory_order_acquire);
-        uint64_t t0 = dur ? clock_mono_ns() : 0;
-        int r = exporters[i]->ops->export(exporters[i], records, n, NULL, deadline);
-        if (dur) telemetry_export_duration(dur, exporters[i], i, t0, r);
-        if (r == BATCH_SPOOLED || r == BATCH_HANDED_OFF) {
-            if (rc == 0) rc = r; /* a loss elsewhere counts first */
-        } else if (r < 0)
-            rc = r;
-        else if (r > rejected)
-            rejected = r;
-    }
-    return rc < 0 ? rc : rejected;
+struct metric_instrument *telemetry_export_duration(void) {
+    return atomic_load_explicit(&export_duration, memory_order_acquire);
 }
 
 static int export_spans(void *ctx, void *const *records, size_t n, uint64_t deadline) {
     (void)ctx;
     complete_thread_spans(records, n);
-    return export_all(span_exporters, n_span_exporters, records, n, deadline);
+    return exports->export(SIGNAL_TRACES, records, n, deadline);
 }
 
 static void free_span(void *record) {
@@ -270,7 +259,7 @@ static void free_span(void *record) {
 
 static int export_logs(void *ctx, void *const *records, size_t n, uint64_t deadline) {
     (void)ctx;
-    return export_all(log_exporters, n_log_exporters, records, n, deadline);
+    return exports->export(SIGNAL_LOGS, records, n, deadline);
 }
 
 static void free_log(void *record) {
@@ -321,12 +310,8 @@ static _Atomic int logs_state; /* once.h: made */
 
 static void make_logs(void) {
     struct telemetry *t = &telemetry;
-    for (int k = 1; k <= EXPORTER_MAX; k++) {
-        if (!(t->cfg.exporters[SIGNAL_LOGS] & (1u << k))) continue;
-        struct exporter *e = exporter_new((enum exporter_kind)k, SIGNAL_LOGS, &t->cfg);
-        if (e) log_exporters[n_log_exporters++] = e;
-    }
-    if (n_log_exporters) {
+    n_exporters[SIGNAL_LOGS] = exports->open(SIGNAL_LOGS, &t->cfg);
+    if (n_exporters[SIGNAL_LOGS] > 0) {
         struct batch_sink sink = {export_logs, free_log, NULL};
         t->logs = batcher_new("logs", &t->cfg.blrp, &sink);
     }
@@ -347,7 +332,8 @@ struct batcher *telemetry_logs(void) {
 OTELP_FIRST int telemetry_init(char *const *envp, const char *exe_name) {
     struct telemetry *t = &telemetry;
     memset(t, 0, sizeof *t);
-    n_span_exporters = n_log_exporters = 0;
+    memset(n_exporters, 0, sizeof n_exporters);
+    flushing_in_signal = false;
     t->exe_name = exe_name;
     if (config_load(&t->cfg, envp) < 0) return -ENOMEM;
     if (t->cfg.disabled) return -ECANCELED;
@@ -374,14 +360,9 @@ OTELP_FIRST int telemetry_init(char *const *envp, const char *exe_name) {
         config_free_str(t->cfg.tracestate);
         t->cfg.tracestate = NULL;
     }
-    for (int k = 1; k <= EXPORTER_MAX; k++) {
-        if (!(t->cfg.exporters[SIGNAL_TRACES] & (1u << k))) continue;
-        struct exporter *e = exporter_new((enum exporter_kind)k, SIGNAL_TRACES, &t->cfg);
-        if (e) span_exporters[n_span_exporters++] = e;
-    }
-    handoff_init(&t->cfg);
-    outbox_init(envp, t->cfg.spool_max_bytes);
-    if (n_span_exporters) {
+    n_exporters[SIGNAL_TRACES] = exports->open(SIGNAL_TRACES, &t->cfg);
+    if (exports->init) exports->init(&t->cfg, envp);
+    if (n_exporters[SIGNAL_TRACES] > 0) {
         span_set_slot_cache(t->cfg.bsp.max_queue_size);
         struct batch_sink sink = {export_spans, free_span, NULL};
         t->spans = batcher_new("spans", &t->cfg.bsp, &sink);
@@ -611,15 +592,7 @@ static void report_batcher(const char *what, const struct batcher *b) {
 
 void telemetry_report_loss(void) {
     if (diag_get_level() < DIAG_INFO) return;
-    struct outbox_stats o;
-    outbox_get_stats(&o);
-    if (o.spooled_batches || o.evicted_batches || o.refused_batches || o.drained_batches)
-        diag_info("spool: wrote %llu batches (%llu records), evicted %llu batches (%llu records), "
-                  "refused %llu batches (%llu records), delivered %llu batches (%llu records)",
-                  (unsigned long long)o.spooled_batches, (unsigned long long)o.spooled_records,
-                  (unsigned long long)o.evicted_batches, (unsigned long long)o.evicted_records,
-                  (unsigned long long)o.refused_batches, (unsigned long long)o.refused_records,
-                  (unsigned long long)o.drained_batches, (unsigned long long)o.drained_records);
+    if (exports->report) exports->report();
     if (telemetry.spans) report_batcher("spans", telemetry.spans);
     if (once_ready(&logs_state) && telemetry.logs) {
         report_batcher("logs", telemetry.logs);
@@ -631,12 +604,12 @@ void telemetry_report_loss(void) {
 
 OTELP_FIRST void telemetry_shutdown(bool in_signal) {
     if (!telemetry.active) return;
-    if (in_signal) exporter_in_signal = true;
+    if (in_signal) flushing_in_signal = true;
     stream_flush_thread();
     /* One budget for both: what children handed us, then our own. */
     uint64_t start = clock_mono_ns();
     processor_begin_exit();
-    relay_shutdown(telemetry.cfg.shutdown_timeout_ms, in_signal);
+    if (exports->shutdown) exports->shutdown(telemetry.cfg.shutdown_timeout_ms, in_signal);
     uint64_t spent_ms = (clock_mono_ns() - start) / 1000000u;
     uint32_t left = spent_ms >= telemetry.cfg.shutdown_timeout_ms
                         ? 0
@@ -665,12 +638,7 @@ void telemetry_after_fork_child(void) {
     if (!telemetry.active) return;
     reader_after_fork_child();
     processor_after_fork_child();
-    relay_after_fork_child();
-    outbox_after_fork_child();
-    for (int i = 0; i < n_span_exporters; i++)
-        span_exporters[i]->ops->after_fork(span_exporters[i]);
-    for (int i = 0; i < n_log_exporters; i++)
-        log_exporters[i]->ops->after_fork(log_exporters[i]);
+    if (exports->after_fork_child) exports->after_fork_child();
     atomic_store(&logs_dropped_no_memory, 0);
     atomic_store(&logs_truncated, 0);
     for (uint32_t i = 0; i < COUNT_SHARDS; i++) {
@@ -682,8 +650,19 @@ void telemetry_after_fork_child(void) {
 
 /* ---- The SDK's own metrics (semantic conventions, otel.sdk.*). ----
  * Observable instruments over the processors' and this file's counts,
- * read at each collection; one histogram of export durations recorded by
- * export_all. Components are named <type>/0 (one of each per process). */
+ * read at each collection; one histogram of export durations that the
+ * export side records (telemetry_export_duration). Components are named
+ * <type>/0 (one of each per process).
+ *
+ * The conventions' rules: a record is processed (no error.type) once the
+ * processor hands it to the exporter, whatever the export's outcome;
+ * processed with an error.type when the processor dropped it (queue_full;
+ * shutdown: still queued when the exit's flush budget ran out). The
+ * exporter's counts say what became of the handed records: exported (to
+ * the collector, or to the parent's relay, which exports it and counts it
+ * as its tree's), export_failed, rejected (OTLP partial success), spooled
+ * (kept on disk, delivered later). A relay adds its process tree's series:
+ * what it exported for the processes below it (tree_stats). */
 
 enum sdk_what {
     SDK_SPAN_STARTED,
@@ -694,16 +673,18 @@ enum sdk_what {
     SDK_QUEUE_CAPACITY,
     SDK_EXPORTED,
     SDK_INFLIGHT,
+    SDK_POINTS_EXPORTED,
 };
 
 struct sdk_cb {
     enum sdk_what what;
-    enum signal_kind sig; /* SIGNAL_TRACES or SIGNAL_LOGS */
+    enum signal_kind sig;
 };
 
 static struct batcher *batcher_of(enum signal_kind sig) {
     if (sig == SIGNAL_TRACES) return telemetry.spans;
-    return once_ready(&logs_state) ? telemetry.logs : NULL;
+    if (sig == SIGNAL_LOGS) return once_ready(&logs_state) ? telemetry.logs : NULL;
+    return NULL;
 }
 
 #define SDK_ATTR(k, v)                                                                             \
@@ -713,51 +694,73 @@ static struct batcher *batcher_of(enum signal_kind sig) {
         }                                                                                          \
     }
 
+/* One point per non-zero count (the first always): error.type NULL is
+ * none. a holds the component's type and name, and room for error.type. */
+static void observe_counts(struct metric_observer *o, struct attr a[3], const uint64_t *n,
+                           const char *const *why, int count) {
+    for (int i = 0; i < count; i++) {
+        if (i && !n[i]) continue;
+        if (why[i]) a[2].value.u.s = str_cstr(why[i]);
+        metric_observe_int(o, (int64_t)n[i], a, why[i] ? 3 : 2);
+    }
+}
+
+/* The relay's series: what it exported for its process tree. */
+static void observe_tree(struct metric_observer *o, enum signal_kind sig) {
+    struct telemetry_tree_stats ts;
+    if (!exports->tree_stats || !exports->tree_stats(sig, &ts)) return;
+    struct attr a[3] = {SDK_ATTR("otel.component.type", "otel_preload_relay"),
+                        SDK_ATTR("otel.component.name", "otel_preload_relay/0"),
+                        SDK_ATTR("error.type", "")};
+    static const char *const why[] = {NULL, "export_failed", "spooled"};
+    uint64_t n[] = {ts.exported, ts.failed, ts.spooled};
+    observe_counts(o, a, n, why, 3);
+}
+
 static void sdk_observe(struct metric_observer *o, void *ctx) {
     const struct sdk_cb *c = ctx;
-    bool spans = c->sig == SIGNAL_TRACES;
-    if (c->what == SDK_SPAN_STARTED) {
+    if (c->what == SDK_SPAN_STARTED || c->what == SDK_SPAN_LIVE) {
         uint64_t started, ended;
         span_counts(&started, &ended);
-        metric_observe_int(o, (int64_t)started, NULL, 0);
-        return;
-    }
-    if (c->what == SDK_SPAN_LIVE) {
-        uint64_t started, ended;
-        span_counts(&started, &ended);
-        metric_observe_int(o, (int64_t)(started - ended), NULL, 0);
+        metric_observe_int(o, (int64_t)(c->what == SDK_SPAN_STARTED ? started : started - ended),
+                           NULL, 0);
         return;
     }
     if (c->what == SDK_LOG_CREATED) {
         metric_observe_int(o, (int64_t)atomic_load(&logs_created), NULL, 0);
         return;
     }
+    const char *etype = exports->component_type ? exports->component_type(c->sig) : NULL;
+    char ename[80];
+    snprintf(ename, sizeof ename, "%s/0", etype ? etype : "none");
+    struct attr exp[3] = {SDK_ATTR("otel.component.type", etype ? etype : "none"),
+                          SDK_ATTR("otel.component.name", ename), SDK_ATTR("error.type", "")};
+    if (c->what == SDK_POINTS_EXPORTED) {
+        struct reader_stats rs;
+        reader_stats(&rs);
+        static const char *const why[] = {NULL, "export_failed"};
+        uint64_t n[] = {rs.points_exported, rs.points_failed};
+        if (etype) observe_counts(o, exp, n, why, 2);
+        observe_tree(o, SIGNAL_METRICS);
+        return;
+    }
     struct batcher *b = batcher_of(c->sig);
     if (!b) return;
+    bool spans = c->sig == SIGNAL_TRACES;
     const char *ptype = spans ? "batching_span_processor" : "batching_log_processor";
     const char *pname = spans ? "batching_span_processor/0" : "batching_log_processor/0";
-    struct exporter *const *ex = spans ? span_exporters : log_exporters;
-    int nex = spans ? n_span_exporters : n_log_exporters;
-    const char *etype = nex ? exporter_type(ex[0]) : "none";
-    char ename[80];
-    snprintf(ename, sizeof ename, "%s/0", etype);
     struct attr proc[3] = {SDK_ATTR("otel.component.type", ptype),
                            SDK_ATTR("otel.component.name", pname), SDK_ATTR("error.type", "")};
-    struct attr exp[3] = {SDK_ATTR("otel.component.type", etype),
-                          SDK_ATTR("otel.component.name", ename), SDK_ATTR("error.type", "")};
     struct batch_stats st;
     batcher_stats(b, &st);
+    uint64_t in_flight = batcher_in_flight(b);
     switch (c->what) {
     case SDK_PROCESSED: {
-        metric_observe_int(o, (int64_t)st.exported, proc, 2);
-        static const char *const why[] = {"queue_full", "export_failed", "rejected", "shutdown"};
-        uint64_t n[] = {st.dropped_queue_full, st.dropped_export_failed, st.dropped_rejected,
-                        st.dropped_shutdown};
-        for (int i = 0; i < 4; i++) {
-            if (!n[i]) continue;
-            proc[2].value.u.s = str_cstr(why[i]);
-            metric_observe_int(o, (int64_t)n[i], proc, 3);
-        }
+        static const char *const why[] = {NULL, "queue_full", "shutdown"};
+        uint64_t n[] = {st.exported + st.dropped_export_failed + st.dropped_rejected + st.spooled +
+                            st.handed_off + in_flight,
+                        st.dropped_queue_full, st.dropped_shutdown};
+        observe_counts(o, proc, n, why, 3);
         break;
     }
     case SDK_QUEUE_SIZE:
@@ -766,20 +769,16 @@ static void sdk_observe(struct metric_observer *o, void *ctx) {
     case SDK_QUEUE_CAPACITY:
         metric_observe_int(o, (int64_t)batcher_capacity(b), proc, 2);
         break;
-    case SDK_EXPORTED:
-        if (!nex) break;
-        metric_observe_int(o, (int64_t)st.exported, exp, 2);
-        if (st.dropped_export_failed) {
-            exp[2].value.u.s = str_cstr("export_failed");
-            metric_observe_int(o, (int64_t)st.dropped_export_failed, exp, 3);
-        }
-        if (st.dropped_rejected) {
-            exp[2].value.u.s = str_cstr("rejected");
-            metric_observe_int(o, (int64_t)st.dropped_rejected, exp, 3);
-        }
+    case SDK_EXPORTED: {
+        static const char *const why[] = {NULL, "export_failed", "rejected", "spooled"};
+        uint64_t n[] = {st.exported + st.handed_off, st.dropped_export_failed, st.dropped_rejected,
+                        st.spooled};
+        if (etype) observe_counts(o, exp, n, why, 4);
+        observe_tree(o, c->sig);
         break;
+    }
     case SDK_INFLIGHT:
-        if (nex) metric_observe_int(o, (int64_t)batcher_in_flight(b), exp, 2);
+        if (etype) metric_observe_int(o, (int64_t)in_flight, exp, 2);
         break;
     default:
         break;
@@ -861,6 +860,12 @@ static const struct sdk_def {
      "exported yet (neither successful, nor failed).",
      METRIC_OBSERVABLE_UPDOWN_COUNTER,
      {SDK_INFLIGHT, SIGNAL_LOGS}},
+    {"otel.sdk.exporter.metric_data_point.exported",
+     "{data_point}",
+     "The number of metric data points for which the export has finished, either successful or "
+     "failed.",
+     METRIC_OBSERVABLE_COUNTER,
+     {SDK_POINTS_EXPORTED, SIGNAL_METRICS}},
 };
 
 void telemetry_sdk_metrics_register(void) {

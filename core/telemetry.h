@@ -4,7 +4,8 @@
  * parent) and ends them (hand-over to the processor); emits log records
  * (stamped with the calling thread's context, and also added as events to
  * its own current span); runs the final flush.
- * Depends on config, span, log, sampler, processor, resource, exporters. */
+ * Depends on config, span, log, sampler, processor, resource; the export
+ * side is given (telemetry_set_exports), core knows no exporter. */
 #ifndef OTELP_CORE_TELEMETRY_H
 #define OTELP_CORE_TELEMETRY_H
 
@@ -117,6 +118,48 @@ const struct attr_list *telemetry_resource(void);
 /* The resource without the host's attributes, for a relay to add its own
  * (handoff.h); *host_wanted: the bits of resource_host_keys to add. */
 const struct attr_list *telemetry_resource_local(uint32_t *host_wanted);
+
+/* ---- The export side, given by the shim's entry layer ----
+ * Core builds each signal's pipeline the same way (the span and log batch
+ * processors, the metric reader) and hands every batch to exports->export;
+ * it knows no exporter. Which exporters a signal has, the hand-off to a
+ * parent's relay and the spool belong to the entry layer
+ * (preload/pipeline.c). Without one (core alone, in tests) no signal is
+ * exported, and spans do not record. Set before telemetry_init. */
+struct telemetry_tree_stats {
+    /* Records a relay exported for the processes below it, by outcome. */
+    uint64_t exported, failed, spooled;
+};
+struct telemetry_exports {
+    /* At telemetry_init, once the configuration is read. */
+    void (*init)(const struct config *cfg, char *const *envp);
+    /* Makes sig's exporters (traces at init, logs at the first record,
+     * metrics at the first collection); returns how many there are. */
+    int (*open)(enum signal_kind sig, const struct config *cfg);
+    /* Hands a batch of sig's records to each of its exporters; returns as
+     * batch_sink.export does (processor.h). */
+    int (*export)(enum signal_kind sig, void *const *records, size_t n, uint64_t deadline_mono_ns);
+    /* otel.component.type of sig's first exporter; NULL when it has none. */
+    const char *(*component_type)(enum signal_kind sig);
+    /* The process ends (or execs): what it holds for others, within
+     * timeout_ms. in_signal: from a dying process's signal handler. */
+    void (*shutdown)(uint32_t timeout_ms, bool in_signal);
+    void (*after_fork_child)(void);
+    /* Diagnostics of loss at exit (the spool's counts). */
+    void (*report)(void);
+    /* What this process exported for its process tree (a relay), for sig;
+     * false when it relayed nothing. */
+    bool (*tree_stats)(enum signal_kind sig, struct telemetry_tree_stats *out);
+};
+void telemetry_set_exports(const struct telemetry_exports *e);
+const struct telemetry_exports *telemetry_get_exports(void);
+/* otel.sdk.exporter.operation.duration once the SDK's metrics are
+ * registered, else NULL: the export side records each export in it. */
+struct metric_instrument *telemetry_export_duration(void);
+/* otel.component.type of an exporter, as the semantic conventions name the
+ * OTLP ones: kind is an exporter's name ("otlp", "console", "otlp_file"). */
+const char *telemetry_component_type(const char *kind, enum signal_kind sig,
+                                     enum otlp_protocol protocol);
 
 /* The SDK's own metrics (otel.sdk.*: spans and log records started,
  * processed, queued, exported; export durations), registered by the

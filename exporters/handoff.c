@@ -212,7 +212,13 @@ static uint16_t pending_host[SIGNAL_COUNT];
 static struct buf incoming; /* a message that gets them on arrival */
 static uint64_t first_pending_ns;
 static struct http_client clients[SIGNAL_COUNT] OTELP_COLD;
-static uint64_t relayed, relay_lost, relay_spooled;
+/* What became of the children's records, per signal (read by the metric
+ * reader on the worker thread: atomics). */
+static struct { _Atomic uint64_t exported, lost, spooled, handed_up; } rel[SIGNAL_COUNT];
+
+static void relay_count(_Atomic uint64_t *c, uint64_t n) {
+    atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
 
 /* Whether listen_fd is still our socket: a program may close descriptors it
  * does not know (daemons close them all) and reuse the number. */
@@ -359,13 +365,13 @@ static void forward(int s, const struct buf *b, uint64_t deadline) {
         rc = outbox_enabled() && outbox_put(&ob) == 0 ? BATCH_SPOOLED : -EIO;
     }
     if (rc == BATCH_SPOOLED) {
-        relay_spooled += n;
+        relay_count(&rel[s].spooled, n);
     } else if (rc >= 0) {
         uint64_t rejected = (uint64_t)rc < n ? (uint64_t)rc : n;
-        relayed += n - rejected;
-        relay_lost += rejected;
+        relay_count(&rel[s].exported, n - rejected);
+        relay_count(&rel[s].lost, rejected);
     } else {
-        relay_lost += n;
+        relay_count(&rel[s].lost, n);
     }
 }
 
@@ -384,7 +390,7 @@ static void flush_pending(uint64_t deadline, bool may_resolve, bool upward) {
         if (upward && pending_records[s] <= UINT32_MAX &&
             handoff_send((enum signal_kind)s, (uint32_t)pending_records[s], b->data, b->len,
                          pending_host[s]) == 0) {
-            relayed += pending_records[s];
+            relay_count(&rel[s].handed_up, pending_records[s]);
             buf_reset(b);
             pending_records[s] = 0;
             pending_host[s] = 0;
@@ -392,7 +398,7 @@ static void flush_pending(uint64_t deadline, bool may_resolve, bool upward) {
         }
         (void)add_host_to_pending(s);    /* without them (out of memory) rather than not at all */
         if (json[s] && !merge_json(s)) { /* not JSON we can read: cannot be sent as one */
-            relay_lost += pending_records[s];
+            relay_count(&rel[s].lost, pending_records[s]);
             buf_reset(b);
             pending_records[s] = 0;
             pending_host[s] = 0;
@@ -407,7 +413,7 @@ static void flush_pending(uint64_t deadline, bool may_resolve, bool upward) {
                                   (size_t)pending_records[s]};
         /* At exec: the spool, never the network. */
         if (atomic_load(&exporter_at_exec) && outbox_enabled() && outbox_put(&ob) == 0) {
-            relay_spooled += pending_records[s];
+            relay_count(&rel[s].spooled, pending_records[s]);
         } else if (!fast[s]) {
             forward(s, b, deadline);
         } else {
@@ -415,13 +421,13 @@ static void flush_pending(uint64_t deadline, bool may_resolve, bool upward) {
             int rc = http_post(&clients[s], "application/x-protobuf", headers[s], b->data, b->len,
                                deadline, may_resolve, &resp);
             if (rc == 0 && resp.status >= 200 && resp.status < 300) {
-                relayed += pending_records[s];
+                relay_count(&rel[s].exported, pending_records[s]);
                 if (!upward) relay_drain((enum signal_kind)s, deadline, may_resolve);
             } else if ((rc < 0 || resp.status == 429 || resp.status >= 500) && outbox_enabled() &&
                        outbox_put(&ob) == 0) {
-                relay_spooled += pending_records[s];
+                relay_count(&rel[s].spooled, pending_records[s]);
             } else {
-                relay_lost += pending_records[s];
+                relay_count(&rel[s].lost, pending_records[s]);
             }
         }
         buf_reset(b);
@@ -512,6 +518,12 @@ static void finish(uint64_t deadline, bool may_resolve) {
 /* What became of the children's records (OTEL_LOG_LEVEL=info): they count
  * them as handed off, this says forwarded, spooled or lost. */
 static void report(void) {
+    uint64_t relayed = 0, relay_lost = 0, relay_spooled = 0;
+    for (int s = 0; s < SIGNAL_COUNT; s++) {
+        relayed += atomic_load(&rel[s].exported) + atomic_load(&rel[s].handed_up);
+        relay_lost += atomic_load(&rel[s].lost);
+        relay_spooled += atomic_load(&rel[s].spooled);
+    }
     if (relayed || relay_lost || relay_spooled)
         diag_info("relay: forwarded %llu records of child processes, spooled %llu, lost %llu",
                   (unsigned long long)relayed, (unsigned long long)relay_spooled,
@@ -688,8 +700,20 @@ void relay_after_fork_child(void) {
     atomic_store(&relay_state, RELAY_NONE);
     atomic_flag_clear(&draining); /* a parent thread may have held it */
     atomic_store(&relay_done, 0);
-    relayed = relay_lost = relay_spooled = 0;
+    for (int s = 0; s < SIGNAL_COUNT; s++) {
+        atomic_store(&rel[s].exported, 0);
+        atomic_store(&rel[s].lost, 0);
+        atomic_store(&rel[s].spooled, 0);
+        atomic_store(&rel[s].handed_up, 0);
+    }
     born_ns = 0; /* set when it first starts a child: no clock call in an atfork handler */
+}
+
+void relay_get_stats(enum signal_kind sig, struct relay_stats *out) {
+    out->exported = atomic_load_explicit(&rel[sig].exported, memory_order_relaxed);
+    out->failed = atomic_load_explicit(&rel[sig].lost, memory_order_relaxed);
+    out->spooled = atomic_load_explicit(&rel[sig].spooled, memory_order_relaxed);
+    out->handed_up = atomic_load_explicit(&rel[sig].handed_up, memory_order_relaxed);
 }
 
 int exporter_handoff_connect(enum signal_kind sig, enum otlp_protocol proto) {

@@ -70,6 +70,14 @@ void relay_poll(void);
 void relay_shutdown(uint32_t timeout_ms, bool in_signal);
 /* In a fork child: the parent's relay is not ours. */
 void relay_after_fork_child(void);
+/* What the relay did with its children's records of sig (cumulative, since
+ * the process started or forked): exported to the collector, failed (lost,
+ * rejected), spooled, or handed up to its own parent's relay (which counts
+ * them in turn: the top of a tree of relays has the tree's counts). */
+struct relay_stats {
+    uint64_t exported, failed, spooled, handed_up;
+};
+void relay_get_stats(enum signal_kind sig, struct relay_stats *out);
 /* Whether the calling thread is the relay's. */
 bool relay_thread(void);
 

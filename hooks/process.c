@@ -33,6 +33,7 @@
 #include "core/stream.h"
 #include "exporters/exporter.h"
 #include "exporters/handoff.h"
+#include "core/reader.h"
 #include "core/telemetry.h"
 #include "hooks/hooks.h"
 #include "preload/symbols.h"
@@ -101,6 +102,14 @@ done:
     return found;
 }
 
+/* The parent's pid, read once per process (fork children read theirs). */
+static pid_t cached_ppid;
+
+static pid_t parent_pid(void) {
+    if (!cached_ppid) cached_ppid = getppid();
+    return cached_ppid;
+}
+
 /* Starts a root span for this process image (name; parent NULL: the
  * upstream context or a new trace) with the process attributes, and makes
  * it the root: current for the calling thread, context for the others. */
@@ -129,7 +138,7 @@ OTELP_FIRST static void start_root(struct str name, const struct span_context *p
     if (!root->recording) return;
 
     span_set_int(root, "process.pid", process_pid);
-    span_set_int(root, "process.parent_pid", getppid());
+    span_set_int(root, "process.parent_pid", parent_pid());
     const char *exe = exe_name(false);
     span_set_str(root, "process.executable.name", exe ? exe : "", exe ? strlen(exe) : 0);
     span_set_str(root, "process.executable.path", path, strlen(path));
@@ -168,6 +177,13 @@ OTELP_FIRST void process_start(int argc, char **argv) {
     start_root(str_cstr(name ? name : ""), NULL, str_of("", 0), args && nargs ? &v : NULL, NULL,
                clock_now_ns(), true);
     if (args != stack_args) free(args);
+    /* A service (started by init or a service manager, or a container's
+     * first process) may sit idle for hours: its metrics must not wait for
+     * it to pass through the shim (OTEL_PRELOAD_METRICS_WORKER=auto). */
+    if (telemetry.cfg.metric_worker == METRIC_WORKER_START ||
+        (telemetry.cfg.metric_worker == METRIC_WORKER_AUTO &&
+         telemetry.cfg.exporters[SIGNAL_METRICS] && (process_pid == 1 || parent_pid() == 1)))
+        reader_process_started(true);
 }
 
 /* ---- fork children and exec ----
@@ -216,6 +232,7 @@ void process_before_fork(void) {
 }
 
 void process_after_fork_child(void) {
+    cached_ppid = 0; /* ours is the forking process now */
     struct span *parent = root;
     struct span_context ctx;
     const char *ts;

@@ -25,6 +25,7 @@
 #include "core/processor.h"
 #include "core/telemetry.h"
 #include "hooks/hooks.h"
+#include "preload/pipeline.h"
 #include "preload/symbols.h"
 
 bool preload_active;
@@ -100,6 +101,7 @@ OTELP_FIRST __attribute__((constructor)) static void preload_init(int argc, char
         guard_leave();
         return;
     }
+    pipeline_install(); /* the export side: core knows no exporter */
     if (telemetry_init(env, base_name(argc > 0 ? argv[0] : NULL)) == 0) {
         if (conf_err)
             diag_warn("ignoring %s: %s", conf ? conf : HOSTCONF_PATH,

@@ -695,6 +695,7 @@ static void test_metric_options(void) {
     CHECK_EQ_INT(c.metric_cardinality, 2000);
     CHECK(c.process_metrics);
     CHECK(c.sdk_metrics);
+    CHECK_EQ_INT(c.metric_worker, METRIC_WORKER_AUTO);
     CHECK_EQ_INT(c.exporters[SIGNAL_METRICS], 1u << EXPORTER_OTLP);
     config_free(&c);
     char *envp[] = {"OTEL_METRIC_EXPORT_INTERVAL=250",
@@ -706,6 +707,7 @@ static void test_metric_options(void) {
                     "OTEL_PRELOAD_METRICS_CARDINALITY_LIMIT=10",
                     "OTEL_PRELOAD_PROCESS_METRICS=false",
                     "OTEL_PRELOAD_SDK_METRICS=false",
+                    "OTEL_PRELOAD_METRICS_WORKER=start",
                     "OTEL_METRICS_EXPORTER=console,otlp_file",
                     NULL};
     c = load_env(envp);
@@ -718,13 +720,18 @@ static void test_metric_options(void) {
     CHECK_EQ_INT(c.metric_cardinality, 10);
     CHECK(!c.process_metrics);
     CHECK(!c.sdk_metrics);
+    CHECK_EQ_INT(c.metric_worker, METRIC_WORKER_START);
     CHECK_EQ_INT(c.exporters[SIGNAL_METRICS], (1u << EXPORTER_CONSOLE) | (1u << EXPORTER_FILE));
     config_free(&c);
-    char *bad[] = {
-        "OTEL_METRIC_EXPORT_INTERVAL=0", "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=x",
-        "OTEL_METRICS_EXEMPLAR_FILTER=sometimes", "OTEL_PRELOAD_METRICS_CARDINALITY_LIMIT=1", NULL};
+    char *bad[] = {"OTEL_METRIC_EXPORT_INTERVAL=0",
+                   "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=x",
+                   "OTEL_METRICS_EXEMPLAR_FILTER=sometimes",
+                   "OTEL_PRELOAD_METRICS_CARDINALITY_LIMIT=1",
+                   "OTEL_PRELOAD_METRICS_WORKER=eager",
+                   NULL};
     c = load_env(bad);
-    CHECK_EQ_INT(ndiag, 4);
+    CHECK_EQ_INT(ndiag, 5);
+    CHECK_EQ_INT(c.metric_worker, METRIC_WORKER_AUTO);
     CHECK_EQ_INT(c.metric_interval_ms, 60000);
     CHECK_EQ_INT(c.metric_temporality, 0);
     CHECK_EQ_INT(c.metric_exemplars, 0);

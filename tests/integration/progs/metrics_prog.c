@@ -9,6 +9,8 @@
  *       lives MS milliseconds: touches 8 MiB, writes 1 MiB to a temporary
  *       file (fsync), starts a short thread every THREAD_EVERY_MS; at the
  *       end prints its own /proc/self readings as "key value" lines (stdout).
+ *   metrics_prog idle MS
+ *       one nanosleep of MS milliseconds (the shim sees no call), then exits.
  * Header only: nothing of ours is linked. */
 #include <fcntl.h>
 #include <pthread.h>
@@ -112,6 +114,12 @@ static int run(long ms, long every_ms) {
 int main(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "instruments")) return instruments();
     if (argc >= 4 && !strcmp(argv[1], "run")) return run(atol(argv[2]), atol(argv[3]));
+    if (argc >= 3 && !strcmp(argv[1], "idle")) { /* one sleep: no call through the shim */
+        long ms = atol(argv[2]);
+        struct timespec d = {ms / 1000, (ms % 1000) * 1000000};
+        nanosleep(&d, NULL);
+        return 0;
+    }
     fprintf(stderr, "usage: metrics_prog instruments | run MS THREAD_EVERY_MS\n");
     return 2;
 }
