@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "server/otlp_json.h"
+#include "server/retrieve.h"
 #include "server/store.h"
 #include "tests/unit/test.h"
 
@@ -178,6 +179,68 @@ static void test_first_opens_at_once(const char *dir) {
     store_close(check);
 }
 
+/* The latest spans with an attribute, whichever plan answers: a rare value (read by id and
+ * sorted), a common one (past the first plan's budget: the time index walked newest first).
+ * Start times run against the row order, so a plan that kept row order would show. */
+static void test_latest_by_attribute(const char *path) {
+    enum { N = 12000 };
+    struct store *st;
+    char err[256], msg[256];
+    REQUIRE(store_open(path, &st, err, sizeof(err)) == 0);
+    struct otlp_span *sp = calloc(N, sizeof(*sp));
+    struct otlp_attr *a = calloc((size_t)N * 2, sizeof(*a));
+    REQUIRE(sp != NULL && a != NULL);
+    for (int i = 0; i < N; i++) {
+        sp[i].trace_id[0] = 0x51;
+        sp[i].trace_id[15] = (uint8_t)(1 + i / 2000);
+        sp[i].span_id[6] = (uint8_t)((i + 1) >> 8);
+        sp[i].span_id[7] = (uint8_t)(i + 1);
+        sp[i].name = "x";
+        sp[i].trace_state = sp[i].status_message = "";
+        sp[i].start_time_unix_nano = 1000000000ull * (uint64_t)(N - i); /* newest first */
+        sp[i].end_time_unix_nano = sp[i].start_time_unix_nano + 1000;
+        a[2 * i].key = "kind.of";
+        a[2 * i].value = (struct otlp_value){.type = OTLP_VALUE_STRING, .str = "common", .len = 6};
+        a[2 * i + 1].key = "rare";
+        a[2 * i + 1].value = (struct otlp_value){.type = OTLP_VALUE_INT, .i = i % 1000};
+        sp[i].attrs.items = &a[2 * i];
+        sp[i].attrs.count = 2;
+    }
+    struct otlp_scope_spans ss = {
+        .scope = {.name = "", .version = ""}, .schema_url = "", .spans = sp, .n_spans = N};
+    struct otlp_resource_spans rs = {.schema_url = "", .scope_spans = &ss, .n_scope_spans = 1};
+    struct otlp_traces req = {.resource_spans = &rs, .n_resource_spans = 1};
+    int64_t rejected;
+    CHECK(store_write_traces(st, &req, &rejected, msg, sizeof(msg)) == 0 && rejected == 0);
+    store_close(st);
+    free(sp);
+    free(a);
+    sqlite3 *db = retrieve_open(path, err, sizeof(err));
+    REQUIRE(db != NULL);
+    /* common: the spans written first are the latest; the last of 3 rows is the newest */
+    struct retrieve_opts o = {.what = RETRIEVE_SPANS,
+                              .format = RETRIEVE_CSV,
+                              .where = "kind.of = \"common\"",
+                              .limit = 3};
+    struct sbuf out = {0};
+    CHECK(retrieve(db, &o, &out, err, sizeof(err)) == 0);
+    CHECK(out.data != NULL && strstr(out.data, ",0000000000000003,") != NULL &&
+          strstr(out.data, ",0000000000000001,") != NULL &&
+          strstr(out.data, ",0000000000000004,") == NULL);
+    CHECK(out.data != NULL &&
+          strstr(out.data, ",0000000000000003,") < strstr(out.data, ",0000000000000001,"));
+    sbuf_free(&out);
+    /* rare: rare = 5 is spans 6, 1006, ... 11006; the latest two are 6 and 1006 */
+    o.where = "rare = 5";
+    o.limit = 2;
+    CHECK(retrieve(db, &o, &out, err, sizeof(err)) == 0);
+    CHECK(out.data != NULL && strstr(out.data, ",0000000000000006,") != NULL &&
+          strstr(out.data, ",00000000000003ee,") != NULL &&
+          strstr(out.data, ",00000000000007d6,") == NULL);
+    sbuf_free(&out);
+    sqlite3_close(db);
+}
+
 /* A schema-2 store (attribute keys as text in the attribute tables) opens as schema 3: its
  * rows move to the *_kv tables, keys once in attr_keys, and read the same through the views. */
 static void test_upgrade_2(const char *path) {
@@ -243,6 +306,8 @@ int main(void) {
     test_first_opens_at_once(dir);
     snprintf(path, sizeof(path), "%s/v2.db", dir);
     test_upgrade_2(path);
+    snprintf(path, sizeof(path), "%s/latest.db", dir);
+    test_latest_by_attribute(path);
     char cmd[512];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd) != 0) return 1;
