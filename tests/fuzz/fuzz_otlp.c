@@ -8,7 +8,7 @@
  *   - it stores into an in-memory store without a store error; the records it
  *     refuses are at most the points it has; stored twice, nothing is new
  *     (the second write refuses what the first refused, and adds no point)
- *     when every point has a time (one without is stored at its arrival).
+ *     when every point has a time (one without, or past 2262, is stored at its arrival).
  * Built with clang -fsanitize=fuzzer by scripts/fuzz; run_corpus.c replays the
  * checked-in corpus (tests/fuzz/corpus/otlp) in every build without libFuzzer. */
 #include <stdio.h>
@@ -43,7 +43,7 @@ static size_t check(const struct otlp_metrics *m, bool *untimed) {
                 for (size_t p = 0; p < mt->n_points; p++) {
                     const struct otlp_point *pt = &mt->points[p];
                     check_attrs(&pt->attrs);
-                    if (pt->time_unix_nano == 0) *untimed = true;
+                    if ((int64_t)pt->time_unix_nano <= 0) *untimed = true; /* 0 or past 2262 */
                     if (pt->n_bucket_counts != 0 &&
                         pt->n_bucket_counts != pt->n_explicit_bounds + 1)
                         abort();
