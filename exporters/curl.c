@@ -250,7 +250,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx) {
         int64_t s = retry_after_parse(v, (int64_t)(clock_now_ns() / 1000000000u));
         if (s >= 0) r->server_delay_ms = s * 1000;
     } else if (c->grpc && !strcasecmp(line, "grpc-status")) {
-        r->grpc_status = atoi(v) >= 0 && *v >= '0' && *v <= '9' ? atoi(v) : GRPC_UNKNOWN;
+        int code = grpc_status_parse(v); /* atoi of 20 digits is undefined */
+        r->grpc_status = code >= 0 ? code : GRPC_UNKNOWN;
     } else if (c->grpc && !strcasecmp(line, "grpc-message")) {
         grpc_message_decode(v, strlen(v), r->message, sizeof r->message);
     } else if (c->grpc && !strcasecmp(line, "grpc-status-details-bin")) {

@@ -360,7 +360,9 @@ static int deliver(struct otlp_exporter *x, size_t n, uint64_t deadline, bool in
             char msg[160];
             const uint8_t *rb = res.body;
             size_t rl = res.body_len;
-            if (x->grpc && rl >= 5) rb += 5, rl -= 5; /* the response's message frame */
+            /* A gRPC response's message frame: a lying prefix, or a
+             * compressed message, is no partial_success. */
+            if (x->grpc && grpc_message_frame(res.body, res.body_len, &rb, &rl) < 0) rl = 0;
             if (rl && x->protocol == OTLP_HTTP_JSON)
                 (void)otlp_partial_success_json((const char *)rb, rl, &rejected, msg, sizeof msg);
             else if (rl)

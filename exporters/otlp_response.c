@@ -267,3 +267,27 @@ void grpc_message_decode(const char *in, size_t n, char *out, size_t cap) {
     }
     out[o] = '\0';
 }
+
+int grpc_message_frame(const uint8_t *p, size_t n, const uint8_t **msg, size_t *len) {
+    *msg = p;
+    *len = 0;
+    if (!n) return 0;
+    if (n < 5 || p[0] > 1) return -EPROTO;
+    uint32_t l = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
+    if (l != n - 5) return -EPROTO; /* past the body, or more after it */
+    if (p[0] == 1) return -ENOTSUP;
+    *msg = p + 5;
+    *len = l;
+    return 0;
+}
+
+int grpc_status_parse(const char *v) {
+    int code = 0, digits = 0;
+    for (; *v >= '0' && *v <= '9'; v++) {
+        if (++digits > 9) return -1;
+        code = code * 10 + (*v - '0');
+    }
+    while (*v == ' ' || *v == '\t')
+        v++;
+    return digits && !*v ? code : -1;
+}

@@ -8,6 +8,9 @@
  *   4 an OTLP response body, protobuf and JSON (partial success)
  *   5 OTEL_* variables, one per line (config_load: every value parser,
  *     traceparent, tracestate, baggage, headers, resource attributes)
+ *   6 a gRPC response: its body's message frame (grpc_message_frame: the
+ *     length prefix), and the same bytes as the values of its trailers
+ *     (grpc-status, grpc-message, grpc-status-details-bin's RetryInfo)
  * Beyond "no crash, no leak, no undefined behaviour": a response parsed
  * says a status from 200 to 999 and a body no longer than the limit; a URL
  * parses exactly when it has no problem. Built with clang
@@ -63,7 +66,7 @@ static void response(const unsigned char *data, size_t size) {
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
     if (!size) return 0;
-    unsigned which = data[0] % 6;
+    unsigned which = data[0] % 7;
     data++, size--;
     char *s = text(data, size);
     switch (which) {
@@ -102,6 +105,21 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
             /* out of memory: what was made is freed all the same */
         }
         config_free(&c);
+        break;
+    }
+    case 6: {
+        const uint8_t *msg;
+        size_t len;
+        int rc = grpc_message_frame(data, size, &msg, &len);
+        if (rc == 0 && (msg < data || len > size || msg + len > data + size)) abort();
+        if (rc < 0 && len) abort();
+        int code = grpc_status_parse(s);
+        if (code < -1) abort();
+        char out[64];
+        grpc_message_decode(s, size, out, sizeof out);
+        if (strlen(out) >= sizeof out) abort();
+        int64_t delay;
+        if (grpc_retry_info(s, size, &delay) && delay < -1) abort();
         break;
     }
     }

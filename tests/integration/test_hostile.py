@@ -10,6 +10,7 @@ import threading
 import unittest
 
 from common import EXIT_PATHS, run
+from harness import NodeServer, have_node_modules, node_path
 
 # The endless cases send until the client goes away, bounded here too.
 ENDLESS_BYTES = 64 << 20
@@ -206,6 +207,41 @@ class HostileCollector(unittest.TestCase):
             rc, out, err = run(["sh", "-c", "for i in 1 2 3 4 5 6; do sleep 0.1; echo $i; done"],
                                env=env, timeout=60)
             self.assertEqual((rc, out, err), (0, b"1\n2\n3\n4\n5\n6\n", b""))
+
+
+# gRPC (tests/interop/otlp_server.js, raw HTTP/2): what each hostile answer
+# must come to. Lying frames carry grpc-status 0: the export is delivered,
+# only its partial_success cannot be read; a status that is missing or no
+# number is UNKNOWN, which is not retried.
+GRPC_CASES = {
+    "frame-too-long": "exported", "frame-too-short": "exported",
+    "frame-compressed": "exported", "frame-garbage": "exported", "frame-cut": "exported",
+    "no-trailers": "export_failed", "status-huge": "export_failed",
+    "status-text": "export_failed", "reset": "export_failed",
+}
+
+
+class HostileGrpcCollector(unittest.TestCase):
+    def test_every_case_keeps_the_program_and_ends(self):
+        if node_path() is None or not have_node_modules():
+            self.skipTest("node or tests/interop/node_modules missing (scripts/setup)")
+        base = run([EXIT_PATHS, "exit", "3"], preload=False)
+        for case, outcome in GRPC_CASES.items():
+            with self.subTest(case=case), NodeServer("h2", status_seq=case) as srv:
+                env = {"OTEL_EXPORTER_OTLP_ENDPOINT": srv.endpoint,
+                       "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+                       "OTEL_PRELOAD_SHUTDOWN_TIMEOUT": "1500",
+                       "OTEL_EXPORTER_OTLP_TIMEOUT": "1500",
+                       "OTEL_PRELOAD_SPOOL_MAX_BYTES": "0", "OTEL_LOG_LEVEL": "info"}
+                rc, out, err = run([EXIT_PATHS, "exit", "3"], env=env, timeout=60)
+                self.assertEqual((rc, out), base[:2])
+                m = re.search(rb"spans: exported (\d+), dropped \d+ \(queue full\), "
+                              rb"(\d+) \(export failed\)", err)
+                self.assertIsNotNone(m, err)
+                got = {"exported": int(m.group(1)), "export_failed": int(m.group(2))}
+                self.assertEqual(got[outcome], 1, err)
+                self.assertEqual(sum(got.values()), 1, err)
+                self.assertGreaterEqual(srv.request_count(), 1)
 
 
 if __name__ == "__main__":

@@ -245,6 +245,27 @@ function startH2() {
           stream.session.destroy();
           return;
         }
+        // A hostile collector (test_hostile.py): frames that lie about
+        // their length, no trailers, statuses that are no number.
+        const bad = {
+          'frame-too-long': () => { const f = frame(responseMessage(sig || 'traces')); f.writeUInt32BE(1 << 30, 1); return f; },
+          'frame-too-short': () => Buffer.concat([frame(Buffer.alloc(0)), Buffer.alloc(64, 0xff)]),
+          'frame-compressed': () => { const f = frame(Buffer.from('not gzip')); f[0] = 1; return f; },
+          'frame-garbage': () => Buffer.from('<html>502 Bad Gateway</html>'),
+          'frame-cut': () => frame(responseMessage(sig || 'traces')).subarray(0, 3),
+        }[act];
+        if (bad || act === 'no-trailers' || act === 'status-huge' || act === 'status-text') {
+          const trailers = { 'grpc-status': act === 'status-huge' ? '99999999999999999999' : act === 'status-text' ? 'OK' : '0' };
+          if (act === 'no-trailers') {
+            stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+            stream.end(frame(responseMessage(sig || 'traces')));
+            return;
+          }
+          stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+          stream.on('wantTrailers', () => stream.sendTrailers(trailers));
+          stream.end(bad ? bad() : frame(responseMessage(sig || 'traces')));
+          return;
+        }
         const code = Number(act);
         const trailers = { 'grpc-status': String(code) };
         if (code !== 0) {
