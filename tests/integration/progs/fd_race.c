@@ -7,6 +7,7 @@
  * relay's connection out of the program's numbers, N is 1.
  * Run with OTEL_BSP_SCHEDULE_DELAY small (the relay thread starts once
  * the process is older than the delay). */
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -55,9 +56,19 @@ int main(void) {
     int saved = dup(1);
     if (s < 0 || saved < 0) return 3;
     close(1);
-    /* Connected, nothing sent: the relay waits for the message. */
+    /* Connected, nothing sent: the relay accepts and waits for the
+     * message (up to 100 ms). Should its connection take our number 1 (the
+     * lowest free), we see it within a millisecond and dup while it is
+     * still being read; moved high at once, we never see it and dup after
+     * a second. */
     if (alen > 0 && connect(s, (struct sockaddr *)&a, alen) != 0) alen = 0;
-    pause_ms(60);
+    for (int i = 0; i < 1000; i++) {
+        if (fcntl(1, F_GETFD) >= 0) {
+            pause_ms(30);
+            break;
+        }
+        pause_ms(1);
+    }
     int fd = dup(saved);
     if (fd != 1 && fd >= 0) {
         dup2(fd, 1); /* as perl does */
