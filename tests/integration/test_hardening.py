@@ -47,6 +47,25 @@ class Diagnostics(unittest.TestCase):
             self.assertNotIn(secret, err)
         self.assertIn(b"127.0.0.1", err)  # the host is named, not cut off
 
+    def test_errors_in_the_words_of_their_layer(self):
+        # TLS to a plaintext port, a name that does not resolve: said as
+        # such, never as errno texts of other layers (issue 17 item 9).
+        with Receiver() as rcv:
+            cases = {rcv.endpoint.replace("http://", "https://"): b"TLS failed",
+                     "http://no-such-host.invalid:4318": b"host name did not resolve"}
+            for url, words in cases.items():
+                with self.subTest(url=url):
+                    rc, out, err = run([EXIT_PATHS, "exit", "3"],
+                                       env={"OTEL_EXPORTER_OTLP_ENDPOINT": url,
+                                            "OTEL_LOG_LEVEL": "warn",
+                                            "OTEL_PRELOAD_SHUTDOWN_TIMEOUT": "3000",
+                                            "OTEL_PRELOAD_SPOOL_MAX_BYTES": "0"}, timeout=60)
+                    self.assertEqual((rc, out), (3, b""))
+                    self.assertIn(words, err)
+                    for wrong in (b"Key was rejected", b"No route to host",
+                                  b"Argument list too long"):
+                        self.assertNotIn(wrong, err)
+
 
 @no_shells_under_tsan
 class Descriptors(unittest.TestCase):
