@@ -137,6 +137,9 @@ class RelayTransports(unittest.TestCase):
 
 
 class Descriptors(unittest.TestCase):
+    @unittest.skipIf(os.environ.get("OTELP_SANITIZE") == "thread",
+                     "TSan reports the number 1 made by the relay's accept and then by the"
+                     " program's dup as a race on the descriptor, which is what this test stages")
     def test_a_connection_being_read_never_holds_a_number_the_program_expects(self):
         """A harness closes its stdout and dups a saved copy back while the
         relay thread reads a child's connection (GNU make's test driver

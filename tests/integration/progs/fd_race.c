@@ -8,6 +8,7 @@
  * Run with OTEL_BSP_SCHEDULE_DELAY small (the relay thread starts once
  * the process is older than the delay). */
 #include <fcntl.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -46,9 +47,12 @@ static socklen_t relay_name(struct sockaddr_un *a) {
 }
 
 int main(void) {
-    pause_ms(150);        /* older than the schedule delay: the relay gets its thread */
-    pid_t child = fork(); /* the shim starts listening for it */
-    if (child == 0) _exit(0);
+    pause_ms(150); /* older than the schedule delay: the relay gets its thread */
+    /* The shim starts listening for the child. The child leaves nothing to
+     * hand off (killed): the relay has nothing to forward, so it opens no
+     * connection of its own while we juggle. */
+    pid_t child = fork();
+    if (child == 0) raise(SIGKILL);
     waitpid(child, NULL, 0);
     struct sockaddr_un a;
     socklen_t alen = relay_name(&a);
