@@ -540,6 +540,14 @@ static void on_match(struct alerts *a, struct rule_rt *rt, struct rec *rc, int64
     for (size_t i = 0; i < r->n_group_by; i++)
         sbuf_free(&gv[i]);
     if (in == NULL) return;
+    /* A span delivered again (OTLP is at least once: a retry whose first
+     * try got through, a spool drained later) is the same record: it does
+     * not make a resolved alert fire again. */
+    if (rc->sp && rc->span[0])
+        for (size_t i = 0; i < in->n_rec; i++)
+            if (strcmp(in->rec[i].span_id, rc->span) == 0 &&
+                strcmp(in->rec[i].trace_id, rc->trace) == 0)
+                return;
     double value = rec_value(r, rc);
     /* Annotations from the record: when the alert (re)starts, then at most
      * once a second (they cost allocations). */
