@@ -409,13 +409,20 @@ static struct otelp_api otelp__merged; /* an older shim's table, completed with 
 static int otelp__state;               /* 0 not looked up, 1 looking, 2 done */
 
 /* Looks the shim's table up, once per translation unit. A thread that
- * comes by while another one looks gets the no-op table for that call. */
+ * comes by while another one looks waits for it (a few microseconds: a
+ * walk over the loaded modules' notes), so that two threads' first calls
+ * at once both reach the shim; the wait is bounded, and only a signal
+ * handler interrupting the lookup on its own thread reaches the bound (it
+ * then gets the no-op table for that call). */
 static __attribute__((noinline, cold)) const struct otelp_api *otelp__resolve(void) {
     int expected = 0;
     if (!__atomic_compare_exchange_n(&otelp__state, &expected, 1, 0, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE)) {
-        const struct otelp_api *t = __atomic_load_n(&otelp__table, __ATOMIC_ACQUIRE);
-        return t ? t : &otelp__noop_table;
+        for (unsigned long i = 0; i < (1ul << 24); i++) {
+            const struct otelp_api *t = __atomic_load_n(&otelp__table, __ATOMIC_ACQUIRE);
+            if (t) return t;
+        }
+        return &otelp__noop_table;
     }
     const struct otelp_api *found = 0, *use = &otelp__noop_table;
     otelp__dl_iterate_phdr(otelp__find_note, &found);
