@@ -344,10 +344,28 @@ static void relay_drain(enum signal_kind s, uint64_t deadline, bool may_resolve)
     (void)outbox_drain(s, endpoints[s], OTLP_HTTP_PROTOBUF, relay_drain_send, &d, 64, deadline);
 }
 
+/* pending[s] into the spool (its records counted spooled): whether it
+ * went there. */
+static bool spool_pending(int s) {
+    struct outbox_batch ob = {(enum signal_kind)s, endpoints[s],   config->otlp[s].protocol,  false,
+                              pending[s].data,     pending[s].len, (size_t)pending_records[s]};
+    if (!outbox_enabled() || outbox_put(&ob) != 0) return false;
+    relay_count(&rel[s].spooled, pending_records[s]);
+    return true;
+}
+
+/* pending[s] emptied, its buffer kept for the next messages. */
+static void pending_clear(int s) {
+    buf_reset(&pending[s]);
+    pending_records[s] = 0;
+    pending_host[s] = 0;
+}
+
 /* Sends pending[s] through the relay's own OTLP exporter for s (made on
  * first use: gRPC and https load libcurl in the relay only), which
  * compresses, frames, retries and spools as the process's own would. */
-static void forward(int s, const struct buf *b, uint64_t deadline) {
+static void forward(int s, uint64_t deadline) {
+    const struct buf *b = &pending[s];
     uint64_t n = pending_records[s];
     if (!forwarders[s] && !exporter_in_signal)
         forwarders[s] = exporter_new(EXPORTER_OTLP, (enum signal_kind)s, config);
@@ -356,16 +374,8 @@ static void forward(int s, const struct buf *b, uint64_t deadline) {
                  ? e->ops->send_encoded(e, b->data, b->len, (size_t)n, deadline)
                  : -ENOTSUP;
     if (rc == -ENOTSUP) { /* no exporter here (a signal handler, no memory) */
-        struct outbox_batch ob = {(enum signal_kind)s,
-                                  endpoints[s],
-                                  config->otlp[s].protocol,
-                                  false,
-                                  b->data,
-                                  b->len,
-                                  (size_t)n};
-        rc = outbox_enabled() && outbox_put(&ob) == 0 ? BATCH_SPOOLED : -EIO;
-    }
-    if (rc == BATCH_SPOOLED) {
+        if (!spool_pending(s)) relay_count(&rel[s].lost, n);
+    } else if (rc == BATCH_SPOOLED) {
         relay_count(&rel[s].spooled, n);
     } else if (rc >= 0) {
         uint64_t rejected = (uint64_t)rc < n ? (uint64_t)rc : n;
@@ -380,6 +390,26 @@ bool relay_thread(void) {
     return on_relay_thread;
 }
 
+/* pending[s] to the collector (or, at exec, the spool), its records
+ * counted by what became of them. */
+static void send_pending(int s, uint64_t deadline, bool may_resolve, bool upward) {
+    if (atomic_load(&exporter_at_exec) && spool_pending(s)) return; /* never the network */
+    if (!fast[s]) {
+        forward(s, deadline);
+        return;
+    }
+    struct http_response resp;
+    int rc = http_post(&clients[s], "application/x-protobuf", headers[s], pending[s].data,
+                       pending[s].len, deadline, may_resolve, &resp);
+    if (rc == 0 && resp.status >= 200 && resp.status < 300) {
+        relay_count(&rel[s].exported, pending_records[s]);
+        if (!upward) relay_drain((enum signal_kind)s, deadline, may_resolve);
+        return;
+    }
+    bool retryable = rc < 0 || resp.status == 429 || resp.status >= 500;
+    if (!(retryable && spool_pending(s))) relay_count(&rel[s].lost, pending_records[s]);
+}
+
 /* Forwards what children handed over. upward (the last flush, at exit or
  * exec): first offered to our own parent's relay, as one message, so that
  * in a tree of short-lived relays (make, its compiler drivers, their
@@ -392,48 +422,14 @@ static void flush_pending(uint64_t deadline, bool may_resolve, bool upward) {
             handoff_send((enum signal_kind)s, (uint32_t)pending_records[s], b->data, b->len,
                          pending_host[s]) == 0) {
             relay_count(&rel[s].handed_up, pending_records[s]);
-            buf_reset(b);
-            pending_records[s] = 0;
-            pending_host[s] = 0;
-            continue;
-        }
-        (void)add_host_to_pending(s);    /* without them (out of memory) rather than not at all */
-        if (json[s] && !merge_json(s)) { /* not JSON we can read: cannot be sent as one */
-            relay_count(&rel[s].lost, pending_records[s]);
-            buf_reset(b);
-            pending_records[s] = 0;
-            pending_host[s] = 0;
-            continue;
-        }
-        struct outbox_batch ob = {(enum signal_kind)s,
-                                  endpoints[s],
-                                  config->otlp[s].protocol,
-                                  false,
-                                  b->data,
-                                  b->len,
-                                  (size_t)pending_records[s]};
-        /* At exec: the spool, never the network. */
-        if (atomic_load(&exporter_at_exec) && outbox_enabled() && outbox_put(&ob) == 0) {
-            relay_count(&rel[s].spooled, pending_records[s]);
-        } else if (!fast[s]) {
-            forward(s, b, deadline);
         } else {
-            struct http_response resp;
-            int rc = http_post(&clients[s], "application/x-protobuf", headers[s], b->data, b->len,
-                               deadline, may_resolve, &resp);
-            if (rc == 0 && resp.status >= 200 && resp.status < 300) {
-                relay_count(&rel[s].exported, pending_records[s]);
-                if (!upward) relay_drain((enum signal_kind)s, deadline, may_resolve);
-            } else if ((rc < 0 || resp.status == 429 || resp.status >= 500) && outbox_enabled() &&
-                       outbox_put(&ob) == 0) {
-                relay_count(&rel[s].spooled, pending_records[s]);
-            } else {
+            (void)add_host_to_pending(s);  /* without them (out of memory) rather than not at all */
+            if (json[s] && !merge_json(s)) /* not JSON we can read: cannot be sent as one */
                 relay_count(&rel[s].lost, pending_records[s]);
-            }
+            else
+                send_pending(s, deadline, may_resolve, upward);
         }
-        buf_reset(b);
-        pending_records[s] = 0;
-        pending_host[s] = 0;
+        pending_clear(s);
     }
     first_pending_ns = 0;
 }
