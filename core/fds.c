@@ -38,13 +38,17 @@ static int dup_high(int fd, int min) {
     return r < 0 ? -errno : (int)r;
 }
 
-int fd_move_high(int fd) {
+int fd_move_above(int fd, int offset) {
     if (fd < 0) return fd;
     int base = fds_base();
-    if (base >= 0 && fd >= base) return fd;
-    int high = base < 0 ? -EMFILE : dup_high(fd, base);
+    if (base >= 0 && fd >= base + offset) return fd;
+    int high = base < 0 ? -EMFILE : dup_high(fd, base + offset);
     syscall(SYS_close, fd);
     return high;
+}
+
+int fd_move_high(int fd) {
+    return fd_move_above(fd, 0);
 }
 
 void fd_hold(int *where) {

@@ -23,6 +23,9 @@ int fds_base(void);
  * old one closed), or a negative errno (the old one closed too: the caller
  * goes without it). fd < 0 is returned unchanged. */
 int fd_move_high(int fd);
+/* The same, to fds_base() + offset or above (offset < 32): a number kept
+ * apart from the ones other threads' descriptors take first. */
+int fd_move_above(int fd, int offset);
 
 /* Registers the variable that holds one of our descriptors (for good: a
  * variable holding -1 holds nothing). At most FDS_MAX variables. */

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <fcntl.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
@@ -478,18 +477,6 @@ static void take_message(int conn, int wait_ms) {
     pending_records[s] += h.count;
 }
 
-/* A connection's number: in the upper half of the shim's numbers, apart
- * from those the export thread's sockets take (the lowest free from the
- * base), so that the two threads never pass one number between them:
- * ThreadSanitizer, which does not see our raw fcntl, would take a number
- * closed here and reused there for a race. */
-static int conn_high(int fd) {
-    long high = syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, fds_base() + 16);
-    int err = errno;
-    close(fd);
-    return high < 0 ? -err : (int)high;
-}
-
 static void accept_all(int wait_ms) {
     /* A program that closed our descriptor may have reused its number for
      * a socket of its own: never accept from that. */
@@ -500,8 +487,12 @@ static void accept_all(int wait_ms) {
         /* High at once, not after the message: while we read (up to
          * wait_ms), the program's other threads must not find the number
          * taken. A harness that closes its stdout and dups a saved copy
-         * back expects 1 (GNU make's test driver, perl's open). */
-        if (fds_base() >= 0 && (conn = conn_high(conn)) < 0) continue;
+         * back expects 1 (GNU make's test driver, perl's open). In the
+         * upper half of our numbers, apart from the export thread's sockets
+         * (the lowest from the base): ThreadSanitizer, which does not see
+         * our raw fcntl, took a number closed here and reused there for a
+         * race. */
+        if (fds_base() >= 0 && (conn = fd_move_above(conn, 16)) < 0) continue;
         take_message(conn, wait_ms);
         close(conn);
     }
