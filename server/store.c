@@ -365,24 +365,27 @@ static bool needs_migration(sqlite3 *db) {
 static int set_up(sqlite3 *db, const char *path, char *err, size_t err_cap) {
     static const struct {
         const char *what, *sql;
+        bool (*needed)(sqlite3 *db); /* NULL: always */
+        bool in_transaction;         /* a failure rolls back */
     } steps[] = {
-        {"cannot open", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                        " PRAGMA foreign_keys=OFF; PRAGMA cache_size=-32768;"},
-        {"cannot open", "BEGIN IMMEDIATE"},
-        {"cannot upgrade the schema in", MIGRATE_1},
-        {"cannot upgrade the schema in", MIGRATE_2},
-        {"cannot create the schema in", SCHEMA},
-        {"cannot create the schema in", "COMMIT"},
+        {"cannot open",
+         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+         " PRAGMA foreign_keys=OFF; PRAGMA cache_size=-32768;",
+         NULL, false},
+        {"cannot open", "BEGIN IMMEDIATE", NULL, false},
+        {"cannot upgrade the schema in", MIGRATE_1, needs_migration, true},
+        {"cannot upgrade the schema in", MIGRATE_2, needs_migration_2, true},
+        {"cannot create the schema in", SCHEMA, NULL, true},
+        {"cannot create the schema in", "COMMIT", NULL, true},
     };
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-        if (i == 2 && !needs_migration(db)) continue;
-        if (i == 3 && !needs_migration_2(db)) continue;
+        if (steps[i].needed && !steps[i].needed(db)) continue;
         char *emsg = NULL;
         int rc = sqlite3_exec(db, steps[i].sql, NULL, NULL, &emsg);
         if (rc == SQLITE_OK) continue;
         snprintf(err, err_cap, "%s %s: %s", steps[i].what, path, emsg ? emsg : "?");
         sqlite3_free(emsg);
-        if (i >= 2) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        if (steps[i].in_transaction) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED ? -EBUSY : -EIO;
     }
     return 0;
