@@ -94,6 +94,14 @@ uint64_t outbox_drain(enum signal_kind sig, const char *endpoint, enum otlp_prot
     bool stop = spool_list(&sp, list, DRAIN_LIST, &n, NULL) != 0;
     for (size_t i = 0; i < n && !stop && tried < max_batches; i++) {
         if (list[i].signal != (int)sig || clock_mono_ns() >= deadline) continue;
+        /* Another endpoint's batch is left alone without being claimed:
+         * its header says so (a spool holding a down collector's batches
+         * cost every process exporting elsewhere a claim, a read of the
+         * whole body and a release per batch). */
+        struct spool_header peek;
+        if (spool_peek(&sp, list[i].name, &peek) == 0 &&
+            (strcmp(peek.endpoint, endpoint) != 0 || strcmp(peek.protocol, proto) != 0))
+            continue;
         char claimed[SPOOL_NAME_MAX + 32];
         if (spool_claim(&sp, list[i].name, claimed, sizeof claimed) != 0) continue; /* taken */
         struct spool_header h;

@@ -494,39 +494,56 @@ int spool_parse_header(const char *text, size_t len, struct spool_header *h, siz
     return -EBADMSG;
 }
 
-int spool_read(struct spool *sp, const char *claimed, struct spool_header *h, uint8_t **body) {
-    *body = NULL;
+/* Opens name and reads its header: the open descriptor (the caller
+ * closes it) with the header's length in *hl, -EBADMSG for a corrupt
+ * file, or another negative errno. */
+static int open_batch(struct spool *sp, const char *name, struct spool_header *h, size_t *hl) {
     int dirfd = dir_open(sp, false);
     if (dirfd < 0) return dirfd;
-    int fd = openat(dirfd, claimed, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     close(dirfd);
     if (fd < 0) return -errno;
-    int rc = -EBADMSG;
     struct stat st;
     char head[SPOOL_HEADER_MAX];
     ssize_t got = syscall(SYS_fstat, fd, &st) == 0 && S_ISREG(st.st_mode)
                       ? pread(fd, head, sizeof head, 0)
                       : -1;
+    if (got > 0 && spool_parse_header(head, (size_t)got, h, hl) == 0 &&
+        (uint64_t)st.st_size == *hl + h->length && h->length <= SIZE_MAX - 1)
+        return fd;
+    close(fd);
+    return -EBADMSG;
+}
+
+int spool_peek(struct spool *sp, const char *name, struct spool_header *h) {
     size_t hl;
-    if (got > 0 && spool_parse_header(head, (size_t)got, h, &hl) == 0 &&
-        (uint64_t)st.st_size == hl + h->length && h->length <= SIZE_MAX - 1) {
-        uint8_t *b = malloc(h->length ? (size_t)h->length : 1);
-        if (!b) {
-            rc = -ENOMEM;
+    int fd = open_batch(sp, name, h, &hl);
+    if (fd < 0) return fd;
+    close(fd);
+    return 0;
+}
+
+int spool_read(struct spool *sp, const char *claimed, struct spool_header *h, uint8_t **body) {
+    *body = NULL;
+    size_t hl;
+    int fd = open_batch(sp, claimed, h, &hl);
+    if (fd < 0) return fd;
+    int rc = -ENOMEM;
+    uint8_t *b = malloc(h->length ? (size_t)h->length : 1);
+    if (b) {
+        size_t done = 0;
+        while (done < h->length) {
+            ssize_t r = pread(fd, b + done, (size_t)h->length - done, (off_t)(hl + done));
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) break;
+            done += (size_t)r;
+        }
+        if (done == h->length) {
+            *body = b;
+            rc = 0;
         } else {
-            size_t done = 0;
-            while (done < h->length) {
-                ssize_t r = pread(fd, b + done, (size_t)h->length - done, (off_t)(hl + done));
-                if (r < 0 && errno == EINTR) continue;
-                if (r <= 0) break;
-                done += (size_t)r;
-            }
-            if (done == h->length) {
-                *body = b;
-                rc = 0;
-            } else {
-                free(b);
-            }
+            free(b);
+            rc = -EBADMSG;
         }
     }
     close(fd);

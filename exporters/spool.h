@@ -90,6 +90,11 @@ int spool_claim(struct spool *sp, const char *name, char *claimed, size_t cap)
  * file (the caller removes it), or another negative errno. */
 int spool_read(struct spool *sp, const char *claimed, struct spool_header *h, uint8_t **body)
     __attribute__((warn_unused_result));
+/* Reads an unclaimed batch's header only (a drainer learns whether it is
+ * for its endpoint before claiming it): 0, -EBADMSG, or a negative errno
+ * (-ENOENT: another drainer took it). */
+int spool_peek(struct spool *sp, const char *name, struct spool_header *h)
+    __attribute__((warn_unused_result));
 
 /* After a success: removes the claimed batch. */
 int spool_remove(struct spool *sp, const char *claimed);
