@@ -52,6 +52,7 @@ struct inst {
     int64_t ann_at; /* when the annotations were last expanded */
     bool hit;       /* a matching record since the last evaluation */
     bool dirty;     /* value or records changed: persist */
+    unsigned tell;  /* NOTIFY_TO_* to send once the pass's transaction committed */
     bool restored_records;
     struct arecord rec[ALERTS_RECORDS];
     size_t n_rec, rec_next;
@@ -886,14 +887,20 @@ static void send(struct alerts *a, const struct rule_rt *rt, struct inst *in, in
         .trace_id = last ? last->trace_id : "",
         .span_id = last ? last->span_id : "",
     };
-    if (to & NOTIFY_TO_OTHERS) {
-        notify_send(a->notify, &na, NOTIFY_TO_OTHERS);
-        in->last_sent = now;
-    }
+    if (to & NOTIFY_TO_OTHERS) notify_send(a->notify, &na, NOTIFY_TO_OTHERS);
     if (to & NOTIFY_TO_ALERTMANAGER) {
         if (!resolved) na.ends_at_ns = now + 4 * ALERTS_AM_RESEND_NS; /* as Prometheus does */
         notify_send(a->notify, &na, NOTIFY_TO_ALERTMANAGER);
-        in->last_am_sent = now;
+    }
+}
+
+/* Sends what the pass's steps decided, once its transaction committed: a
+ * receiver that asks the API as soon as it is told sees the new state. */
+static void send_told(struct alerts *a, const struct rule_rt *rt, int64_t now) {
+    for (size_t i = 0; i < rt->n; i++) {
+        struct inst *in = rt->inst[i];
+        if (in->tell) send(a, rt, in, now, in->tell);
+        in->tell = 0;
     }
 }
 
@@ -936,17 +943,21 @@ static bool step(struct alerts *a, struct rule_rt *rt, size_t idx, bool cond, in
             remove_inst(rt, idx);
             return false;
         }
-        bool tell = in->state == A_FIRING || in->state == A_RESOLVED;
-        if (tell) in->last_sent = in->last_am_sent = now; /* what send() sets, stored first */
+        if (in->state == A_FIRING || in->state == A_RESOLVED) {
+            in->last_sent = in->last_am_sent = now;
+            in->tell = NOTIFY_TO_OTHERS | NOTIFY_TO_ALERTMANAGER;
+        }
         save_inst(a, rt, in);
-        /* notified once the new state is stored: a receiver that asks the API at once sees it */
-        if (tell) send(a, rt, in, now, NOTIFY_TO_OTHERS | NOTIFY_TO_ALERTMANAGER);
     } else if (in->state == A_FIRING) {
-        unsigned to = 0;
-        if (now - in->last_sent >= a->rules->repeat_interval_ns) to |= NOTIFY_TO_OTHERS;
-        if (now - in->last_am_sent >= ALERTS_AM_RESEND_NS) to |= NOTIFY_TO_ALERTMANAGER;
-        if (to) send(a, rt, in, now, to);
-        if (to & NOTIFY_TO_OTHERS) in->dirty = true;
+        if (now - in->last_sent >= a->rules->repeat_interval_ns) {
+            in->tell |= NOTIFY_TO_OTHERS;
+            in->last_sent = now;
+            in->dirty = true;
+        }
+        if (now - in->last_am_sent >= ALERTS_AM_RESEND_NS) {
+            in->tell |= NOTIFY_TO_ALERTMANAGER;
+            in->last_am_sent = now;
+        }
     } else if (in->state == A_RESOLVED && now - in->resolved_at >= ALERTS_RESOLVED_KEEP_NS) {
         delete_inst_row(a, r->name, in->fp_hex);
         remove_inst(rt, idx);
@@ -1431,6 +1442,7 @@ static void eval_sql(struct alerts *a, struct rule_rt *rt, int64_t now) {
             }
         }
         exec_sql(a->db, "COMMIT");
+        send_told(a, rt, now);
     }
     if (rt->health_dirty) save_health(a, rt);
     pthread_mutex_unlock(&a->lock);
@@ -1494,6 +1506,8 @@ static void *eval_main(void *arg) {
             last_prune = now;
         }
         exec_sql(a->db, "COMMIT");
+        for (size_t i = 0; i < a->n; i++)
+            if (!is_sql_rule(a->rt[i].r)) send_told(a, &a->rt[i], now);
     }
     exec_sql(a->db, "BEGIN IMMEDIATE");
     flush_dirty(a, now_ns());
