@@ -90,8 +90,8 @@ uint64_t outbox_drain(enum signal_kind sig, const char *endpoint, enum otlp_prot
     if (!list) return 0;
     const char *proto = outbox_protocol_name(protocol);
     uint64_t delivered = 0;
-    size_t n = 0, tried = 0;
-    bool stop = spool_list(&sp, list, DRAIN_LIST, &n, NULL) != 0;
+    size_t n = 0, total = 0, tried = 0;
+    bool stop = spool_list(&sp, list, DRAIN_LIST, &n, &total) != 0;
     for (size_t i = 0; i < n && !stop && tried < max_batches; i++) {
         if (list[i].signal != (int)sig || clock_mono_ns() >= deadline) continue;
         /* Another endpoint's batch is left alone without being claimed:
@@ -129,10 +129,11 @@ uint64_t outbox_drain(enum signal_kind sig, const char *endpoint, enum otlp_prot
         if (rc != 0) (void)spool_release(&sp, claimed);
     }
     free(list);
-    /* Emptied: the directory goes, so that the next processes' cheap check
+    /* Emptied (by us, or found empty: a local server drained it): the
+     * directory goes, so that the next processes' cheap check
      * (outbox_maybe_pending) is one failed stat, on any file system. A
      * directory holding anything (batches, claims, files not ours) stays. */
-    if (delivered) (void)rmdir(base.path);
+    if (delivered || (!stop && total == 0)) (void)spool_prune(&sp);
     return delivered;
 }
 

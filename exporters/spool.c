@@ -187,11 +187,21 @@ static int each_entry(int dirfd, int (*fn)(int dirfd, const char *name, void *ct
 
 /* ---- the cap ---- */
 
+/* Evicting goes down to the cap less a 64th, so that a spool kept full (a
+ * collector away for long) is scanned once per 64th of the cap written (1
+ * MiB of the default), not at every write. */
+#define CAP_LOW(max) ((max) - (max) / 64)
+/* The oldest batches one scan finds: a round of eviction. A 64th of the cap
+ * in small batches takes a few rounds; the usual case, one. */
+#define EVICT_PER_SCAN 64
+
 struct usage {
     uint64_t bytes;
-    char oldest[SPOOL_NAME_MAX];
-    struct name_parts oldest_parts;
-    bool any;
+    size_t n; /* the n oldest, oldest first */
+    struct {
+        char name[SPOOL_NAME_MAX];
+        uint64_t bytes, records;
+    } old[EVICT_PER_SCAN];
 };
 
 static int add_usage(int dirfd, const char *name, void *ctx) {
@@ -200,37 +210,94 @@ static int add_usage(int dirfd, const char *name, void *ctx) {
     struct name_parts np;
     if (name[0] == '.' || !parse_name(name, &np)) return 0;
     u->bytes += np.bytes;
-    if (!u->any || strcmp(name, u->oldest) < 0) {
-        size_t n = strlen(name);
-        memcpy(u->oldest, name, n + 1);
-        u->oldest_parts = np;
-        u->any = true;
+    size_t at = u->n;
+    while (at > 0 && strcmp(name, u->old[at - 1].name) < 0)
+        at--;
+    if (at == EVICT_PER_SCAN) return 0;
+    size_t keep = u->n < EVICT_PER_SCAN ? u->n : EVICT_PER_SCAN - 1;
+    memmove(&u->old[at + 1], &u->old[at], (keep - at) * sizeof u->old[0]);
+    memcpy(u->old[at].name, name, strlen(name) + 1);
+    u->old[at].bytes = np.bytes;
+    u->old[at].records = np.records;
+    if (u->n < EVICT_PER_SCAN) u->n++;
+    return 0;
+}
+
+/* Scans the directory, removes the oldest batches while the sum is over the
+ * cap (down to CAP_LOW), and says the sum left. */
+static int enforce_cap_in(struct spool *sp, int dirfd, uint64_t *left) {
+    for (int round = 0; round < 4096; round++) { /* bounded: each round evicts */
+        struct usage u;
+        u.bytes = 0;
+        u.n = 0;
+        int rc = each_entry(dirfd, add_usage, &u);
+        if (rc < 0) return rc;
+        *left = u.bytes;
+        if (u.bytes <= sp->max_bytes || !u.n) return 0;
+        for (size_t i = 0; i<u.n && * left> CAP_LOW(sp->max_bytes); i++) {
+            if (unlinkat(dirfd, u.old[i].name, 0) == 0) {
+                sp->evicted_batches++;
+                sp->evicted_records += u.old[i].records;
+            } else if (errno != ENOENT) {
+                return -errno;
+            }
+            *left -= u.old[i].bytes; /* gone, by us or by a drainer */
+        }
+        if (*left <= CAP_LOW(sp->max_bytes)) return 0;
     }
     return 0;
 }
 
-static int enforce_cap_in(struct spool *sp, int dirfd) {
-    /* Each round removes the oldest; bounded: a write adds one batch, so
-     * one round is the usual, and a lowered cap settles in a few. */
-    for (int round = 0; round < 4096; round++) {
-        struct usage u = {0};
-        int rc = each_entry(dirfd, add_usage, &u);
-        if (rc < 0) return rc;
-        if (u.bytes <= sp->max_bytes || !u.any) return 0;
-        if (unlinkat(dirfd, u.oldest, 0) == 0) {
-            sp->evicted_batches++;
-            sp->evicted_records += u.oldest_parts.records;
-        } else if (errno != ENOENT) {
-            return -errno;
-        }
+/* The usage file, ".usage": its size in bytes is at least the sum of the
+ * batches' <bytes> in KiB. A writer appends its batch's KiB after the
+ * rename (O_APPEND: concurrent writers add up), and scans the directory
+ * only when the file says the cap is reached, or is missing; the scan
+ * truncates it to the sum found. Drainers leave it alone (it stays an upper
+ * bound). So a write costs a few system calls, not a scan of every batch. */
+#define USAGE_FILE ".usage"
+#define KIB(b) (((b) + 1023) / 1024)
+
+static void usage_add(int fd, uint64_t kib) {
+    static const char fill[1024];
+    while (kib > 0) {
+        size_t n = kib < sizeof fill ? (size_t)kib : sizeof fill;
+        ssize_t w = write(fd, fill, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return;
+        kib -= (uint64_t)w;
     }
-    return 0;
+}
+
+static void after_write(struct spool *sp, int dirfd, uint64_t written) {
+    int fd = openat(dirfd, USAGE_FILE, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+    bool scan = true;
+    if (fd >= 0) {
+        struct stat st;
+        usage_add(fd, KIB(written));
+        scan = syscall(SYS_fstat, fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+               (uint64_t)st.st_size * 1024 > sp->max_bytes;
+    } else if (errno == ENOENT) {
+        fd = openat(dirfd, USAGE_FILE, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    }
+    uint64_t left;
+    if (scan && enforce_cap_in(sp, dirfd, &left) == 0 && fd >= 0)
+        (void)ftruncate(fd, (off_t)KIB(left));
+    if (fd >= 0) close(fd);
+}
+
+int spool_prune(struct spool *sp) {
+    int fd = dir_open(sp, false);
+    if (fd < 0) return fd == -ENOENT ? 0 : fd;
+    (void)unlinkat(fd, USAGE_FILE, 0); /* the next writer counts afresh */
+    close(fd);
+    return rmdir(sp->path) == 0 ? 0 : -errno;
 }
 
 int spool_enforce_cap(struct spool *sp) {
     int fd = dir_open(sp, false);
     if (fd < 0) return fd == -ENOENT ? 0 : fd;
-    int rc = enforce_cap_in(sp, fd);
+    uint64_t left;
+    int rc = enforce_cap_in(sp, fd, &left);
     close(fd);
     return rc;
 }
@@ -343,7 +410,7 @@ int spool_write(struct spool *sp, const struct spool_header *h, const void *body
     if (!rc) {
         sp->written_batches++;
         sp->written_records += h->records;
-        (void)enforce_cap_in(sp, dirfd);
+        after_write(sp, dirfd, total);
     } else {
         sp->refused++;
     }

@@ -70,8 +70,14 @@ int spool_write(struct spool *sp, const struct spool_header *h, const void *body
     __attribute__((warn_unused_result));
 
 /* Removes the oldest batches while the batch files' bytes exceed the cap
- * (counted in sp). 0 or a negative errno. */
+ * (down to the cap less a 64th; counted in sp). 0 or a negative errno. */
+
 int spool_enforce_cap(struct spool *sp) __attribute__((warn_unused_result));
+
+/* Removes the directory when it holds nothing but the usage file (which
+ * goes first: a writer that finds it gone counts the batches afresh). 0, or
+ * a negative errno (-ENOTEMPTY: batches or other files are there). */
+int spool_prune(struct spool *sp);
 
 /* The oldest batch files, up to max of them into out (oldest first); *n
  * their number, *total how many there are. Releases stale claims and

@@ -3,8 +3,8 @@
  * header format, a half-written file never listed, claim by rename (two
  * drainers never get one batch, concurrent drainers in separate processes
  * claim each batch once), release, stale claims and temporary files, the
- * cap (oldest first, counted), and the directories refused (a symlink, not
- * ours, open to others). Depends on exporters/spool.h and test.h. */
+ * cap (oldest first, counted; the usage file, eviction rounds, pruning), and the directories
+ * refused (a symlink, not ours, open to others). Depends on exporters/spool.h and test.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -252,6 +252,67 @@ static void test_cap_oldest_first(void) {
     rm_rf(dir);
 }
 
+static long usage_kib(const char *dir) {
+    char path[400];
+    snprintf(path, sizeof path, "%s/.usage", dir);
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* The usage file counts each write (no scan while it says the cap is far);
+ * a lowered cap evicts in rounds down to the cap less a 64th, and the file
+ * is set to what is left; gone, it is rebuilt by a scan; pruning removes it
+ * and the emptied directory. */
+static void test_cap_usage_file_and_rounds(void) {
+    char dir[300];
+    fresh_dir(dir, sizeof dir, "usage");
+    struct spool sp;
+    REQUIRE(spool_init(&sp, dir, 1 << 20) == 0);
+    static uint8_t body[1000];
+    for (int i = 0; i < 150; i++) {
+        struct spool_header h = header(0, "http://x/v1/traces", 1);
+        REQUIRE(spool_write(&sp, &h, body, sizeof body) == 0);
+    }
+    struct spool_entry e[1];
+    size_t n, total;
+    REQUIRE(spool_list(&sp, e, 1, &n, &total) == 0);
+    CHECK_EQ_INT(total, 150);
+    long per = (long)(e[0].bytes + 1023) / 1024;
+    CHECK_EQ_INT(usage_kib(dir), 150 * per);
+    CHECK_EQ_U64(sp.evicted_batches, 0);
+    /* Lowered cap: 151 batches to keep within 20000 bytes. */
+    struct spool low;
+    uint64_t cap = 20000, low_water = cap - cap / 64;
+    REQUIRE(spool_init(&low, dir, cap) == 0);
+    struct spool_header h = header(0, "http://x/v1/traces", 1);
+    REQUIRE(spool_write(&low, &h, body, sizeof body) == 0);
+    size_t keep = (size_t)(low_water / e[0].bytes);
+    REQUIRE(spool_list(&low, e, 1, &n, &total) == 0);
+    CHECK_EQ_INT(total, keep);
+    CHECK_EQ_U64(low.evicted_batches, 151 - keep);
+    CHECK_EQ_INT(usage_kib(dir), (long)((keep * e[0].bytes + 1023) / 1024));
+    /* Gone: the next write counts afresh. */
+    char path[400];
+    snprintf(path, sizeof path, "%s/.usage", dir);
+    REQUIRE(unlink(path) == 0);
+    REQUIRE(spool_write(&low, &h, body, sizeof body) == 0);
+    REQUIRE(spool_list(&low, e, 1, &n, &total) == 0);
+    CHECK_EQ_INT(usage_kib(dir), (long)((total * e[0].bytes + 1023) / 1024));
+    /* Pruning leaves batches alone, and removes an emptied directory. */
+    CHECK_EQ_INT(spool_prune(&low), -ENOTEMPTY);
+    struct spool_entry all[64];
+    REQUIRE(spool_list(&low, all, 64, &n, &total) == 0);
+    for (size_t i = 0; i < n; i++) {
+        char claimed[SPOOL_NAME_MAX + 32];
+        REQUIRE(spool_claim(&low, all[i].name, claimed, sizeof claimed) == 0);
+        REQUIRE(spool_remove(&low, claimed) == 0);
+    }
+    CHECK_EQ_INT(spool_prune(&low), 0);
+    struct stat st;
+    CHECK(stat(dir, &st) != 0);
+    CHECK_EQ_INT(spool_prune(&low), 0); /* already gone */
+}
+
 static void test_refused_directories(void) {
     char dir[300], real[300];
     struct spool_header h = header(0, "http://x/v1/traces", 1);
@@ -383,6 +444,7 @@ int main(void) {
     RUN(test_half_written_never_listed);
     RUN(test_stale_claims_and_temps);
     RUN(test_cap_oldest_first);
+    RUN(test_cap_usage_file_and_rounds);
     RUN(test_refused_directories);
     RUN(test_parse_header);
     RUN(test_concurrent_drainers);
