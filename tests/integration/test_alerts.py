@@ -318,6 +318,45 @@ notify:
                          spans[0][0] + r'\)\n')
         self.assertIn('otel-preload: alert RESOLVED ProgramFailed', log)
 
+    def test_a_span_delivered_again_is_the_record_already_counted(self):
+        """OTLP is at least once (a retry whose first try got through, a spool
+        drained later): the same span again does not fire a resolved alert."""
+        hook = self.webhook()
+        rules = self.rules("""\
+groups:
+  - name: g
+    interval: 1s
+    rules:
+      - alert: Failed
+        signal: spans
+        where: name = "job" or name = "marker"
+        window: 1s
+        group_by: [name]
+notify:
+  - kind: webhook
+    url: %s
+""" % hook.url)
+        d = self.dash(rules)
+        now = time.time_ns()
+        job = traces_request([span(tid(9), sid(9), "job", now - 10**6, now)])
+        self.assertEqual(post(d.port, "/v1/traces", job)[0], 200)
+        fired = wait_for("the firing webhook", lambda: hook.got("firing"))
+        wait_for("the resolved webhook", lambda: hook.got("resolved"))
+        self.assertEqual(post(d.port, "/v1/traces", job)[0], 200)  # the same span again
+        # a new span of another group: once it fired, the duplicate was looked at
+        marker = traces_request([span(tid(10), sid(10), "marker", now, now + 1)])
+        self.assertEqual(post(d.port, "/v1/traces", marker)[0], 200)
+        wait_for("the marker firing", lambda: [a for a in rule_of(api_alerts(d.port), "Failed")["alerts"]
+                                               if a["labels"].get("name") == "marker"
+                                               and a["state"] == "firing"])
+        job_alert = [a for a in rule_of(api_alerts(d.port), "Failed")["alerts"]
+                     if a["labels"].get("name") == "job"]
+        self.assertEqual([a["state"] for a in job_alert], ["resolved"])
+        self.assertEqual(len(job_alert[0]["records"]), 1)
+        firing_jobs = [p for p in hook.got("firing")
+                       if any(a["labels"].get("name") == "job" for a in p["alerts"])]
+        self.assertEqual(len(firing_jobs), 1, fired)
+
     def test_crash_fires_through_the_log_and_alerts_lists_it(self):
         hook = self.webhook()
         rules = self.rules("""\
