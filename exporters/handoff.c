@@ -666,13 +666,19 @@ OTELP_FIRST void relay_shutdown(uint32_t timeout_ms, bool in_signal) {
     int expected = RELAY_ACTIVE;
     if (!atomic_compare_exchange_strong(&relay_state, &expected, RELAY_STOPPED)) return;
     /* Wake the relay by connecting to it: it then sees the state, drains
-     * its backlog and flushes. */
+     * its backlog and flushes. Without a socket or a connection (no
+     * descriptor left, no memory), by shutting its socket for reading,
+     * which wakes its poll too (what finish() does first anyway): never
+     * leave it asleep with children's records it has not sent nor
+     * counted. */
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    if (fd < 0) return;
-    if (fds_base() >= 0 && (fd = fd_move_high(fd)) < 0) return;
-    int rc = connect(fd, (struct sockaddr *)&listen_name, listen_name_len);
-    close(fd);
-    if (rc < 0) return;
+    if (fd >= 0 && fds_base() >= 0) fd = fd_move_high(fd);
+    int rc = fd < 0 ? -1 : connect(fd, (struct sockaddr *)&listen_name, listen_name_len);
+    if (fd >= 0) close(fd);
+    if (rc < 0) {
+        if (!still_ours()) return; /* the program took the number: not ours to shut */
+        shutdown(fd_get(&listen_fd), SHUT_RD);
+    }
     while (!atomic_load(&relay_done)) {
         uint64_t now = clock_mono_ns();
         if (now >= deadline) break;
