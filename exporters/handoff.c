@@ -459,22 +459,30 @@ static void take_message(int conn, int wait_ms) {
      * settles it: from then on, each gets them as it arrives. */
     int s = h.signal;
     struct buf *b = &pending[s];
-    if (b->len && h.host != pending_host[s] && !add_host_to_pending(s)) return;
+    /* From here the child has counted the records as handed off: what
+     * cannot be taken (no memory for it) is counted lost here. */
+    if (b->len && h.host != pending_host[s] && !add_host_to_pending(s)) goto lost;
     if (!b->len) pending_host[s] = h.host;
     bool now = h.host != pending_host[s];
     struct buf *into = now ? &incoming : b;
     size_t body = (size_t)n - sizeof h;
     if (now) buf_reset(into);
-    if (!buf_reserve(into, body)) return;
+    if (!buf_reserve(into, body)) goto lost;
     struct iovec iov[2] = {{&h, sizeof h}, {into->data + into->len, body}};
     struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
-    if (recvmsg(conn, &m, 0) != n) return;
+    if (recvmsg(conn, &m, 0) != n) goto lost;
     if (!b->len && !first_pending_ns) first_pending_ns = clock_mono_ns();
-    if (!now)
+    size_t had = b->len;
+    if (!now) {
         b->len += body;
-    else if (!append_with_host(s, b, incoming.data, body, host_attributes(s, h.host)))
-        return;
+    } else if (!append_with_host(s, b, incoming.data, body, host_attributes(s, h.host))) {
+        b->len = had; /* none of it: its records are counted lost */
+        goto lost;
+    }
     pending_records[s] += h.count;
+    return;
+lost:
+    relay_count(&rel[h.signal].lost, h.count);
 }
 
 static void accept_all(int wait_ms) {
