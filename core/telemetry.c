@@ -51,6 +51,9 @@ const struct telemetry_exports *telemetry_get_exports(void) {
     return exports;
 }
 static _Atomic uint64_t logs_dropped_no_memory, logs_truncated;
+/* Recording spans that could not be made (no memory): never started, so
+ * in no processor's count; reported with the spans' loss line. */
+static _Atomic uint64_t spans_dropped_no_memory;
 /* Self-observability (telemetry_sdk_metrics_register): log records made;
  * recording spans started and ended, counted per thread (span_counts). */
 static _Atomic uint64_t logs_created;
@@ -410,6 +413,8 @@ OTELP_FIRST struct span *telemetry_span_start_in(struct str name, const struct s
                                        start_ns, &t->span_limits)
                          : span_new(name, parent, trace_id, trace_state, recording, start_ns,
                                     &t->span_limits, arena_size);
+    if (!s && recording)
+        atomic_fetch_add_explicit(&spans_dropped_no_memory, 1, memory_order_relaxed);
     if (s && sampled) s->ctx.flags |= TRACE_FLAG_SAMPLED;
     if (s && recording) {
         struct count_shard *c = thread_counts();
@@ -593,7 +598,14 @@ static void report_batcher(const char *what, const struct batcher *b) {
 void telemetry_report_loss(void) {
     if (diag_get_level() < DIAG_INFO) return;
     if (exports->report) exports->report();
-    if (telemetry.spans) report_batcher("spans", telemetry.spans);
+    if (telemetry.spans) {
+        report_batcher("spans", telemetry.spans);
+        uint64_t no_memory = atomic_load(&spans_dropped_no_memory);
+        if (no_memory)
+            diag_info("%s[%d]: spans: dropped %llu (no memory)",
+                      telemetry.exe_name ? telemetry.exe_name : "", (int)getpid(),
+                      (unsigned long long)no_memory);
+    }
     if (once_ready(&logs_state) && telemetry.logs) {
         report_batcher("logs", telemetry.logs);
         diag_info("logs: dropped %llu (no memory), %llu bodies truncated",
@@ -641,6 +653,7 @@ void telemetry_after_fork_child(void) {
     if (exports->after_fork_child) exports->after_fork_child();
     atomic_store(&logs_dropped_no_memory, 0);
     atomic_store(&logs_truncated, 0);
+    atomic_store(&spans_dropped_no_memory, 0);
     for (uint32_t i = 0; i < COUNT_SHARDS; i++) {
         atomic_store(&count_shards[i].started, 0);
         atomic_store(&count_shards[i].ended, 0);
