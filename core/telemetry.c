@@ -608,7 +608,8 @@ void telemetry_report_loss(void) {
     }
     if (once_ready(&logs_state) && telemetry.logs) {
         report_batcher("logs", telemetry.logs);
-        diag_info("logs: dropped %llu (no memory), %llu bodies truncated",
+        diag_info("%s[%d]: logs: dropped %llu (no memory), %llu bodies truncated",
+                  telemetry.exe_name ? telemetry.exe_name : "", (int)getpid(),
                   (unsigned long long)atomic_load(&logs_dropped_no_memory),
                   (unsigned long long)atomic_load(&logs_truncated));
     }

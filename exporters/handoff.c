@@ -26,6 +26,7 @@
 #include "core/ids.h"
 #include "core/processor.h"
 #include "exporters/buf.h"
+#include "exporters/encoder.h"
 #include "exporters/exporter.h"
 #include "exporters/http.h"
 #include "exporters/otlp_json.h"
@@ -340,7 +341,11 @@ static void relay_drain(enum signal_kind s, uint64_t deadline, bool may_resolve)
     last_ns = now;
     if (!outbox_maybe_pending()) return;
     struct drain_ctx d = {s, may_resolve};
-    (void)outbox_drain(s, endpoints[s], OTLP_HTTP_PROTOBUF, relay_drain_send, &d, 64, deadline);
+    uint64_t sent =
+        outbox_drain(s, endpoints[s], OTLP_HTTP_PROTOBUF, relay_drain_send, &d, 64, deadline);
+    if (sent && diag_enabled(DIAG_INFO)) /* as the exporter's drain says it */
+        diag_info("spool: delivered %llu %s spooled earlier (relay)", (unsigned long long)sent,
+                  otlp_record_names[s]);
 }
 
 /* pending[s] into the spool (its records counted spooled): whether it
@@ -536,6 +541,15 @@ static void report(void) {
         diag_info("relay: forwarded %llu records of child processes, spooled %llu, lost %llu",
                   (unsigned long long)relayed, (unsigned long long)relay_spooled,
                   (unsigned long long)relay_lost);
+    /* Then per signal (a test adds up each signal's losses). */
+    for (int s = 0; s < SIGNAL_COUNT; s++) {
+        uint64_t fwd = atomic_load(&rel[s].exported) + atomic_load(&rel[s].handed_up);
+        uint64_t lost = atomic_load(&rel[s].lost), spooled = atomic_load(&rel[s].spooled);
+        if (fwd || lost || spooled)
+            diag_info("relay[%d]: %s: forwarded %llu, spooled %llu, lost %llu", (int)getpid(),
+                      otlp_signal_names[s], (unsigned long long)fwd, (unsigned long long)spooled,
+                      (unsigned long long)lost);
+    }
 }
 
 static void *relay_main(void *arg) {

@@ -12,8 +12,12 @@
  *                         "LO-HI,..." (hex addresses in the file, as nm
  *                         shows them): a coverage build's libgcov
  *   OTELP_FAULT_LOG=F     appends "PID NAME N" to file F when that call
- *                         is made (a sweep over N ends at the first N no
- *                         process reached)
+ *                         is made, and " diag" for a write of the shim's
+ *                         own diagnostics (a line "otel-preload: ...")
+ *   OTELP_FAULT_COUNTS=F  counting mode: appends "PID NAME N" to file F at
+ *                         every call counted (the largest N of a family is
+ *                         how many such calls a process of the program
+ *                         made: the sweep's bound)
  *
  * Families and how they fail: alloc (malloc, calloc, realloc,
  * aligned_alloc, posix_memalign, memalign: NULL/ENOMEM), open (open,
@@ -21,6 +25,14 @@
  * connect (ECONNREFUSED), mmap (mmap, mmap64: ENOMEM), thread
  * (pthread_create: EAGAIN), write (write, writev, send, sendto, sendmsg:
  * ENOSPC), clock (clock_gettime: EINVAL).
+ *
+ * Calls made on the shim's own threads (its export worker, its relay,
+ * its resolver: the threads the shim starts through pthread_create) count
+ * whoever makes them: the C library's allocations inside getaddrinfo,
+ * dlopen or fopen, libcurl's and zlib's, all made on the shim's behalf.
+ * On the program's threads only the calls made from the shim's own code
+ * count: which of the C library's calls there are made for the shim (in a
+ * hook, or in the exit's flush) cannot be told from the call itself.
  *
  * Allocations reach the C library through __libc_malloc and friends (no
  * dlsym inside malloc); the rest through dlsym(RTLD_NEXT), which is the
@@ -59,7 +71,11 @@ static const char *const family_names[NFAM] = {"alloc", "open",   "socket", "con
 static _Atomic uint64_t calls[NFAM];
 static int fail_family = -1;
 static uint64_t fail_at;
-static const char *fault_log;
+static const char *fault_log, *count_log;
+/* A thread the shim started: every call counts. */
+static __thread bool shim_thread __attribute__((tls_model("initial-exec")));
+/* Inside this library's own work (dlsym, the log): nothing counts. */
+static __thread int in_faults __attribute__((tls_model("initial-exec")));
 static _Atomic int config_state; /* 0 unread, 1 reading, 2 read */
 static uintptr_t shim_lo, shim_hi, shim_base;
 #define MAX_SKIP 256
@@ -105,6 +121,7 @@ static void read_config(void) {
             }
     }
     fault_log = env_value("OTELP_FAULT_LOG", total);
+    count_log = env_value("OTELP_FAULT_COUNTS", total);
     for (const char *r = env_value("OTELP_FAULT_SKIP", total); r && *r && nskip < MAX_SKIP;) {
         char *end;
         skip_lo[nskip] = strtoull(r, &end, 16);
@@ -144,33 +161,61 @@ static void configure(void) {
         ; /* another thread reads: a moment */
 }
 
-static void note(enum family f, uint64_t n) {
-    if (!fault_log) return;
+static void note(const char *file, enum family f, uint64_t n, const char *detail) {
+    if (!file) return;
     char line[128];
-    int len = snprintf(line, sizeof line, "%d %s %llu\n", (int)syscall(SYS_getpid), family_names[f],
-                       (unsigned long long)n);
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, fault_log,
-                          O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    int len = snprintf(line, sizeof line, "%d %s %llu%s\n", (int)syscall(SYS_getpid),
+                       family_names[f], (unsigned long long)n, detail);
+    int fd =
+        (int)syscall(SYS_openat, AT_FDCWD, file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) return;
     syscall(SYS_write, fd, line, (size_t)len);
     syscall(SYS_close, fd);
 }
 
-/* True when this call, made from caller, is to fail. */
-static bool fault(enum family f, const void *caller) {
-    configure();
+static bool from_shim(const void *caller) {
     uintptr_t at = (uintptr_t)caller;
     if (at < shim_lo || at >= shim_hi) return false;
     for (int i = 0; i < nskip; i++)
         if (at - shim_base >= skip_lo[i] && at - shim_base < skip_hi[i]) return false;
-    uint64_t n = atomic_fetch_add(&calls[f], 1) + 1;
-    if ((int)f != fail_family || n != fail_at) return false;
-    note(f, n);
     return true;
 }
 
+/* True when this call, made from caller, is to fail; detail (a write of
+ * the shim's diagnostics) goes into the log. */
+static bool fault_detail(enum family f, const void *caller, const char *detail) {
+    if (in_faults) return false;
+    configure();
+    if (!shim_thread && !from_shim(caller)) return false;
+    uint64_t n = atomic_fetch_add(&calls[f], 1) + 1;
+    in_faults++;
+    note(count_log, f, n, "");
+    in_faults--;
+    if ((int)f != fail_family || n != fail_at) return false;
+    in_faults++;
+    note(fault_log, f, n, detail);
+    in_faults--;
+    return true;
+}
+
+static bool fault(enum family f, const void *caller) {
+    return fault_detail(f, caller, "");
+}
+
+static const char *write_detail(const void *buf, size_t n) {
+    static const char diag[] = "otel-preload:";
+    return n >= sizeof diag - 1 && !memcmp(buf, diag, sizeof diag - 1) ? " diag" : "";
+}
+
 #define CALLER __builtin_return_address(0)
-#define NEXT(name) ((__typeof__(&name))dlsym(RTLD_NEXT, #name))
+/* dlsym may allocate: not a call to count. */
+static void *next_symbol(const char *name) {
+    in_faults++;
+    void *p = dlsym(RTLD_NEXT, name);
+    in_faults--;
+    return p;
+}
+#define NEXT(name) ((__typeof__(&name))next_symbol(#name))
 
 void *malloc(size_t n) {
     if (fault(F_ALLOC, CALLER)) return errno = ENOMEM, NULL;
@@ -264,23 +309,48 @@ void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
     return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 }
 
+struct start {
+    void *(*fn)(void *);
+    void *arg;
+};
+
+static void *shim_thread_start(void *p) {
+    struct start s = *(struct start *)p;
+    free(p);
+    shim_thread = true;
+    return s.fn(s.arg);
+}
+
 int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg) {
-    if (fault(F_THREAD, CALLER)) return EAGAIN;
-    return NEXT(pthread_create)(th, attr, fn, arg);
+    const void *caller = CALLER;
+    if (fault(F_THREAD, caller)) return EAGAIN;
+    configure();
+    if (!from_shim(caller) && !shim_thread) return NEXT(pthread_create)(th, attr, fn, arg);
+    /* The shim's thread: marked from its start. */
+    in_faults++;
+    struct start *s = __libc_malloc(sizeof *s);
+    in_faults--;
+    if (!s) return EAGAIN;
+    s->fn = fn;
+    s->arg = arg;
+    int rc = NEXT(pthread_create)(th, attr, shim_thread_start, s);
+    if (rc) free(s);
+    return rc;
 }
 
 ssize_t write(int fd, const void *buf, size_t n) {
-    if (fault(F_WRITE, CALLER)) return errno = ENOSPC, -1;
+    if (fault_detail(F_WRITE, CALLER, write_detail(buf, n))) return errno = ENOSPC, -1;
     return NEXT(write)(fd, buf, n);
 }
 
 ssize_t writev(int fd, const struct iovec *iov, int cnt) {
-    if (fault(F_WRITE, CALLER)) return errno = ENOSPC, -1;
+    const char *detail = cnt > 0 ? write_detail(iov[0].iov_base, iov[0].iov_len) : "";
+    if (fault_detail(F_WRITE, CALLER, detail)) return errno = ENOSPC, -1;
     return NEXT(writev)(fd, iov, cnt);
 }
 
 ssize_t send(int fd, const void *buf, size_t n, int flags) {
-    if (fault(F_WRITE, CALLER)) return errno = ENOSPC, -1;
+    if (fault_detail(F_WRITE, CALLER, write_detail(buf, n))) return errno = ENOSPC, -1;
     return NEXT(send)(fd, buf, n, flags);
 }
 
