@@ -22,9 +22,10 @@
  * the call costs little more than it did. A message over MSG_CAP is cut
  * (and counted) in the record, and the real function gets the original
  * arguments instead (error() and error_at_line(), which have no va_list
- * variant, get it formatted again onto the heap). glibc's err* and error() call
- * exit() internally, past our exit hook: the exit code is noted here, and
- * the destructor that exit() runs flushes spans and logs.
+ * variant, get it formatted again onto the heap, or with no memory there
+ * into pages of its own: never cut on the program's stderr). glibc's err*
+ * and error() call exit() internally, past our exit hook: the exit code is
+ * noted here, and the destructor that exit() runs flushes spans and logs.
  *
  * Calls made inside the shim (the guard is set: our exporter thread, DNS
  * look-ups, libraries we call) pass straight through. Depends on core/ and
@@ -46,6 +47,7 @@ void error_at_line(int status, int errnum, const char *file, unsigned line, cons
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -393,25 +395,54 @@ HOOK_EXPORT void warnx(const char *fmt, ...) {
 
 /* ---- error, error_at_line ---- */
 
+/* A message too long for the stack buffer: on the heap, or, with no
+ * memory there, in pages of its own: the program's error() prints it
+ * whole either way (only with neither is it cut to the buffer). */
+struct big_message {
+    char *heap;
+    void *map;
+    size_t map_len;
+    bool cut; /* the record's body is cut to the buffer */
+};
+
+static void big_message_free(struct big_message *b) {
+    free(b->heap);
+    if (b->map) munmap(b->map, b->map_len);
+}
+
 /* The message error() prints, formatted from fmt/ap (the caller's copy):
- * in buf when it fits, else on the heap (*heap, freed by the caller).
- * *len: the bytes kept for the record (at most MSG_CAP - 1). */
-static const char *error_message(char *buf, const char *fmt, va_list ap, char **heap, size_t *len) {
-    va_list again;
+ * in buf when it fits, else in *big (freed by the caller with
+ * big_message_free). *len: the bytes kept for the record (at most
+ * MSG_CAP - 1). */
+static const char *error_message(char *buf, const char *fmt, va_list ap, struct big_message *big,
+                                 size_t *len) {
+    va_list again, third;
     va_copy(again, ap);
+    va_copy(third, ap);
     int n = vsnprintf(buf, MSG_CAP, fmt, ap);
-    *heap = NULL;
+    *big = (struct big_message){0};
     *len = n < 0 ? 0 : (size_t)n;
     const char *msg = buf;
     if (n < 0) {
         buf[0] = '\0';
     } else if ((size_t)n >= MSG_CAP) {
+        big->cut = true;
         *len = utf8_truncate(buf, MSG_CAP - 1, MSG_CAP - 1);
-        if (vasprintf(heap, fmt, again) >= 0)
-            msg = *heap;
-        else
-            *heap = NULL;
+        if (vasprintf(&big->heap, fmt, again) >= 0) {
+            msg = big->heap;
+        } else {
+            big->heap = NULL;
+            size_t page = 4096, want = ((size_t)n + page) & ~(page - 1);
+            void *m = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (m != MAP_FAILED) {
+                big->map = m;
+                big->map_len = want;
+                (void)vsnprintf(m, (size_t)n + 1, fmt, third);
+                msg = m;
+            }
+        }
     }
+    va_end(third);
     va_end(again);
     return msg;
 }
@@ -435,19 +466,20 @@ static void error_record(int status, int errnum, bool at_line, const char *file,
 
 HOOK_EXPORT void error(int status, int errnum, const char *fmt, ...) {
     int saved_errno = errno;
-    char buf[MSG_CAP], *heap;
+    char buf[MSG_CAP];
+    struct big_message big;
     size_t len;
     va_list ap;
     va_start(ap, fmt);
-    const char *msg = error_message(buf, fmt, ap, &heap, &len);
+    const char *msg = error_message(buf, fmt, ap, &big, &len);
     va_end(ap);
-    error_record(status, errnum, false, NULL, 0, buf, len, heap != NULL);
+    error_record(status, errnum, false, NULL, 0, buf, len, big.cut);
     errno = saved_errno;
     if (REAL(error))
         real_error(status, errnum, "%s", msg);
     else if (status)
         exit(status);
-    free(heap);
+    big_message_free(&big);
     errno = saved_errno;
 }
 
@@ -467,21 +499,22 @@ HOOK_EXPORT void error_at_line(int status, int errnum, const char *file, unsigne
             old_line = line;
         }
     }
-    char buf[MSG_CAP], *heap = NULL;
+    char buf[MSG_CAP];
+    struct big_message big = {0};
     size_t len = 0;
     const char *msg = "";
     if (!repeat) {
         va_list ap;
         va_start(ap, fmt);
-        msg = error_message(buf, fmt, ap, &heap, &len);
+        msg = error_message(buf, fmt, ap, &big, &len);
         va_end(ap);
-        error_record(status, errnum, true, file, line, buf, len, heap != NULL);
+        error_record(status, errnum, true, file, line, buf, len, big.cut);
     }
     errno = saved_errno;
     if (REAL(error_at_line))
         real_error_at_line(status, errnum, file, line, "%s", msg);
     else if (status && !repeat)
         exit(status);
-    free(heap);
+    big_message_free(&big);
     errno = saved_errno;
 }
