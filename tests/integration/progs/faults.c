@@ -30,17 +30,23 @@
  * its resolver: the threads the shim starts through pthread_create) count
  * whoever makes them: the C library's allocations inside getaddrinfo,
  * dlopen or fopen, libcurl's and zlib's, all made on the shim's behalf.
- * On the program's threads only the calls made from the shim's own code
- * count: which of the C library's calls there are made for the shim (in a
- * hook, or in the exit's flush) cannot be told from the call itself.
+ * On the program's threads, the calls made from the shim's code count, and
+ * those the C library makes inside a function the shim's code called that
+ * allocates or opens for it (the list below: fopen, strdup, dlopen,
+ * getaddrinfo...). Not reachable from here: what the C library and the
+ * loader do through their internal entry points (the stack mmap of
+ * pthread_create, dlopen's mmap and open of a library, getaddrinfo's
+ * socket), which no preloaded library can interpose.
  *
  * Allocations reach the C library through __libc_malloc and friends (no
  * dlsym inside malloc); the rest through dlsym(RTLD_NEXT), which is the
  * shim's hook where it has one. The shim's code is found once, from
  * /proc/self/maps read with system calls (no lock, no allocation). */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -74,6 +80,9 @@ static uint64_t fail_at;
 static const char *fault_log, *count_log;
 /* A thread the shim started: every call counts. */
 static __thread bool shim_thread __attribute__((tls_model("initial-exec")));
+/* Inside a C library call the shim's code made (fopen, strdup, dlopen,
+ * getaddrinfo...): the calls it makes count. */
+static __thread int on_behalf __attribute__((tls_model("initial-exec")));
 /* Inside this library's own work (dlsym, the log): nothing counts. */
 static __thread int in_faults __attribute__((tls_model("initial-exec")));
 static _Atomic int config_state; /* 0 unread, 1 reading, 2 read */
@@ -186,7 +195,7 @@ static bool from_shim(const void *caller) {
 static bool fault_detail(enum family f, const void *caller, const char *detail) {
     if (in_faults) return false;
     configure();
-    if (!shim_thread && !from_shim(caller)) return false;
+    if (!shim_thread && !on_behalf && !from_shim(caller)) return false;
     uint64_t n = atomic_fetch_add(&calls[f], 1) + 1;
     in_faults++;
     note(count_log, f, n, "");
@@ -369,3 +378,34 @@ int clock_gettime(clockid_t id, struct timespec *ts) {
     if (fault(F_CLOCK, CALLER)) return errno = EINVAL, -1;
     return NEXT(clock_gettime)(id, ts);
 }
+
+/* C library functions the shim calls that allocate or open inside: what
+ * they do on its behalf counts. */
+#define BEHALF(ret, name, params, args)                                                            \
+    ret name params {                                                                              \
+        static __typeof__(&name) real;                                                             \
+        if (!real) real = NEXT(name);                                                              \
+        bool mine = !shim_thread && from_shim_configured(CALLER);                                  \
+        on_behalf += mine;                                                                         \
+        ret r = real args;                                                                         \
+        on_behalf -= mine;                                                                         \
+        return r;                                                                                  \
+    }
+
+static bool from_shim_configured(const void *caller) {
+    if (in_faults) return false;
+    configure();
+    return from_shim(caller);
+}
+
+BEHALF(FILE *, fopen, (const char *path, const char *mode), (path, mode))
+BEHALF(FILE *, fdopen, (int fd, const char *mode), (fd, mode))
+BEHALF(size_t, fread, (void *p, size_t size, size_t n, FILE *f), (p, size, n, f))
+BEHALF(DIR *, opendir, (const char *path), (path))
+BEHALF(char *, strdup, (const char *s), (s))
+BEHALF(char *, realpath, (const char *path, char *out), (path, out))
+BEHALF(int, vasprintf, (char **out, const char *fmt, va_list ap), (out, fmt, ap))
+BEHALF(void *, dlopen, (const char *file, int mode), (file, mode))
+BEHALF(int, getaddrinfo,
+       (const char *node, const char *service, const struct addrinfo *hints, struct addrinfo **res),
+       (node, service, hints, res))
