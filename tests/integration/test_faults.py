@@ -30,9 +30,11 @@ a process's own report (the count itself was lost), or the process the
 fault hit reported nothing at all (the shim turned itself off there, fail
 open). Even then nothing arrives twice and no more than the program made.
 
-Skipped in sanitizer builds: the sanitizer runtime comes first in
-LD_PRELOAD, so its allocator and its interceptors (write, open, socket...)
-take the shim's calls before the fault library could."""
+In the ASan+UBSan build the sweep is sampled (N = 1, 2, then every 8th:
+a run costs ~0.7 s there; the full sweep is the coverage build's) and leaves out the allocation
+family: libfaults_noalloc.so goes in front of the sanitizer's runtime, whose
+allocator must stay the only one. Not in the TSan build (its runtime
+cannot be preloaded into shells: no_shells_under_tsan)."""
 import collections
 import concurrent.futures
 import os
@@ -43,8 +45,11 @@ import unittest
 
 from common import PROGS, SANITIZED, Receiver, run, no_shells_under_tsan
 
-FAULTS_LIB = os.path.join(PROGS, "libfaults.so")
+ASAN = os.environ.get("OTELP_SANITIZE") == "address"
+FAULTS_LIB = os.path.join(PROGS, "libfaults_noalloc.so" if ASAN else "libfaults.so")
 FAMILIES = ["alloc", "open", "socket", "connect", "mmap", "thread", "write", "clock"]
+if ASAN:
+    FAMILIES.remove("alloc")
 # tail, not head: a head that exits early kills sort by SIGPIPE at a moment
 # that varies, and a process killed by a signal prints no loss line.
 PROGRAMS = {
@@ -117,7 +122,7 @@ def accounted(err):
     return out, pids
 
 
-@unittest.skipIf(SANITIZED, "the sanitizer runtime takes the shim's calls before libfaults.so")
+@unittest.skipIf(SANITIZED and not ASAN, "only the coverage and ASan builds")
 @no_shells_under_tsan
 class Faults(unittest.TestCase):
     @classmethod
@@ -126,8 +131,10 @@ class Faults(unittest.TestCase):
         cls.summary = []
 
     def run_faulty(self, cmd, env):
+        # In front of the sanitizer's runtime (ASAN_OPTIONS has
+        # verify_asan_link_order=0), so the shim's calls reach it first.
         prefix = os.environ.get("OTELP_PRELOAD_PREFIX", "").strip()
-        preload = " ".join(x for x in (prefix, FAULTS_LIB, os.environ["OTELP_LIB"]) if x)
+        preload = " ".join(x for x in (FAULTS_LIB, prefix, os.environ["OTELP_LIB"]) if x)
         full = dict(env, OTELP_FAULT_SKIP=self.skip, GCOV_ERROR_FILE="/dev/null",
                     OTEL_LOG_LEVEL="info")
         # env(1) sets LD_PRELOAD (the harness's run() would set its own).
@@ -164,7 +171,8 @@ class Faults(unittest.TestCase):
             # (the counts vary a little from run to run: threads, timing)
             # extends its family by a few more, until one is not reached.
             cases = [(family, n) for family in FAMILIES
-                     for n in range(1, max(bound[family], 1) + 1)]
+                     for n in range(1, max(bound[family], 1) + 1)
+                     if not ASAN or n <= 2 or n % 8 == 1]
 
             def one(case):
                 family, n = case
@@ -188,7 +196,7 @@ class Faults(unittest.TestCase):
                         results.append((case, err, faulted))
                         last[case[0]] = (case[1], bool(faulted))
                     cases = [(family, n + k) for family, (n, reached) in sorted(last.items())
-                             if reached for k in range(1, 5)]
+                             if reached and not ASAN for k in range(1, 5)]
                     self.assertLess(len(results), 4096, "%s: no end to the calls" % name)
                     for family, n in cases:
                         bound[family] = max(bound[family], n)
@@ -235,7 +243,8 @@ class Faults(unittest.TestCase):
             name, len(results), ", ".join("%s %d" % (f, bound[f]) for f in FAMILIES),
             dict(unavailable) or "none"))
         # The shim was there to fail: every program allocates and opens.
-        self.assertGreater(bound["alloc"], 0, name)
+        if not ASAN:
+            self.assertGreater(bound["alloc"], 0, name)
         self.assertGreater(bound["open"], 0, name)
 
     def test_pipeline(self):

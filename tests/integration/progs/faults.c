@@ -226,6 +226,10 @@ static void *next_symbol(const char *name) {
 }
 #define NEXT(name) ((__typeof__(&name))next_symbol(#name))
 
+/* FAULTS_NO_ALLOC (libfaults_noalloc.so, for sanitizer builds, preloaded
+ * in front of the sanitizer's runtime): the allocator stays the
+ * sanitizer's, the alloc family is not injected. */
+#ifndef FAULTS_NO_ALLOC
 void *malloc(size_t n) {
     if (fault(F_ALLOC, CALLER)) return errno = ENOMEM, NULL;
     return __libc_malloc(n);
@@ -258,6 +262,7 @@ int posix_memalign(void **out, size_t align, size_t n) {
     *out = p;
     return 0;
 }
+#endif
 
 static int open_common(int dirfd, const char *path, int flags, mode_t mode, const void *caller) {
     if (fault(F_OPEN, caller)) return errno = EMFILE, -1;
@@ -337,7 +342,11 @@ int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *
     if (!from_shim(caller) && !shim_thread) return NEXT(pthread_create)(th, attr, fn, arg);
     /* The shim's thread: marked from its start. */
     in_faults++;
+#ifdef FAULTS_NO_ALLOC
+    struct start *s = malloc(sizeof *s); /* the sanitizer's */
+#else
     struct start *s = __libc_malloc(sizeof *s);
+#endif
     in_faults--;
     if (!s) return EAGAIN;
     s->fn = fn;
