@@ -284,9 +284,12 @@ static int spawn_with_carriers(spawn_fn real, pid_t *pid, const char *path,
     pid_t child = 0;
     int rc = real(&child, path, fa, attr, argv, env);
     if (pid) *pid = child;
-    if (rc == 0 && !process_in_vfork_child()) {
+    if (!process_in_vfork_child()) {
         guard_enter();
-        process_add_event_int("process.spawn", "process.pid", child);
+        if (rc == 0)
+            process_add_event_int("process.spawn", "process.pid", child);
+        else
+            process_spawn_failed(path, rc);
         guard_leave();
     }
     errno = saved_errno;

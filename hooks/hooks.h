@@ -51,6 +51,10 @@ bool process_in_vfork_child(void);
 void child_coming(void);
 /* Adds an event with one int attribute to the calling thread's span. */
 void process_add_event_int(const char *event, const char *key, int64_t value);
+/* A posix_spawn that failed (the program could not be run: no child is
+ * left to have a span): an event "process.spawn.failed" on the current
+ * span, with error.code and the program as given. */
+void process_spawn_failed(const char *file, int err);
 
 /* threads.c: thread spans. */
 /* Ends every thread span still running (the process is ending), marked as

@@ -337,6 +337,24 @@ void process_add_event_int(const char *event, const char *key, int64_t value) {
     span_unlock(cur);
 }
 
+void process_spawn_failed(const char *file, int err) {
+    struct span *cur = telemetry_current_span();
+    if (!cur || !span_lock(cur)) return;
+    struct span_event *e = span_add_event(cur, "process.spawn.failed", clock_now_ns());
+    if (e) {
+        struct attr_value v = {.type = ATTR_INT, .u.i = err};
+        span_event_set_attr(cur, e, str_cstr("error.code"), &v);
+        if (file) { /* a name posix_spawnp looks up in PATH, or a path */
+            v = (struct attr_value){.type = ATTR_STRING, .u.s = str_cstr(file)};
+            span_event_set_attr(
+                cur, e,
+                str_cstr(strchr(file, '/') ? "process.executable.path" : "process.executable.name"),
+                &v);
+        }
+    }
+    span_unlock(cur);
+}
+
 void process_note_exit_code(int code) {
     int unknown = -1;
     atomic_compare_exchange_strong(&exit_code, &unknown, code & 0xff);

@@ -54,6 +54,15 @@ class StartingChildren(unittest.TestCase):
         events = [e["name"] for e in top["events"]]
         return out, top, child, events
 
+    def test_failed_spawns_are_events_of_the_parent(self):
+        out, spans = run_tree(self, "spawn-fail")
+        self.assertEqual(out, b"spawn=13 spawnp=2\n")  # EACCES, ENOENT: no child ran
+        _, top = check_tree(self, spans)
+        self.assertEqual(children(spans, top), [])
+        failed = [e["attributes"] for e in top["events"] if e["name"] == "process.spawn.failed"]
+        self.assertEqual(failed, [{"error.code": 13, "process.executable.path": "/dev/null"},
+                                  {"error.code": 2, "process.executable.name": "otelp-no-such-program"}])
+
     def test_posix_spawnp(self):
         _, top, child, events = self.one_child("spawn", "true")
         self.assertIn("process.spawn", events)

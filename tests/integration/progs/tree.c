@@ -105,6 +105,12 @@ int main(int argc, char **argv) {
     if (!strcmp(how, "spawn")) {
         if (posix_spawnp(&pid, "true", NULL, NULL, true_argv, environ)) return 1;
         wait_for(pid);
+    } else if (!strcmp(how, "spawn-fail")) {
+        /* a file that is not executable, and a name PATH does not have */
+        char *argv0[] = {"x", NULL};
+        int a = posix_spawn(&pid, "/dev/null", NULL, NULL, argv0, environ);
+        int b = posix_spawnp(&pid, "otelp-no-such-program", NULL, NULL, argv0, environ);
+        printf("spawn=%d spawnp=%d\n", a, b);
     } else if (!strcmp(how, "system")) {
         printf("system=%d\n", system("exit 3"));
     } else if (!strcmp(how, "popen")) {
