@@ -266,17 +266,7 @@ static size_t host_attributes(int s, uint32_t bits) {
  * resource. */
 static bool append_with_host(int s, struct buf *out, const uint8_t *src, size_t len, size_t n) {
     if (json[s]) return otlp_json_add_resource_attrs(out, src, len, host_json.data, n);
-    for (size_t at = 0; at < len;) {
-        uint64_t body;
-        size_t hl = src[at] == 0x0a ? otlp_proto_varint(src + at + 1, len - at - 1, &body) : 0;
-        size_t m = hl && body <= len - at - 1 - hl ? 1 + hl + (size_t)body : len - at;
-        size_t room = m + n + 16; /* the lengths around the resource may grow */
-        if (!buf_reserve(out, room)) return false;
-        memcpy(out->data + out->len, src + at, m);
-        out->len += otlp_proto_add_resource_attrs(out->data + out->len, m, room, host_scratch, n);
-        at += m;
-    }
-    return true;
+    return otlp_proto_append_with_attrs(out, src, len, host_scratch, n);
 }
 
 /* Adds to every message in pending[s] the host attributes they lack. */

@@ -311,6 +311,21 @@ size_t otlp_proto_add_resource_attrs(uint8_t *m, size_t len, size_t cap, const u
     return total;
 }
 
+bool otlp_proto_append_with_attrs(struct buf *out, const uint8_t *src, size_t len,
+                                  const uint8_t *attrs, size_t n) {
+    for (size_t at = 0; at < len;) {
+        uint64_t body;
+        size_t hl = src[at] == 0x0a ? otlp_proto_varint(src + at + 1, len - at - 1, &body) : 0;
+        size_t m = hl && body <= len - at - 1 - hl ? 1 + hl + (size_t)body : len - at;
+        size_t room = m + n + 16; /* the lengths around the resource may grow */
+        if (!buf_reserve(out, room)) return false;
+        memcpy(out->data + out->len, src + at, m);
+        out->len += otlp_proto_add_resource_attrs(out->data + out->len, m, room, attrs, n);
+        at += m;
+    }
+    return true;
+}
+
 size_t otlp_proto_varint(const uint8_t *p, size_t len, uint64_t *v) {
     *v = 0;
     for (size_t i = 0; i < len && i < 10; i++) {

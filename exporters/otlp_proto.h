@@ -46,6 +46,14 @@ size_t otlp_proto_attrs(uint8_t *out, size_t cap, const struct attr_list *l);
  * when m is not so shaped or the result would not fit. */
 size_t otlp_proto_add_resource_attrs(uint8_t *m, size_t len, size_t cap, const uint8_t *attrs,
                                      size_t n);
+/* Appends src (len bytes: concatenated Export*ServiceRequest messages,
+ * each of one Resource{Spans,Logs,Metrics}, as children hand them to a
+ * relay) to out, with attrs (n bytes, none: 0) added to each one's
+ * resource (otlp_proto_add_resource_attrs); a message not so shaped is
+ * copied as it is. false when out cannot grow. */
+bool otlp_proto_append_with_attrs(struct buf *out, const uint8_t *src, size_t len,
+                                  const uint8_t *attrs, size_t n)
+    __attribute__((warn_unused_result));
 /* Reads a varint: its byte count, or 0 when malformed or cut short. */
 size_t otlp_proto_varint(const uint8_t *p, size_t len, uint64_t *v);
 
