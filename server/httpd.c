@@ -266,6 +266,13 @@ done:
     return rc;
 }
 
+static int hexval(int ch) {
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
 /* Decodes a chunked body starting at c->buf[start]; on success the body is
  * compacted in place at c->buf + start, *body_len set and *end the offset of
  * the byte after the message. Returns 0, or an HTTP status on failure. */
@@ -277,11 +284,18 @@ static int read_chunked(struct conn *c, size_t start, size_t *body_len, size_t *
             if (c->len - in > 64) return 400;
             if (fill(c, HTTPD_MAX_HEADER + HTTPD_MAX_BODY + 1024) == 0) return 400;
         }
-        char *endp;
-        errno = 0;
-        unsigned long long sz = strtoull(c->buf + in, &endp, 16);
-        if (endp == c->buf + in || errno != 0) return 400;
-        in = (size_t)(nl - c->buf) + 1;
+        /* The size, in hex up to the line's end (an extension may follow). Not strtoull:
+         * it skips leading white space, newlines included, so an empty line read the next
+         * line's size, and it reads on past the bytes received (the buffer has no NUL). */
+        size_t at = in, eol = (size_t)(nl - c->buf), sz = 0;
+        while (at < eol && (c->buf[at] == ' ' || c->buf[at] == '\t'))
+            at++;
+        if (at == eol || hexval((unsigned char)c->buf[at]) < 0) return 400;
+        for (; at < eol && hexval((unsigned char)c->buf[at]) >= 0; at++) {
+            sz = sz * 16 + (size_t)hexval((unsigned char)c->buf[at]);
+            if (sz > HTTPD_MAX_BODY) return 413;
+        }
+        in = eol + 1;
         if (sz == 0) { /* trailers: up to an empty line */
             for (;;) {
                 while ((nl = memchr(c->buf + in, '\n', c->len - in)) == NULL) {
@@ -675,13 +689,6 @@ void http_respond(struct http_response *resp, int status, const char *content_ty
         memcpy(resp->body, body, len);
         resp->body_len = len;
     }
-}
-
-static int hexval(int ch) {
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
-    return -1;
 }
 
 int http_query_param(const char *query, const char *name, char *out, size_t cap) {

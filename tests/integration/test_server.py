@@ -494,6 +494,10 @@ class TestDash(unittest.TestCase):
             ("unknown encoding", lambda: post(d.port, "/v1/traces", good,
                                               headers={"Content-Encoding": "br"}), 415),
             ("unknown path", lambda: post(d.port, "/v2/nothing", good), 404),
+            # an empty chunk-size line is no size (it once read the next line's, as strtoull
+            # skips newlines: this body was an empty request, answered 200)
+            ("empty chunk size", lambda: self.chunked(d.port, b"\r\n0\r\n\r\n"), 400),
+            ("chunk size not hex", lambda: self.chunked(d.port, b"x\r\n0\r\n\r\n"), 400),
             ("oversized", lambda: self.oversized(d.port), 413),
             ("bad logs", lambda: post(d.port, "/v1/logs", b"\x0a\x05\x0a"), 400),
             ("bad JSON", lambda: post(d.port, "/v1/traces", b'{"resourceSpans": [', "application/json"),
@@ -513,6 +517,18 @@ class TestDash(unittest.TestCase):
             self.assertEqual(self.e.sql("SELECT name FROM spans"), [("good",)])
         finally:
             d.stop()
+
+    def chunked(self, port, raw):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            conn.putrequest("POST", "/v1/traces")
+            conn.putheader("Content-Type", "application/x-protobuf")
+            conn.putheader("Transfer-Encoding", "chunked")
+            conn.endheaders(message_body=raw)
+            r = conn.getresponse()
+            return r.status, r.read()
+        finally:
+            conn.close()
 
     def oversized(self, port):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
