@@ -73,8 +73,10 @@ static int unhex(char c) {
     return -1;
 }
 
-/* Percent-decodes [s, s+n) appending to out; drops CR/LF so no header
- * injection is possible. Returns false on a bad escape. */
+/* Percent-decodes [s, s+n) appending to out; drops CR and LF so no header
+ * injection is possible, and NUL (%00), which ended the header block there:
+ * the request's head then never ended, and every export timed out.
+ * Returns false on a bad escape. */
 static bool decode_into(struct buf *out, const char *s, size_t n) {
     for (size_t i = 0; i < n; i++) {
         char ch = s[i];
@@ -85,7 +87,7 @@ static bool decode_into(struct buf *out, const char *s, size_t n) {
             ch = (char)(hi << 4 | lo);
             i += 2;
         }
-        if (ch != '\r' && ch != '\n') buf_putc(out, ch);
+        if (ch != '\r' && ch != '\n' && ch != '\0') buf_putc(out, ch);
     }
     return true;
 }

@@ -11,6 +11,10 @@
  *   6 a gRPC response: its body's message frame (grpc_message_frame: the
  *     length prefix), and the same bytes as the values of its trailers
  *     (grpc-status, grpc-message, grpc-status-details-bin's RetryInfo)
+ *   7 an OTEL_EXPORTER_OTLP_HEADERS value (otlp_http_header_block: the
+ *     header lines every OTLP request carries): lines "name: value\r\n",
+ *     the User-Agent first, no CR or LF inside one, nothing after the NUL
+ *     that ends the block but what the caller ignores
  * Beyond "no crash, no leak, no undefined behaviour": a response parsed
  * says a status from 200 to 999 and a body no longer than the limit; a URL
  * parses exactly when it has no problem. Built with clang
@@ -26,6 +30,7 @@
 #include "core/config.h"
 #include "core/demangle.h"
 #include "core/ids.h"
+#include "exporters/exporter.h"
 #include "exporters/http.h"
 #include "exporters/otlp_response.h"
 #include "exporters/retry.h"
@@ -66,7 +71,7 @@ static void response(const unsigned char *data, size_t size) {
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
     if (!size) return 0;
-    unsigned which = data[0] % 7;
+    unsigned which = data[0] % 8;
     data++, size--;
     char *s = text(data, size);
     switch (which) {
@@ -120,6 +125,20 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
         if (strlen(out) >= sizeof out) abort();
         int64_t delay;
         if (grpc_retry_info(s, size, &delay) && delay < -1) abort();
+        break;
+    }
+    case 7: {
+        char *block = otlp_http_header_block(s);
+        if (!block) abort(); /* only out of memory */
+        if (strncmp(block, "User-Agent: ", 12) != 0) abort();
+        for (const char *line = block; *line;) {
+            const char *crlf = strstr(line, "\r\n");
+            if (!crlf) abort(); /* a line cut short: by a NUL that was %00 */
+            const char *colon = memchr(line, ':', (size_t)(crlf - line));
+            if (!colon || memchr(line, '\n', (size_t)(crlf - line))) abort();
+            line = crlf + 2;
+        }
+        free(block);
         break;
     }
     }

@@ -59,11 +59,17 @@ class Config(unittest.TestCase):
     def test_headers_are_percent_decoded(self):
         with Receiver() as rcv:
             run([EXIT_PATHS, "return", "0"],
-                env=otlp_env(rcv, OTEL_EXPORTER_OTLP_HEADERS="x-api-key=abc%20def, tenant=t1"))
+                env=otlp_env(rcv, OTEL_EXPORTER_OTLP_HEADERS="x-api-key=abc%20def, tenant=t1,"
+                             "nul=a%00b,crlf=c%0d%0ad,after=1"))
             rcv.wait_requests(1, 10)
             (req,) = rcv.decoded()
             self.assertEqual(req["headers"]["x-api-key"], "abc def")
             self.assertEqual(req["headers"]["tenant"], "t1")
+            # NUL, CR and LF are dropped: a NUL ended the header block, so the
+            # request's head never ended (found by fuzz_parsers)
+            self.assertEqual(req["headers"]["nul"], "ab")
+            self.assertEqual(req["headers"]["crlf"], "cd")
+            self.assertEqual(req["headers"]["after"], "1")
             self.assertEqual(req["headers"]["content-type"], "application/x-protobuf")
             self.assertEqual(req["path"], "/v1/traces")
 
