@@ -162,13 +162,15 @@ int retrieve_parse_time(const char *s, int64_t now_ns, int64_t *ns) {
             tm.tm_isdst = -1;
             t = mktime(&tm);
         }
+        if (t < 0 || t > INT64_MAX / 1000000000) return -EINVAL; /* before 1970, past 2262 */
         *ns = (int64_t)t * 1000000000;
         return 0;
     }
     char *e;
     errno = 0;
     long long secs = strtoll(s, &e, 10);
-    if (e != s && *e == '\0' && errno == 0 && secs >= 0) {
+    /* seconds past 2262 overflowed the nanoseconds (undefined behaviour) */
+    if (e != s && *e == '\0' && errno == 0 && secs >= 0 && secs <= INT64_MAX / 1000000000) {
         *ns = (int64_t)secs * 1000000000;
         return 0;
     }

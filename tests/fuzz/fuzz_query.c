@@ -3,10 +3,13 @@
  * beyond "no crash, no leak, no undefined behaviour": a filter that parses
  * prints a canonical text that parses back to the same text; it compiles to
  * SQL with one named parameter per value; it matches a record without
- * failing. The duration and time parsers get the same text.
+ * failing. The duration and time parsers get the same text, and so do
+ * the retrievers' (server/retrieve.c: the CLI's --since/--from/--to and
+ * the API's since, from, to and step parameters).
  * Built with clang -fsanitize=fuzzer by scripts/fuzz; run_corpus.c replays
  * the checked-in corpus in every build without libFuzzer. */
 #include "server/query.h"
+#include "server/retrieve.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +68,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
     int64_t ns;
     (void)!query_parse_duration(text, &ns);
     (void)!query_parse_time(text, 1765000000000000000LL, &ns);
+    (void)!retrieve_parse_duration(text, &ns);
+    (void)!retrieve_parse_time(text, 1765000000000000000LL, &ns);
 
     struct query *q;
     struct query_error err;

@@ -455,6 +455,10 @@ class TestDash(unittest.TestCase):
             self.assertEqual(tree["roots"][0]["children"][0]["name"], "child")
             self.assertEqual(get(d.port, "/api/v1/nothing")[0], 404)
             self.assertEqual(get(d.port, "/api/v1/spans?since=yesterday")[0], 400)
+            # seconds or a date past 2262 overflowed the nanoseconds (found by fuzz_query)
+            self.assertEqual(get(d.port, "/api/v1/spans?since=99999999999999999")[0], 400)
+            self.assertEqual(get(d.port, "/api/v1/spans?to=9999-12-31T23:59:59Z")[0], 400)
+            self.assertEqual(get(d.port, "/api/v1/spans?from=9223372036")[0], 200)
         finally:
             self.assertEqual(d.stop(), 0)
         self.assertFalse(os.path.exists(os.path.join(self.e.rt, "otel-preload", "server")))
