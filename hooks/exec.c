@@ -81,9 +81,9 @@ static bool looks_executable(const struct exec_call *c) {
     for (const char *p = path;; p++) {
         const char *end = strchr(p, ':');
         size_t dlen = end ? (size_t)(end - p) : strlen(p);
-        if (dlen + flen + 2 <= sizeof candidate) {
-            memcpy(candidate, dlen ? p : ".", dlen ? dlen : 1);
-            size_t at = dlen ? dlen : 1;
+        size_t at = dlen ? dlen : 1; /* an empty element is "." */
+        if (at + flen + 2 <= sizeof candidate) {
+            memcpy(candidate, dlen ? p : ".", at);
             candidate[at] = '/';
             memcpy(candidate + at + 1, c->path, flen + 1);
             if (access(candidate, X_OK) == 0) return true;
