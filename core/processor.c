@@ -233,7 +233,12 @@ int processor_spawn_thread_with(void *(*fn)(void *), void *arg, size_t stack_siz
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     if (pthread_attr_setstacksize) pthread_attr_setstacksize(&attr, stack_size);
     pthread_t t;
+    /* Inside the guard: our pthread_create hook (which the call may reach,
+     * started from a program's thread) must not make a span of our own
+     * thread. */
+    guard_enter();
     int rc = processor_thread_create(&t, &attr, fn, arg);
+    guard_leave();
     pthread_attr_destroy(&attr);
     sigprocmask(SIG_SETMASK, &old, NULL);
     return rc;

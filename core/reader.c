@@ -18,6 +18,7 @@
 #include "core/processor.h"
 #include "core/procmetrics.h"
 #include "core/telemetry.h"
+#include "core/vg.h"
 
 _Atomic uint64_t reader_wake_at = UINT64_MAX;
 
@@ -159,7 +160,10 @@ void reader_shutdown(bool in_signal) {
     /* Nothing to report (no instrument, and the process did not live an
      * interval: its root span's end, just before, would have found it
      * due): no clock read, no collection. */
-    if (!metrics_any() && !atomic_load(&lived)) return;
+    /* A relay that could not hand its tree's counts up reports them
+     * itself, however short it lived (its series alone, then). */
+    bool tree = cfg->sdk_metrics && telemetry_tree_due();
+    if (!metrics_any() && !atomic_load(&lived) && !tree) return;
     atomic_store(&stopped, 1);
     uint64_t deadline = processor_deadline();
     /* A periodic run in progress on the worker: its end, within the budget. */
@@ -168,8 +172,19 @@ void reader_shutdown(bool in_signal) {
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
+    maybe_extras(clock_now_ns());
+    bool tree_only = false;
+    if (tree && !procs_made) {
+        tree_only = !metrics_any();
+        procs_made = true;
+        telemetry_sdk_tree_metrics_register();
+    }
     uint64_t own = clock_mono_ns() + (uint64_t)cfg->metric_timeout_ms * 1000000u;
     collect_export(own < deadline ? own : deadline);
+    /* Under valgrind only: the instruments made here for the last
+     * collection go back (its leak check would count them as the
+     * program's); elsewhere they stay, as every process's do. */
+    if (tree_only && VG_RUNNING()) metrics_reset();
 }
 
 void reader_after_fork_child(void) {

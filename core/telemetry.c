@@ -62,41 +62,65 @@ static _Atomic uint64_t logs_created;
  * plain load and store (a locked add was two of the six locked operations
  * a span start+end made, ~7 ns each); a collection sums the lines. Threads
  * past COUNT_SHARDS - 1 share the last line, with locked adds. A line is
- * never given to another thread: an ended thread's counts stay. */
+ * never given to another thread: an ended thread's counts stay.
+ * Spans started are counted by the semantic conventions' attributes (every
+ * span, recording or not): otel.span.sampling_result (our samplers decide
+ * sampled or not: RECORD_AND_SAMPLE or DROP, never RECORD_ONLY) and
+ * otel.span.parent.origin (none, local, remote); ended ones only when
+ * recording (otel.sdk.span.live). Seven counts: one 64-byte line. The first
+ * thread's line is in the storage every process writes at start, not with
+ * the others: a process that records nothing (OTEL_TRACES_EXPORTER=none)
+ * still counts its root span, and must not fault a page in for it. */
+enum { SAMPLED_RECORD, SAMPLED_DROP, N_SAMPLING };
+enum { ORIGIN_NONE, ORIGIN_LOCAL, ORIGIN_REMOTE, N_ORIGIN };
 #define COUNT_SHARDS 128
 struct count_shard {
-    _Alignas(64) _Atomic uint64_t started, ended;
+    _Alignas(64) _Atomic uint64_t started[N_SAMPLING][N_ORIGIN];
+    _Atomic uint64_t ended;
 };
-static struct count_shard count_shards[COUNT_SHARDS] OTELP_COLD;
+static struct count_shard first_shard;
+static struct count_shard count_shards[COUNT_SHARDS - 1] OTELP_COLD;
 static _Atomic uint32_t count_shards_taken;
 static _Thread_local struct count_shard *my_counts __attribute__((tls_model("initial-exec")));
+
+static struct count_shard *shard_at(uint32_t i) {
+    return i == 0 ? &first_shard : &count_shards[i - 1];
+}
+
+#define LAST_SHARD (&count_shards[COUNT_SHARDS - 2])
 
 static struct count_shard *thread_counts(void) {
     struct count_shard *c = my_counts;
     if (__builtin_expect(c != NULL, 1)) return c;
     uint32_t i = atomic_fetch_add_explicit(&count_shards_taken, 1, memory_order_relaxed);
-    c = &count_shards[i < COUNT_SHARDS - 1 ? i : COUNT_SHARDS - 1];
+    c = shard_at(i < COUNT_SHARDS - 1 ? i : COUNT_SHARDS - 1);
     my_counts = c;
     return c;
 }
 
 static inline void count_one(struct count_shard *c, _Atomic uint64_t *n) {
-    if (c != &count_shards[COUNT_SHARDS - 1])
+    if (c != LAST_SHARD)
         atomic_store_explicit(n, atomic_load_explicit(n, memory_order_relaxed) + 1,
                               memory_order_relaxed);
     else
         atomic_fetch_add_explicit(n, 1, memory_order_relaxed);
 }
 
-static void span_counts(uint64_t *started, uint64_t *ended) {
-    uint64_t s = 0, e = 0;
+/* The sums over the threads' lines. */
+struct span_totals {
+    uint64_t started[N_SAMPLING][N_ORIGIN], ended;
+};
+
+static void span_counts(struct span_totals *t) {
+    memset(t, 0, sizeof *t);
     uint32_t n = atomic_load_explicit(&count_shards_taken, memory_order_relaxed);
     for (uint32_t i = 0; i < COUNT_SHARDS && i <= n; i++) {
-        s += atomic_load_explicit(&count_shards[i].started, memory_order_relaxed);
-        e += atomic_load_explicit(&count_shards[i].ended, memory_order_relaxed);
+        struct count_shard *c = shard_at(i);
+        for (int s = 0; s < N_SAMPLING; s++)
+            for (int o = 0; o < N_ORIGIN; o++)
+                t->started[s][o] += atomic_load_explicit(&c->started[s][o], memory_order_relaxed);
+        t->ended += atomic_load_explicit(&c->ended, memory_order_relaxed);
     }
-    *started = s;
-    *ended = e;
 }
 /* otel.sdk.exporter.operation.duration, once registered. */
 static _Atomic(struct metric_instrument *) export_duration;
@@ -415,10 +439,11 @@ OTELP_FIRST struct span *telemetry_span_start_in(struct str name, const struct s
                                     &t->span_limits, arena_size);
     if (!s && recording)
         atomic_fetch_add_explicit(&spans_dropped_no_memory, 1, memory_order_relaxed);
-    if (s && sampled) s->ctx.flags |= TRACE_FLAG_SAMPLED;
-    if (s && recording) {
+    if (s) {
+        if (sampled) s->ctx.flags |= TRACE_FLAG_SAMPLED;
         struct count_shard *c = thread_counts();
-        count_one(c, &c->started);
+        int origin = !parent ? ORIGIN_NONE : parent->remote ? ORIGIN_REMOTE : ORIGIN_LOCAL;
+        count_one(c, &c->started[sampled ? SAMPLED_RECORD : SAMPLED_DROP][origin]);
     }
     return s;
 }
@@ -451,12 +476,16 @@ static size_t value_room(const struct attr_value *v) {
     return n;
 }
 
+/* The conventions count every record submitted in otel.sdk.log.created,
+ * those dropped before they were made included (no memory, a full queue
+ * that stream capture found before making the line's record). */
 void telemetry_log_count_dropped(void) {
-    atomic_fetch_add_explicit(&logs_dropped_no_memory, 1, memory_order_relaxed);
+    telemetry_log_count_dropped_n(1);
 }
 
 void telemetry_log_count_dropped_n(uint64_t n) {
     atomic_fetch_add_explicit(&logs_dropped_no_memory, n, memory_order_relaxed);
+    atomic_fetch_add_explicit(&logs_created, n, memory_order_relaxed);
 }
 
 void telemetry_log_count_truncated(void) {
@@ -469,6 +498,7 @@ bool telemetry_log_queue_full(void) {
 }
 
 void telemetry_log_count_queue_full(uint64_t n) {
+    atomic_fetch_add_explicit(&logs_created, n, memory_order_relaxed);
     struct batcher *logs = telemetry_logs();
     if (logs) batcher_count_dropped(logs, n);
 }
@@ -615,6 +645,49 @@ void telemetry_report_loss(void) {
     }
 }
 
+static struct batcher *batcher_of(enum signal_kind sig);
+
+/* The relay's tree series is this process's to report (telemetry_shutdown). */
+static bool tree_due;
+
+bool telemetry_tree_due(void) {
+    return tree_due;
+}
+
+static bool hand_up_counts(void) {
+    if (!exports->hand_up) return true;
+    struct telemetry_tree_stats own[SIGNAL_COUNT];
+    memset(own, 0, sizeof own);
+    for (int sig = 0; sig < SIGNAL_COUNT; sig++) {
+        struct batcher *b = batcher_of((enum signal_kind)sig);
+        if (!b) continue;
+        struct batch_stats st;
+        batcher_stats(b, &st);
+        own[sig] = (struct telemetry_tree_stats){
+            .exported = st.exported,
+            .failed = st.dropped_export_failed,
+            .spooled = st.spooled,
+            .rejected = st.dropped_rejected,
+            .processed = st.exported + st.dropped_export_failed + st.dropped_rejected + st.spooled +
+                         batcher_in_flight(b),
+            .queue_full = st.dropped_queue_full,
+            .shutdown = st.dropped_shutdown,
+        };
+    }
+    return exports->hand_up(own);
+}
+
+void telemetry_hand_up(void) {
+    if (telemetry.active) (void)hand_up_counts();
+}
+
+static bool tree_has_counts(void) {
+    struct telemetry_tree_stats ts;
+    for (int sig = 0; sig < SIGNAL_COUNT; sig++)
+        if (exports->tree_stats && exports->tree_stats((enum signal_kind)sig, &ts)) return true;
+    return false;
+}
+
 OTELP_FIRST void telemetry_shutdown(bool in_signal) {
     if (!telemetry.active) return;
     if (in_signal) flushing_in_signal = true;
@@ -628,6 +701,8 @@ OTELP_FIRST void telemetry_shutdown(bool in_signal) {
                         ? 0
                         : telemetry.cfg.shutdown_timeout_ms - (uint32_t)spent_ms;
     processor_shutdown(left, in_signal);
+    /* The counts are final: to the parent's relay, or reported here. */
+    tree_due = !hand_up_counts() && tree_has_counts();
     reader_shutdown(in_signal); /* the last metrics, in what is left of the budget */
     if (in_signal) return;
     telemetry_report_loss();
@@ -655,11 +730,16 @@ void telemetry_after_fork_child(void) {
     atomic_store(&logs_dropped_no_memory, 0);
     atomic_store(&logs_truncated, 0);
     atomic_store(&spans_dropped_no_memory, 0);
-    for (uint32_t i = 0; i < COUNT_SHARDS; i++) {
-        atomic_store(&count_shards[i].started, 0);
-        atomic_store(&count_shards[i].ended, 0);
+    uint32_t taken = atomic_load_explicit(&count_shards_taken, memory_order_relaxed);
+    for (uint32_t i = 0; i < COUNT_SHARDS && i <= taken; i++) {
+        struct count_shard *c = shard_at(i);
+        for (int sr = 0; sr < N_SAMPLING; sr++)
+            for (int o = 0; o < N_ORIGIN; o++)
+                atomic_store(&c->started[sr][o], 0);
+        atomic_store(&c->ended, 0);
     }
     atomic_store(&logs_created, 0);
+    tree_due = false;
 }
 
 /* ---- The SDK's own metrics (semantic conventions, otel.sdk.*). ----
@@ -719,25 +799,59 @@ static void observe_counts(struct metric_observer *o, struct attr a[3], const ui
     }
 }
 
-/* The relay's series: what it exported for its process tree. */
-static void observe_tree(struct metric_observer *o, enum signal_kind sig) {
+/* The relay's series: what its process tree processed (what), or what
+ * became of the tree's records (exported). */
+static void observe_tree(struct metric_observer *o, enum signal_kind sig, enum sdk_what what) {
     struct telemetry_tree_stats ts;
     if (!exports->tree_stats || !exports->tree_stats(sig, &ts)) return;
     struct attr a[3] = {SDK_ATTR("otel.component.type", "otel_preload_relay"),
                         SDK_ATTR("otel.component.name", "otel_preload_relay/0"),
                         SDK_ATTR("error.type", "")};
-    static const char *const why[] = {NULL, "export_failed", "spooled"};
-    uint64_t n[] = {ts.exported, ts.failed, ts.spooled};
-    observe_counts(o, a, n, why, 3);
+    if (what == SDK_PROCESSED) {
+        static const char *const why[] = {NULL, "queue_full", "shutdown"};
+        uint64_t n[] = {ts.processed, ts.queue_full, ts.shutdown};
+        observe_counts(o, a, n, why, 3);
+        return;
+    }
+    static const char *const why[] = {NULL, "export_failed", "rejected", "spooled"};
+    uint64_t n[] = {ts.exported, ts.failed, ts.rejected, ts.spooled};
+    observe_counts(o, a, n, why, 4);
+}
+
+/* The relay's tree series alone (telemetry_sdk_tree_metrics_register). */
+static void sdk_observe_tree(struct metric_observer *o, void *ctx) {
+    const struct sdk_cb *c = ctx;
+    observe_tree(o, c->sig, c->what == SDK_POINTS_EXPORTED ? SDK_EXPORTED : c->what);
 }
 
 static void sdk_observe(struct metric_observer *o, void *ctx) {
     const struct sdk_cb *c = ctx;
     if (c->what == SDK_SPAN_STARTED || c->what == SDK_SPAN_LIVE) {
-        uint64_t started, ended;
-        span_counts(&started, &ended);
-        metric_observe_int(o, (int64_t)(c->what == SDK_SPAN_STARTED ? started : started - ended),
-                           NULL, 0);
+        static const char *const sampling[N_SAMPLING] = {"RECORD_AND_SAMPLE", "DROP"};
+        static const char *const origins[N_ORIGIN] = {"none", "local", "remote"};
+        struct span_totals t;
+        span_counts(&t);
+        struct attr a[2] = {SDK_ATTR("otel.span.sampling_result", ""),
+                            SDK_ATTR("otel.span.parent.origin", "")};
+        if (c->what == SDK_SPAN_LIVE) {
+            /* Recording spans only: sampled ones, when spans record at all
+             * (not without a span exporter). */
+            uint64_t rec = 0;
+            for (int i = 0; i < N_ORIGIN; i++)
+                rec += t.started[SAMPLED_RECORD][i];
+            a[0].value.u.s = str_cstr(sampling[SAMPLED_RECORD]);
+            metric_observe_int(o, telemetry.spans ? (int64_t)(rec - t.ended) : 0, a, 1);
+            return;
+        }
+        /* One point per combination seen (RECORD_AND_SAMPLE with no
+         * parent always: the first point of a process that started none). */
+        for (int sr = 0; sr < N_SAMPLING; sr++)
+            for (int i = 0; i < N_ORIGIN; i++) {
+                if (!t.started[sr][i] && (sr || i)) continue;
+                a[0].value.u.s = str_cstr(sampling[sr]);
+                a[1].value.u.s = str_cstr(origins[i]);
+                metric_observe_int(o, (int64_t)t.started[sr][i], a, 2);
+            }
         return;
     }
     if (c->what == SDK_LOG_CREATED) {
@@ -755,9 +869,10 @@ static void sdk_observe(struct metric_observer *o, void *ctx) {
         static const char *const why[] = {NULL, "export_failed"};
         uint64_t n[] = {rs.points_exported, rs.points_failed};
         if (etype) observe_counts(o, exp, n, why, 2);
-        observe_tree(o, SIGNAL_METRICS);
+        observe_tree(o, SIGNAL_METRICS, SDK_EXPORTED);
         return;
     }
+    if (c->what == SDK_PROCESSED || c->what == SDK_EXPORTED) observe_tree(o, c->sig, c->what);
     struct batcher *b = batcher_of(c->sig);
     if (!b) return;
     bool spans = c->sig == SIGNAL_TRACES;
@@ -788,7 +903,6 @@ static void sdk_observe(struct metric_observer *o, void *ctx) {
         uint64_t n[] = {st.exported + st.handed_off, st.dropped_export_failed, st.dropped_rejected,
                         st.spooled};
         if (etype) observe_counts(o, exp, n, why, 4);
-        observe_tree(o, c->sig);
         break;
     }
     case SDK_INFLIGHT:
@@ -882,17 +996,27 @@ static const struct sdk_def {
      {SDK_POINTS_EXPORTED, SIGNAL_METRICS}},
 };
 
-void telemetry_sdk_metrics_register(void) {
+static void sdk_register(const struct sdk_def *d, void (*cb)(struct metric_observer *, void *)) {
+    struct metric_desc md = {.name = d->name,
+                             .unit = d->unit,
+                             .description = d->description,
+                             .kind = d->kind,
+                             .number = METRIC_INT};
+    struct metric_instrument *m = metric_instrument_new(&md);
+    if (m) (void)metric_add_callback(m, cb, (void *)&d->cb);
+}
+
+void telemetry_sdk_tree_metrics_register(void) {
     for (size_t i = 0; i < sizeof sdk_defs / sizeof *sdk_defs; i++) {
-        const struct sdk_def *d = &sdk_defs[i];
-        struct metric_desc md = {.name = d->name,
-                                 .unit = d->unit,
-                                 .description = d->description,
-                                 .kind = d->kind,
-                                 .number = METRIC_INT};
-        struct metric_instrument *m = metric_instrument_new(&md);
-        if (m) (void)metric_add_callback(m, sdk_observe, (void *)&d->cb);
+        enum sdk_what w = sdk_defs[i].cb.what;
+        if (w == SDK_PROCESSED || w == SDK_EXPORTED || w == SDK_POINTS_EXPORTED)
+            sdk_register(&sdk_defs[i], sdk_observe_tree);
     }
+}
+
+void telemetry_sdk_metrics_register(void) {
+    for (size_t i = 0; i < sizeof sdk_defs / sizeof *sdk_defs; i++)
+        sdk_register(&sdk_defs[i], sdk_observe);
     static const double bounds[] = {0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
                                     0.5,   0.75, 1,     2.5,  5,     7.5, 10};
     struct metric_desc hd = {.name = "otel.sdk.exporter.operation.duration",

@@ -129,6 +129,10 @@ const struct attr_list *telemetry_resource_local(uint32_t *host_wanted);
 struct telemetry_tree_stats {
     /* Records a relay exported for the processes below it, by outcome. */
     uint64_t exported, failed, spooled;
+    /* ... rejected by the collector (partial success); and what the
+     * processes below processed (handed to an exporter, theirs or this
+     * relay) and their processors dropped (queue_full, shutdown). */
+    uint64_t rejected, processed, queue_full, shutdown;
 };
 struct telemetry_exports {
     /* At telemetry_init, once the configuration is read. */
@@ -150,6 +154,13 @@ struct telemetry_exports {
     /* What this process exported for its process tree (a relay), for sig;
      * false when it relayed nothing. */
     bool (*tree_stats)(enum signal_kind sig, struct telemetry_tree_stats *out);
+    /* The process ends or execs: hands its own counts (own[sig]: what its
+     * processors processed and dropped, and its exporters' outcomes, apart
+     * from the records it handed off) and its tree's to its parent's relay,
+     * whose tree they are then. True when they went there, or there was
+     * nothing new; false when this process keeps them (it reports its tree
+     * itself). Async-signal-safe. */
+    bool (*hand_up)(const struct telemetry_tree_stats own[SIGNAL_COUNT]);
 };
 void telemetry_set_exports(const struct telemetry_exports *e);
 const struct telemetry_exports *telemetry_get_exports(void);
@@ -165,6 +176,14 @@ const char *telemetry_component_type(const char *kind, enum signal_kind sig,
  * processed, queued, exported; export durations), registered by the
  * metric reader once the process has lived one export interval. */
 void telemetry_sdk_metrics_register(void);
+/* The relay's tree series alone (the last collection of a relay that did
+ * not live an interval), and whether there is one to report: the process
+ * relayed for children and could not hand the counts up (set at exit). */
+void telemetry_sdk_tree_metrics_register(void);
+bool telemetry_tree_due(void);
+/* An image about to be replaced by exec hands its counts up
+ * (telemetry_exports.hand_up). */
+void telemetry_hand_up(void);
 
 /* The final flush within OTEL_PRELOAD_SHUTDOWN_TIMEOUT. */
 void telemetry_shutdown(bool in_signal);

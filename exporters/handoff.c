@@ -40,7 +40,10 @@
 #define FLUSH_BYTES (1u << 20)
 #define BACKLOG 256
 
-#define VERSION 3 /* in the socket name too: relays of other versions are never found */
+#define VERSION 4 /* in the socket name too: relays of other versions are never found */
+/* header.signal of a message of counts (handoff_send_counts), not records */
+#define COUNTS_MESSAGE 0xc0
+#define COUNT_FIELDS (sizeof(struct relay_counts) / sizeof(uint64_t))
 
 struct header {
     uint32_t magic;
@@ -50,6 +53,8 @@ struct header {
 };
 
 static bool enabled;
+/* An earlier hand-off found no relay at our parent: counts are not sent. */
+static _Atomic bool no_parent_relay;
 static const struct config *config;
 static uint64_t config_hash;
 static uint32_t delay_ms, budget_ms;
@@ -157,10 +162,12 @@ int handoff_connect(enum signal_kind sig) {
     int rc = fd;
     struct ucred peer;
     socklen_t plen = sizeof peer;
-    if (connect(fd, (struct sockaddr *)&a, alen) < 0)
+    if (connect(fd, (struct sockaddr *)&a, alen) < 0) {
         rc = -errno;
-    else if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) < 0 || peer.pid != parent ||
-             peer.uid != getuid())
+        if (rc == -ECONNREFUSED || rc == -ENOENT) /* none listens */
+            atomic_store_explicit(&no_parent_relay, true, memory_order_relaxed);
+    } else if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) < 0 || peer.pid != parent ||
+               peer.uid != getuid())
         rc = -EPERM; /* not our parent's relay */
     if (rc < 0) close(fd);
     return rc;
@@ -193,6 +200,17 @@ int handoff_send(enum signal_kind sig, uint32_t count, const void *body, size_t 
     return fd < 0 ? fd : handoff_send_on(fd, sig, count, body, len, host);
 }
 
+int handoff_send_counts(const struct relay_counts counts[SIGNAL_COUNT]) {
+    if (atomic_load_explicit(&no_parent_relay, memory_order_relaxed)) return -ENOENT;
+    int fd = -ENOTSUP;
+    for (int s = 0; s < SIGNAL_COUNT && fd == -ENOTSUP; s++) /* any signal's: one socket */
+        fd = handoff_connect((enum signal_kind)s);
+    if (fd < 0) return fd;
+    uint64_t body[SIGNAL_COUNT][COUNT_FIELDS];
+    memcpy(body, counts, sizeof body);
+    return handoff_send_on(fd, (enum signal_kind)COUNTS_MESSAGE, 0, body, sizeof body, 0);
+}
+
 /* ---- parent side: the relay ---- */
 
 /* 0 none; PASSIVE: listening, drained by the program's own calls (its
@@ -215,10 +233,26 @@ static uint64_t first_pending_ns;
 static struct http_client clients[SIGNAL_COUNT] OTELP_COLD;
 /* What became of the children's records, per signal (read by the metric
  * reader on the worker thread: atomics). */
-static struct { _Atomic uint64_t exported, lost, spooled, handed_up; } rel[SIGNAL_COUNT];
+static struct { _Atomic uint64_t exported, lost, spooled, handed_up, received; } rel[SIGNAL_COUNT];
+/* The counts children handed up (struct relay_counts, field by field). */
+static _Atomic uint64_t reported[SIGNAL_COUNT][COUNT_FIELDS];
 
 static void relay_count(_Atomic uint64_t *c, uint64_t n) {
     atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+/* A message of counts from a child (its header peeked, n bytes in all):
+ * added to what the children reported. */
+static void take_counts(int conn, ssize_t n) {
+    struct header h;
+    uint64_t body[SIGNAL_COUNT][COUNT_FIELDS];
+    if (n != (ssize_t)(sizeof h + sizeof body)) return;
+    struct iovec iov[2] = {{&h, sizeof h}, {body, sizeof body}};
+    struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
+    if (recvmsg(conn, &m, 0) != n) return;
+    for (int s = 0; s < SIGNAL_COUNT; s++)
+        for (size_t i = 0; i < COUNT_FIELDS; i++)
+            if (body[s][i]) relay_count(&reported[s][i], body[s][i]);
 }
 
 /* Whether listen_fd is still our socket: a program may close descriptors it
@@ -446,6 +480,10 @@ static void take_message(int conn, int wait_ms) {
         n = recv(conn, &h, sizeof h, MSG_PEEK | MSG_TRUNC);
     }
     if (n < (ssize_t)sizeof h || n > (ssize_t)(sizeof h + MAX_MESSAGE)) return;
+    if (h.magic == MAGIC && h.version == VERSION && h.signal == COUNTS_MESSAGE) {
+        take_counts(conn, n);
+        return;
+    }
     if (h.magic != MAGIC || h.version != VERSION || h.signal >= SIGNAL_COUNT || !url_ok[h.signal])
         return;
     /* Messages that lack the same host attributes wait without them:
@@ -475,8 +513,10 @@ static void take_message(int conn, int wait_ms) {
         goto lost;
     }
     pending_records[s] += h.count;
+    relay_count(&rel[s].received, h.count);
     return;
-lost:
+lost: /* received (its child processed them), and lost */
+    relay_count(&rel[h.signal].received, h.count);
     relay_count(&rel[h.signal].lost, h.count);
 }
 
@@ -723,11 +763,23 @@ void relay_after_fork_child(void) {
         atomic_store(&rel[s].lost, 0);
         atomic_store(&rel[s].spooled, 0);
         atomic_store(&rel[s].handed_up, 0);
+        atomic_store(&rel[s].received, 0);
+        for (size_t i = 0; i < COUNT_FIELDS; i++)
+            atomic_store(&reported[s][i], 0);
     }
+    atomic_store(&no_parent_relay, false); /* another parent */
     born_ns = 0; /* set when it first starts a child: no clock call in an atfork handler */
 }
 
 void relay_get_stats(enum signal_kind sig, struct relay_stats *out) {
+    memset(out, 0, sizeof *out);
+    /* Never a relay: nothing counted (and no page of ours touched). */
+    if (atomic_load_explicit(&relay_state, memory_order_relaxed) == RELAY_NONE) return;
+    uint64_t r[COUNT_FIELDS];
+    for (size_t i = 0; i < COUNT_FIELDS; i++)
+        r[i] = atomic_load_explicit(&reported[sig][i], memory_order_relaxed);
+    memcpy(&out->reported, r, sizeof r);
+    out->received = atomic_load_explicit(&rel[sig].received, memory_order_relaxed);
     out->exported = atomic_load_explicit(&rel[sig].exported, memory_order_relaxed);
     out->failed = atomic_load_explicit(&rel[sig].lost, memory_order_relaxed);
     out->spooled = atomic_load_explicit(&rel[sig].spooled, memory_order_relaxed);

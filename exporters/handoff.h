@@ -70,12 +70,28 @@ void relay_poll(void);
 void relay_shutdown(uint32_t timeout_ms, bool in_signal);
 /* In a fork child: the parent's relay is not ours. */
 void relay_after_fork_child(void);
+/* A process's counts of sig's records beyond those it handed off (which
+ * a relay counts as it receives them): processed by itself (handed to its
+ * own exporters), dropped by its processor (queue_full, shutdown), and
+ * what its exporters made of them. A process hands them to its parent's
+ * relay at its end (and at exec), with those of the processes below it,
+ * so that the top of a tree of relays has the tree's counts. */
+struct relay_counts {
+    uint64_t processed, queue_full, shutdown, exported, failed, rejected, spooled;
+};
+/* Child side: sends counts (one per signal) to the parent's relay, as
+ * handoff_send does. -ENOENT at once when an earlier hand-off found no
+ * relay there. Async-signal-safe. */
+int handoff_send_counts(const struct relay_counts counts[SIGNAL_COUNT]);
 /* What the relay did with its children's records of sig (cumulative, since
  * the process started or forked): exported to the collector, failed (lost,
  * rejected), spooled, or handed up to its own parent's relay (which counts
- * them in turn: the top of a tree of relays has the tree's counts). */
+ * them in turn: the top of a tree of relays has the tree's counts);
+ * received: records its children handed it; reported: the sums of the
+ * counts its children handed up (handoff_send_counts). */
 struct relay_stats {
-    uint64_t exported, failed, spooled, handed_up;
+    uint64_t exported, failed, spooled, handed_up, received;
+    struct relay_counts reported;
 };
 void relay_get_stats(enum signal_kind sig, struct relay_stats *out);
 /* Whether the calling thread is the relay's. */

@@ -302,6 +302,7 @@ void process_before_exec(const char *target) {
     }
     processor_force_flush(telemetry.cfg.shutdown_timeout_ms);
     atomic_store(&exporter_at_exec, false);
+    telemetry_hand_up();     /* this image's counts, to the parent's relay */
     telemetry_report_loss(); /* this image's counts: they go with it */
 }
 

@@ -7,6 +7,7 @@
 #include "preload/pipeline.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "core/diag.h"
 #include "core/ids.h"
@@ -91,7 +92,12 @@ static void pipeline_shutdown(uint32_t timeout_ms, bool in_signal) {
     relay_shutdown(timeout_ms, in_signal);
 }
 
+/* What was handed up already (after an exec that failed, the image goes
+ * on: only what changed since goes up at its end). */
+static struct relay_counts handed_up[SIGNAL_COUNT];
+
 static void pipeline_after_fork_child(void) {
+    memset(handed_up, 0, sizeof handed_up);
     relay_after_fork_child();
     outbox_after_fork_child();
     for (int s = 0; s < SIGNAL_COUNT; s++)
@@ -111,13 +117,57 @@ static void pipeline_report(void) {
                   (unsigned long long)o.drained_batches, (unsigned long long)o.drained_records);
 }
 
+/* A relay's tree: the records its children handed it (processed by
+ * them) and what it made of them, with the counts they handed up. */
 static bool pipeline_tree_stats(enum signal_kind sig, struct telemetry_tree_stats *out) {
     struct relay_stats r;
     relay_get_stats(sig, &r);
-    if (!r.exported && !r.failed && !r.spooled) return false;
-    out->exported = r.exported;
-    out->failed = r.failed;
-    out->spooled = r.spooled;
+    const struct relay_counts *c = &r.reported;
+    *out = (struct telemetry_tree_stats){
+        .processed = r.received + c->processed,
+        .queue_full = c->queue_full,
+        .shutdown = c->shutdown,
+        .exported = r.exported + c->exported,
+        .failed = r.failed + c->failed,
+        .rejected = c->rejected,
+        .spooled = r.spooled + c->spooled,
+    };
+    return out->processed || out->queue_full || out->shutdown || out->exported || out->failed ||
+           out->rejected || out->spooled;
+}
+
+/* Hands to the parent's relay this process's counts and its tree's, what
+ * it did not hand off as records (the relay counts those as it receives
+ * them); the records this process's relay forwarded itself count as
+ * processed below. Only what changed since the last time; nothing at all
+ * in the common case (everything handed off, nothing dropped). */
+static bool pipeline_hand_up(const struct telemetry_tree_stats own[SIGNAL_COUNT]) {
+    struct relay_counts now[SIGNAL_COUNT], delta[SIGNAL_COUNT];
+    bool any = false;
+    for (int s = 0; s < SIGNAL_COUNT; s++) {
+        struct relay_stats r;
+        relay_get_stats((enum signal_kind)s, &r);
+        const struct telemetry_tree_stats *o = &own[s];
+        const struct relay_counts *c = &r.reported;
+        now[s] = (struct relay_counts){
+            .processed = o->processed + c->processed + r.exported + r.failed + r.spooled,
+            .queue_full = o->queue_full + c->queue_full,
+            .shutdown = o->shutdown + c->shutdown,
+            .exported = o->exported + c->exported + r.exported,
+            .failed = o->failed + c->failed + r.failed,
+            .rejected = o->rejected + c->rejected,
+            .spooled = o->spooled + c->spooled + r.spooled,
+        };
+        const uint64_t *a = (const uint64_t *)&now[s], *b = (const uint64_t *)&handed_up[s];
+        uint64_t *d = (uint64_t *)&delta[s];
+        for (size_t i = 0; i < sizeof now[s] / sizeof *a; i++) {
+            d[i] = a[i] - b[i];
+            any |= d[i] != 0;
+        }
+    }
+    if (!any) return true;
+    if (handoff_send_counts(delta) != 0) return false;
+    memcpy(handed_up, now, sizeof handed_up);
     return true;
 }
 
@@ -130,6 +180,7 @@ static const struct telemetry_exports pipeline = {
     .after_fork_child = pipeline_after_fork_child,
     .report = pipeline_report,
     .tree_stats = pipeline_tree_stats,
+    .hand_up = pipeline_hand_up,
 };
 
 void pipeline_install(void) {

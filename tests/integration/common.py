@@ -92,9 +92,10 @@ def batches(spool):
 
 
 def decode_spooled(spool):
-    """The spans in the spool's batches, decoded by the test receiver (each
-    body POSTed as it would have been): [span dict]."""
-    found = batches(spool)
+    """The spans in the spool's batches of spans, decoded by the test
+    receiver (each body POSTed as it would have been): [span dict]. (A
+    relay's metrics may be spooled too: docs/METRICS.md.)"""
+    found = [b for b in batches(spool) if b[1]["signal"] == "traces"]
     with Receiver() as rcv:
         for _, h, body in found:
             req = urllib.request.Request(rcv.endpoint + "/v1/traces", data=body, method="POST")

@@ -290,13 +290,32 @@ class ProcessMetrics(unittest.TestCase):
             self.assertNotIn("/v1/metrics", [r["path"] for r in rcv.requests()])
 
 
+def last_points(metrics, name):
+    last = sorted([m for m in metrics if m["name"] == name], key=lambda m: m["seq"])
+    return last[-1]["points"] if last else []
+
+
+def started_by(metrics):
+    """otel.sdk.span.started's last points: {(sampling_result, parent.origin): n}
+    (not the zero point a process that started no span reports)."""
+    return {(p["attributes"]["otel.span.sampling_result"],
+             p["attributes"]["otel.span.parent.origin"]): value(p)
+            for p in last_points(metrics, "otel.sdk.span.started") if value(p)}
+
+
+def relay_points(metrics, name):
+    """Every point of the otel_preload_relay series of name, in all requests."""
+    return [p for m in metrics if m["name"] == name for p in m["points"]
+            if p["attributes"].get("otel.component.type") == "otel_preload_relay"]
+
+
 class SdkMetrics(unittest.TestCase):
     def sdk_points(self, metrics, name):
-        pts = []
-        last = sorted([m for m in metrics if m["name"] == name], key=lambda m: m["seq"])
-        if last:
-            pts = last[-1]["points"]
-        return {p["attributes"].get("error.type"): value(p) for p in pts}, pts
+        pts = last_points(metrics, name)
+        if name == "otel.sdk.span.started":
+            return {None: sum(started_by(metrics).values())}, pts
+        return {p["attributes"].get("error.type"): value(p) for p in pts
+                if p["attributes"].get("otel.component.type") != "otel_preload_relay"}, pts
 
     @unittest.skipIf(TSAN, "threads started through TSan's interceptor are not traced")
     def test_export_failed_counts(self):
@@ -418,6 +437,88 @@ class SdkMetrics(unittest.TestCase):
         self.assertGreater(processed["queue_full"], 0)
         self.assertEqual(processed[None] + processed["queue_full"] +
                          processed.get("shutdown", 0), started[None])
+
+
+    @unittest.skipIf(TSAN, "threads started through TSan's interceptor are not traced")
+    def test_span_started_by_sampling_result_and_parent_origin(self):
+        # The semantic conventions' attributes: a root span whose parent
+        # came in TRACEPARENT (remote), thread spans under it (local); a
+        # parent that was not sampled makes every span DROP, which is
+        # counted too (all spans, recording or not). live: recording ones.
+        trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+        for flags, result in (("01", "RECORD_AND_SAMPLE"), ("00", "DROP")):
+            with self.subTest(result=result), Receiver() as rcv:
+                rc, out, _ = run([PROG, "run", "700", "20"],
+                                 env=otlp_env(rcv, TRACEPARENT=f"00-{trace}-00f067aa0ba902b7-{flags}",
+                                              OTEL_METRIC_EXPORT_INTERVAL="300",
+                                              OTEL_PRELOAD_PROCESS_METRICS="false"))
+                settle(rcv)
+                self.assertEqual(rc, 0)
+                threads = int(dict(line.split() for line in out.decode().splitlines())
+                              ["threads_started"])
+                metrics, spans = rcv.metrics(), rcv.spans()
+            self.assertGreater(threads, 0)
+            self.assertEqual(started_by(metrics), {(result, "remote"): 1, (result, "local"): threads})
+            live = last_points(metrics, "otel.sdk.span.live")
+            self.assertEqual([(p["attributes"], value(p)) for p in live],
+                             [({"otel.span.sampling_result": "RECORD_AND_SAMPLE"}, 0)])
+            self.assertEqual(len(spans), threads + 1 if flags == "01" else 0)
+        # No parent at all: the root span's origin is none.
+        with Receiver() as rcv:
+            rc, _, _ = run([PROG, "run", "400", "50"],
+                           env=otlp_env(rcv, OTEL_METRIC_EXPORT_INTERVAL="300",
+                                        OTEL_PRELOAD_PROCESS_METRICS="false"))
+            settle(rcv)
+            self.assertEqual(rc, 0)
+            started = started_by(rcv.metrics())
+        self.assertEqual(started[("RECORD_AND_SAMPLE", "none")], 1)
+        self.assertNotIn(("RECORD_AND_SAMPLE", "remote"), started)
+
+    @unittest.skipIf(TSAN, "shells are not traced under TSan")
+    def test_short_lived_relay_reports_its_tree_once(self):
+        # A shell that ends within the interval: its relay's series alone,
+        # once, from the last collection at its exit (the children handed
+        # it their spans: processed by them, exported by the relay).
+        with Receiver() as rcv:
+            rc, _, err = run(["sh", "-c", "for i in 1 2 3; do /bin/true; done"],
+                             env=otlp_env(rcv, OTEL_METRICS_EXPORTER="otlp"))
+            settle(rcv)
+            self.assertEqual((rc, err), (0, b""))
+            metrics = rcv.metrics()
+            paths = [r["path"] for r in rcv.requests()]
+        self.assertEqual(paths.count("/v1/metrics"), 1, paths)
+        self.assertEqual({m["name"] for m in metrics},
+                         {"otel.sdk.processor.span.processed", "otel.sdk.exporter.span.exported"})
+        for name in ("otel.sdk.processor.span.processed", "otel.sdk.exporter.span.exported"):
+            pts = relay_points(metrics, name)
+            self.assertEqual([(p["attributes"], value(p)) for p in pts],
+                             [({"otel.component.type": "otel_preload_relay",
+                                "otel.component.name": "otel_preload_relay/0"}, 3)], name)
+
+    @unittest.skipIf(TSAN, "shells are not traced under TSan")
+    def test_relay_sums_its_childrens_drops(self):
+        # Children with a queue of 4 spans each start 3000 spans as fast as
+        # they can: their processors drop most (queue_full). The shell's
+        # relay reports the tree: what the children processed (what the
+        # receiver got: their exports succeeded) and dropped.
+        n, children = 3000, 2
+        with Receiver() as rcv:
+            rc, _, err = run(["sh", "-c", f"{PROG} spans {n}; {PROG} spans {n}"],
+                             env=otlp_env(rcv, OTEL_BSP_MAX_QUEUE_SIZE="4",
+                                          OTEL_BSP_MAX_EXPORT_BATCH_SIZE="4"))
+            settle(rcv)
+            self.assertEqual((rc, err), (0, b""))
+            metrics, spans = rcv.metrics(), rcv.spans()
+        got = len([s for s in spans if s["name"] in ("burst", "metrics_prog")])
+        started = children * (n + 1)  # and each child's root span
+        processed = {p["attributes"].get("error.type"): value(p)
+                     for p in relay_points(metrics, "otel.sdk.processor.span.processed")}
+        self.assertGreater(processed.get("queue_full", 0), 0, processed)
+        self.assertEqual(processed[None], got)
+        self.assertEqual(processed["queue_full"] + processed.get("shutdown", 0), started - got)
+        exported = {p["attributes"].get("error.type"): value(p)
+                    for p in relay_points(metrics, "otel.sdk.exporter.span.exported")}
+        self.assertEqual(exported, {None: got})
 
 
 if __name__ == "__main__":

@@ -9,8 +9,12 @@
  *       lives MS milliseconds: touches 8 MiB, writes 1 MiB to a temporary
  *       file (fsync), starts a short thread every THREAD_EVERY_MS; at the
  *       end prints its own /proc/self readings as "key value" lines (stdout).
+ *       Also prints "threads_started N".
  *   metrics_prog idle MS
  *       one nanosleep of MS milliseconds (the shim sees no call), then exits.
+ *   metrics_prog spans N
+ *       starts and ends N spans "burst" (otelp.h), one after the other, as
+ *       fast as it can (a small queue overflows), then exits.
  * Header only: nothing of ours is linked. */
 #include <fcntl.h>
 #include <pthread.h>
@@ -87,12 +91,16 @@ static int run(long ms, long every_ms) {
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);
     volatile unsigned long spin = 0;
+    long started = 0;
     for (;;) {
         clock_gettime(CLOCK_MONOTONIC, &now);
         long el = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
         if (el >= ms) break;
         pthread_t t;
-        if (pthread_create(&t, NULL, short_thread, NULL) == 0) pthread_join(t, NULL);
+        if (pthread_create(&t, NULL, short_thread, NULL) == 0) {
+            pthread_join(t, NULL);
+            started++;
+        }
         for (int i = 0; i < 200000; i++) /* some CPU time */
             spin += (unsigned long)i;
         struct timespec d = {every_ms / 1000, (every_ms % 1000) * 1000000};
@@ -106,6 +114,7 @@ static int run(long ms, long every_ms) {
     printf("cpu_user %.6f\n", (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6);
     printf("cpu_system %.6f\n", (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
     printf("minflt %ld\n", ru.ru_minflt);
+    printf("threads_started %ld\n", started);
     fflush(stdout);
     (void)mem; /* kept to the end: the exit's last point sees it */
     return 0;
@@ -114,6 +123,11 @@ static int run(long ms, long every_ms) {
 int main(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "instruments")) return instruments();
     if (argc >= 4 && !strcmp(argv[1], "run")) return run(atol(argv[2]), atol(argv[3]));
+    if (argc >= 3 && !strcmp(argv[1], "spans")) {
+        for (long i = atol(argv[2]); i > 0; i--)
+            otelp_span_end(otelp_span_start("burst", NULL, OTELP_SPAN_KIND_INTERNAL, NULL, 0));
+        return 0;
+    }
     if (argc >= 3 && !strcmp(argv[1], "idle")) { /* one sleep: no call through the shim */
         long ms = atol(argv[2]);
         struct timespec d = {ms / 1000, (ms % 1000) * 1000000};
