@@ -442,8 +442,9 @@ OTELP_FIRST struct span *telemetry_span_start_in(struct str name, const struct s
     if (s) {
         if (sampled) s->ctx.flags |= TRACE_FLAG_SAMPLED;
         struct count_shard *c = thread_counts();
-        int origin = !parent ? ORIGIN_NONE : parent->remote ? ORIGIN_REMOTE : ORIGIN_LOCAL;
-        count_one(c, &c->started[sampled ? SAMPLED_RECORD : SAMPLED_DROP][origin]);
+        /* No branch: ORIGIN_LOCAL + 1 is ORIGIN_REMOTE, SAMPLED_DROP is 1. */
+        int origin = parent ? ORIGIN_LOCAL + (int)parent->remote : ORIGIN_NONE;
+        count_one(c, &c->started[!sampled][origin]);
     }
     return s;
 }

@@ -149,7 +149,10 @@ static bool url_usable(enum signal_kind sig, struct http_url *u) {
 int handoff_connect(enum signal_kind sig) {
     if (!enabled || !endpoints[sig]) return -ENOTSUP;
     pid_t parent = getppid();
-    if (parent <= 1) return -ENOENT;
+    if (parent <= 1) {
+        atomic_store_explicit(&no_parent_relay, true, memory_order_relaxed);
+        return -ENOENT;
+    }
     /* Non-blocking: a busy parent (full backlog or buffer) must never hold
      * up our exit; we then export ourselves. */
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
