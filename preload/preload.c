@@ -9,14 +9,11 @@
  * (preload/abi_floor.h), the constructor does nothing: its arguments are
  * glibc's extension and are read only on glibc, which passes them.
  * Depends on core/ and hooks/. */
-#include <elf.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <string.h>
 #include <sys/auxv.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "core/cold.h"
@@ -70,31 +67,6 @@ static bool in_scope(const struct hostconf *hc, char *const *envp, int argc, cha
     return scope_allows(&r, path, argc, argv);
 }
 
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22 /* Linux 5.14 */
-#endif
-extern const char __ehdr_start[] __attribute__((visibility("hidden")));
-
-/* Maps the shim's code into the process in one system call, before it runs
- * through its start and exit paths page fault by page fault. A fault is an
- * exception taken per page (per 64 KiB at best): in a virtual machine
- * about 15-90 us each; populating the 80 pages of code takes about 20 us.
- * The pages are the page cache's, shared: no memory is added. Older
- * kernels say EINVAL: the faults happen as before. */
-static void map_code_at_once(void) {
-    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)__ehdr_start;
-    const Elf64_Phdr *ph = (const Elf64_Phdr *)(__ehdr_start + eh->e_phoff);
-    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), base = (uintptr_t)__ehdr_start;
-    for (int i = 0; i < eh->e_phnum; i++) /* the headers' segment: at the load base */
-        if (ph[i].p_type == PT_LOAD && ph[i].p_offset == 0) base -= ph[i].p_vaddr;
-    for (int i = 0; i < eh->e_phnum; i++) {
-        if (ph[i].p_type != PT_LOAD || !(ph[i].p_flags & PF_X)) continue;
-        uintptr_t start = (base + ph[i].p_vaddr) & ~(page - 1);
-        uintptr_t end = (base + ph[i].p_vaddr + ph[i].p_filesz + page - 1) & ~(page - 1);
-        (void)madvise((void *)start, end - start, MADV_POPULATE_READ);
-    }
-}
-
 OTELP_FIRST __attribute__((constructor)) static void preload_init(int argc, char **argv,
                                                                   char **envp) {
     if (getauxval(AT_SECURE)) return; /* inert: no environment, no files */
@@ -129,7 +101,6 @@ OTELP_FIRST __attribute__((constructor)) static void preload_init(int argc, char
         guard_leave();
         return;
     }
-    map_code_at_once();
     pipeline_install(); /* the export side: core knows no exporter */
     if (telemetry_init(env, base_name(argc > 0 ? argv[0] : NULL)) == 0) {
         if (conf_err)
