@@ -46,18 +46,6 @@ static bool asynch_dns;
 
 static int (*openssl_init)(uint64_t, const void *);
 
-static void openssl_no_atexit(void) {
-    /* Only when nobody loaded OpenSSL yet: then we are first to initialise
-     * it, and the first caller decides whether an atexit handler exists. */
-    if (!dlopen) return; /* weak: preload/abi_floor.h */
-    void *h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_NOLOAD);
-    bool ours = !h;
-    if (!h) h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
-    if (!h) return;
-    *(void **)&openssl_init = dlsym(h, "OPENSSL_init_crypto");
-    if (openssl_init && ours) openssl_init(OTELP_OPENSSL_INIT_NO_ATEXIT, NULL);
-}
-
 /* dl_iterate_phdr callback: whether an object of the process is
  * libcrypto.so.3. */
 static int is_libcrypto(struct dl_phdr_info *info, size_t size, void *found) {
@@ -68,6 +56,36 @@ static int is_libcrypto(struct dl_phdr_info *info, size_t size, void *found) {
         (n == k || info->dlpi_name[n - k - 1] == '/'))
         *(bool *)found = true;
     return *(bool *)found;
+}
+
+/* False when we were first to initialise OpenSSL and it failed (no
+ * memory): libcurl's own initialisation would then register
+ * OPENSSL_cleanup with atexit, and the program's exit would free OpenSSL
+ * under our export thread's feet (a crash). */
+static bool openssl_no_atexit(void) {
+    /* Only when nobody loaded OpenSSL yet: then we are first to initialise
+     * it, and the first caller decides whether an atexit handler exists. */
+    if (!dlopen) return true; /* weak: preload/abi_floor.h */
+    void *h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_NOLOAD);
+    bool ours = !h;
+    if (!h) h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
+    if (!h) return true; /* none (or no memory to load it): asked again after libcurl */
+    *(void **)&openssl_init = dlsym(h, "OPENSSL_init_crypto");
+    if (openssl_init && ours) return openssl_init(OTELP_OPENSSL_INIT_NO_ATEXIT, NULL) == 1;
+    return true;
+}
+
+/* After libcurl is loaded: an OpenSSL that came with it (it could not be
+ * loaded before) is initialised by us first, without atexit, or libcurl
+ * is not used. */
+static bool openssl_came_with_curl_no_atexit(void) {
+    if (openssl_init || !dlopen) return true;
+    bool found = false;
+    dl_iterate_phdr(is_libcrypto, &found);
+    if (!found) return true; /* libcurl of another TLS library */
+    void *h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_NOLOAD);
+    if (h) *(void **)&openssl_init = dlsym(h, "OPENSSL_init_crypto");
+    return openssl_init && openssl_init(OTELP_OPENSSL_INIT_NO_ATEXIT, NULL) == 1;
 }
 
 void curl_early(void) {
@@ -99,12 +117,21 @@ static bool openssl_alive(void) {
 }
 
 static void load(void) {
-    openssl_no_atexit();
+    if (!openssl_no_atexit()) {
+        diag_warn("https and gRPC exports are off: OpenSSL could not be initialised");
+        atomic_store(&state, 2);
+        return;
+    }
     if (!openssl_alive()) {
         atomic_store(&state, 3);
         return;
     }
     void *h = dlopen ? dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL) : NULL;
+    if (h && !openssl_came_with_curl_no_atexit()) {
+        diag_warn("https and gRPC exports are off: OpenSSL could not be initialised");
+        atomic_store(&state, 2);
+        return;
+    }
     if (h) {
         *(void **)&cu.global_init = dlsym(h, "curl_global_init");
         *(void **)&cu.init = dlsym(h, "curl_easy_init");
