@@ -926,7 +926,12 @@ static int store_span(struct store *s, struct batch *b, const struct otlp_span *
     sqlite3_bind_int(st, 9, sp->kind);
     sqlite3_bind_int64(st, 10, start);
     sqlite3_bind_int64(st, 11, end);
-    sqlite3_bind_int64(st, 12, end >= start ? end - start : 0);
+    /* in the unsigned times: a start past 2262 (negative as a signed count) made
+     * end - start overflow (undefined behaviour) */
+    uint64_t dur = sp->end_time_unix_nano >= sp->start_time_unix_nano
+                       ? sp->end_time_unix_nano - sp->start_time_unix_nano
+                       : 0;
+    sqlite3_bind_int64(st, 12, dur > INT64_MAX ? INT64_MAX : (int64_t)dur);
     sqlite3_bind_int(st, 13, sp->status_code);
     if (sp->status_message[0]) sqlite3_bind_text(st, 14, sp->status_message, -1, SQLITE_STATIC);
     if (service) sqlite3_bind_text(st, 15, service, -1, SQLITE_STATIC);

@@ -70,6 +70,26 @@ static void test_listener_dedup_runs(void) {
     store_set_listener(s, NULL, NULL);
 }
 
+/* Times past 2262 (negative as signed counts): the duration is taken in the
+ * unsigned times, clamped (end - start overflowed: found by fuzz_otlp). */
+static void test_times_past_2262(void) {
+    struct otlp_traces *t = traces_json(
+        "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":["
+        "{\"traceId\":\"1102030405060708090a0b0c0d0e0f10\",\"spanId\":\"1102030405060708\","
+        "\"name\":\"late_start\",\"startTimeUnixNano\":\"10923372036854775808\","
+        "\"endTimeUnixNano\":\"1700000001000000000\"},"
+        "{\"traceId\":\"1102030405060708090a0b0c0d0e0f10\",\"spanId\":\"1102030405060709\","
+        "\"name\":\"late_end\",\"startTimeUnixNano\":\"1\","
+        "\"endTimeUnixNano\":\"18446744073709551615\"}]}]}]}");
+    REQUIRE(t != NULL);
+    int64_t rejected = -1;
+    char msg[256];
+    CHECK(store_write_traces(s, t, &rejected, msg, sizeof(msg)) == 0);
+    CHECK(count("SELECT duration_ns FROM spans WHERE name = 'late_start'") == 0);
+    CHECK(count("SELECT duration_ns FROM spans WHERE name = 'late_end'") == INT64_MAX);
+    otlp_traces_free(t);
+}
+
 static void test_json_strict(void) {
     static const char *const bad[] = {
         "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":\"01\"}]}]}]}",
@@ -300,6 +320,7 @@ int main(void) {
     if (s != NULL) {
         RUN(test_listener_dedup_runs);
         RUN(test_retention);
+        RUN(test_times_past_2262);
         store_close(s);
     }
     RUN(test_json_strict);
