@@ -45,6 +45,16 @@ static int want_scalar(struct ctx *c, const yaml_node_t *n, const char *key, con
     return 0;
 }
 
+/* A key given twice in a map is an error (YAML's rule; libyaml keeps both):
+ * its second value replaced the first, leaking what the first had made. */
+static int once(struct ctx *c, const yaml_node_t *map, const yaml_node_pair_t *p, const char *k) {
+    for (const yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+        const char *qk = scalar(node(c, q->key));
+        if (qk && strcmp(qk, k) == 0) return fail(c, node(c, p->key), "'%s' given twice", k);
+    }
+    return 0;
+}
+
 static int dup_str(struct ctx *c, const yaml_node_t *n, const char *s, char **out) {
     *out = strdup(s);
     return *out ? 0 : fail(c, n, "out of memory");
@@ -197,6 +207,7 @@ static int parse_rule(struct ctx *c, const yaml_node_t *n, const char *group, in
         yaml_node_t *kn = node(c, p->key), *v = node(c, p->value);
         const char *k = scalar(kn), *s;
         if (k == NULL) return fail(c, kn, "keys of a rule are names");
+        if ((rc = once(c, n, p, k)) != 0) return rc;
         if (strcmp(k, "alert") == 0) {
             if ((rc = want_scalar(c, v, k, &s)) != 0) return rc;
             if (!valid_name(s))
@@ -309,6 +320,7 @@ static int parse_notifier(struct ctx *c, const yaml_node_t *n, size_t idx,
         yaml_node_t *kn = node(c, p->key), *v = node(c, p->value);
         const char *k = scalar(kn), *s;
         if (k == NULL) return fail(c, kn, "keys of a notify entry are names");
+        if ((rc = once(c, n, p, k)) != 0) return rc;
         if (strcmp(k, "kind") == 0) {
             kind = v;
         } else if (strcmp(k, "name") == 0 || strcmp(k, "url") == 0 || strcmp(k, "command") == 0) {
@@ -369,6 +381,7 @@ static int parse_root(struct ctx *c, struct rules *out) {
         yaml_node_t *kn = node(c, p->key), *v = node(c, p->value);
         const char *k = scalar(kn), *s;
         if (k == NULL) return fail(c, kn, "top-level keys are names");
+        if ((rc = once(c, root, p, k)) != 0) return rc;
         if (strcmp(k, "groups") == 0) {
             if (v->type != YAML_SEQUENCE_NODE) return fail(c, v, "'groups' takes a list");
             groups = v;
@@ -430,6 +443,7 @@ static int parse_root(struct ctx *c, struct rules *out) {
             yaml_node_t *kn = node(c, p->key), *v = node(c, p->value);
             const char *k = scalar(kn);
             if (k == NULL) return fail(c, kn, "keys of a group are names");
+            if ((rc = once(c, gn, p, k)) != 0) return rc;
             if (strcmp(k, "name") == 0) {
                 if ((rc = want_scalar(c, v, k, &gname)) != 0) return rc;
             } else if (strcmp(k, "interval") == 0) {

@@ -246,6 +246,12 @@ groups:
         self.check_fails("groups:\n  - name: g\n    rules:\n      - alert: A\n        signal: logs\n"
                          "        treshold: 3\n", "typo.yaml", ":6:9: unknown key 'treshold' in a rule")
         self.check_fails("groups:\n  - name: [x\n", "broken.yaml", ":3:1: not YAML")
+        # a key given twice (its second value replaced the first, leaking it: fuzz_rules)
+        self.check_fails("groups: []\nnotify:\n  - kind: log\nnotify:\n  - kind: log\n",
+                         "twice.yaml", ":4:1: 'notify' given twice")
+        self.check_fails("groups:\n  - name: g\n    rules:\n      - alert: A\n        signal: logs\n"
+                         "        where: name = \"a\"\n        where: name = \"b\"\n", "twice2.yaml",
+                         ":7:9: 'where' given twice")
         # a notifier URL: http:// only (no TLS in the notifier); the port may be left out (80)
         webhook = "groups: []\nnotify:\n  - kind: webhook\n    url: %s\n"
         self.check_fails(webhook % "https://hooks.example/x", "tls.yaml",
