@@ -10,8 +10,9 @@
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define RESERVE 0
 #else
-#define RESERVE (128u << 10) /* three exporters (~17 KiB each) and what else a process makes once  \
-                              */
+#define RESERVE                                                                                    \
+    (128u << 10) /* three exporters (~17 KiB each) and what else a process makes once              \
+                  */
 #endif
 
 static _Alignas(64) unsigned char reserve[RESERVE + 1] OTELP_COLD;
