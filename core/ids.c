@@ -146,9 +146,10 @@ void ids_uuid4(char out[37]) {
 }
 
 /* A process's first clock reads go to the kernel: the vDSO's code and data
- * pages are mapped in only when first used, and those two page faults (about
- * 3 us on the VMs we measure on) cost a short-lived process more than a few
- * system calls (~0.1 us each). After CLOCK_SYSCALLS reads the vDSO serves.
+ * pages are mapped in only when first used, and those two page faults cost
+ * a short-lived process more than a few system calls (on this project's
+ * 2-core VMs a fault is ~15 us and a system call ~1.4 us; a /bin/true makes
+ * 7 reads). After CLOCK_SYSCALLS reads the vDSO serves.
  * The count is approximate under races, which is all it needs to be (and
  * helgrind and drd are told so at the first read, before any thread of ours
  * runs). */
