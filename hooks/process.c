@@ -327,33 +327,34 @@ void process_exec_failed(int err) {
     }
 }
 
-void process_add_event_int(const char *event, const char *key, int64_t value) {
+/* An event on the current span with an int attribute and, when key2 is
+ * not NULL, a string one. */
+static void add_event(const char *event, const char *key, int64_t value, const char *key2,
+                      const char *value2) {
     struct span *cur = telemetry_current_span();
     if (!cur || !span_lock(cur)) return;
     struct span_event *e = span_add_event(cur, event, clock_now_ns());
     if (e) {
         struct attr_value v = {.type = ATTR_INT, .u.i = value};
         span_event_set_attr(cur, e, str_cstr(key), &v);
+        if (key2) {
+            v = (struct attr_value){.type = ATTR_STRING, .u.s = str_cstr(value2)};
+            span_event_set_attr(cur, e, str_cstr(key2), &v);
+        }
     }
     span_unlock(cur);
 }
 
+void process_add_event_int(const char *event, const char *key, int64_t value) {
+    add_event(event, key, value, NULL, NULL);
+}
+
 void process_spawn_failed(const char *file, int err) {
-    struct span *cur = telemetry_current_span();
-    if (!cur || !span_lock(cur)) return;
-    struct span_event *e = span_add_event(cur, "process.spawn.failed", clock_now_ns());
-    if (e) {
-        struct attr_value v = {.type = ATTR_INT, .u.i = err};
-        span_event_set_attr(cur, e, str_cstr("error.code"), &v);
-        if (file) { /* a name posix_spawnp looks up in PATH, or a path */
-            v = (struct attr_value){.type = ATTR_STRING, .u.s = str_cstr(file)};
-            span_event_set_attr(
-                cur, e,
-                str_cstr(strchr(file, '/') ? "process.executable.path" : "process.executable.name"),
-                &v);
-        }
-    }
-    span_unlock(cur);
+    /* a name posix_spawnp looks up in PATH, or a path */
+    const char *what = !file               ? NULL
+                       : strchr(file, '/') ? "process.executable.path"
+                                           : "process.executable.name";
+    add_event("process.spawn.failed", "error.code", err, what, file);
 }
 
 void process_note_exit_code(int code) {
