@@ -279,7 +279,7 @@ static void after_write(struct spool *sp, int dirfd, uint64_t written) {
     } else if (errno == ENOENT) {
         fd = openat(dirfd, USAGE_FILE, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     }
-    uint64_t left;
+    uint64_t left = 0;
     if (scan && enforce_cap_in(sp, dirfd, &left) == 0 && fd >= 0)
         (void)ftruncate(fd, (off_t)KIB(left));
     if (fd >= 0) close(fd);
@@ -291,15 +291,6 @@ int spool_prune(struct spool *sp) {
     (void)unlinkat(fd, USAGE_FILE, 0); /* the next writer counts afresh */
     close(fd);
     return rmdir(sp->path) == 0 ? 0 : -errno;
-}
-
-int spool_enforce_cap(struct spool *sp) {
-    int fd = dir_open(sp, false);
-    if (fd < 0) return fd == -ENOENT ? 0 : fd;
-    uint64_t left;
-    int rc = enforce_cap_in(sp, fd, &left);
-    close(fd);
-    return rc;
 }
 
 /* ---- writing ---- */

@@ -7,7 +7,7 @@
  * Each call opens the directory afresh (O_DIRECTORY | O_NOFOLLOW |
  * O_CLOEXEC, owner and mode checked) and works relative to it, so no
  * descriptor is kept and a directory swapped for a symlink is refused.
- * spool_write, spool_enforce_cap and spool_dir_default call no malloc and
+ * spool_write and spool_dir_default call no malloc and
  * no stdio (a dying process's signal handler may spool); the drain side
  * (spool_list, spool_claim, spool_read, ...) mallocs only in spool_read.
  * Depends on libc. */
@@ -68,11 +68,6 @@ int spool_init(struct spool *sp, const char *path, uint64_t max_bytes)
  * cap alone), -ENOSPC (max_bytes 0), ... */
 int spool_write(struct spool *sp, const struct spool_header *h, const void *body, size_t len)
     __attribute__((warn_unused_result));
-
-/* Removes the oldest batches while the batch files' bytes exceed the cap
- * (down to the cap less a 64th; counted in sp). 0 or a negative errno. */
-
-int spool_enforce_cap(struct spool *sp) __attribute__((warn_unused_result));
 
 /* Removes the directory when it holds nothing but the usage file (which
  * goes first: a writer that finds it gone counts the batches afresh). 0, or
