@@ -477,6 +477,7 @@ groups:
       - alert: DiskErrors
         signal: metrics
         where: name = "disk.errors" and value > 0
+        window: 1h  # firing until the test looks (QueueBacklog's wait can pass the 1s default)
 """)
         d = self.dash(rules)
         now = time.time_ns()
