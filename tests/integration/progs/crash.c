@@ -8,6 +8,7 @@
  *   siginfo (prints si_code and si_pid of a SIGSEGV sent by kill to a
  *            handler the program installs after the shim's)
  *   busy-segv (ends spans for the worker to export, then crashes) */
+#undef NDEBUG /* `assert` must fail also in a release build (-DNDEBUG) */
 #include <assert.h>
 #include <fcntl.h>
 #include <malloc.h>
