@@ -1603,6 +1603,7 @@ size_t query_format(const struct query *q, char *buf, size_t size) {
 
 struct table_map {
     const char *attrs, *owner; /* attribute table and its owner column */
+    const char *epochs;        /* the view of its index's epochs, or NULL */
     const char *self;          /* the main table's column the owner column refers to */
     const char *columns[QUERY_F_COUNT];
     unsigned nullable; /* bit per field id */
@@ -1611,6 +1612,7 @@ struct table_map {
 static const struct table_map tables[3] = {
     [QUERY_SPANS] = {"span_attrs",
                      "span_id",
+                     "span_epochs",
                      "id",
                      {[QUERY_F_NAME] = "name",
                       [QUERY_F_DURATION] = "duration_ns",
@@ -1624,6 +1626,7 @@ static const struct table_map tables[3] = {
                      FB(QUERY_F_STATUS_MESSAGE) | FB(QUERY_F_SERVICE) | FB(QUERY_F_PARENT_SPAN_ID)},
     [QUERY_LOGS] = {"log_attrs",
                     "log_id",
+                    "log_epochs",
                     "id",
                     {[QUERY_F_SEVERITY] = "severity_number",
                      [QUERY_F_SEVERITY_TEXT] = "severity_text",
@@ -1637,6 +1640,7 @@ static const struct table_map tables[3] = {
     /* a point's attributes are its stream's (docs/STORE.md) */
     [QUERY_METRICS] = {"metric_stream_attrs",
                        "stream_id",
+                       NULL,
                        "stream_id",
                        {[QUERY_F_NAME] = "name",
                         [QUERY_F_VALUE] = "value",
@@ -1734,14 +1738,19 @@ static void sql_test(struct sqlc *c, const struct node *n, const char *col, bool
 static void sql_attr(struct sqlc *c, const struct node *n, enum query_scope scope) {
     struct sbuf *b = &c->b;
     struct query_value key = {.type = QUERY_STR, .s = n->field.key, .len = n->field.key_len};
-    if (scope == QUERY_SCOPE_RECORD)
+    const char *epochs = "resource_epochs";
+    if (scope == QUERY_SCOPE_RECORD) {
         sb_fmt(b, "%s.%s IN (SELECT %s FROM %s WHERE key = ", c->alias, c->map->self, c->map->owner,
                c->map->attrs);
-    else
+        epochs = c->map->epochs;
+    } else {
         sb_fmt(b,
                "%s.resource_id IN (SELECT resource_id FROM resource_attrs WHERE key = ", c->alias);
+    }
     param(c, &key);
     if (n->op != OP_EXISTS) {
+        /* the value index is (key, epoch, value): one seek per epoch (docs/STORE.md) */
+        if (epochs != NULL) sb_fmt(b, " AND epoch IN (SELECT epoch FROM %s)", epochs);
         sb_str(b, " AND ");
         sql_test(c, n, "value", true);
     }

@@ -23,6 +23,20 @@
 
 #include "server/sbuf.h"
 
+/* The attribute value indexes lead with the key and then the epoch, the
+ * owner's row id >> 12 (4,096 spans, logs or resources): a batch's rows go
+ * into the few pages of the newest epoch of each key instead of one random
+ * page of the whole index per attribute (with (key_id, value), 300,000
+ * spans wrote 26 KiB per span and ingest took 1.7 times the CPU). A lookup
+ * seeks once per epoch, `epoch IN (SELECT epoch FROM span_epochs)`: the
+ * epochs from the lowest row id's to the highest's (two index probes). */
+#define EPOCHS(what, table, owner)                                                                 \
+    "CREATE VIEW IF NOT EXISTS " what "_epochs AS WITH RECURSIVE e(epoch) AS (SELECT"              \
+    " (SELECT min(" owner ") FROM " table ") >> 12 UNION ALL SELECT epoch + 1 FROM e"              \
+    " WHERE epoch < (SELECT max(" owner ") FROM " table ") >> 12) SELECT epoch FROM e;"
+
+/* (the macros between the literals would make clang-format reflow them all) */
+// clang-format off
 static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;"
     "CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
@@ -43,10 +57,12 @@ static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS resource_kv (resource_id INTEGER NOT NULL,"
     " key_id INTEGER NOT NULL, type TEXT NOT NULL, value ANY,"
     " PRIMARY KEY (resource_id, key_id)) STRICT, WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS resource_kv_value ON resource_kv (key_id, value);"
+    "CREATE INDEX IF NOT EXISTS resource_kv_epoch ON resource_kv"
+    " (key_id, resource_id >> 12, value);"
     "CREATE VIEW IF NOT EXISTS resource_attrs AS SELECT a.resource_id AS resource_id,"
-    " k.key AS key, a.type AS type, a.value AS value FROM resource_kv a"
-    " JOIN attr_keys k ON k.id = a.key_id;"
+    " k.key AS key, a.type AS type, a.value AS value, a.resource_id >> 12 AS epoch"
+    " FROM resource_kv a JOIN attr_keys k ON k.id = a.key_id;"
+    EPOCHS("resource", "resource_kv", "resource_id")
     "CREATE TABLE IF NOT EXISTS spans (id INTEGER PRIMARY KEY, run_id INTEGER,"
     " resource_id INTEGER NOT NULL, trace_id TEXT NOT NULL, span_id TEXT NOT NULL,"
     " parent_span_id TEXT, trace_state TEXT, flags INTEGER NOT NULL DEFAULT 0, name TEXT NOT NULL,"
@@ -65,9 +81,11 @@ static const char SCHEMA[] =
     "CREATE INDEX IF NOT EXISTS spans_resource ON spans (resource_id);"
     "CREATE TABLE IF NOT EXISTS span_kv (span_id INTEGER NOT NULL, key_id INTEGER NOT NULL,"
     " type TEXT NOT NULL, value ANY, PRIMARY KEY (span_id, key_id)) STRICT, WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS span_kv_value ON span_kv (key_id, value);"
+    "CREATE INDEX IF NOT EXISTS span_kv_epoch ON span_kv (key_id, span_id >> 12, value);"
     "CREATE VIEW IF NOT EXISTS span_attrs AS SELECT a.span_id AS span_id, k.key AS key,"
-    " a.type AS type, a.value AS value FROM span_kv a JOIN attr_keys k ON k.id = a.key_id;"
+    " a.type AS type, a.value AS value, a.span_id >> 12 AS epoch FROM span_kv a"
+    " JOIN attr_keys k ON k.id = a.key_id;"
+    EPOCHS("span", "span_kv", "span_id")
     "CREATE TABLE IF NOT EXISTS span_events (span_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
     " time_ns INTEGER NOT NULL, name TEXT NOT NULL, attrs TEXT NOT NULL,"
     " dropped_attributes_count INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (span_id, seq))"
@@ -91,9 +109,11 @@ static const char SCHEMA[] =
     "CREATE INDEX IF NOT EXISTS logs_resource ON logs (resource_id);"
     "CREATE TABLE IF NOT EXISTS log_kv (log_id INTEGER NOT NULL, key_id INTEGER NOT NULL,"
     " type TEXT NOT NULL, value ANY, PRIMARY KEY (log_id, key_id)) STRICT, WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS log_kv_value ON log_kv (key_id, value);"
+    "CREATE INDEX IF NOT EXISTS log_kv_epoch ON log_kv (key_id, log_id >> 12, value);"
     "CREATE VIEW IF NOT EXISTS log_attrs AS SELECT a.log_id AS log_id, k.key AS key,"
-    " a.type AS type, a.value AS value FROM log_kv a JOIN attr_keys k ON k.id = a.key_id;"
+    " a.type AS type, a.value AS value, a.log_id >> 12 AS epoch FROM log_kv a"
+    " JOIN attr_keys k ON k.id = a.key_id;"
+    EPOCHS("log", "log_kv", "log_id")
     "CREATE TABLE IF NOT EXISTS metric_streams (id INTEGER PRIMARY KEY, run_id INTEGER,"
     " resource_id INTEGER NOT NULL, name TEXT NOT NULL, description TEXT, unit TEXT,"
     " type INTEGER NOT NULL, temporality INTEGER NOT NULL DEFAULT 0,"
@@ -121,7 +141,8 @@ static const char SCHEMA[] =
     "CREATE INDEX IF NOT EXISTS metric_points_run ON metric_points (run_id);"
     "CREATE INDEX IF NOT EXISTS metric_points_time ON metric_points (time_ns);"
     "CREATE INDEX IF NOT EXISTS metric_points_resource ON metric_points (resource_id);"
-    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '3');";
+    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '4');";
+// clang-format on
 
 /* Schema 1 had metric_points without stream_id and per-point attributes in
  * metric_point_attrs; no version of the server wrote either, so they go. */
@@ -329,6 +350,27 @@ static int make_parent_dirs(const char *path) {
     return 0;
 }
 
+/* Schema 3 indexed attribute values by (key_id, value), and its views had
+ * no epoch: the indexes and views are made again (SCHEMA). */
+static const char MIGRATE_3[] =
+    "DROP INDEX IF EXISTS resource_kv_value; DROP INDEX IF EXISTS span_kv_value;"
+    " DROP INDEX IF EXISTS log_kv_value; DROP VIEW IF EXISTS resource_attrs;"
+    " DROP VIEW IF EXISTS span_attrs; DROP VIEW IF EXISTS log_attrs;";
+
+/* A schema-3 store: span_kv_value exists. */
+static bool needs_migration_3(sqlite3 *db) {
+    sqlite3_stmt *st;
+    bool old = false;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT count(*) FROM sqlite_master WHERE name = 'span_kv_value' AND"
+                           " type = 'index'",
+                           -1, &st, NULL) != SQLITE_OK)
+        return false;
+    if (sqlite3_step(st) == SQLITE_ROW) old = sqlite3_column_int(st, 0) != 0;
+    sqlite3_finalize(st);
+    return old;
+}
+
 /* A schema-2 store: the attribute tables are tables, not views of *_kv. */
 static bool needs_migration_2(sqlite3 *db) {
     sqlite3_stmt *st;
@@ -375,6 +417,7 @@ static int set_up(sqlite3 *db, const char *path, char *err, size_t err_cap) {
         {"cannot open", "BEGIN IMMEDIATE", NULL, false},
         {"cannot upgrade the schema in", MIGRATE_1, needs_migration, true},
         {"cannot upgrade the schema in", MIGRATE_2, needs_migration_2, true},
+        {"cannot upgrade the schema in", MIGRATE_3, needs_migration_3, true},
         {"cannot create the schema in", SCHEMA, NULL, true},
         {"cannot create the schema in", "COMMIT", NULL, true},
     };

@@ -183,7 +183,8 @@ int main(int argc, char **argv) {
         attr[r] = query_ms(db,
                            "SELECT s.start_ns, s.duration_ns, s.name, s.pid FROM spans s WHERE s.id"
                            " IN (SELECT span_id FROM span_attrs WHERE key ="
-                           " 'process.executable.name' AND value = ?1)"
+                           " 'process.executable.name' AND epoch IN (SELECT epoch FROM"
+                           " span_epochs) AND value = ?1)"
                            " ORDER BY s.start_ns DESC, s.id DESC LIMIT 100",
                            "cc1");
         durq[r] = query_ms(db,

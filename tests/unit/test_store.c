@@ -261,7 +261,7 @@ static void test_latest_by_attribute(const char *path) {
     sqlite3_close(db);
 }
 
-/* A schema-2 store (attribute keys as text in the attribute tables) opens as schema 3: its
+/* A schema-2 store (attribute keys as text in the attribute tables) opens as schema 4: its
  * rows move to the *_kv tables, keys once in attr_keys, and read the same through the views. */
 static void test_upgrade_2(const char *path) {
     sqlite3 *db;
@@ -293,9 +293,11 @@ static void test_upgrade_2(const char *path) {
     REQUIRE(store_open(path, &old, err, sizeof(err)) == 0);
     struct store *keep = s;
     s = old;
-    CHECK(count("SELECT value FROM meta WHERE key = 'schema_version'") == 3);
+    CHECK(count("SELECT value FROM meta WHERE key = 'schema_version'") == 4);
     CHECK(count("SELECT count(*) FROM sqlite_master WHERE type = 'view' AND name IN"
                 " ('span_attrs', 'resource_attrs', 'log_attrs', 'metric_stream_attrs')") == 4);
+    CHECK(count("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN"
+                " ('span_kv_epoch', 'resource_kv_epoch', 'log_kv_epoch')") == 3);
     CHECK(count("SELECT count(*) FROM attr_keys") == 6);
     CHECK(count("SELECT count(*) FROM span_kv") == 4);
     CHECK(count("SELECT group_concat(span_id || key || type || value, ' ') = '1bb1 1process.pidi42'"
@@ -309,6 +311,50 @@ static void test_upgrade_2(const char *path) {
     CHECK(count("SELECT stream_id FROM metric_stream_attrs WHERE value = 'user'") == 9);
     s = keep;
     store_close(old);
+}
+
+/* A schema-3 store (values indexed by (key_id, value), views without an
+ * epoch) opens as schema 4: the same rows, found through the epoch index. */
+static void test_upgrade_3(const char *path) {
+    char err[256];
+    struct store *st;
+    REQUIRE(store_open(path, &st, err, sizeof(err)) == 0);
+    store_close(st);
+    sqlite3 *db;
+    REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK(
+        sqlite3_exec(
+            db,
+            "DROP VIEW span_attrs; DROP VIEW resource_attrs; DROP VIEW log_attrs;"
+            "DROP VIEW span_epochs; DROP VIEW resource_epochs; DROP VIEW log_epochs;"
+            "DROP INDEX span_kv_epoch; DROP INDEX resource_kv_epoch; DROP INDEX log_kv_epoch;"
+            "CREATE INDEX span_kv_value ON span_kv (key_id, value);"
+            "CREATE INDEX resource_kv_value ON resource_kv (key_id, value);"
+            "CREATE INDEX log_kv_value ON log_kv (key_id, value);"
+            "CREATE VIEW span_attrs AS SELECT a.span_id AS span_id, k.key AS key,"
+            " a.type AS type, a.value AS value FROM span_kv a JOIN attr_keys k ON k.id ="
+            " a.key_id;"
+            "UPDATE meta SET value = '3' WHERE key = 'schema_version';"
+            "INSERT INTO attr_keys (id, key) VALUES (1, 'process.pid');"
+            "INSERT INTO span_kv VALUES (5000, 1, 'i', 42), (9000, 1, 'i', 42), (9001, 1, 'i', 7);",
+            NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    REQUIRE(store_open(path, &st, err, sizeof(err)) == 0);
+    struct store *keep = s;
+    s = st;
+    CHECK(count("SELECT value FROM meta WHERE key = 'schema_version'") == 4);
+    CHECK(count("SELECT count(*) FROM sqlite_master WHERE name IN ('span_kv_value',"
+                " 'resource_kv_value', 'log_kv_value')") == 0);
+    CHECK(count("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN"
+                " ('span_kv_epoch', 'resource_kv_epoch', 'log_kv_epoch')") == 3);
+    /* epochs 1 (ids 4096-8191) and 2 (8192-12287) */
+    CHECK(count("SELECT group_concat(epoch) = '1,2' FROM span_epochs") == 1);
+    CHECK(count("SELECT group_concat(span_id) = '5000,9000' FROM (SELECT span_id FROM span_attrs"
+                " WHERE key = 'process.pid' AND epoch IN (SELECT epoch FROM span_epochs) AND"
+                " value = 42 ORDER BY span_id)") == 1);
+    CHECK(count("SELECT epoch FROM resource_epochs") == 0); /* no resources: one NULL epoch */
+    s = keep;
+    store_close(st);
 }
 
 int main(void) {
@@ -327,6 +373,8 @@ int main(void) {
     test_first_opens_at_once(dir);
     snprintf(path, sizeof(path), "%s/v2.db", dir);
     test_upgrade_2(path);
+    snprintf(path, sizeof(path), "%s/v3.db", dir);
+    test_upgrade_3(path);
     snprintf(path, sizeof(path), "%s/latest.db", dir);
     test_latest_by_attribute(path);
     char cmd[512];
