@@ -8,13 +8,19 @@
  * set in canonical form (sorted by key, duplicates: the last wins), one
  * stripe per accumulator slot, and the collector's own state.
  *
- * Stripes. A thread takes a stripe number once (round robin); it adds to
- * stripe (number & mask) of every series: with as many stripes as CPUs,
- * two threads on two cores never write the same cache line. Sums are one
- * atomic add (relaxed). Histograms take the stripe's try-lock; a recorder
- * that finds it taken (the collector, or a signal handler interrupting its
- * own thread) tries the next stripe, and drops the measurement (counted)
- * only when all are busy. Gauges store into one slot per series.
+ * Stripes. A measurement adds to the stripe of the CPU it runs on (the
+ * number glibc's rseq area holds; without one, a stripe per thread taken
+ * round robin): with as many stripes as CPUs, two threads on two cores
+ * never write the same cache line. Nothing else shared is written on the
+ * record path: the instrument and the series' heads are read-only there
+ * (their written fields, for new series and the collector, sit on lines
+ * of their own), the attribute set is found through a per-thread cache
+ * (below) or the table, and the cardinality limit is a read once reached.
+ * Sums are one atomic add (relaxed). Histograms take the stripe's
+ * try-lock; a recorder that finds it taken (the collector, or a signal
+ * handler interrupting its own thread) tries the next stripe, and drops
+ * the measurement (counted) only when all are busy. Gauges store into one
+ * slot per series (a gauge's last value is shared by nature).
  *
  * Collection. Stripes hold what happened since the last collection: the
  * collector swaps them to zero (sums) or copies and clears them under the
@@ -23,6 +29,7 @@
  * collection. */
 #include "core/metric.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <math.h> /* macros only (isnan, INFINITY): no libm */
 #include <pthread.h>
@@ -86,8 +93,11 @@ struct hist_stripe {
 };
 
 struct series {
+    /* The recorders' reads first (one cache line). */
     uint64_t hash;
+    const struct metric_instrument *owner;
     const struct attr *attrs;
+    char *stripes; /* stripes x stripe_size bytes, cache-line aligned */
     uint32_t nattrs;
     _Atomic uint32_t touched; /* a measurement since the last collection */
     _Atomic uint64_t gauge_bits;
@@ -100,7 +110,6 @@ struct series {
     uint32_t obs_epoch;
     bool has_value;
     struct hist_acc *cum; /* cumulative histograms */
-    char *stripes;        /* stripes x stripe_size bytes, cache-line aligned */
 };
 
 struct callback {
@@ -109,18 +118,23 @@ struct callback {
 };
 
 struct metric_instrument {
-    char *name, *unit, *description, *scope, *scope_version;
+    /* Read by every measurement, written only when made: the first cache
+     * line (the struct is cache-line aligned). */
+    _Atomic(struct series *) *table;
+    uint32_t mask, limit;
+    uint64_t serial; /* unique in the process (the threads' caches' key) */
     enum metric_kind kind;
     enum metric_number number;
     enum agg agg;
+    uint32_t nbounds;
+    double *bounds;
+    size_t stripe_size;
     enum metric_temporality temporality;
     unsigned scope_id;
-    double *bounds;
-    uint32_t nbounds;
-    size_t stripe_size;
-    _Atomic(struct series *) *table;
-    uint32_t mask, limit;
-    _Atomic uint32_t nseries;
+    char *name, *unit, *description, *scope, *scope_version;
+    /* Written by new series and by the collector: lines of their own, so
+     * the recorders' reads above never miss because of them. */
+    _Alignas(CACHE_LINE) _Atomic uint32_t nseries;
     _Atomic(struct series *) overflow;
     struct callback callbacks[MAX_CALLBACKS];
     _Atomic uint32_t ncallbacks;
@@ -131,12 +145,23 @@ struct metric_observer {
     struct metric_instrument *m;
 };
 
-static struct metric_options opts = {.cardinality_limit = METRIC_DEFAULT_CARDINALITY};
-static uint32_t stripe_count; /* 0: decided at the first instrument */
+/* What every measurement reads, alone on its cache line (aligned and
+ * padded to one): no variable written elsewhere (a counter of another
+ * module the linker put next to it) makes the recorders miss. Written only
+ * by metrics_configure and at the first instrument. */
+static struct {
+    struct metric_options opts;
+    uint32_t stripe_count; /* 0: decided at the first instrument */
+    /* Where the running CPU's number is, from the thread pointer (glibc's
+     * rseq area: the kernel rewrites it at every migration); 0: not known. */
+    ptrdiff_t rseq_cpu_off;
+} hot __attribute__((aligned(CACHE_LINE))) = {
+    .opts = {.cardinality_limit = METRIC_DEFAULT_CARDINALITY}};
 static struct metric_instrument *instruments[METRIC_MAX_INSTRUMENTS];
 static _Atomic uint32_t ninstruments;
 static _Atomic int reg_lock;
 static _Atomic uint32_t next_stripe;
+static _Atomic uint64_t next_serial;
 static _Atomic uint64_t dropped;
 static uint64_t metrics_start_ns;
 static uint32_t epoch = 1;
@@ -151,20 +176,43 @@ static uint32_t round_pow2(uint32_t n) {
 }
 
 void metrics_configure(const struct metric_options *o) {
-    opts = *o;
-    if (!opts.cardinality_limit) opts.cardinality_limit = METRIC_DEFAULT_CARDINALITY;
-    if (opts.cardinality_limit < 2) opts.cardinality_limit = 2;
-    if (opts.cardinality_limit > (1u << 20)) opts.cardinality_limit = 1u << 20;
+    hot.opts = *o;
+    if (!hot.opts.cardinality_limit) hot.opts.cardinality_limit = METRIC_DEFAULT_CARDINALITY;
+    if (hot.opts.cardinality_limit < 2) hot.opts.cardinality_limit = 2;
+    if (hot.opts.cardinality_limit > (1u << 20)) hot.opts.cardinality_limit = 1u << 20;
     /* Without a count, the number of CPUs, read at the first instrument
      * (sysconf reads /sys: not at every process start). */
     if (!atomic_load(&ninstruments)) /* series made keep their stripes */
-        stripe_count = opts.stripes ? round_pow2(opts.stripes) : 0;
+        hot.stripe_count = hot.opts.stripes ? round_pow2(hot.opts.stripes) : 0;
 }
 
-static void stripes_decide(void) {
-    if (stripe_count) return;
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    stripe_count = round_pow2(cpus > 0 ? (uint32_t)cpus : 1);
+/* glibc 2.35 and later register every thread's rseq area and say where
+ * it is (__rseq_offset from the thread pointer; __rseq_size 0: not
+ * registered); its cpu_id (offset 4) is the CPU the thread runs on.
+ * Looked up, not linked: the shim imports nothing newer than glibc 2.17,
+ * and musl has none of it. */
+static void rseq_find(void) {
+    if (!dlsym) return; /* weak in the shim: glibc before 2.34 without libdl */
+    const ptrdiff_t *off = dlsym(RTLD_DEFAULT, "__rseq_offset");
+    const unsigned int *size = dlsym(RTLD_DEFAULT, "__rseq_size");
+    if (off && size && *size >= 8 && *off + 4 != 0) hot.rseq_cpu_off = *off + 4;
+}
+
+/* Under the registry lock, before the instrument is handed out. The rseq
+ * look-up waits for the first instrument the program's threads record on
+ * (the SDK's own and the process metrics are observable: a process with
+ * only those never pays for it). */
+static void stripes_decide(enum metric_kind kind) {
+    static bool rseq_looked;
+    if (!hot.stripe_count) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        hot.stripe_count = round_pow2(cpus > 0 ? (uint32_t)cpus : 1);
+    }
+    if (!rseq_looked && kind != METRIC_GAUGE && kind < METRIC_OBSERVABLE_COUNTER &&
+        hot.stripe_count > 1) {
+        rseq_looked = true;
+        rseq_find();
+    }
 }
 
 static void lock_registry(void) {
@@ -183,38 +231,77 @@ static void unlock_registry(void) {
 
 #define K1 0x9E3779B97F4A7C15ull
 #define K2 0xC2B2AE3D27D4EB4Full
+#define K3 0x165667B19E3779F9ull
 
-static inline uint64_t mix(uint64_t h) {
-    h ^= h >> 33;
-    h *= K2;
-    h ^= h >> 29;
-    return h;
+/* The two halves of a 64 x 64 -> 128 bit product, folded: one multiply
+ * mixes every input bit into every output bit (no serial chain of
+ * shift-multiply rounds). */
+static inline uint64_t fold_mul(uint64_t a, uint64_t b) {
+    unsigned __int128 r = (unsigned __int128)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
 }
 
-static inline uint64_t hash_bytes(const char *p, size_t n, uint64_t h) {
-    h ^= n * K1;
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ w) * K2;
-        h ^= h >> 31;
-        p += 8;
-        n -= 8;
+static inline uint64_t load64(const char *p) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+static inline uint64_t load32(const char *p) {
+    uint32_t w;
+    memcpy(&w, p, 4);
+    return w;
+}
+
+/* n bytes at p (only those read) as two words: for n <= 16 the first and
+ * last 8 (overlapping), 4 or bytes; hash_bytes and bytes_eq agree on them. */
+static inline void head_tail(const char *p, size_t n, uint64_t *a, uint64_t *b) {
+    if (n >= 8) {
+        *a = load64(p);
+        *b = load64(p + n - 8);
+    } else if (n >= 4) {
+        *a = load32(p);
+        *b = load32(p + n - 4);
+    } else if (n) {
+        *a = (uint64_t)(unsigned char)p[0] << 16 | (uint64_t)(unsigned char)p[n / 2] << 8 |
+             (unsigned char)p[n - 1];
+        *b = 0;
+    } else {
+        *a = *b = 0;
     }
-    if (n) {
-        uint64_t w = 0;
-        if (n >= 4) {
-            uint32_t a, b;
-            memcpy(&a, p, 4);
-            memcpy(&b, p + n - 4, 4);
-            w = (uint64_t)a << 32 | b;
-        } else {
-            w = (uint64_t)(unsigned char)p[0] << 16 | (uint64_t)(unsigned char)p[n / 2] << 8 |
-                (unsigned char)p[n - 1];
+}
+
+static inline uint64_t hash_bytes(const char *p, size_t n, uint64_t seed) {
+    uint64_t a, b, h = seed ^ (n * K1);
+    if (__builtin_expect(n > 16, 0)) {
+        uint64_t h2 = h;
+        while (n > 16) {
+            h = fold_mul(load64(p) ^ K1, h ^ load64(p + 8));
+            h2 += h;
+            p += 16;
+            n -= 16;
         }
-        h = (h ^ w) * K1;
+        h ^= h2;
+        /* the last 16 bytes (overlapping what came before) */
+        p += n;
+        n = 16;
+        p -= 16;
     }
-    return h;
+    head_tail(p, n, &a, &b);
+    return fold_mul(a ^ K2 ^ h, b ^ K3);
+}
+
+/* Whether p and q hold the same n bytes: words, not a call to memcmp. */
+static inline bool bytes_eq(const char *p, const char *q, size_t n) {
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8)
+            if (load64(p + i) != load64(q + i)) return false;
+        return load64(p + n - 8) == load64(q + n - 8);
+    }
+    uint64_t a, b, c, d;
+    head_tail(p, n, &a, &b);
+    head_tail(q, n, &c, &d);
+    return a == c && b == d;
 }
 
 static uint64_t hash_value(const struct attr_value *v) {
@@ -223,14 +310,14 @@ static uint64_t hash_value(const struct attr_value *v) {
     case ATTR_STRING:
         return hash_bytes(v->u.s.ptr, v->u.s.len, h);
     case ATTR_BOOL:
-        return mix(h ^ (v->u.b ? 1 : 2));
+        return fold_mul(h ^ (v->u.b ? 1 : 2), K2);
     case ATTR_INT:
-        return mix(h ^ (uint64_t)v->u.i);
+        return fold_mul(h ^ (uint64_t)v->u.i, K2);
     case ATTR_DOUBLE: {
         uint64_t b;
         double d = v->u.d == 0 ? 0 : v->u.d; /* -0 == 0 */
         memcpy(&b, &d, 8);
-        return mix(h ^ b);
+        return fold_mul(h ^ b, K2);
     }
     case ATTR_STRING_ARRAY:
         for (uint32_t i = 0; i < v->u.arr.count; i++)
@@ -248,12 +335,12 @@ static uint64_t hash_value(const struct attr_value *v) {
 static uint64_t hash_attrs(const struct attr *a, uint32_t n) {
     uint64_t h = n;
     for (uint32_t i = 0; i < n; i++)
-        h += mix(hash_bytes(a[i].key.ptr, a[i].key.len, K2) ^ hash_value(&a[i].value));
-    return mix(h);
+        h += fold_mul(hash_bytes(a[i].key.ptr, a[i].key.len, K2), hash_value(&a[i].value) ^ K1);
+    return fold_mul(h ^ K3, K1);
 }
 
 static inline bool str_eq(struct str a, struct str b) {
-    return a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0;
+    return a.len == b.len && bytes_eq(a.ptr, b.ptr, a.len);
 }
 
 static bool value_eq(const struct attr_value *a, const struct attr_value *b) {
@@ -281,22 +368,35 @@ static bool value_eq(const struct attr_value *a, const struct attr_value *b) {
     return false;
 }
 
-/* Whether the input set a (any order, no duplicate keys) equals the
- * series' canonical set. */
-static bool attrs_match(const struct series *s, const struct attr *a, uint32_t n) {
+/* Whether the input set a (any order) equals the series' canonical set.
+ * Each of the series' attributes matches one input at most, so an input
+ * with a key twice never matches a series of as many attributes (the
+ * per-thread cache compares without a hash; n <= 64 there). */
+static inline bool attrs_match(const struct series *s, const struct attr *a, uint32_t n) {
     if (s->nattrs != n) return false;
+    uint64_t used = 0;
     for (uint32_t i = 0; i < n; i++) {
         const struct attr *c = &s->attrs[i];
+        uint32_t k = i;
         if (!str_eq(c->key, a[i].key)) {
             c = NULL;
             for (uint32_t j = 0; j < n; j++)
                 if (str_eq(s->attrs[j].key, a[i].key)) {
                     c = &s->attrs[j];
+                    k = j;
                     break;
                 }
             if (!c) return false;
         }
-        if (!value_eq(&c->value, &a[i].value)) return false;
+        if (k < 64) {
+            if (used >> k & 1) return false;
+            used |= 1ull << k;
+        }
+        if (c->value.type == ATTR_STRING && a[i].value.type == ATTR_STRING) {
+            if (!str_eq(c->value.u.s, a[i].value.u.s)) return false;
+        } else if (!value_eq(&c->value, &a[i].value)) {
+            return false;
+        }
     }
     return true;
 }
@@ -384,7 +484,7 @@ static void *stripe_at(const struct metric_instrument *m, const struct series *s
 }
 
 static void series_init_stripes(struct metric_instrument *m, struct series *s) {
-    for (uint32_t i = 0; i < stripe_count; i++) {
+    for (uint32_t i = 0; i < hot.stripe_count; i++) {
         char *p = stripe_at(m, s, i);
         memset(p, 0, m->stripe_size);
         if (m->agg == AGG_HIST || m->agg == AGG_EXP) {
@@ -402,7 +502,7 @@ static struct series *series_new(struct metric_instrument *m, const struct attr 
     for (uint32_t i = 0; i < n; i++)
         strings += c[i].key.len + 1 + value_bytes(&c[i].value);
     size_t head = align_up(sizeof(struct series), CACHE_LINE);
-    size_t stripes = m->stripe_size * (m->agg == AGG_LAST ? 0 : stripe_count);
+    size_t stripes = m->stripe_size * (m->agg == AGG_LAST ? 0 : hot.stripe_count);
     size_t attrs_off = head + stripes;
     size_t size = align_up(attrs_off + n * sizeof(struct attr) + strings, CACHE_LINE);
     char *mem = aligned_alloc(CACHE_LINE, size);
@@ -410,6 +510,7 @@ static struct series *series_new(struct metric_instrument *m, const struct attr 
     struct series *s = (struct series *)mem;
     memset(s, 0, sizeof *s);
     s->hash = hash;
+    s->owner = m;
     s->stripes = mem + head;
     struct attr *a = (struct attr *)(mem + attrs_off);
     char *cur = (char *)(a + n);
@@ -479,6 +580,11 @@ static __attribute__((noinline)) struct series *series_make(struct metric_instru
     uint32_t slot;
     struct series *s = probe(m, h, c, cn, &slot);
     if (s) goto out;
+    /* Past the limit, a look (no write to the shared line) is enough. */
+    if (atomic_load_explicit(&m->nseries, memory_order_relaxed) >= m->limit - 1) {
+        s = overflow_series(m);
+        goto out;
+    }
     if (atomic_fetch_add(&m->nseries, 1) >= m->limit - 1) {
         atomic_fetch_sub(&m->nseries, 1);
         s = overflow_series(m);
@@ -514,17 +620,56 @@ out:
     return s;
 }
 
+/* The thread's last series of an instrument, in a few slots by the
+ * instrument's serial: a measurement with the same attributes as the
+ * thread's last one on that instrument (the common case: a call site
+ * records the same set again and again) compares them with the series and
+ * skips the hash and the table. Thread-local, so nothing shared is
+ * written. An entry is written serial 0 first and its serial last, and a
+ * hit checks the series' owner too: a signal handler recording between
+ * those stores leaves at worst a miss, never another instrument's series.
+ * Serials are never reused, so an entry of an instrument metrics_reset
+ * freed never matches (its series is not even read). */
+#define THREAD_CACHE 8
+struct cache_entry {
+    uint64_t serial;
+    struct series *s;
+};
+static _Thread_local struct cache_entry tls_cache[THREAD_CACHE]
+    __attribute__((tls_model("initial-exec")));
+
+static inline void cache_put(struct cache_entry *e, const struct metric_instrument *m,
+                             struct series *s) {
+    e->serial = 0;
+    atomic_signal_fence(memory_order_seq_cst);
+    e->s = s;
+    atomic_signal_fence(memory_order_seq_cst);
+    e->serial = m->serial;
+}
+
 static inline struct series *series_of(struct metric_instrument *m, const struct attr *attrs,
                                        uint32_t n) {
+    struct cache_entry *e = &tls_cache[m->serial & (THREAD_CACHE - 1)];
+    if (e->serial == m->serial && n <= 64) {
+        atomic_signal_fence(memory_order_seq_cst);
+        struct series *s = e->s;
+        if (s->owner == m && attrs_match(s, attrs, n)) return s;
+    }
     uint64_t h = hash_attrs(attrs, n);
     uint32_t i = (uint32_t)h & m->mask;
+    struct series *s;
     for (;;) {
-        struct series *s = atomic_load_explicit(&m->table[i], memory_order_acquire);
+        s = atomic_load_explicit(&m->table[i], memory_order_acquire);
         if (!s) break;
-        if (s->hash == h && attrs_match(s, attrs, n)) return s;
+        if (s->hash == h && attrs_match(s, attrs, n)) goto found;
         i = (i + 1) & m->mask;
     }
-    return series_make(m, attrs, n);
+    s = series_make(m, attrs, n);
+    /* The overflow series stands for many sets: not remembered for one. */
+    if (!s || s == atomic_load_explicit(&m->overflow, memory_order_relaxed)) return s;
+found:
+    cache_put(e, m, s);
+    return s;
 }
 
 /* ---- Instruments. ---- */
@@ -548,7 +693,7 @@ static bool same(const char *a, const char *b) {
 
 static enum metric_temporality temporality_of(enum metric_kind k) {
     bool monotonic_delta = k == METRIC_COUNTER || k == METRIC_HISTOGRAM;
-    switch (opts.temporality) {
+    switch (hot.opts.temporality) {
     case TEMPORALITY_DELTA:
         return monotonic_delta || k == METRIC_OBSERVABLE_COUNTER ? AGG_TEMPORALITY_DELTA
                                                                  : AGG_TEMPORALITY_CUMULATIVE;
@@ -581,9 +726,12 @@ static void instrument_free(struct metric_instrument *m) {
 }
 
 static struct metric_instrument *instrument_make(const struct metric_desc *d) {
-    stripes_decide();
-    struct metric_instrument *m = calloc(1, sizeof *m);
+    stripes_decide(d->kind);
+    struct metric_instrument *m =
+        aligned_alloc(CACHE_LINE, align_up(sizeof(struct metric_instrument), CACHE_LINE));
     if (!m) return NULL;
+    memset(m, 0, sizeof *m);
+    m->serial = atomic_fetch_add(&next_serial, 1) + 1;
     m->kind = d->kind;
     m->number = d->number;
     m->name = strdup(d->name);
@@ -599,7 +747,7 @@ static struct metric_instrument *instrument_make(const struct metric_desc *d) {
         m->agg = AGG_LAST;
         break;
     case METRIC_HISTOGRAM:
-        m->agg = opts.histogram == HISTOGRAM_EXPONENTIAL ? AGG_EXP : AGG_HIST;
+        m->agg = hot.opts.histogram == HISTOGRAM_EXPONENTIAL ? AGG_EXP : AGG_HIST;
         break;
     default:
         m->agg = AGG_SUM;
@@ -624,7 +772,7 @@ static struct metric_instrument *instrument_make(const struct metric_desc *d) {
     else if (m->agg != AGG_LAST)
         m->stripe_size =
             align_up(align_up(sizeof(struct hist_stripe), 8) + hist_extra(m), CACHE_LINE);
-    m->limit = opts.cardinality_limit;
+    m->limit = hot.opts.cardinality_limit;
     uint32_t slots = 4;
     while (slots < 2 * m->limit)
         slots <<= 1;
@@ -704,13 +852,32 @@ int metric_add_callback(struct metric_instrument *m,
 
 /* ---- Recording. ---- */
 
+static inline const char *thread_pointer(void) {
+#if defined(__x86_64__)
+    const char *tp;
+    __asm__("mov %%fs:0, %0" : "=r"(tp));
+    return tp;
+#else
+    return __builtin_thread_pointer();
+#endif
+}
+
+/* The stripe of the CPU the thread runs on (per-CPU accumulation: two
+ * threads on two CPUs never write one cache line), read from the rseq
+ * area; without one, a stripe per thread, round robin. A thread that
+ * migrates between the read and the add shares a stripe for one add:
+ * the add is atomic, so that costs time, never a count. */
 static inline uint32_t my_stripe(void) {
+    if (__builtin_expect(hot.rseq_cpu_off != 0, 1)) {
+        uint32_t cpu = *(const volatile uint32_t *)(thread_pointer() + hot.rseq_cpu_off);
+        if (__builtin_expect(cpu < 0x80000000u, 1)) return cpu & (hot.stripe_count - 1);
+    }
     uint32_t s = tls_stripe;
     if (__builtin_expect(!s, 0)) {
         s = atomic_fetch_add_explicit(&next_stripe, 1, memory_order_relaxed) + 1;
         tls_stripe = s;
     }
-    return (s - 1) & (stripe_count - 1);
+    return (s - 1) & (hot.stripe_count - 1);
 }
 
 static inline uint64_t next_random(void) {
@@ -728,7 +895,8 @@ static inline uint64_t next_random(void) {
 static void offer(struct ex_slot *x, const struct span_context *ctx, int64_t iv, double dv,
                   bool is_double) {
     x->seen++;
-    if (x->seen > 1 && next_random() % x->seen != 0) return;
+    /* (multiply and shift, not a division: 0 with probability 1/seen) */
+    if (x->seen > 1 && ((next_random() >> 32) * x->seen) >> 32 != 0) return;
     x->has = true;
     x->e.time_ns = clock_now_ns();
     if (is_double)
@@ -748,9 +916,9 @@ static void offer(struct ex_slot *x, const struct span_context *ctx, int64_t iv,
  * the context it carries. */
 static inline bool exemplar_wanted(struct span_context *ctx, bool *has_ctx) {
     *has_ctx = false;
-    if (opts.exemplars == EXEMPLAR_ALWAYS_OFF) return false;
-    if (opts.current_context && opts.current_context(ctx)) *has_ctx = true;
-    if (opts.exemplars == EXEMPLAR_ALWAYS_ON) return true;
+    if (hot.opts.exemplars == EXEMPLAR_ALWAYS_OFF) return false;
+    if (hot.opts.current_context && hot.opts.current_context(ctx)) *has_ctx = true;
+    if (hot.opts.exemplars == EXEMPLAR_ALWAYS_ON) return true;
     return *has_ctx && (ctx->flags & TRACE_FLAG_SAMPLED);
 }
 
@@ -806,8 +974,8 @@ static void measure(struct metric_instrument *m, int64_t iv, double dv, const st
         return;
     }
     double v = is_double ? dv : (double)iv;
-    for (uint32_t k = 0; k < stripe_count; k++) {
-        struct hist_stripe *p = stripe_at(m, s, (st + k) & (stripe_count - 1));
+    for (uint32_t k = 0; k < hot.stripe_count; k++) {
+        struct hist_stripe *p = stripe_at(m, s, (st + k) & (hot.stripe_count - 1));
         if (atomic_exchange_explicit(&p->lock, 1, memory_order_acquire)) continue;
         hist_record(&p->acc, m, v);
         if (__builtin_expect(exemplar_wanted(&ctx, &has_ctx), 0))
@@ -1120,7 +1288,7 @@ static void collect_sum(struct collector *c, struct metric_instrument *m, struct
     bool touched = atomic_exchange(&s->touched, 0);
     int64_t iv = 0;
     double dv = 0;
-    for (uint32_t i = 0; i < stripe_count; i++) {
+    for (uint32_t i = 0; i < hot.stripe_count; i++) {
         struct sum_stripe *p = stripe_at(m, s, i);
         uint64_t b = atomic_exchange_explicit(&p->bits, 0, memory_order_relaxed);
         double d;
@@ -1144,7 +1312,7 @@ static void collect_sum(struct collector *c, struct metric_instrument *m, struct
         p->value.d = delta ? dv : s->total.d;
     else
         p->value.i = delta ? iv : s->total.i;
-    for (uint32_t i = 0; i < stripe_count; i++) {
+    for (uint32_t i = 0; i < hot.stripe_count; i++) {
         struct sum_stripe *st = stripe_at(m, s, i);
         if (atomic_exchange_explicit(&st->ex_lock, 1, memory_order_acquire)) continue;
         take_exemplar(c, p, &st->ex);
@@ -1234,7 +1402,7 @@ static void collect_hist(struct collector *c, struct metric_instrument *m, struc
     /* Stripes' snapshots, taken and cleared under their locks. */
     struct metric_exemplar ex[MAX_STRIPES];
     uint32_t nex = 0;
-    for (uint32_t i = 0; i < stripe_count; i++) {
+    for (uint32_t i = 0; i < hot.stripe_count; i++) {
         struct hist_stripe *p = stripe_at(m, s, i);
         spin_lock(&p->lock);
         if (p->acc.count) {
