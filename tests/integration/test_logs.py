@@ -10,10 +10,12 @@ import subprocess
 import time
 import unittest
 
-from common import PROGS, SANITIZED, Receiver, no_threads_under_tsan, otlp_env, run, spans_named
+from common import (PROGS, SANITIZED, Receiver, no_shells_under_tsan, no_threads_under_tsan,
+                    otlp_env, run, spans_named)
 
 LOGGING = os.path.join(PROGS, "logging")
 LOGGING_FORTIFY = os.path.join(PROGS, "logging_fortify")
+PY = "/usr/bin/python3"
 
 SYSLOG_SEVERITY = {0: (21, "emerg"), 1: (19, "alert"), 2: (18, "crit"), 3: (17, "err"),
                    4: (13, "warning"), 5: (10, "notice"), 6: (9, "info"), 7: (5, "debug")}
@@ -293,6 +295,41 @@ class Logs(unittest.TestCase):
                 self.assertEqual([e for e in root["events"] if e["name"] == "log"], [])
         _, _, _, _, logs = collect(["streams"], OTEL_PRELOAD_LOGS_STREAMS="stderr")
         self.assertEqual({lr["attributes"]["log.iostream"] for lr in logs}, {"stderr"})
+
+    @no_shells_under_tsan
+    def test_stream_lines_whole_through_write(self):
+        # A runtime that calls write(2) itself (python3's os.write): lines
+        # of every size a record holds (short ones are moved into a smaller
+        # record when they end, longer ones keep their line's), split across
+        # writes, CR LF, bytes that are not UTF-8, a line longer than a
+        # record (in pieces), a partial line at exit; the bytes unchanged.
+        lines = [b"short", b"a" * 200, b"b" * 255, b"c" * 256, b"d" * 257, b"e" * 300,
+                 b"f" * 1000, b"bin \xff\xfe\x80 end", b"\xff" * 250, b"crlf\r"]
+        script = ("import os, sys\n"
+                  "lines = eval(sys.argv[1])\n"
+                  "for l in lines:\n"
+                  "    os.write(1, l + b'\\n')\n"
+                  "    h = (len(l) + 1) // 2\n"
+                  "    os.write(1, l[:h]); os.write(1, l[h:] + b'\\n')\n"
+                  "os.write(1, b'g' * 9000 + b'\\nhalf ')\n"
+                  "os.write(1, b'a line, then none')\n")
+        args = [PY, "-c", script, repr(lines)]
+        base = run(args, preload=False)
+        rc, out, err, _, logs = collect(args[1:], prog=PY, OTEL_PRELOAD_LOGS_STREAMS="stdout",
+                                        OTEL_PRELOAD_LOGS_STREAMS_RATE="0")
+        self.assertEqual((rc, out, err), base)
+        got = bodies(logs)
+        pieces = [b for b in got if b.startswith("g")]
+        self.assertEqual(len(pieces), 3)  # records hold ~3.7 KiB of a line
+        self.assertEqual("".join(pieces), "g" * 9000)
+        want = []
+        for line in lines:
+            text = line.rstrip(b"\r").decode("utf-8", errors="replace")
+            want += [text, text]
+        self.assertEqual([b for b in got if not b.startswith("g")],
+                         want + ["half a line, then none"])
+        for lr in logs:
+            self.assertEqual(lr["attributes"], {"log.iostream": "stdout"})
 
     def test_errno_after_each_hooked_call(self):
         base = run([LOGGING, "errno"], preload=False)

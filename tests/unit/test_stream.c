@@ -4,8 +4,8 @@
  * context, CR LF, empty lines skipped, long lines in pieces cut between
  * characters, bytes that are not UTF-8 replaced, the value length limit, a
  * partial line at thread exit and at flush, streams not asked for ignored,
- * an empty pool (lines dropped, counted, the rest of the line skipped), and
- * the rate limit.
+ * an empty pool (lines dropped, counted, the rest of the line skipped),
+ * lines around the size a short line's record holds, and the rate limit.
  * Each scenario runs in a forked child (telemetry_init once per process).
  * Depends on core/stream.h, core/telemetry.h and test.h. */
 #include <errno.h>
@@ -148,28 +148,74 @@ static void scenario_value_length_limit(void) {
 }
 
 /* An empty pool: the line is dropped and counted, and its rest skipped,
- * never half a line. */
+ * never half a line. Two slots of each size: two short lines' records in
+ * the record pool, then two in the line pool (their own line slots). */
 static void scenario_pool_empty(void) {
     init("none", "OTEL_LOG_LEVEL=info");
     diag_set_sink(NULL);
     CHECK_EQ_INT(stream_capture, 0);
     put(1, "off\n");
     REQUIRE(stream_init(1u << 1, 2, 0) == 0);
-    put(1, "one\ntwo\nthr");
-    put(1, "ee\nfour\n"); /* the two slots are queued: three and four are lost */
+    put(1, "one\ntwo\nthree\nfour\nfi");
+    put(1, "ve\nsix\n"); /* every slot is queued: five and six are lost */
     const char *t = console_text();
     CHECK(strstr(t, "\"body\":\"one\"") != NULL);
     CHECK(strstr(t, "\"body\":\"two\"") != NULL);
-    CHECK(strstr(t, "\"body\":\"ee\"") == NULL);
-    CHECK(strstr(t, "\"body\":\"thr") == NULL);
-    CHECK(strstr(t, "\"body\":\"four\"") == NULL);
+    CHECK(strstr(t, "\"body\":\"three\"") != NULL);
+    CHECK(strstr(t, "\"body\":\"four\"") != NULL);
+    CHECK(strstr(t, "\"body\":\"ve\"") == NULL);
+    CHECK(strstr(t, "\"body\":\"fi") == NULL);
+    CHECK(strstr(t, "\"body\":\"six\"") == NULL);
     CHECK(strstr(t, "\"body\":\"off\"") == NULL);
-    put(1, "five\n"); /* exported slots came back */
+    put(1, "seven\n"); /* exported slots came back */
     t = console_text();
-    CHECK(strstr(t, "\"body\":\"five\"") != NULL);
+    CHECK(strstr(t, "\"body\":\"seven\"") != NULL);
     telemetry_shutdown(false);
     t = console_text();
     CHECK(strstr(t, "logs: dropped 2 (no memory)") != NULL);
+}
+
+/* Lines around the size a record slot holds (STREAM_RECORD_LINE_MAX): each
+ * whole, in one write or split across writes, with CR LF, and a short line
+ * of bytes that are not UTF-8 whose replacements outgrow it. */
+static void scenario_record_sizes(void) {
+    init("stdout", NULL);
+    size_t sizes[] = {1, STREAM_RECORD_LINE_MAX - 1, STREAM_RECORD_LINE_MAX,
+                      STREAM_RECORD_LINE_MAX + 1, 2 * STREAM_RECORD_LINE_MAX};
+    size_t n = sizeof sizes / sizeof *sizes;
+    char *line = malloc(2 * STREAM_RECORD_LINE_MAX + 3);
+    REQUIRE(line);
+    for (size_t i = 0; i < n; i++) {
+        memset(line, 'a' + (int)i, sizes[i]);
+        const char *eol = i % 2 ? "\r\n" : "\n";
+        memcpy(line + sizes[i], eol, strlen(eol) + 1);
+        size_t len = strlen(line);
+        stream_write(1, line, len / 3); /* split across three writes */
+        stream_write(1, line + len / 3, len / 3);
+        stream_write(1, line + 2 * (len / 3), len - 2 * (len / 3));
+        stream_write(1, line, len); /* and whole */
+    }
+    memset(line, 0xff, STREAM_RECORD_LINE_MAX);
+    line[STREAM_RECORD_LINE_MAX] = '\n';
+    stream_write(1, line, STREAM_RECORD_LINE_MAX + 1);
+    const char *t = console_text();
+    CHECK_EQ_INT(count(t, "\"body\":"), 2 * (int)n + 1);
+    static const char tail[] = "\",\"attributes\":{\"log.iostream\":\"stdout\"}";
+    char *want = malloc(3 * STREAM_RECORD_LINE_MAX + 16 + sizeof tail);
+    REQUIRE(want);
+    for (size_t i = 0; i < n; i++) {
+        int k = snprintf(want, 16, "\"body\":\"");
+        memset(want + k, 'a' + (int)i, sizes[i]);
+        memcpy(want + k + sizes[i], tail, sizeof tail);
+        CHECK_EQ_INT(count(t, want), 2);
+    }
+    int k = snprintf(want, 16, "\"body\":\"");
+    for (size_t i = 0; i < STREAM_RECORD_LINE_MAX; i++, k += 3)
+        memcpy(want + k, "\xef\xbf\xbd", 3);
+    memcpy(want + k, tail, sizeof tail);
+    CHECK_EQ_INT(count(t, want), 1);
+    free(want);
+    free(line);
 }
 
 /* OTEL_PRELOAD_LOGS_STREAMS_RATE: lines past it within a second are
@@ -224,6 +270,7 @@ int main(void) {
     run_child("long_and_bad_bytes", scenario_long_and_bad_bytes);
     run_child("value_length_limit", scenario_value_length_limit);
     run_child("pool_empty", scenario_pool_empty);
+    run_child("record_sizes", scenario_record_sizes);
     run_child("rate", scenario_rate);
     return test_report("stream");
 }
