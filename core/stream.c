@@ -10,7 +10,8 @@
  * it is first used, and a first touch is a page fault (~15 us on the VMs we
  * measure on): with 4 KiB records, a chatty program filling the queue
  * faulted once per record, most of what capture cost it. Longer lines keep
- * their line slot as their record.
+ * their line slot as their record. A short line whole within one write
+ * (most lines) goes into its record straight, without a line slot.
  * The thread's record pointers live in initial-exec TLS (no allocation to
  * touch them). A thread that ever held a line gets a pthread key value, so
  * the key's destructor emits what is left when the thread exits. */
@@ -92,6 +93,51 @@ static struct log_record *begin_line(int idx) {
     return r;
 }
 
+/* Makes the record of a line, len bytes at buf (len > 0, UTF-8, cut to
+ * the value length limit): in a slot of the record pool when it fits one,
+ * else in `line`, the line slot that holds buf (which goes back to its pool
+ * in the first case). False, and nothing made, when there is neither. */
+static bool emit(int idx, struct log_record *line, const char *buf, size_t len) {
+    struct log_record *r = len <= STREAM_RECORD_LINE_MAX ? log_pool_get(record_pool) : NULL;
+    if (r) {
+        /* Arena room is reserved for this: neither allocation fails. */
+        char *body = arena_alloc(&r->arena, len);
+        memcpy(body, buf, len);
+        buf = body;
+        r->limits = &telemetry.cfg.log_attrs;
+        if (line) log_record_free(line); /* on top of the line pool: the next line's */
+    } else if (!(r = line)) {
+        return false;
+    }
+    r->body = (struct attr_value){.type = ATTR_STRING, .u.s = str_of(buf, len)};
+    r->time_ns = r->observed_ns = clock_now_ns();
+    struct span_context ctx;
+    if (telemetry_current_context(&ctx)) {
+        r->has_context = true;
+        memcpy(r->trace_id, ctx.trace_id, 16);
+        memcpy(r->span_id, ctx.span_id, 8);
+        r->flags = ctx.flags;
+    }
+    /* One item, exactly (attrs_put's first list has 8); the key is static. */
+    const struct attr iostream = {
+        .key = {.ptr = "log.iostream", .len = 12},
+        .value = {.type = ATTR_STRING, .u.s = {.ptr = stream_names[idx], .len = 6}}};
+    log_record_add_attrs(r, &iostream, 1);
+    telemetry_log_push(r);
+    return true;
+}
+
+/* A line whole within one write, len bytes at s before its newline, and no
+ * line open: when it is short and UTF-8 (most lines), its record is made
+ * straight from the caller's bytes, no line slot taken. True when done
+ * (an empty line makes nothing); false: take the line path. */
+static bool whole_line(int idx, const char *s, size_t len) {
+    if (len && s[len - 1] == '\r') len--;
+    if (!len) return true;
+    if (len > STREAM_RECORD_LINE_MAX || !utf8_valid(s, len)) return false;
+    return emit(idx, NULL, s, utf8_truncate(s, len, telemetry.cfg.log_attrs.value_length));
+}
+
 /* Ends the thread's line on stream idx: a record, unless it is empty. */
 static void end_line(int idx) {
     struct log_record *r = tls_line[idx];
@@ -110,31 +156,7 @@ static void end_line(int idx) {
         if (len < need) telemetry_log_count_truncated();
     }
     len = utf8_truncate(buf, len, r->limits->value_length);
-    struct log_record *small;
-    if (len <= STREAM_RECORD_LINE_MAX && (small = log_pool_get(record_pool))) {
-        /* Arena room is reserved for this: neither allocation fails. */
-        char *body = arena_alloc(&small->arena, len);
-        memcpy(body, buf, len);
-        small->limits = r->limits;
-        log_record_free(r); /* on top of the line pool: the next line's */
-        r = small;
-        buf = body;
-    }
-    r->body = (struct attr_value){.type = ATTR_STRING, .u.s = str_of(buf, len)};
-    r->time_ns = r->observed_ns = clock_now_ns();
-    struct span_context ctx;
-    if (telemetry_current_context(&ctx)) {
-        r->has_context = true;
-        memcpy(r->trace_id, ctx.trace_id, 16);
-        memcpy(r->span_id, ctx.span_id, 8);
-        r->flags = ctx.flags;
-    }
-    /* One item, exactly (attrs_put's first list has 8); the key is static. */
-    const struct attr iostream = {
-        .key = {.ptr = "log.iostream", .len = 12},
-        .value = {.type = ATTR_STRING, .u.s = {.ptr = stream_names[idx], .len = 6}}};
-    log_record_add_attrs(r, &iostream, 1);
-    telemetry_log_push(r);
+    (void)emit(idx, r, buf, len);
 }
 
 /* Newlines in [p, p + n): what a chatty program's buffers, skipped while
@@ -201,6 +223,10 @@ void stream_write(int fd, const void *data, size_t n) {
         }
         struct log_record *r = tls_line[idx];
         bool queue_full = !r && (!within_rate() || telemetry_log_queue_full());
+        if (!r && !queue_full && nl && whole_line(idx, p, (size_t)(nl - p))) {
+            p = nl + 1;
+            continue;
+        }
         if (!r && (queue_full || !(r = begin_line(idx)))) {
             /* The queue is full (or the rate reached), or the pool empty:
              * neither empties within this buffer (records leave on the
