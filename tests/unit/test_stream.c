@@ -264,6 +264,51 @@ static void run_child(const char *name, void (*fn)(void)) {
         TEST_FAIL_("%s failed (wait status %#x)", name, status);
 }
 
+/* Lines past the rate are counted without being made: every newline of
+ * buffers of every length around the counting's 16- and 64-byte blocks
+ * (and one past a lane's 255), at every alignment, counted once. */
+static void scenario_count_skipped(void) {
+    char *envp[] = {"OTEL_TRACES_EXPORTER=none",
+                    "OTEL_LOGS_EXPORTER=console",
+                    "OTEL_PRELOAD_LOGS_STREAMS=stdout",
+                    "OTEL_PRELOAD_LOGS_STREAMS_RATE=1",
+                    "OTEL_LOG_LEVEL=info",
+                    NULL};
+    processor_autostart = false;
+    console_fd = memfd_create("console", MFD_CLOEXEC);
+    diag_fd = console_fd;
+    if (telemetry_init(envp, "unit") < 0) abort();
+    diag_set_sink(NULL);
+    put(1, "made\n");
+    enum { MAX = 100003 };
+    char *buf = malloc(MAX + 64);
+    REQUIRE(buf);
+    size_t lens[] = {1, 15, 16, 17, 63, 64, 65, 127, 1024, 4031, 4032, 4033, 16400, MAX, 8000, 4100};
+    unsigned seed = 1;
+    long want = 0;
+    for (size_t i = 0; i < sizeof lens / sizeof *lens; i++)
+        for (size_t off = 0; off < 3; off++) {
+            char *b = buf + off * 7;
+            for (size_t k = 0; k < lens[i]; k++) {
+                seed = seed * 1103515245u + 12345u;
+                /* runs of newlines (more than a lane holds) and sparse ones */
+                b[k] = (i % 3 == 0 && k < 5000) || (seed >> 16) % 5 == 0 ? '\n' : 'x';
+            }
+            b[lens[i] - 1] = '\n';
+            for (size_t k = 0; k < lens[i]; k++)
+                want += b[k] == '\n';
+            stream_write(1, b, lens[i]);
+        }
+    free(buf);
+    const char *t = console_text();
+    CHECK_EQ_INT(count(t, "\"body\":"), 1);
+    telemetry_shutdown(false);
+    t = console_text();
+    char line[96];
+    snprintf(line, sizeof line, "logs: exported 1, dropped %ld (queue full)", want);
+    CHECK(strstr(t, line) != NULL);
+}
+
 int main(void) {
     run_child("lines", scenario_lines);
     run_child("context_and_threads", scenario_context_and_threads);
@@ -272,5 +317,6 @@ int main(void) {
     run_child("pool_empty", scenario_pool_empty);
     run_child("record_sizes", scenario_record_sizes);
     run_child("rate", scenario_rate);
+    run_child("count_skipped", scenario_count_skipped);
     return test_report("stream");
 }
