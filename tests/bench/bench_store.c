@@ -9,9 +9,10 @@
  * in requests of 512 spans through store_write_traces (the receiver's path
  * after decoding), one trace per 2,000 spans plus one trace of TREE_SPANS
  * (default 10,000). Then times, median over 9 rounds:
- *   - an attribute-equality query (process.executable.name = "cc1"), as the
- *     filter grammar compiles it (the (key, value) index), latest 100;
- *   - a duration query (duration > 100ms), latest 100;
+ *   - an attribute-equality query (process.executable.name = "cc1"), latest
+ *     100, through retrieve() as the CLI and the HTTP API run it (the filter
+ *     grammar compiled to SQL, the adaptive plan, the rows as JSON);
+ *   - a duration query (duration > 100ms), latest 100, the same way;
  *   - the TREE_SPANS-span trace fetched as a tree (retrieve_trace_tree);
  * and prints the process's peak RSS after them.
  */
@@ -35,20 +36,23 @@ static void dbl(struct otlp_value *v, double d) {
     v->d = d;
 }
 
-static double query_ms(sqlite3 *db, const char *sql, const char *bind) {
+/* The latest 100 spans that match a filter, as `otel-preload spans --where`
+ * and GET /api/v1/spans get them (retrieve: the grammar compiled to SQL, the
+ * adaptive plan), in JSON. */
+static double retrieve_ms(sqlite3 *db, const char *where) {
+    struct retrieve_opts o = {
+        .what = RETRIEVE_SPANS, .format = RETRIEVE_JSON, .where = where, .limit = 100};
+    struct sbuf out = {0};
+    char err[512];
     uint64_t t0 = bench_now_ns();
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        fprintf(stderr, "bench_store: %s\n", sqlite3_errmsg(db));
+    if (retrieve(db, &o, &out, err, sizeof(err)) != 0) {
+        fprintf(stderr, "bench_store: %s: %s\n", where, err);
         exit(1);
     }
-    if (bind) sqlite3_bind_text(st, 1, bind, -1, SQLITE_STATIC);
-    int rows = 0;
-    while (sqlite3_step(st) == SQLITE_ROW)
-        rows++;
-    sqlite3_finalize(st);
-    if (rows == 0) fprintf(stderr, "bench_store: no rows for %s\n", sql);
-    return (double)(bench_now_ns() - t0) / 1e6;
+    double ms = (double)(bench_now_ns() - t0) / 1e6;
+    if (out.len < 100) fprintf(stderr, "bench_store: no rows for %s\n", where);
+    sbuf_free(&out);
+    return ms;
 }
 
 int main(int argc, char **argv) {
@@ -180,18 +184,8 @@ int main(int argc, char **argv) {
     char trace_hex[40];
     snprintf(trace_hex, sizeof(trace_hex), "42%030x", 1);
     for (int r = 0; r < ROUNDS; r++) {
-        attr[r] = query_ms(db,
-                           "SELECT s.start_ns, s.duration_ns, s.name, s.pid FROM spans s WHERE s.id"
-                           " IN (SELECT span_id FROM span_attrs WHERE key ="
-                           " 'process.executable.name' AND epoch IN (SELECT epoch FROM"
-                           " span_epochs) AND value = ?1)"
-                           " ORDER BY s.start_ns DESC, s.id DESC LIMIT 100",
-                           "cc1");
-        durq[r] = query_ms(db,
-                           "SELECT s.start_ns, s.duration_ns, s.name, s.pid FROM spans s WHERE"
-                           " s.duration_ns > 100000000 ORDER BY s.start_ns DESC, s.id DESC"
-                           " LIMIT 100",
-                           NULL);
+        attr[r] = retrieve_ms(db, "process.executable.name = \"cc1\"");
+        durq[r] = retrieve_ms(db, "duration > 100ms");
         struct sbuf out = {0};
         uint64_t q0 = bench_now_ns();
         if (retrieve_trace_tree(db, trace_hex, RETRIEVE_TABLE, &out, err, sizeof(err)) != 0) {
