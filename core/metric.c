@@ -72,7 +72,7 @@ struct hist_acc {
 };
 
 struct ex_slot {
-    uint32_t seen; /* measurements offered this interval (reservoir sampling) */
+    _Atomic uint32_t seen; /* measurements offered this interval (reservoir sampling) */
     bool has;
     struct metric_exemplar e;
 };
@@ -890,13 +890,21 @@ static inline uint64_t next_random(void) {
     return x;
 }
 
-/* Offers a measurement to a one-slot reservoir (the caller holds its
- * lock): the n-th offered in an interval replaces it with probability 1/n. */
-static void offer(struct ex_slot *x, const struct span_context *ctx, int64_t iv, double dv,
-                  bool is_double) {
-    x->seen++;
-    /* (multiply and shift, not a division: 0 with probability 1/seen) */
-    if (x->seen > 1 && ((next_random() >> 32) * x->seen) >> 32 != 0) return;
+/* A one-slot reservoir's draw: the n-th measurement offered in an
+ * interval replaces the kept one with probability 1/n (multiply and shift,
+ * not a division). Counted with a load and a store, not a locked add, and
+ * before any lock: most offers end here. Two recorders racing on one
+ * count (a migration, a signal handler) only skew the odds a little. */
+static inline bool offer_draw(struct ex_slot *x) {
+    uint32_t n = atomic_load_explicit(&x->seen, memory_order_relaxed) + 1;
+    atomic_store_explicit(&x->seen, n, memory_order_relaxed);
+    return n == 1 || ((next_random() >> 32) * n) >> 32 == 0;
+}
+
+/* Keeps a measurement that won the draw (the caller holds the slot's
+ * lock). */
+static void offer_keep(struct ex_slot *x, const struct span_context *ctx, int64_t iv, double dv,
+                       bool is_double) {
     x->has = true;
     x->e.time_ns = clock_now_ns();
     if (is_double)
@@ -965,9 +973,12 @@ static void measure(struct metric_instrument *m, int64_t iv, double dv, const st
             atomic_fetch_add_explicit(&p->bits, (uint64_t)iv, memory_order_relaxed);
         }
         touch(s);
-        if (__builtin_expect(exemplar_wanted(&ctx, &has_ctx), 0)) {
+        if (__builtin_expect(exemplar_wanted(&ctx, &has_ctx), 0) && offer_draw(&p->ex)) {
             if (!atomic_exchange_explicit(&p->ex_lock, 1, memory_order_acquire)) {
-                offer(&p->ex, has_ctx ? &ctx : NULL, iv, dv, is_double);
+                /* (seen 0: a collection came between: the draw was for
+                 * the interval it closed) */
+                if (atomic_load_explicit(&p->ex.seen, memory_order_relaxed))
+                    offer_keep(&p->ex, has_ctx ? &ctx : NULL, iv, dv, is_double);
                 atomic_store_explicit(&p->ex_lock, 0, memory_order_release);
             }
         }
@@ -978,8 +989,8 @@ static void measure(struct metric_instrument *m, int64_t iv, double dv, const st
         struct hist_stripe *p = stripe_at(m, s, (st + k) & (hot.stripe_count - 1));
         if (atomic_exchange_explicit(&p->lock, 1, memory_order_acquire)) continue;
         hist_record(&p->acc, m, v);
-        if (__builtin_expect(exemplar_wanted(&ctx, &has_ctx), 0))
-            offer(&p->ex, has_ctx ? &ctx : NULL, iv, dv, is_double);
+        if (__builtin_expect(exemplar_wanted(&ctx, &has_ctx), 0) && offer_draw(&p->ex))
+            offer_keep(&p->ex, has_ctx ? &ctx : NULL, iv, dv, is_double);
         atomic_store_explicit(&p->lock, 0, memory_order_release);
         touch(s);
         return;
@@ -1263,7 +1274,7 @@ static struct metric_point *new_point(struct collector *c, const struct series *
 
 static void take_exemplar(struct collector *c, struct metric_point *p, struct ex_slot *x) {
     if (!x->has) {
-        x->seen = 0;
+        atomic_store_explicit(&x->seen, 0, memory_order_relaxed);
         return;
     }
     struct metric_exemplar *e =
@@ -1274,7 +1285,7 @@ static void take_exemplar(struct collector *c, struct metric_point *p, struct ex
         p->exemplars = e;
     }
     x->has = false;
-    x->seen = 0;
+    atomic_store_explicit(&x->seen, 0, memory_order_relaxed);
 }
 
 static uint64_t start_of(const struct metric_instrument *m, const struct series *s) {
@@ -1411,7 +1422,7 @@ static void collect_hist(struct collector *c, struct metric_instrument *m, struc
         }
         if (p->ex.has) ex[nex++] = p->ex.e;
         p->ex.has = false;
-        p->ex.seen = 0;
+        atomic_store_explicit(&p->ex.seen, 0, memory_order_relaxed);
         atomic_store_explicit(&p->lock, 0, memory_order_release);
     }
     const struct hist_acc *out = d;

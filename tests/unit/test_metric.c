@@ -634,9 +634,13 @@ static void test_thread_cache(void) {
 }
 
 /* Two threads adding to the same series while a collector takes deltas:
- * every add is in exactly one collection. */
+ * every add is in exactly one collection. Inside a sampled span, so the
+ * exemplar reservoirs are offered to while the collector empties them
+ * (TSan). */
 static void test_concurrent(void) {
     setup(TEMPORALITY_DELTA, HISTOGRAM_EXPLICIT, 0);
+    fake_ctx = (struct span_context){.trace_id = {7}, .span_id = {8}, .flags = TRACE_FLAG_SAMPLED};
+    fake_has = true;
     shared_c = make("conc", METRIC_COUNTER, METRIC_INT);
     shared_h = make("conch", METRIC_HISTOGRAM, METRIC_DOUBLE);
     REQUIRE(shared_c && shared_h);
