@@ -357,48 +357,33 @@ static const char MIGRATE_3[] =
     " DROP INDEX IF EXISTS log_kv_value; DROP VIEW IF EXISTS resource_attrs;"
     " DROP VIEW IF EXISTS span_attrs; DROP VIEW IF EXISTS log_attrs;";
 
+/* Whether a one-value query is true (false also when it fails). */
+static bool sql_true(sqlite3 *db, const char *sql) {
+    sqlite3_stmt *st;
+    bool yes = false;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return false;
+    if (sqlite3_step(st) == SQLITE_ROW) yes = sqlite3_column_int(st, 0) != 0;
+    sqlite3_finalize(st);
+    return yes;
+}
+
 /* A schema-3 store: span_kv_value exists. */
 static bool needs_migration_3(sqlite3 *db) {
-    sqlite3_stmt *st;
-    bool old = false;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT count(*) FROM sqlite_master WHERE name = 'span_kv_value' AND"
-                           " type = 'index'",
-                           -1, &st, NULL) != SQLITE_OK)
-        return false;
-    if (sqlite3_step(st) == SQLITE_ROW) old = sqlite3_column_int(st, 0) != 0;
-    sqlite3_finalize(st);
-    return old;
+    return sql_true(db, "SELECT count(*) FROM sqlite_master WHERE name = 'span_kv_value' AND"
+                        " type = 'index'");
 }
 
 /* A schema-2 store: the attribute tables are tables, not views of *_kv. */
 static bool needs_migration_2(sqlite3 *db) {
-    sqlite3_stmt *st;
-    bool old = false;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT count(*) FROM sqlite_master WHERE name = 'span_attrs' AND"
-                           " type = 'table'",
-                           -1, &st, NULL) != SQLITE_OK)
-        return false;
-    if (sqlite3_step(st) == SQLITE_ROW) old = sqlite3_column_int(st, 0) != 0;
-    sqlite3_finalize(st);
-    return old;
+    return sql_true(db, "SELECT count(*) FROM sqlite_master WHERE name = 'span_attrs' AND"
+                        " type = 'table'");
 }
 
 /* A schema-1 store: metric_points exists without stream_id. */
 static bool needs_migration(sqlite3 *db) {
-    sqlite3_stmt *st;
-    bool old = false;
-    if (sqlite3_prepare_v2(
-            db,
-            "SELECT (SELECT count(*) FROM pragma_table_info('metric_points')) > 0 AND"
-            " (SELECT count(*) FROM pragma_table_info('metric_points') WHERE"
-            " name = 'stream_id') = 0",
-            -1, &st, NULL) != SQLITE_OK)
-        return false;
-    if (sqlite3_step(st) == SQLITE_ROW) old = sqlite3_column_int(st, 0) != 0;
-    sqlite3_finalize(st);
-    return old;
+    return sql_true(db, "SELECT (SELECT count(*) FROM pragma_table_info('metric_points')) > 0 AND"
+                        " (SELECT count(*) FROM pragma_table_info('metric_points') WHERE"
+                        " name = 'stream_id') = 0");
 }
 
 /* The pragmas, the migration and the schema, in one write transaction.
