@@ -87,7 +87,13 @@ void sbuf_json_str(struct sbuf *b, const char *s, size_t n) {
     size_t i = 0;
     while (i < n) {
         unsigned char c = p[i];
-        if (c == '"' || c == '\\') {
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') { /* a run of plain ASCII at once */
+            size_t j = i + 1;
+            while (j < n && p[j] >= 0x20 && p[j] < 0x80 && p[j] != '"' && p[j] != '\\')
+                j++;
+            sbuf_add(b, p + i, j - i);
+            i = j;
+        } else if (c == '"' || c == '\\') {
             char esc[2] = {'\\', (char)c};
             sbuf_add(b, esc, 2);
             i++;

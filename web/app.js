@@ -2,7 +2,7 @@
 // alerts) and the live feed: one EventSource on /api/v1/live while the tab is visible
 // (closed when it is hidden; on its return the open view fetches what it missed).
 
-import {el, clear, api, qs, fmtDur, fmtTime, fmtInt, runCommand, debounce, attrText, SEVERITY, severityClass} from './util.js';
+import {el, clear, api, bootApi, qs, fmtDur, fmtTime, fmtInt, runCommand, debounce, attrText, SEVERITY, severityClass} from './util.js';
 import {Trace, Waterfall, groupLabel} from './waterfall.js';
 import {LogsView} from './logs.js';
 import {MetricsView, PinnedCharts} from './metrics.js';
@@ -20,12 +20,18 @@ class Live {
     this.lastEventAt = 0; // performance.now() of the last event
     this.lastServerT = 0; // the server's clock (ms) in the last event
     this.hellos = 0;
+    this.timedOut = false;
+    this.helloWaiters = [];
     // Views load once the feed is up (or after 400 ms without it), so nothing committed
-    // between their fetch and the feed's start is missed; a later hello (a reconnect) makes
-    // them fetch again.
+    // between their fetch and the feed's start is missed; a later hello (a reconnect, or a
+    // first one after those 400 ms) makes them fetch again. The runs view fetches at once
+    // and catches up at the first hello (afterHello).
     this.ready = new Promise((res) => {
       this.setReady = res;
-      setTimeout(res, 400);
+      setTimeout(() => {
+        this.timedOut = true;
+        res();
+      }, 400);
     });
     document.addEventListener('visibilitychange', () => this.sync());
     this.sync();
@@ -52,8 +58,11 @@ class Live {
         if (type === 'hello') {
           this.state('live');
           if (this.hellos++ === 0) {
-            this.setReady();
-            return;
+            for (const fn of this.helloWaiters.splice(0)) fn();
+            if (!this.timedOut) {
+              this.setReady();
+              return;
+            }
           }
         }
         for (const h of this.handlers) h(type, data);
@@ -78,6 +87,12 @@ class Live {
     this.handlers.add(fn);
     return () => this.handlers.delete(fn);
   }
+
+  // fn runs at the feed's first hello (at once if it came already).
+  afterHello(fn) {
+    if (this.hellos > 0) fn();
+    else this.helloWaiters.push(fn);
+  }
 }
 
 const live = new Live();
@@ -90,6 +105,9 @@ class RunsView {
     this.where = params.get('where') || '';
     this.sort = params.get('sort') || 'time';
     this.runs = new Map();
+    this.loadSeq = 0;
+    this.pushed = null; // rows the feed pushed during a load
+    this.firstScreen = true; // the first draw holds only the rows on screen
     this.filter = el('input', {
       class: 'filter', id: 'runs-filter', type: 'search', value: this.where, spellcheck: 'false',
       placeholder: 'filter runs by their spans: name = "cc1" and duration > 2s',
@@ -130,19 +148,31 @@ class RunsView {
     history.replaceState(null, '', `#/${qs({where: this.where, sort: this.sort === 'time' ? '' : this.sort})}`);
   }
 
+  // Fetches at once, without waiting for the live feed (the first screen matters most
+  // here): a fetch sent before the feed's first hello may miss what was committed between
+  // its snapshot and the feed's start, so it is followed by one more load at that hello,
+  // after the rows are drawn. Rows pushed by the feed while a load is under way are newer
+  // than its answer and are kept; an older load's answer is dropped.
   async load() {
     const t0 = performance.now();
-    await live.ready;
+    const seq = ++this.loadSeq;
+    const early = live.hellos === 0;
+    this.pushed = new Map();
     try {
-      const rows = await api(`/api/v1/runs${qs({where: this.where, sort: this.sort, limit: 1000})}`);
+      const rows = await bootApi(`/api/v1/runs${qs({where: this.where, sort: this.sort, limit: 1000})}`);
+      if (seq !== this.loadSeq || this.gone) return;
       this.err.textContent = '';
       this.runs = new Map(rows.map((r) => [r.id, r]));
-      this.order = rows.map((r) => r.id);
-      this.render();
+      const pushed = this.pushed;
+      this.pushed = null;
+      for (const r of pushed.values()) this.runs.set(r.id, r);
+      // the server's order is the view's (sortKey): no sort unless rows were pushed
+      this.render(pushed.size ? null : rows);
       window.otelpDash.homeMs = performance.now() - t0;
     } catch (e) {
-      this.err.textContent = e.message;
+      if (seq === this.loadSeq) this.err.textContent = e.message;
     }
+    if (early && seq === this.loadSeq) live.afterHello(() => { if (seq === this.loadSeq && !this.gone) this.load(); });
   }
 
   sortKey(r) {
@@ -158,12 +188,16 @@ class RunsView {
   // height (style.css, tr.run), measured once. Scrolling reads the layout first (the
   // container's scroll offset and size, cached) and then writes rows, once per animation
   // frame, so the browser lays out once a frame (no thrash).
-  render() {
-    const rows = [...this.runs.values()];
-    rows.sort((a, b) => {
-      const x = this.sortKey(a), y = this.sortKey(b);
-      return x[0] - y[0] || x[1] - y[1];
-    });
+  render(inOrder = null) {
+    let rows = inOrder;
+    if (!rows) {
+      rows = [...this.runs.values()];
+      const keys = new Map(rows.map((r) => [r, this.sortKey(r)]));
+      rows.sort((a, b) => {
+        const x = keys.get(a), y = keys.get(b);
+        return x[0] - y[0] || x[1] - y[1];
+      });
+    }
     this.sorted = rows;
     this.tbodyTop = undefined; // what is above the table may have changed (an error shown)
     this.count.textContent = `${fmtInt(rows.length)} runs`;
@@ -194,31 +228,42 @@ class RunsView {
     const vTo = Math.min(rows.length, vFrom + Math.ceil(height / rowH) + 1);
     const sh = this.shown;
     if (sh && sh.rows === rows && sh.from <= Math.max(0, vFrom - 2) && sh.to >= Math.min(rows.length, vTo + 2)) return;
-    const from = Math.max(0, vFrom - OVER);
-    const to = Math.min(rows.length, vTo + OVER);
+    // the first draw holds the rows on screen only: those OVER around come with the first
+    // scroll (or the next draw)
+    const over = this.firstScreen ? 0 : OVER;
+    const from = Math.max(0, vFrom - over);
+    const to = Math.min(rows.length, vTo + over);
+    if (to > from) this.firstScreen = false;
     this.shown = {from, to, rows};
     // then writes
     const frag = document.createDocumentFragment();
-    frag.append(this.spacer(from * rowH));
+    const above = this.spacer(from * rowH), below = this.spacer((rows.length - to) * rowH);
+    frag.append(above);
     for (let i = from; i < to; i++) frag.append(this.row(rows[i]));
-    frag.append(this.spacer((rows.length - to) * rowH));
+    frag.append(below);
     clear(this.tbody).append(frag);
     if (to > from && !window.otelpDash.homeFirstAt) // the first screenful's frame (bench w)
       requestAnimationFrame(() => { window.otelpDash.homeFirstAt = performance.now(); });
-    if (!this.rowH && to > from) { // once: the real row height (a read after the write)
+    if (!this.rowH && to > from) {
+      // once: the real row height (a read after the write: the layout the frame needs
+      // anyway). The rows drawn stay; only the spacers take the height.
       const h = this.tbody.children[1].getBoundingClientRect().height;
-      if (h > 0 && Math.abs(h - rowH) > 0.5) {
-        this.rowH = h;
-        this.shown = null;
-        this.drawWindow();
-      } else {
-        this.rowH = rowH;
+      this.rowH = h > 0 ? h : rowH;
+      if (Math.abs(this.rowH - rowH) > 0.01) {
+        above.firstChild.style.height = `${from * this.rowH}px`;
+        below.firstChild.style.height = `${(rows.length - to) * this.rowH}px`;
       }
     }
   }
 
   spacer(px) {
-    return el('tr', {class: 'spacer', 'aria-hidden': 'true'}, el('td', {colspan: 9, style: `height:${px}px`}));
+    const tr = document.createElement('tr'), td = document.createElement('td');
+    tr.className = 'spacer';
+    tr.setAttribute('aria-hidden', 'true');
+    td.colSpan = 9;
+    td.style.height = `${px}px`;
+    tr.append(td);
+    return tr;
   }
 
   row(r) {
@@ -249,11 +294,15 @@ class RunsView {
         return;
       }
     }
-    for (const r of rows) this.runs.set(r.id, r);
-    this.render();
+    for (const r of rows) {
+      this.runs.set(r.id, r);
+      if (this.pushed) this.pushed.set(r.id, r);
+    }
+    if (this.sorted) this.render(); // else the load under way draws them
   }
 
   destroy() {
+    this.gone = true;
     this.host.removeEventListener('scroll', this.scrollHandler);
     this.charts.destroy();
   }

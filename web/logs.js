@@ -57,21 +57,27 @@ export class LogsView {
     this.load();
   }
 
+  // A load supersedes the loads and fetches under way (their answers, for an older filter,
+  // are dropped).
   async load() {
+    const seq = this.seq = (this.seq || 0) + 1;
     await window.otelpDash.live.ready;
+    if (seq !== this.seq) return;
     this.lastId = 0;
     clear(this.tbody);
     await this.fetchMore(500);
   }
 
   async fetchMore(limit) {
+    const seq = this.seq;
     let rows;
     try {
       rows = await api(`/api/v1/logs${qs({where: this.filterText(), trace: this.trace, after: this.lastId || '', limit})}`);
     } catch (e) {
-      this.err.textContent = e.message;
+      if (seq === this.seq) this.err.textContent = e.message;
       return;
     }
+    if (seq !== this.seq) return;
     this.err.textContent = '';
     // rows come oldest first; the view shows the newest on top
     const frag = document.createDocumentFragment();

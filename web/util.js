@@ -33,7 +33,19 @@ export class ApiError extends Error {
 }
 
 export async function api(path, opts = {}) {
-  const r = await fetch(path, {credentials: 'same-origin', ...opts});
+  return answer(await fetch(path, {credentials: 'same-origin', ...opts}));
+}
+
+// The answer boot.js asked for at the page's start, once, when it is for this path (else a
+// fetch now).
+export async function bootApi(path) {
+  const b = window.otelpBoot;
+  if (!b || b.path !== path) return api(path);
+  window.otelpBoot = null;
+  return answer(await b.answer);
+}
+
+async function answer(r) {
   if (r.status === 204) return null;
   let body = null;
   const text = await r.text();
