@@ -1002,15 +1002,25 @@ static void poll_once(struct web *w) {
     }
 }
 
-/* Nobody listens: only move the marks, so a page that comes gets news from its "hello" on. */
+/* Nobody listens: only move the marks, so a page that comes gets news from its "hello" on.
+ * Moved only if still nobody listens once they are read: a page that came meanwhile (its
+ * hello sent, what it fetched maybe older than these marks) gets news from the old marks. */
 static void poll_marks(struct web *w) {
     int64_t dv = scalar(w->db, "PRAGMA data_version");
     if (dv == w->data_version) return;
+    int64_t span = scalar(w->db, "SELECT max(id) FROM spans");
+    int64_t log = scalar(w->db, "SELECT max(id) FROM logs");
+    int64_t point = scalar(w->db, "SELECT max(id) FROM metric_points");
+    int64_t run = scalar(w->db, "SELECT max(id) FROM runs");
+    pthread_mutex_lock(&w->lock);
+    bool alone = w->listeners == 0;
+    pthread_mutex_unlock(&w->lock);
+    if (!alone) return;
     w->data_version = dv;
-    w->last_span = scalar(w->db, "SELECT max(id) FROM spans");
-    w->last_log = scalar(w->db, "SELECT max(id) FROM logs");
-    w->last_point = scalar(w->db, "SELECT max(id) FROM metric_points");
-    w->last_run = scalar(w->db, "SELECT max(id) FROM runs");
+    w->last_span = span;
+    w->last_log = log;
+    w->last_point = point;
+    w->last_run = run;
 }
 
 static void *poller_main(void *arg) {
