@@ -45,7 +45,7 @@ static const char SCHEMA[] =
     " bytes INTEGER NOT NULL DEFAULT 0, span_count INTEGER NOT NULL DEFAULT 0,"
     " log_count INTEGER NOT NULL DEFAULT 0, point_count INTEGER NOT NULL DEFAULT 0,"
     " process_count INTEGER NOT NULL DEFAULT 0, error_count INTEGER NOT NULL DEFAULT 0,"
-    " crash_count INTEGER NOT NULL DEFAULT 0) STRICT;"
+    " crash_count INTEGER NOT NULL DEFAULT 0, root_name TEXT, service TEXT) STRICT;"
     "CREATE INDEX IF NOT EXISTS runs_start ON runs (start_ns);"
     "CREATE TABLE IF NOT EXISTS resources (id INTEGER PRIMARY KEY, run_id INTEGER,"
     " hash INTEGER NOT NULL, service_name TEXT, schema_url TEXT,"
@@ -141,8 +141,28 @@ static const char SCHEMA[] =
     "CREATE INDEX IF NOT EXISTS metric_points_run ON metric_points (run_id);"
     "CREATE INDEX IF NOT EXISTS metric_points_time ON metric_points (time_ns);"
     "CREATE INDEX IF NOT EXISTS metric_points_resource ON metric_points (resource_id);"
-    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '4');";
+    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '5');";
 // clang-format on
+
+/* What the list of runs shows of a run's spans, kept on the run (schema 5) by each batch that
+ * brings it spans (ST_RUN_COUNTS) rather than looked up per run at each read: the name of the
+ * trace's earliest root span, and the service of the run's command (of a 'run', the launcher's
+ * first child's; of a 'trace', its root's). Index lookups (spans_parent); a trace of many
+ * roots costs one row per root and batch. */
+#define RUN_ROOT_NAME_SQL                                                                          \
+    "(SELECT s.name FROM spans s WHERE s.trace_id = runs.trace_id AND s.parent_span_id IS NULL"    \
+    " ORDER BY s.start_ns + 0 LIMIT 1)"
+#define RUN_SERVICE_SQL                                                                            \
+    "(SELECT CASE WHEN runs.kind = 'run' THEN coalesce((SELECT c.service_name FROM spans c"        \
+    " WHERE c.trace_id = p.trace_id AND c.parent_span_id = p.span_id LIMIT 1), p.service_name)"    \
+    " ELSE p.service_name END FROM spans p WHERE p.trace_id = runs.trace_id AND"                   \
+    " p.parent_span_id IS NULL LIMIT 1)"
+
+/* Schema 4 had no root_name and service on runs: added, and filled from the spans. */
+static const char MIGRATE_4[] =
+    "ALTER TABLE runs ADD COLUMN root_name TEXT;"
+    " ALTER TABLE runs ADD COLUMN service TEXT;"
+    " UPDATE runs SET root_name = " RUN_ROOT_NAME_SQL ", service = " RUN_SERVICE_SQL ";";
 
 /* Schema 1 had metric_points without stream_id and per-point attributes in
  * metric_point_attrs; no version of the server wrote either, so they go. */
@@ -240,7 +260,9 @@ static const char *const STMT_SQL[ST_COUNT] = {
         " start_ns = CASE WHEN ?8 > 0 AND (kind = 'trace' OR start_ns = 0) AND ?8 < start_ns"
         "   THEN ?8 ELSE start_ns END,"
         " end_ns = CASE WHEN kind = 'trace' AND (end_ns IS NULL OR ?9 > end_ns) THEN ?9"
-        "   ELSE end_ns END WHERE id = ?1",
+        "   ELSE end_ns END,"
+        " root_name = CASE WHEN ?2 > 0 THEN " RUN_ROOT_NAME_SQL " ELSE root_name END,"
+        " service = CASE WHEN ?2 > 0 THEN " RUN_SERVICE_SQL " ELSE service END WHERE id = ?1",
     [ST_STREAM_FIND] = "SELECT id FROM metric_streams WHERE hash = ?1",
     [ST_STREAM_INSERT] =
         "INSERT INTO metric_streams (run_id, resource_id, name, description, unit, type,"
@@ -379,6 +401,21 @@ static bool needs_migration_2(sqlite3 *db) {
                         " type = 'table'");
 }
 
+/* A schema-4 (or older) store: runs exists without root_name. */
+static bool needs_migration_4(sqlite3 *db) {
+    sqlite3_stmt *st;
+    bool old = false;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT (SELECT count(*) FROM pragma_table_info('runs')) > 0 AND"
+                           " (SELECT count(*) FROM pragma_table_info('runs') WHERE"
+                           " name = 'root_name') = 0",
+                           -1, &st, NULL) != SQLITE_OK)
+        return false;
+    if (sqlite3_step(st) == SQLITE_ROW) old = sqlite3_column_int(st, 0) != 0;
+    sqlite3_finalize(st);
+    return old;
+}
+
 /* A schema-1 store: metric_points exists without stream_id. */
 static bool needs_migration(sqlite3 *db) {
     return sql_true(db, "SELECT (SELECT count(*) FROM pragma_table_info('metric_points')) > 0 AND"
@@ -408,6 +445,7 @@ static int set_up(sqlite3 *db, const char *path, char *err, size_t err_cap) {
         {"cannot upgrade the schema in", MIGRATE_1, needs_migration, true},
         {"cannot upgrade the schema in", MIGRATE_2, needs_migration_2, true},
         {"cannot upgrade the schema in", MIGRATE_3, needs_migration_3, true},
+        {"cannot upgrade the schema in", MIGRATE_4, needs_migration_4, true},
         {"cannot create the schema in", SCHEMA, NULL, true},
         {"cannot create the schema in", "COMMIT", NULL, true},
     };

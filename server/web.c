@@ -273,15 +273,12 @@ bool web_admit(struct web *w, const struct http_request *req, struct http_respon
 
 /* The command: the launcher's argv, else the root span's name. The service: of a run
  * (`otel-preload run`), the launcher's first child's (the command's); of a trace, its
- * root's. Index lookups only (spans_parent): the home view of 1,000 runs costs ~15 ms. */
+ * root's. Both kept on the run at write time (runs.root_name, runs.service: server/store.c),
+ * so the list reads the runs table alone. */
 static const char RUN_COLS[] =
-    "r.id, r.trace_id, r.kind, coalesce(r.command, (SELECT name FROM spans WHERE"
-    " trace_id = r.trace_id AND parent_span_id IS NULL ORDER BY start_ns + 0 LIMIT 1)),"
-    " (SELECT CASE WHEN r.kind = 'run' THEN coalesce((SELECT c.service_name FROM spans c"
-    " WHERE c.trace_id = p.trace_id AND c.parent_span_id = p.span_id LIMIT 1),"
-    " p.service_name) ELSE p.service_name END FROM spans p WHERE p.trace_id = r.trace_id AND"
-    " p.parent_span_id IS NULL LIMIT 1), r.start_ns, r.end_ns, r.exit_code, r.signal,"
-    " r.span_count, r.process_count, r.error_count, r.crash_count, r.log_count, r.pinned, r.cwd";
+    "r.id, r.trace_id, r.kind, coalesce(r.command, r.root_name), r.service, r.start_ns, r.end_ns,"
+    " r.exit_code, r.signal, r.span_count, r.process_count, r.error_count, r.crash_count,"
+    " r.log_count, r.pinned, r.cwd";
 
 /* Appends the prefix ("" or one character) and v in decimal, without printf (the runs
  * list and the flat rows write thousands). */

@@ -293,7 +293,7 @@ static void test_upgrade_2(const char *path) {
     REQUIRE(store_open(path, &old, err, sizeof(err)) == 0);
     struct store *keep = s;
     s = old;
-    CHECK(count("SELECT value FROM meta WHERE key = 'schema_version'") == 4);
+    CHECK(count("SELECT value FROM meta WHERE key = 'schema_version'") == 5);
     CHECK(count("SELECT count(*) FROM sqlite_master WHERE type = 'view' AND name IN"
                 " ('span_attrs', 'resource_attrs', 'log_attrs', 'metric_stream_attrs')") == 4);
     CHECK(count("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN"
@@ -342,7 +342,7 @@ static void test_upgrade_3(const char *path) {
     REQUIRE(store_open(path, &st, err, sizeof(err)) == 0);
     struct store *keep = s;
     s = st;
-    CHECK(count("SELECT value FROM meta WHERE key = 'schema_version'") == 4);
+    CHECK(count("SELECT value FROM meta WHERE key = 'schema_version'") == 5);
     CHECK(count("SELECT count(*) FROM sqlite_master WHERE name IN ('span_kv_value',"
                 " 'resource_kv_value', 'log_kv_value')") == 0);
     CHECK(count("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN"

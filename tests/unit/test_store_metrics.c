@@ -457,7 +457,7 @@ static void test_upgrade(const char *path) {
     REQUIRE(store_open(path, &old, err, sizeof(err)) == 0);
     struct store *keep = s;
     s = old;
-    CHECK_STR(text("SELECT value FROM meta WHERE key = 'schema_version'"), "4");
+    CHECK_STR(text("SELECT value FROM meta WHERE key = 'schema_version'"), "5");
     CHECK(count("SELECT count(*) FROM pragma_table_info('metric_points') WHERE name ="
                 " 'stream_id'") == 1);
     CHECK(count("SELECT count(*) FROM sqlite_master WHERE name = 'metric_point_attrs'") == 0);
