@@ -283,7 +283,8 @@ static void scenario_count_skipped(void) {
     enum { MAX = 100003 };
     char *buf = malloc(MAX + 64);
     REQUIRE(buf);
-    size_t lens[] = {1, 15, 16, 17, 63, 64, 65, 127, 1024, 4031, 4032, 4033, 16400, MAX, 8000, 4100};
+    size_t lens[] = {1,    15,   16,   17,   63,    64,  65,   127,
+                     1024, 4031, 4032, 4033, 16400, MAX, 8000, 4100};
     unsigned seed = 1;
     long want = 0;
     for (size_t i = 0; i < sizeof lens / sizeof *lens; i++)
