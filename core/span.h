@@ -96,6 +96,7 @@ struct span {
 };
 
 #define API_ENDED 0x80000000u
+#define API_ENDING 0x40000000u /* ended, its end time not yet written (hooks/api.c) */
 
 /* Takes s's writer lock when s is an otelp.h span (other spans have one
  * writer): false when it stays busy (a signal handler interrupted its
@@ -104,7 +105,8 @@ struct span {
 static inline bool span_lock(struct span *s) {
     if (!s->api) return true;
     for (int i = 0; i < 4096; i++) {
-        if (!atomic_exchange_explicit(&s->api_lock, true, memory_order_acquire)) return true;
+        /* Sequentially consistent: see hooks/api.c, api_span_end. */
+        if (!atomic_exchange(&s->api_lock, true)) return true;
         if (i >= 64) sched_yield();
     }
     return false;

@@ -20,6 +20,7 @@
  * Metric instruments are the metrics SDK's (core/metric.h).
  * Depends on core/ and process.c. */
 #include <errno.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,7 +137,7 @@ static bool begin_change(struct span *s) {
     if (!s || !api_on()) return false;
     if (!s->api) return s == telemetry_current_span() && s->recording;
     if (s->api_pid != process_pid || !span_lock(s)) return false;
-    if (atomic_load_explicit(&s->api_refs, memory_order_relaxed) & API_ENDED) {
+    if (atomic_load(&s->api_refs) & API_ENDED) { /* api_span_end: after the lock */
         span_unlock(s);
         return false;
     }
@@ -197,6 +198,14 @@ static otelp_span *api_span_start(const char *name, const otelp_span *parent_spa
     return (otelp_span *)s;
 }
 
+/* The writer that holds s's lock (it began before the end) is done:
+ * bounded, as span_lock (a writer stuck, or interrupted by the signal
+ * handler that ends the span: the end matters more). */
+static void wait_unlocked(struct span *s) {
+    for (int i = 0; i < 4096 && atomic_load(&s->api_lock); i++)
+        if (i >= 64) sched_yield();
+}
+
 /* Hands an ended span over (or frees a fork child's copy). */
 static void finish(struct span *s) {
     if (s->api_pid != process_pid || !preload_active)
@@ -205,25 +214,31 @@ static void finish(struct span *s) {
         telemetry_span_end(s, s->end_ns);
 }
 
+/* One atomic operation: API_ENDED claims the end (a second end, from any
+ * thread, sees it and does nothing). A writer takes the lock and then
+ * looks for API_ENDED, the end sets API_ENDED and then looks at the lock
+ * (both sequentially consistent): either the writer sees the end and
+ * leaves the span alone, or the end sees the writer and waits for it. A
+ * span still current somewhere (a scope's reference) is ended with
+ * API_ENDING too, so that the last scope cannot hand it over before its
+ * end time is written; the end then drops API_ENDING and hands it over
+ * itself if that scope has gone meanwhile. */
 static void api_span_end(otelp_span *span) {
     struct span *s = (struct span *)span;
     if (!s || !s->api) return;
     uint64_t now = clock_now_ns();
-    /* The end time is written under the lock, before API_ENDED is seen. */
-    if (span_lock(s)) {
-        if (!(atomic_load_explicit(&s->api_refs, memory_order_relaxed) & API_ENDED))
-            s->end_ns = now;
-        span_unlock(s);
-    } else {
-        s->end_ns = now; /* a stuck writer: the end matters more */
-    }
-    uint32_t old = atomic_fetch_or(&s->api_refs, API_ENDED);
-    if (old & API_ENDED) return; /* ended twice */
-    if (old == 0) {
-        guard_enter();
-        finish(s);
-        guard_leave();
-    }
+    uint32_t old = atomic_load_explicit(&s->api_refs, memory_order_relaxed);
+    do {
+        if (old & API_ENDED) return; /* ended twice */
+    } while (!atomic_compare_exchange_weak(&s->api_refs, &old,
+                                           old | API_ENDED | (old ? API_ENDING : 0)));
+    s->end_ns = now;
+    if (old && atomic_fetch_and(&s->api_refs, ~API_ENDING) != (API_ENDED | API_ENDING))
+        return; /* the last scope hands it over */
+    wait_unlocked(s);
+    guard_enter();
+    finish(s);
+    guard_leave();
 }
 
 static void api_set_attributes(otelp_span *span, const otelp_attr *attrs, size_t n) {
@@ -349,6 +364,7 @@ static _Thread_local struct span *base_span __attribute__((tls_model("initial-ex
 static void release(struct span *s) {
     if (!s || !s->api) return;
     if (atomic_fetch_sub(&s->api_refs, 1) == (API_ENDED | 1)) {
+        wait_unlocked(s);
         guard_enter();
         finish(s);
         guard_leave();
