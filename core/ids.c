@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
@@ -106,8 +107,11 @@ OTELP_FIRST uint64_t ids_random_u64(void) {
     return result;
 }
 
+static void tsc_after_fork(void);
+
 void ids_after_fork(void) {
     atomic_fetch_add_explicit(&fork_generation, 1, memory_order_relaxed);
+    tsc_after_fork();
 }
 
 void ids_new_trace_id(uint8_t out[16]) {
@@ -195,3 +199,113 @@ OTELP_FIRST uint64_t clock_now_ns(void) {
 OTELP_FIRST uint64_t clock_mono_ns(void) {
     return clock_read(CLOCK_MONOTONIC);
 }
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <sys/prctl.h>
+#include <x86intrin.h>
+
+#define TSC_WINDOW_NS 1000000u  /* a thread reads the real clock once a millisecond */
+#define RATE_MIN_NS 10000000u   /* the rate is measured over at least 10 ms */
+#define RATE_MAX_NS 1000000000u /* and measured anew from the last second's start */
+#define PAIR_TICKS 16384u       /* a clock read between two TSC reads further apart: preempted */
+
+enum { TSC_UNKNOWN, TSC_USABLE, TSC_UNUSABLE };
+static _Atomic int tsc_state;
+/* Nanoseconds per tick << 32, 0 while unknown, and how many ticks make
+ * TSC_WINDOW_NS at that rate (so that ticks * tsc_mult fits 64 bits). */
+static _Atomic uint64_t tsc_mult, tsc_window;
+/* Where the rate is measured from, under rate_lock (a try-lock: a thread
+ * that finds it taken leaves the measurement to the holder). */
+static _Atomic bool rate_lock;
+static uint64_t rate_tsc, rate_ns;
+
+/* The thread's last real read and the TSC then. */
+struct tsc_anchor {
+    uint64_t tsc, ns;
+};
+static _Thread_local struct tsc_anchor tsc_anchor __attribute__((tls_model("initial-exec")));
+
+/* An invariant TSC (CPUID 0x80000007 EDX bit 8: constant rate, counts in
+ * every C-state, what Linux calls nonstop_tsc) that this process may read
+ * (rdtsc faults after prctl(PR_SET_TSC, PR_TSC_SIGSEGV)). */
+static int tsc_probe(void) {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    int state = TSC_UNUSABLE, mode = 0;
+    if (__get_cpuid(0x80000000u, &a, &b, &c, &d) && a >= 0x80000007u &&
+        __get_cpuid(0x80000007u, &a, &b, &c, &d) && (d & (1u << 8))) {
+        int saved_errno = errno;
+        if (prctl(PR_GET_TSC, &mode, 0, 0, 0) == 0 && mode == PR_TSC_ENABLE) state = TSC_USABLE;
+        errno = saved_errno;
+    }
+    int expected = TSC_UNKNOWN;
+    if (!atomic_compare_exchange_strong(&tsc_state, &expected, state)) state = expected;
+    return state;
+}
+
+/* The rate from the measurement's start to (tsc, ns). A rate more than
+ * 0.1% off the last one (the clock was set meanwhile) is not taken: the
+ * fast path waits until a new measurement has its 10 ms. */
+static void tsc_measure(uint64_t tsc, uint64_t ns) {
+    if (atomic_exchange(&rate_lock, true)) return;
+    if (!rate_ns || ns <= rate_ns || tsc <= rate_tsc) {
+        rate_tsc = tsc;
+        rate_ns = ns;
+    } else if (ns - rate_ns >= RATE_MIN_NS) {
+        uint64_t m = (uint64_t)(((unsigned __int128)(ns - rate_ns) << 32) / (tsc - rate_tsc));
+        uint64_t old = atomic_load_explicit(&tsc_mult, memory_order_relaxed);
+        if (!m || (old && (m > old + old / 1000 || m < old - old / 1000))) {
+            atomic_store_explicit(&tsc_mult, 0, memory_order_relaxed);
+            rate_tsc = tsc;
+            rate_ns = ns;
+        } else {
+            atomic_store_explicit(&tsc_window, ((uint64_t)TSC_WINDOW_NS << 32) / m,
+                                  memory_order_relaxed);
+            atomic_store_explicit(&tsc_mult, m, memory_order_relaxed);
+            if (ns - rate_ns >= RATE_MAX_NS) {
+                rate_tsc = tsc;
+                rate_ns = ns;
+            }
+        }
+    }
+    atomic_store(&rate_lock, false);
+}
+
+/* A real read, which becomes the thread's anchor. */
+static uint64_t tsc_anchor_read(void) {
+    int state = atomic_load_explicit(&tsc_state, memory_order_relaxed);
+    if (state == TSC_UNKNOWN) state = tsc_probe();
+    if (state != TSC_USABLE) return clock_now_ns();
+    uint64_t t0 = __rdtsc();
+    uint64_t ns = clock_now_ns();
+    uint64_t t1 = __rdtsc();
+    /* Preempted between the reads, or the clock failed (clock_failed's
+     * values): not an anchor. */
+    if (t1 - t0 > PAIR_TICKS || ns <= atomic_load_explicit(&clock_broken_ns, memory_order_relaxed))
+        return ns;
+    tsc_anchor = (struct tsc_anchor){t0 + (t1 - t0) / 2, ns};
+    tsc_measure(tsc_anchor.tsc, ns);
+    return ns;
+}
+
+/* A thread of the parent may have held the lock at the fork. */
+static void tsc_after_fork(void) {
+    atomic_store(&rate_lock, false);
+}
+
+uint64_t clock_fast_ns(void) {
+    uint64_t mult = atomic_load_explicit(&tsc_mult, memory_order_relaxed);
+    if (__builtin_expect(mult != 0, 1)) {
+        uint64_t ticks = __rdtsc() - tsc_anchor.tsc;
+        if (ticks < atomic_load_explicit(&tsc_window, memory_order_relaxed))
+            return tsc_anchor.ns + ((ticks * mult) >> 32);
+    }
+    return tsc_anchor_read();
+}
+#else
+static void tsc_after_fork(void) {}
+
+uint64_t clock_fast_ns(void) {
+    return clock_now_ns();
+}
+#endif

@@ -27,6 +27,17 @@ void ids_after_fork(void);
 /* Nanoseconds since the Unix epoch (CLOCK_REALTIME) and a monotonic clock. */
 uint64_t clock_now_ns(void);
 uint64_t clock_mono_ns(void);
+/* clock_now_ns for a hot path (otelp.h span starts and ends): on x86-64
+ * with an invariant TSC, the calling thread's last clock_now_ns moved on by
+ * the TSC ticks since, at the rate measured over at least 10 ms (a TSC read
+ * costs half a vDSO clock read). A thread reads the real clock again at
+ * least once a millisecond, and whenever the rate is not known yet, so
+ * the two clocks differ by the rate's error over that millisecond (tens of
+ * ns), never by a clock step. Not monotonic across those reads: a caller
+ * that needs end >= start clamps. Elsewhere, and where the TSC does not
+ * count at a constant rate or is not readable (PR_SET_TSC), it is
+ * clock_now_ns. */
+uint64_t clock_fast_ns(void);
 
 static inline bool id_is_zero(const uint8_t *id, int len) {
     for (int i = 0; i < len; i++)

@@ -187,7 +187,7 @@ static otelp_span *api_span_start(const char *name, const otelp_span *parent_spa
         }
     }
     struct span *s =
-        telemetry_span_start(str_cstr(name ? name : ""), parent, ts, clock_now_ns(), 0);
+        telemetry_span_start(str_cstr(name ? name : ""), parent, ts, clock_fast_ns(), 0);
     if (s) {
         s->api = true;
         s->api_pid = process_pid;
@@ -226,13 +226,13 @@ static void finish(struct span *s) {
 static void api_span_end(otelp_span *span) {
     struct span *s = (struct span *)span;
     if (!s || !s->api) return;
-    uint64_t now = clock_now_ns();
+    uint64_t now = clock_fast_ns();
     uint32_t old = atomic_load_explicit(&s->api_refs, memory_order_relaxed);
     do {
         if (old & API_ENDED) return; /* ended twice */
     } while (!atomic_compare_exchange_weak(&s->api_refs, &old,
                                            old | API_ENDED | (old ? API_ENDING : 0)));
-    s->end_ns = now;
+    s->end_ns = now >= s->start_ns ? now : s->start_ns; /* clock_fast_ns: not monotonic */
     if (old && atomic_fetch_and(&s->api_refs, ~API_ENDING) != (API_ENDED | API_ENDING))
         return; /* the last scope hands it over */
     wait_unlocked(s);

@@ -1,7 +1,7 @@
 /* test_ids: random ids are non-zero and unique, UUIDs are version 4, each
  * thread has its own generator (seeded by its creator, or not), a fork
  * child repeats its parent's sequence unless ids_after_fork() runs (then it
- * differs), and the clocks move.
+ * differs), the clocks move, and clock_fast_ns keeps to the real clock.
  * Depends on core/ids.h and test.h. */
 #include <pthread.h>
 #include <stdlib.h>
@@ -194,6 +194,38 @@ static void test_clocks(void) {
     }
 }
 
+/* clock_fast_ns stays within 50 us of the real clock (its error is the
+ * TSC rate's over a millisecond: tens of ns), bracketed by real reads,
+ * before its rate is known (the first 10 ms: real reads) and after, across
+ * its once-a-millisecond real reads, and in a fork child. */
+static void check_fast_clock(int ms) {
+    const uint64_t slack = 50000;
+    uint64_t start = clock_mono_ns(), bad = 0, n = 0;
+    while (clock_mono_ns() - start < (uint64_t)ms * 1000000u && n < 100000000u) {
+        uint64_t r0 = clock_now_ns();
+        uint64_t f = clock_fast_ns();
+        uint64_t r1 = clock_now_ns();
+        if (f + slack < r0 || f > r1 + slack) bad++;
+        n++;
+    }
+    CHECK(n > 0);
+    CHECK_EQ_INT(bad, 0);
+}
+
+static void test_fast_clock(void) {
+    check_fast_clock(40);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ids_after_fork();
+        uint64_t r0 = clock_now_ns(), f = clock_fast_ns(), r1 = clock_now_ns();
+        _exit(f + 50000 >= r0 && f <= r1 + 50000 ? 0 : 1);
+    }
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 static void test_id_is_zero(void) {
     uint8_t id[8] = {0};
     CHECK(id_is_zero(id, 8));
@@ -211,6 +243,7 @@ int main(void) {
     RUN(test_creator_seed);
     RUN(test_fork);
     RUN(test_clocks);
+    RUN(test_fast_clock);
     RUN(test_id_is_zero);
     return test_report("ids");
 }
