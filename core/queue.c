@@ -119,9 +119,9 @@ void *queue_pop(struct queue *q) {
     }
 }
 
-void *queue_peek(const struct queue *q) {
+void *queue_peek(const struct queue *q, uint32_t ahead) {
     struct queue *m = (struct queue *)q;
-    uint64_t pos = atomic_load_explicit(&m->head, memory_order_relaxed);
+    uint64_t pos = atomic_load_explicit(&m->head, memory_order_relaxed) + ahead;
     uint64_t idx = cell_index(q, pos);
     struct cell *c = &m->cells[idx];
     uint64_t seq = atomic_load_explicit(&c->seq, memory_order_acquire) + 2 * idx;

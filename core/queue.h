@@ -18,10 +18,10 @@ void queue_free(struct queue *q);
 bool queue_push(struct queue *q, void *item) __attribute__((warn_unused_result));
 /* NULL when empty (or when the next item is still being published). */
 void *queue_pop(struct queue *q);
-/* The item the next pop would return, without taking it, or NULL: a hint
- * only (another thread may take it at once), never to be dereferenced;
- * for prefetching. */
-void *queue_peek(const struct queue *q);
+/* The item the next pop would return (ahead 0; 1: the pop after it...),
+ * without taking it, or NULL: a hint only (another thread may take it at
+ * once), never to be dereferenced; for prefetching. */
+void *queue_peek(const struct queue *q, uint32_t ahead);
 /* Approximate number of items. */
 size_t queue_size(const struct queue *q);
 uint32_t queue_capacity(const struct queue *q);
