@@ -243,9 +243,10 @@ static int tsc_probe(void) {
     return state;
 }
 
-/* The rate from the measurement's start to (tsc, ns). A rate more than
- * 0.1% off the last one (the clock was set meanwhile) is not taken: the
- * fast path waits until a new measurement has its 10 ms. */
+/* The rate from the measurement's start to (tsc, ns), ns monotonic. A
+ * rate more than 0.1% off the last one (the TSC's rate changed: a virtual
+ * machine moved to another host) is not taken: the fast path waits until
+ * a new measurement has its 10 ms. */
 static void tsc_measure(uint64_t tsc, uint64_t ns) {
     if (atomic_exchange(&rate_lock, true)) return;
     if (!rate_ns || ns <= rate_ns || tsc <= rate_tsc) {
@@ -254,7 +255,9 @@ static void tsc_measure(uint64_t tsc, uint64_t ns) {
     } else if (ns - rate_ns >= RATE_MIN_NS) {
         uint64_t m = (uint64_t)(((unsigned __int128)(ns - rate_ns) << 32) / (tsc - rate_tsc));
         uint64_t old = atomic_load_explicit(&tsc_mult, memory_order_relaxed);
-        if (!m || (old && (m > old + old / 1000 || m < old - old / 1000))) {
+        /* A TSC between 100 MHz and 20 GHz, and no more than 0.1% off. */
+        bool sane = m >= (1ull << 32) / 20 && m <= (10ull << 32);
+        if (!sane || (old && (m > old + old / 1000 || m < old - old / 1000))) {
             atomic_store_explicit(&tsc_mult, 0, memory_order_relaxed);
             rate_tsc = tsc;
             rate_ns = ns;
@@ -271,7 +274,9 @@ static void tsc_measure(uint64_t tsc, uint64_t ns) {
     atomic_store(&rate_lock, false);
 }
 
-/* A real read, which becomes the thread's anchor. */
+/* A real read, which becomes the thread's anchor; and a monotonic read
+ * for the rate (CLOCK_MONOTONIC is never set: a measurement that spans a
+ * step of the wall clock is still right). */
 static uint64_t tsc_anchor_read(void) {
     int state = atomic_load_explicit(&tsc_state, memory_order_relaxed);
     if (state == TSC_UNKNOWN) state = tsc_probe();
@@ -279,12 +284,14 @@ static uint64_t tsc_anchor_read(void) {
     uint64_t t0 = __rdtsc();
     uint64_t ns = clock_now_ns();
     uint64_t t1 = __rdtsc();
-    /* Preempted between the reads, or the clock failed (clock_failed's
+    uint64_t mono = clock_mono_ns();
+    uint64_t t2 = __rdtsc();
+    /* Preempted between the reads, or a clock failed (clock_failed's
      * values): not an anchor. */
-    if (t1 - t0 > PAIR_TICKS || ns <= atomic_load_explicit(&clock_broken_ns, memory_order_relaxed))
-        return ns;
+    uint64_t broken = atomic_load_explicit(&clock_broken_ns, memory_order_relaxed);
+    if (t1 - t0 > PAIR_TICKS || t2 - t1 > PAIR_TICKS || ns <= broken || mono <= broken) return ns;
     tsc_anchor = (struct tsc_anchor){t0 + (t1 - t0) / 2, ns};
-    tsc_measure(tsc_anchor.tsc, ns);
+    tsc_measure(t1 + (t2 - t1) / 2, mono);
     return ns;
 }
 
