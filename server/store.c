@@ -403,17 +403,9 @@ static bool needs_migration_2(sqlite3 *db) {
 
 /* A schema-4 (or older) store: runs exists without root_name. */
 static bool needs_migration_4(sqlite3 *db) {
-    sqlite3_stmt *st;
-    bool old = false;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT (SELECT count(*) FROM pragma_table_info('runs')) > 0 AND"
-                           " (SELECT count(*) FROM pragma_table_info('runs') WHERE"
-                           " name = 'root_name') = 0",
-                           -1, &st, NULL) != SQLITE_OK)
-        return false;
-    if (sqlite3_step(st) == SQLITE_ROW) old = sqlite3_column_int(st, 0) != 0;
-    sqlite3_finalize(st);
-    return old;
+    return sql_true(db, "SELECT (SELECT count(*) FROM pragma_table_info('runs')) > 0 AND"
+                        " (SELECT count(*) FROM pragma_table_info('runs') WHERE"
+                        " name = 'root_name') = 0");
 }
 
 /* A schema-1 store: metric_points exists without stream_id. */
