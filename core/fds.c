@@ -19,6 +19,26 @@ static _Atomic int nheld;
 static _Atomic int lowest = INT_MAX; /* no descriptor of ours below this */
 static _Atomic int base_cache = -2;
 static atomic_flag moving = ATOMIC_FLAG_INIT;
+static bool (*in_vfork_child)(void);
+
+void fds_set_vfork_check(bool (*check)(void)) {
+    in_vfork_child = check;
+}
+
+static bool vforked(void) {
+    return in_vfork_child != NULL && in_vfork_child();
+}
+
+/* In a vfork child: ours in [first, last] closed in the child's table. */
+static void close_here(int first, int last) {
+    int saved = errno;
+    int n = atomic_load_explicit(&nheld, memory_order_acquire);
+    for (int i = 0; i < n; i++) {
+        int fd = fd_get(held[i]);
+        if (fd >= first && fd <= last) syscall(SYS_close, fd);
+    }
+    errno = saved;
+}
 
 int fds_base(void) {
     int b = atomic_load_explicit(&base_cache, memory_order_relaxed);
@@ -95,6 +115,10 @@ static void move_one(int fd, int min, bool close_old) {
 
 void fd_vacate(int fd) {
     if (fd < 0 || !fd_is_ours(fd)) return;
+    if (vforked()) {
+        close_here(fd, fd);
+        return;
+    }
     int saved = errno;
     while (atomic_flag_test_and_set_explicit(&moving, memory_order_acquire))
         sched_yield();
@@ -105,10 +129,16 @@ void fd_vacate(int fd) {
 
 void fd_vacate_range(unsigned first, unsigned last) {
     if (last < first) return;
+    int n = atomic_load_explicit(&nheld, memory_order_acquire), any = 0;
+    for (int i = 0; i < n && !any; i++) {
+        int fd = fd_get(held[i]);
+        any = fd >= 0 && (unsigned)fd >= first && (unsigned)fd <= last;
+    }
+    if (!any || vforked()) return; /* the program's close_range closes ours in the child */
     int saved = errno;
     while (atomic_flag_test_and_set_explicit(&moving, memory_order_acquire))
         sched_yield();
-    int n = atomic_load_explicit(&nheld, memory_order_acquire);
+    n = atomic_load_explicit(&nheld, memory_order_acquire);
     for (int i = 0; i < n; i++) {
         int fd = fd_get(held[i]);
         if (fd < 0 || (unsigned)fd < first || (unsigned)fd > last) continue;

@@ -51,5 +51,12 @@ void fd_vacate_range(unsigned first, unsigned last);
  * [min, result) made it skip a number (then ours moved away and the caller
  * closes result and asks again). */
 bool fd_displaced(int min, int result);
+/* Registers how to tell that this thread runs in a vfork child: memory
+ * shared with the parent, a descriptor table of its own. There the three
+ * calls above close ours in the child's table only and leave the numbers
+ * the parent holds as they are (else a child that closes every descriptor
+ * before exec, as Python's subprocess does, made the parent forget its
+ * own). Asked only when the program names one of ours. */
+void fds_set_vfork_check(bool (*in_vfork_child)(void));
 
 #endif

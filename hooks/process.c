@@ -27,6 +27,7 @@
 
 #include "core/cold.h"
 #include "core/exe.h"
+#include "core/fds.h"
 #include "core/guard.h"
 #include "core/ids.h"
 #include "core/processor.h"
@@ -163,6 +164,7 @@ static const struct attr_value *command_args_of(const struct span *s) {
 
 OTELP_FIRST void process_start(int argc, char **argv) {
     process_pid = getpid();
+    fds_set_vfork_check(process_in_vfork_child);
     exe_init(argc, argv);
     const char *name = argc > 0 && argv[0] && *argv[0] ? base_name(argv[0]) : exe_name(false);
     /* argv is read here only, while it is what the kernel gave us: programs

@@ -196,6 +196,15 @@ HOOK_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction
     }
     struct sigaction kold;
     memset(&kold, 0, sizeof kold);
+    if (process_in_vfork_child()) {
+        /* A vfork child shares our memory but not our signal actions: what
+         * it sets is its own until its exec, never the parent's record
+         * (Python's subprocess resets SIGPIPE there: the parent's
+         * sigaction then reported SIG_DFL for the SIG_IGN it had). */
+        int rc = real_sigaction(sig, act, &kold);
+        if (rc == 0) virtual_old(sig, was, was_chained, &kold, oldact);
+        return rc;
+    }
     if (is_default(act)) {
         /* The program wants the default: keep (or put back) ours. */
         struct sigaction ours;
@@ -238,6 +247,8 @@ static sighandler_t signal_like(sighandler_t (*real)(int, sighandler_t), int sig
     sighandler_t before = was_chained ? program_action(sig)->sa_handler : SIG_DFL;
     sighandler_t old = real(sig, handler);
     if (old == SIG_ERR) return old;
+    if (process_in_vfork_child()) /* its own actions, not our record (see sigaction) */
+        return was_chained ? before : was ? SIG_DFL : old;
     struct sigaction ours;
     our_action(&ours);
     if (handler == SIG_DFL) {

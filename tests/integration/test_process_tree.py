@@ -101,6 +101,31 @@ class StartingChildren(unittest.TestCase):
     def test_vfork_execve(self):
         self.one_child("vfork-exec", "true")
 
+    @unittest.skipIf(os.environ.get("OTELP_SANITIZE") == "thread", "TSan turns vfork into fork")
+    def test_vfork_child_that_closes_everything(self):
+        # The child closes every descriptor and resets signals in memory it
+        # shares with the parent: the parent's telemetry and signal record
+        # are its own still (the parent's span arrives, SIG_IGN reported).
+        out, top, _, _ = self.one_child("vfork-close-all", "true")
+        self.assertEqual(out, b"SIGPIPE ignored\n")
+        self.assertEqual(top["attributes"]["process.exit.code"], 0)
+
+    @unittest.skipIf(os.environ.get("OTELP_SANITIZE") == "thread",
+                     "the TSan runtime is not preloaded into programs it did not build")
+    @unittest.skipUnless(shutil.which("python3"), "no python3")
+    def test_python_subprocess(self):
+        # subprocess.run: a vfork child that closes every descriptor
+        # (close_fds) and restores SIGPIPE before exec; the parent's span
+        # and the child's, in one tree.
+        code = "import subprocess; subprocess.run(['/bin/true'], check=True); print('ok')"
+        with Receiver() as rcv:
+            rc, out, err = run(["python3", "-c", code], env=otlp_env(rcv), timeout=120)
+            self.assertEqual((rc, out, err), (0, b"ok\n", b""))
+            time.sleep(0.1)
+            spans = rcv.spans()
+        _, top = check_tree(self, spans)
+        self.assertEqual([s["name"] for s in children(spans, top)], ["true"])
+
     @no_shells_under_tsan
     def test_execl(self):
         self.one_child("execl", "sh")

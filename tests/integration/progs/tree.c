@@ -181,6 +181,29 @@ int main(int argc, char **argv) {
             _exit(127);
         }
         wait_for(pid);
+    } else if (!strcmp(how, "vfork-close-all")) {
+        /* What Python's subprocess does in its vfork child: every
+         * descriptor above 2 closed (close_range, then close one by one,
+         * as without close_range), SIGPIPE back to the default, then
+         * exec. The parent's own (its telemetry's, its SIGPIPE ignored)
+         * are unchanged by it: it still exports, and says SIG_IGN. */
+        signal(SIGPIPE, SIG_IGN);
+        if ((pid = vfork()) == 0) {
+            close_range(3U, ~0U, 0);
+            for (int fd = 3; fd < 1024; fd++)
+                close(fd);
+            signal(SIGPIPE, SIG_DFL);
+            struct sigaction dfl;
+            memset(&dfl, 0, sizeof dfl);
+            dfl.sa_handler = SIG_DFL;
+            sigaction(SIGSEGV, &dfl, NULL);
+            execve("/bin/true", true_argv, environ);
+            _exit(127);
+        }
+        wait_for(pid);
+        struct sigaction now;
+        sigaction(SIGPIPE, NULL, &now);
+        printf("SIGPIPE %s\n", now.sa_handler == SIG_IGN ? "ignored" : "not ignored");
     } else if (!strcmp(how, "fexecve")) {
         if ((pid = fork()) == 0) {
             int fd = open("/bin/true", O_RDONLY | O_CLOEXEC);
