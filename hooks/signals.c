@@ -19,6 +19,7 @@
  * (or SIG_IGN) replaces ours and we step aside; one that sets SIG_DFL again
  * gets ours back. Exec resets handlers, so children see the kernel's
  * defaults. Depends on core/, crash.c and process.c. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -49,7 +50,29 @@ static _Atomic unsigned char chained[NSIG_MANAGED];
 static struct sigaction program_acts[NSIG_MANAGED][2] OTELP_COLD;
 static _Atomic unsigned char program_slot[NSIG_MANAGED];
 
+/* Managed runtimes take faults as part of their work (the JVM's implicit
+ * null checks and safepoint polls, .NET's and Mono's null references):
+ * their handler runs before ours, and only a fault it does not resolve
+ * reaches us as a crash (it then aborts, or puts the default back and
+ * faults again). Known by the library the handler is in (CRASH.md). */
+static _Atomic unsigned char runtime_first[NSIG_MANAGED];
+
+static bool in_runtime(const struct sigaction *act) {
+    static const char *const runtimes[] = {"libjvm.so", "libj9vm", "libcoreclr.so",
+                                           "libmonosgen-2.0.so", "libmono-2.0.so"};
+    void *h = act->sa_flags & SA_SIGINFO ? (void *)act->sa_sigaction : (void *)act->sa_handler;
+    Dl_info info;
+    info.dli_fname = NULL; /* dladdr is weak: preload/abi_floor.h */
+    if (h == (void *)SIG_IGN || !dladdr || !dladdr(h, &info) || !info.dli_fname) return false;
+    const char *base = strrchr(info.dli_fname, '/');
+    base = base ? base + 1 : info.dli_fname;
+    for (size_t i = 0; i < sizeof runtimes / sizeof runtimes[0]; i++)
+        if (!strncmp(base, runtimes[i], strlen(runtimes[i]))) return true;
+    return false;
+}
+
 static void set_program_action(int sig, const struct sigaction *act) {
+    atomic_store(&runtime_first[sig], in_runtime(act));
     unsigned next = !atomic_load(&program_slot[sig]);
     program_acts[sig][next] = *act;
     atomic_store(&program_slot[sig], (unsigned char)next);
@@ -119,6 +142,11 @@ static void on_fatal(int sig, siginfo_t *info, void *uctx) {
     bool ours = preload_active && getpid() == process_pid; /* not a vfork child */
     bool crash = crash_signal(sig);
     enum crash_result got = CRASH_BEFORE;
+    if (crash && atomic_load(&chained[sig]) && atomic_load(&runtime_first[sig])) {
+        errno = saved_errno;
+        call_program(sig, info, uctx); /* resumes the program elsewhere, or gives up */
+        return;
+    }
     if (ours && crash) got = crash_capture(sig, info, uctx);
     if (crash && got != CRASH_NESTED && atomic_load(&chained[sig])) {
         /* The program decides; its _exit or exit flushes (process.c). */

@@ -225,6 +225,27 @@ class Crash(unittest.TestCase):
         self.assertEqual(root["attributes"]["process.exit.signal"], signal.SIGSEGV)
         self.assertEqual(len(exception_events(root)), 1)
 
+    def test_managed_runtime_resolves_its_own_faults(self):
+        # A handler in a library named libjvm.so goes first: the faults it
+        # resumes from are no crash (no record, no exception event).
+        lib = os.path.join(PROGS, "libjvm.so")
+        rc, out, _, logs, spans, _ = self.crash(["runtime", lib, "50"], expect=0, requests=1)
+        self.assertEqual(out, b"resumed 50\n")
+        self.assertEqual(logs, [])
+        root = self.root(spans)
+        self.assertEqual(exception_events(root), [])
+        self.assertEqual(root["attributes"]["process.exit.code"], 0)
+
+    def test_managed_runtime_gives_up(self):
+        # The fault it does not resolve (the default put back, the fault
+        # again) is a crash: recorded once, the same death.
+        lib = os.path.join(PROGS, "libjvm.so")
+        _, out, _, logs, spans, _ = self.crash(["runtime", lib, "5", "crash"],
+                                               expect=-signal.SIGSEGV)
+        self.assertEqual(out, b"resumed 5\n")
+        self.assertEqual(self.one_record(logs)["exception.type"], "SIGSEGV")
+        self.assertEqual(len(exception_events(self.root(spans))), 1)
+
     def test_double_fault_in_own_handler(self):
         # The program's handler faults: the kernel kills as without the
         # shim; the record made before the handler ran is out.

@@ -7,11 +7,15 @@
  *   handler-exit | handler-longjmp | handler-refault | handler-fault
  *   siginfo (prints si_code and si_pid of a SIGSEGV sent by kill to a
  *            handler the program installs after the shim's)
- *   busy-segv (ends spans for the worker to export, then crashes) */
+ *   busy-segv (ends spans for the worker to export, then crashes)
+ *   runtime LIB N [crash] (a managed runtime's handler, LIB = libjvm.so of
+ *            fake_jvm.c, resumes N faults; then, with "crash", one it does
+ *            not resolve) */
 #undef NDEBUG /* `assert` must fail also in a release build (-DNDEBUG) */
 #include <assert.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <dlfcn.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -50,7 +54,7 @@ static ssize_t faulting_write(void *cookie, const char *buf, size_t n) {
 
 static __attribute__((noinline)) void crash_here(void) {
     if (!strcmp(mode, "segv") || !strcmp(mode, "thread-segv") || !strncmp(mode, "handler", 7) ||
-        !strcmp(mode, "busy-segv")) {
+        !strcmp(mode, "busy-segv") || !strcmp(mode, "runtime")) {
         *(volatile int *)(long)zero = 42;
     } else if (!strcmp(mode, "bus")) {
         char path[] = "/tmp/otelp-crash-bus-XXXXXX";
@@ -146,6 +150,32 @@ int main(int argc, char **argv) {
         struct sigaction back;
         sigaction(SIGSEGV, NULL, &back);
         if (back.sa_sigaction != on_segv || !(back.sa_flags & SA_SIGINFO)) say("not ours\n");
+    }
+    if (!strcmp(mode, "runtime") && argc > 3) {
+        /* A managed runtime (argv[2], fake_jvm.c) resumes argv[3] faults;
+         * with argv[4] "crash" the next one is a crash. */
+        void *lib = dlopen(argv[2], RTLD_NOW);
+        void (*install)(void) = lib ? (void (*)(void))dlsym(lib, "runtime_install") : NULL;
+        sigjmp_buf **resume = lib ? (sigjmp_buf **)dlsym(lib, "runtime_resume") : NULL;
+        if (!install || !resume) return 2;
+        install();
+        static sigjmp_buf at;
+        static volatile int resumed;
+        int n = atoi(argv[3]);
+        *resume = &at;
+        sigsetjmp(at, 1);
+        if (resumed < n) {
+            resumed++;
+            crash_here();
+        }
+        char buf[32];
+        snprintf(buf, sizeof buf, "resumed %d\n", resumed);
+        say(buf);
+        if (argc > 4 && !strcmp(argv[4], "crash")) {
+            *resume = NULL;
+            crash_here();
+        }
+        return 0;
     }
     if (!strcmp(mode, "siginfo")) {
         kill(getpid(), SIGSEGV);
