@@ -58,7 +58,8 @@ static _Atomic unsigned char program_slot[NSIG_MANAGED];
 static _Atomic unsigned char runtime_first[NSIG_MANAGED];
 
 static bool in_runtime(const struct sigaction *act) {
-    static const char *const runtimes[] = {"libjvm.so", "libj9vm", "libcoreclr.so",
+    static const char *const runtimes[] = {"libjvm.so",          "libj9vm",
+                                           "libj9prt",           "libcoreclr.so",
                                            "libmonosgen-2.0.so", "libmono-2.0.so"};
     void *h = act->sa_flags & SA_SIGINFO ? (void *)act->sa_sigaction : (void *)act->sa_handler;
     Dl_info info;
