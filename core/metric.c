@@ -41,6 +41,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "core/cold.h"
 #include "core/diag.h"
 #include "core/ids.h"
 
@@ -157,7 +158,7 @@ static struct {
     ptrdiff_t rseq_cpu_off;
 } hot __attribute__((aligned(CACHE_LINE))) = {
     .opts = {.cardinality_limit = METRIC_DEFAULT_CARDINALITY}};
-static struct metric_instrument *instruments[METRIC_MAX_INSTRUMENTS];
+static struct metric_instrument *instruments[METRIC_MAX_INSTRUMENTS] OTELP_COLD;
 static _Atomic uint32_t ninstruments;
 static _Atomic int reg_lock;
 static _Atomic uint32_t next_stripe;

@@ -3,11 +3,11 @@
 
 #include "core/fds.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -234,6 +234,79 @@ static bool os_pretty_name(const char *root, char *out, size_t cap) {
     return false;
 }
 
+static size_t put_dec(char *o, unsigned v) {
+    size_t n = 0;
+    if (v >= 100) o[n++] = (char)('0' + v / 100);
+    if (v >= 10) o[n++] = (char)('0' + v / 10 % 10);
+    o[n++] = (char)('0' + v % 10);
+    return n;
+}
+
+static size_t put_ipv4(char *o, const uint8_t b[4]) {
+    size_t n = 0;
+    for (int i = 0; i < 4; i++) {
+        if (i) o[n++] = '.';
+        n += put_dec(o + n, b[i]);
+    }
+    return n;
+}
+
+int resource_ip_text(int family, const void *addr, char out[RESOURCE_IP_LEN]) {
+    const uint8_t *b = addr;
+    size_t n = 0;
+    if (family == AF_INET) {
+        n = put_ipv4(out, b);
+        out[n] = '\0';
+        return (int)n;
+    }
+    if (family != AF_INET6) return -1;
+    unsigned w[8];
+    for (int i = 0; i < 8; i++)
+        w[i] = (unsigned)b[2 * i] << 8 | b[2 * i + 1];
+    /* The first longest run of zero groups, if two or more long. */
+    int best = -1, best_len = 0;
+    for (int i = 0; i < 8;) {
+        if (w[i]) {
+            i++;
+            continue;
+        }
+        int j = i;
+        while (j < 8 && !w[j])
+            j++;
+        if (j - i > best_len) {
+            best = i;
+            best_len = j - i;
+        }
+        i = j;
+    }
+    if (best_len < 2) best = -1;
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 8; i++) {
+        if (best >= 0 && i >= best && i < best + best_len) {
+            if (i == best) out[n++] = ':';
+            continue;
+        }
+        if (i) out[n++] = ':';
+        /* ::a.b.c.d and ::ffff:a.b.c.d */
+        if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && w[5] == 0xffff))) {
+            n += put_ipv4(out + n, b + 12);
+            out[n] = '\0';
+            return (int)n;
+        }
+        bool lead = true;
+        for (int s = 12; s >= 0; s -= 4) {
+            unsigned d = (w[i] >> s) & 15;
+            if (d || !lead || !s) {
+                out[n++] = hex[d];
+                lead = false;
+            }
+        }
+    }
+    if (best >= 0 && best + best_len == 8) out[n++] = ':';
+    out[n] = '\0';
+    return (int)n;
+}
+
 int resource_host_ips(char out[][RESOURCE_IP_LEN], int max) {
     int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
     if (fd < 0) return -errno;
@@ -282,7 +355,7 @@ int resource_host_ips(char out[][RESOURCE_IP_LEN], int max) {
                 if (a->rta_type == IFA_LOCAL || (a->rta_type == IFA_ADDRESS && !addr))
                     addr = RTA_DATA(a);
             }
-            if (addr && inet_ntop(m->ifa_family, addr, out[n], RESOURCE_IP_LEN)) n++;
+            if (addr && resource_ip_text(m->ifa_family, addr, out[n]) > 0) n++;
         }
     }
     close(fd);

@@ -54,6 +54,15 @@ int resource_container_id(const char *cgroup, const char *mountinfo, char out[65
 #define RESOURCE_IP_LEN 46 /* INET6_ADDRSTRLEN */
 int resource_host_ips(char out[][RESOURCE_IP_LEN], int max);
 
+/* An IPv4 (family AF_INET, 4 bytes) or IPv6 (AF_INET6, 16 bytes) address
+ * as text, exactly as glibc's inet_ntop writes it (IPv6: lower-case hex,
+ * the first longest run of two or more zero groups as "::", IPv4-mapped
+ * and IPv4-compatible addresses with a dotted tail), without inet_ntop:
+ * it formats through sprintf, and those code pages were four page faults
+ * of every process that detects its host. Returns the length, or -1 for
+ * another family. */
+int resource_ip_text(int family, const void *addr, char out[RESOURCE_IP_LEN]);
+
 /* Maps uname's machine to semconv host.arch (x86_64 -> amd64, ...). */
 const char *resource_host_arch(const char *machine);
 

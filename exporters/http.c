@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -321,13 +322,47 @@ static int discard(struct reader *r, uint64_t n, struct http_response *resp) {
  * most HTTP_MAX_HEADER_LINES header or trailer lines per response, lines of
  * at most the reader's buffer, a body of at most HTTP_MAX_RESPONSE_BODY, and
  * the deadline over all of it. */
+/* What sscanf's %d and strtoll (base 10) take: white space, a sign,
+ * digits; false without a digit or on overflow. Hand-written: the scanf and
+ * strtol code pages were page faults of every exporting process. */
+static bool is_space(char c) {
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+static bool scan_int64(const char **s, int64_t *out) {
+    const char *p = *s;
+    while (is_space(*p))
+        p++;
+    bool neg = *p == '-';
+    if (*p == '-' || *p == '+') p++;
+    if (*p < '0' || *p > '9') return false;
+    uint64_t v = 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > (UINT64_MAX - 9) / 10) return false;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    if (v > (uint64_t)INT64_MAX) return false;
+    *out = neg ? -(int64_t)v : (int64_t)v;
+    *s = p;
+    return true;
+}
+
+static bool scan_int(const char **s, int *out) {
+    int64_t v;
+    if (!scan_int64(s, &v) || v > INT_MAX || v < INT_MIN) return false;
+    *out = (int)v;
+    return true;
+}
+
 static int read_head(struct reader *r, struct http_response *resp, bool *keep, int *status_out,
                      int64_t *length, bool *chunked) {
     char *line;
     int rc = read_line(r, &line);
     if (rc < 0) return rc;
     int minor = 0, status = 0;
-    if (sscanf(line, "HTTP/1.%d %d", &minor, &status) != 2 || status < 100 || status > 999)
+    const char *p = line + 7;
+    if (!text_prefix(line, "HTTP/1.") || !scan_int(&p, &minor) || !scan_int(&p, &status) ||
+        status < 100 || status > 999)
         return -EPROTO;
     *keep = minor >= 1;
     *length = -1;
@@ -346,10 +381,10 @@ static int read_head(struct reader *r, struct http_response *resp, bool *keep, i
         while (*v == ' ' || *v == '\t')
             v++;
         if (!strcasecmp(line, "content-length")) {
-            char *end;
-            errno = 0;
-            *length = strtoll(v, &end, 10);
-            if (end == v || *length < 0 || errno) return -EPROTO;
+            const char *digits = v;
+            int64_t n;
+            if (!scan_int64(&digits, &n) || n < 0) return -EPROTO;
+            *length = n;
         } else if (!strcasecmp(line, "transfer-encoding")) {
             *chunked = strcasestr(v, "chunked") != NULL;
         } else if (!strcasecmp(line, "connection")) {
@@ -423,24 +458,59 @@ int http_read_response(const int *fd, uint64_t deadline, struct http_response *r
     return read_response(&r, resp, keep);
 }
 
+/* n in decimal (no snprintf: see scan_int64). */
+static const char *decimal(char out[24], size_t n) {
+    char *p = out + 23;
+    *p = '\0';
+    do {
+        *--p = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    return p;
+}
+
+/* Writes the request head into out (cap bytes; at most cap - 1 used, as
+ * snprintf's limit was). Returns its length, or -E2BIG. */
+static ssize_t request_head(char *out, size_t cap, const struct http_client *c,
+                            const char *content_type, const char *extra_headers, size_t len) {
+    char digits[24];
+    const char *parts[] = {"POST ",
+                           c->url.path,
+                           " HTTP/1.1\r\nHost: ",
+                           c->url.authority,
+                           "\r\nContent-Type: ",
+                           content_type,
+                           "\r\nContent-Length: ",
+                           decimal(digits, len),
+                           "\r\n",
+                           extra_headers ? extra_headers : "",
+                           "\r\n"};
+    size_t hlen = 0;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        size_t n = strlen(parts[i]);
+        if (n >= cap - hlen) return -E2BIG;
+        memcpy(out + hlen, parts[i], n);
+        hlen += n;
+    }
+    return (ssize_t)hlen;
+}
+
 int http_post(struct http_client *c, const char *content_type, const char *extra_headers,
               const void *body, size_t len, uint64_t deadline, bool may_resolve,
               struct http_response *resp) {
-    char head[8192];
-    int hlen = snprintf(head, sizeof head,
-                        "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\n"
-                        "Content-Length: %zu\r\n%s\r\n",
-                        c->url.path, c->url.authority, content_type, len,
-                        extra_headers ? extra_headers : "");
-    if (hlen < 0 || (size_t)hlen >= sizeof head) return -E2BIG;
+    /* The head is written into the response reader's buffer, sent, and
+     * then read over: one 8 KiB buffer on the stack, not two (each fresh
+     * stack page is a page fault of a short process). */
+    struct reader rd;
     for (int attempt = 0; attempt < 2; attempt++) {
+        ssize_t hlen = request_head(rd.buf, sizeof rd.buf, c, content_type, extra_headers, len);
+        if (hlen < 0) return (int)hlen;
         bool reused = fd_get(&c->fd) >= 0;
         int rc = ensure_connected(c, deadline, may_resolve);
         if (rc < 0) return rc;
-        struct iovec iov[2] = {{head, (size_t)hlen}, {(void *)body, len}};
+        struct iovec iov[2] = {{rd.buf, (size_t)hlen}, {(void *)body, len}};
         rc = send_all(&c->fd, iov, len ? 2 : 1, deadline);
         struct reader *r = NULL;
-        struct reader rd;
         if (rc == 0) {
             r = &rd;
             r->fd = &c->fd;

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cold.h"
 #include "core/context.h"
 #include "core/guard.h"
 #include "core/ids.h"
@@ -523,7 +524,7 @@ struct observe_call {
 };
 
 #define OBSERVE_CALLS 256
-static struct observe_call observe_calls[OBSERVE_CALLS];
+static struct observe_call observe_calls[OBSERVE_CALLS] OTELP_COLD;
 static _Atomic unsigned n_observe_calls;
 
 static void run_callback(struct metric_observer *obs, void *ctx) {

@@ -64,7 +64,7 @@ static struct {
     _Atomic int used;
     _Atomic(pthread_t) handle;
     char name[NAME_LEN];
-} pending[PENDING];
+} pending[PENDING] OTELP_COLD; /* read only once pending_n says so */
 /* Entries published (counted after, so a thread that reads 0 here claimed
  * its slot before the namer looked for it): most threads look no further. */
 static _Atomic int pending_n;

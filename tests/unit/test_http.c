@@ -377,6 +377,29 @@ static void test_post_malformed(void) {
     srv_stop();
 }
 
+/* The status line and Content-Length as sscanf's %d and strtoll read
+ * them: white space and a sign are taken; no digit, trailing junk in the
+ * version, a status out of range or an overflowing length are not. */
+static void test_post_status_line(void) {
+    const struct step steps[] = {
+        {"HTTP/1.1  201 Created\r\nContent-Length:  +2\r\n\r\nok", 0, false},
+        {"HTTP/1.1 2000 OK\r\n\r\n", 0, true},
+        {"HTTP/1.x 200 OK\r\n\r\n", 0, true},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n", 0, true},
+        {"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", 0, true}};
+    REQUIRE(srv_start(steps, 5));
+    client_for("127.0.0.1");
+    struct http_response resp = {0};
+    CHECK_EQ_INT(post("x", 5000, &resp), 0);
+    CHECK_EQ_INT(resp.status, 201);
+    CHECK_EQ_INT(resp.body_len, 2);
+    http_close(&client);
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ_INT(post("x", 5000, &resp), -EPROTO);
+    CHECK_EQ_INT(srv.accepts, 5);
+    srv_stop();
+}
+
 static void test_post_large_body(void) {
     const struct step steps[] = {{OK_EMPTY, 0, false}};
     REQUIRE(srv_start(steps, 1));
@@ -502,6 +525,7 @@ int main(void) {
     RUN(test_post_until_close);
     RUN(test_post_too_big);
     RUN(test_post_malformed);
+    RUN(test_post_status_line);
     RUN(test_post_large_body);
     RUN(test_post_empty_body);
     RUN(test_post_timeout);

@@ -382,6 +382,69 @@ static bool listed(char list[][RESOURCE_IP_LEN], int n, const char *ip) {
     return false;
 }
 
+/* resource_ip_text writes what inet_ntop writes: crafted addresses (zero
+ * runs everywhere, ties, mapped and compatible IPv4) and random ones with
+ * many zero groups. */
+static void check_ip_text(int family, const uint8_t *a) {
+    char want[RESOURCE_IP_LEN], got[RESOURCE_IP_LEN];
+    REQUIRE(inet_ntop(family, a, want, sizeof want) != NULL);
+    int n = resource_ip_text(family, a, got);
+    CHECK_STR(got, want);
+    CHECK_EQ_INT(n, (int)strlen(want));
+}
+
+static void test_ip_text(void) {
+    static const uint8_t v4[][4] = {{0, 0, 0, 0},     {127, 0, 0, 1},       {192, 0, 2, 255},
+                                    {10, 100, 9, 99}, {255, 255, 255, 255}, {1, 20, 200, 0}};
+    for (size_t i = 0; i < sizeof v4 / sizeof v4[0]; i++)
+        check_ip_text(AF_INET, v4[i]);
+    static const char *const v6[] = {"::",
+                                     "::1",
+                                     "1::",
+                                     "fd00::2",
+                                     "fe80::fc:ff:fe00:1",
+                                     "2001:db8::1:0:0:1",
+                                     "2001:db8:0:1:1:1:1:1",
+                                     "2001:0:0:1::1",
+                                     "1:0:0:2:0:0:0:3",
+                                     "1:0:0:2:0:0:3:4",
+                                     "::ffff:192.0.2.1",
+                                     "::192.0.2.1",
+                                     "::ffff:0:192.0.2.1",
+                                     "0:0:0:0:0:1:0:0",
+                                     "::fffe:1.2.3.4",
+                                     "abcd:ef01:2345:6789:abcd:ef01:2345:6789",
+                                     "::0.0.0.1",
+                                     "::1:0:0:0",
+                                     "1:2:3:4:5:6:7::",
+                                     "0:1:0:1:0:1:0:1"};
+    for (size_t i = 0; i < sizeof v6 / sizeof v6[0]; i++) {
+        uint8_t a[16];
+        REQUIRE(inet_pton(AF_INET6, v6[i], a) == 1);
+        check_ip_text(AF_INET6, a);
+    }
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (int round = 0; round < 20000; round++) {
+        uint8_t a[16];
+        for (int g = 0; g < 8; g++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            /* Most groups zero, some small, some full. */
+            unsigned v = (x & 3)        ? 0
+                         : (x >> 8 & 1) ? (unsigned)(x >> 16 & 0xff)
+                                        : (unsigned)(x >> 24 & 0xffff);
+            if ((x >> 40 & 15) == 0) v = 0xffff;
+            a[2 * g] = (uint8_t)(v >> 8);
+            a[2 * g + 1] = (uint8_t)v;
+        }
+        check_ip_text(AF_INET6, a);
+        check_ip_text(AF_INET, a + 12);
+    }
+    char out[RESOURCE_IP_LEN];
+    CHECK_EQ_INT(resource_ip_text(AF_UNIX, v4[0], out), -1);
+}
+
 static void test_host_ips(void) {
     char want[RESOURCE_IPS][RESOURCE_IP_LEN], got[RESOURCE_IPS][RESOURCE_IP_LEN];
     int nwant = expected_ips(want, RESOURCE_IPS);
@@ -472,6 +535,7 @@ int main(void) {
     RUN(test_detect_fallbacks);
     RUN(test_detect_service_name);
     RUN(test_detect_empty_root);
+    RUN(test_ip_text);
     RUN(test_host_ips);
     remove_tree();
     return test_report("resource");
