@@ -10,7 +10,7 @@ struct exporter *exporter_new(enum exporter_kind kind, enum signal_kind sig,
                               const struct config *cfg) {
     switch (kind) {
     case EXPORTER_OTLP:
-        return otlp_exporter_new(sig, &cfg->otlp[sig]);
+        return otlp_exporter_new_all(sig, cfg);
     case EXPORTER_FILE:
         return otlp_file_exporter_new(sig, &cfg->otlp[sig]);
     case EXPORTER_CONSOLE:

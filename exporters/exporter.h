@@ -51,6 +51,10 @@ struct exporter *exporter_new(enum exporter_kind kind, enum signal_kind sig,
 struct exporter *console_exporter_new(enum signal_kind sig);
 /* OTLP over the configured protocol (http/protobuf, http/json, grpc). */
 struct exporter *otlp_exporter_new(enum signal_kind sig, const struct otlp_config *cfg);
+/* The same for sig of the process's configuration cfg (kept: it lives as
+ * long as the process): after a success it drains the spool of every
+ * signal's batches for the same collector, not only sig's (docs/SPOOL.md). */
+struct exporter *otlp_exporter_new_all(enum signal_kind sig, const struct config *cfg);
 /* OTLP JSON lines appended to cfg->file_path (the otlp_file exporter). */
 struct exporter *otlp_file_exporter_new(enum signal_kind sig, const struct otlp_config *cfg);
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -358,21 +359,40 @@ static int relay_drain_send(void *ctx, const struct spool_header *h, const uint8
     return rc == 0 && resp.status >= 200 && resp.status < 300 ? 0 : -EIO;
 }
 
+/* The length of url's scheme and authority ("http://host:port"). */
+static size_t collector_len(const char *url) {
+    const char *p = strstr(url, "://");
+    const char *host = p ? p + 3 : url;
+    return (size_t)(host - url) + strcspn(host, "/?#");
+}
+
 /* After a successful forward on the relay's thread: what the spool holds
- * for the endpoint (at most every second). */
-static void relay_drain(enum signal_kind s, uint64_t deadline, bool may_resolve) {
+ * for the collector (at most every second), of every signal the relay
+ * forwards itself to the same scheme and authority. */
+static void relay_drain(enum signal_kind sig, uint64_t deadline, bool may_resolve) {
     static uint64_t last_ns;
     uint64_t now = clock_mono_ns();
     if (atomic_load(&relay_state) != RELAY_ACTIVE || (last_ns && now - last_ns < 1000000000u))
         return;
     last_ns = now;
     if (!outbox_maybe_pending()) return;
-    struct drain_ctx d = {s, may_resolve};
-    uint64_t sent =
-        outbox_drain(s, endpoints[s], OTLP_HTTP_PROTOBUF, relay_drain_send, &d, 64, deadline);
-    if (sent && diag_enabled(DIAG_INFO)) /* as the exporter's drain says it */
-        diag_info("spool: delivered %llu %s spooled earlier (relay)", (unsigned long long)sent,
-                  otlp_record_names[s]);
+    struct outbox_route routes[SIGNAL_COUNT] = {{0}};
+    struct drain_ctx d[SIGNAL_COUNT];
+    size_t n = collector_len(endpoints[sig]);
+    for (int s = 0; s < SIGNAL_COUNT; s++) {
+        if (!fast[s] || !url_ok[s] || !endpoints[s] || collector_len(endpoints[s]) != n ||
+            strncasecmp(endpoints[s], endpoints[sig], n) != 0)
+            continue;
+        d[s] = (struct drain_ctx){s, may_resolve};
+        routes[s] =
+            (struct outbox_route){endpoints[s], OTLP_HTTP_PROTOBUF, relay_drain_send, &d[s]};
+    }
+    uint64_t sent[SIGNAL_COUNT];
+    if (!outbox_drain_routes(routes, 64, deadline, sent) || !diag_enabled(DIAG_INFO)) return;
+    for (int s = 0; s < SIGNAL_COUNT; s++)
+        if (sent[s]) /* as the exporter's drain says it */
+            diag_info("spool: delivered %llu %s spooled earlier (relay)",
+                      (unsigned long long)sent[s], otlp_record_names[s]);
 }
 
 /* pending[s] into the spool (its records counted spooled): whether it

@@ -15,9 +15,9 @@
  *     at once (an exec never waits on the network); at exit when the
  *     collector cannot be reached at all (refused, no route, no network,
  *     no resolver); at any time when retries ran out of time. After a
- *     success, what the spool holds for the endpoint is sent: by the
- *     worker (at most every DRAIN_EVERY_NS), or once at exit when the
- *     directory is not empty, within the flush budget.
+ *     success, what the spool holds for the collector, of every signal,
+ *     is sent: by the worker (at most every DRAIN_EVERY_NS), or once at
+ *     exit when the directory is not empty, within the flush budget.
  * Header values (often tokens) never appear in diagnostics; a warning says
  * when credentials-looking headers would go over plaintext.
  * Depends on encoder.h, transport.h, retry.h, gzip.h, otlp_response.h,
@@ -62,6 +62,12 @@ struct otlp_exporter {
     const char *endpoint; /* as configured: the spool's key */
     uint64_t drained_ns;  /* when the spool was last drained */
     bool drained_at_exit;
+    /* Every signal's configuration (the process's cfg->otlp), or NULL: a
+     * drain after a success also sends what the spool holds for the other
+     * signals at the same collector, through exporters of their own made
+     * when first needed (peers; used by this exporter's thread only). */
+    const struct otlp_config *all;
+    struct otlp_exporter *peers[SIGNAL_COUNT];
     char where[96];                 /* for diagnostics: the endpoint's scheme and authority */
     uint8_t response[RESPONSE_CAP]; /* last: see otlp_alloc */
 };
@@ -187,7 +193,7 @@ static bool sleep_until(uint64_t t, uint64_t deadline) {
 
 #define DRAIN_EVERY_NS 1000000000ull /* the worker looks at the spool at most this often */
 #define DRAIN_BATCHES 64             /* batches sent from the spool per look */
-#define DRAIN_BATCHES_AT_EXIT 16
+#define DRAIN_BATCHES_AT_EXIT 32     /* of every signal: a top process spools 2 or 3 */
 
 /* Whether err says the collector cannot be reached at all now (not: it
  * answered badly): at exit or exec, such a batch is spooled at once. */
@@ -246,11 +252,35 @@ static int drain_send(void *ctx, const struct spool_header *h, const uint8_t *bo
     return verdict(rc, &res) == RETRY_DELIVERED ? 0 : -EIO;
 }
 
-/* After a success: what the spool holds for this endpoint, sent now. By
- * the worker while the process runs (at most every DRAIN_EVERY_NS), or
- * once at exit (whichever thread flushes) when the directory is not
- * empty: a cheap stat in the common case. Never at exec, never from the
- * program's own threads while it runs, never in a signal handler. */
+static void describe(char *out, size_t cap, const char *url);
+static struct otlp_exporter *otlp_make(enum signal_kind sig, const struct otlp_config *cfg,
+                                       const struct otlp_config *all);
+
+struct peer_route {
+    struct otlp_exporter *x;
+    enum signal_kind sig;
+};
+
+/* Sends another signal's spooled batch (outbox_send_fn) through x's peer
+ * for that signal, made on first use. */
+static int peer_send(void *ctx, const struct spool_header *h, const uint8_t *body,
+                     uint64_t deadline) {
+    struct peer_route *r = ctx;
+    struct otlp_exporter **p = &r->x->peers[r->sig];
+    if (!*p) *p = otlp_make(r->sig, &r->x->all[r->sig], NULL);
+    return *p ? drain_send(*p, h, body, deadline) : -ENOMEM;
+}
+
+/* After a success: what the spool holds for this collector, sent now: this
+ * endpoint's batches of our signal, and the other signals' batches for
+ * their configured endpoints when those are at the same collector (scheme
+ * and authority): a process that exports spans only (most short ones)
+ * delivers the metrics and logs that top processes spooled while the
+ * collector was down. By the worker while the process runs (at most every
+ * DRAIN_EVERY_NS), or once at exit (whichever thread flushes) when the
+ * directory is not empty: a cheap stat in the common case. Never at exec,
+ * never from the program's own threads while it runs, never in a signal
+ * handler. */
 static void maybe_drain(struct otlp_exporter *x, uint64_t deadline) {
     if (!outbox_enabled() || atomic_load(&exporter_at_exec) || exporter_in_signal) return;
     uint64_t now = clock_mono_ns();
@@ -267,11 +297,25 @@ static void maybe_drain(struct otlp_exporter *x, uint64_t deadline) {
     }
     x->drained_ns = now;
     if (!outbox_maybe_pending()) return;
-    uint64_t sent =
-        outbox_drain(x->base.signal, x->endpoint, x->protocol, drain_send, x, max, deadline);
-    if (sent && diag_enabled(DIAG_INFO))
-        diag_info("spool: delivered %llu %s spooled earlier to %s", (unsigned long long)sent,
-                  otlp_record_names[x->base.signal], x->where);
+    enum signal_kind sig = x->base.signal;
+    struct outbox_route routes[SIGNAL_COUNT] = {{0}};
+    struct peer_route peer[SIGNAL_COUNT];
+    routes[sig] = (struct outbox_route){x->endpoint, x->protocol, drain_send, x};
+    for (int s = 0; s < SIGNAL_COUNT && x->all; s++) {
+        const struct otlp_config *o = &x->all[s];
+        char where[sizeof x->where];
+        if (s == (int)sig || !o->endpoint) continue;
+        describe(where, sizeof where, o->endpoint);
+        if (strcasecmp(where, x->where) != 0) continue; /* another collector: not known up */
+        peer[s] = (struct peer_route){x, (enum signal_kind)s};
+        routes[s] = (struct outbox_route){o->endpoint, o->protocol, peer_send, &peer[s]};
+    }
+    uint64_t sent[SIGNAL_COUNT];
+    if (!outbox_drain_routes(routes, max, deadline, sent) || !diag_enabled(DIAG_INFO)) return;
+    for (int s = 0; s < SIGNAL_COUNT; s++)
+        if (sent[s])
+            diag_info("spool: delivered %llu %s spooled earlier to %s", (unsigned long long)sent[s],
+                      otlp_record_names[s], x->where);
 }
 
 static int deliver(struct otlp_exporter *x, size_t n, uint64_t deadline, bool in_signal,
@@ -437,6 +481,8 @@ static int otlp_send_encoded(struct exporter *e, const void *body, size_t len, s
 static void otlp_after_fork(struct exporter *e) {
     struct otlp_exporter *x = (struct otlp_exporter *)e;
     x->transport->ops->after_fork(x->transport);
+    for (int s = 0; s < SIGNAL_COUNT; s++)
+        if (x->peers[s]) otlp_after_fork(&x->peers[s]->base);
 }
 
 static const struct exporter_ops otlp_ops = {"otlp", otlp_export, otlp_after_fork,
@@ -493,6 +539,17 @@ static struct otlp_exporter *otlp_alloc(enum signal_kind sig, const struct otlp_
 }
 
 struct exporter *otlp_exporter_new(enum signal_kind sig, const struct otlp_config *cfg) {
+    struct otlp_exporter *x = otlp_make(sig, cfg, NULL);
+    return x ? &x->base : NULL;
+}
+
+struct exporter *otlp_exporter_new_all(enum signal_kind sig, const struct config *cfg) {
+    struct otlp_exporter *x = otlp_make(sig, &cfg->otlp[sig], cfg->otlp);
+    return x ? &x->base : NULL;
+}
+
+static struct otlp_exporter *otlp_make(enum signal_kind sig, const struct otlp_config *cfg,
+                                       const struct otlp_config *all) {
     const struct otlp_encoding *enc =
         cfg->protocol == OTLP_HTTP_JSON ? &otlp_encoding_json : &otlp_encoding_protobuf;
     struct otlp_exporter *x = otlp_alloc(sig, cfg, enc);
@@ -539,7 +596,8 @@ struct exporter *otlp_exporter_new(enum signal_kind sig, const struct otlp_confi
                   "unencrypted; use https",
                   x->where);
     x->gzip = cfg->compression == OTLP_COMPRESSION_GZIP;
-    return &x->base;
+    x->all = all;
+    return x;
 }
 
 struct exporter *otlp_file_exporter_new(enum signal_kind sig, const struct otlp_config *cfg) {

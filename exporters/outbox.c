@@ -80,61 +80,93 @@ bool outbox_maybe_pending(void) {
     return st.st_size != 40;
 }
 
-#define DRAIN_LIST 32
+#define DRAIN_LIST 32 /* batch names per listing */
+#define DRAIN_PAGES 8 /* listings per drain: the oldest 256 batches looked at, at most */
 
-uint64_t outbox_drain(enum signal_kind sig, const char *endpoint, enum otlp_protocol protocol,
-                      outbox_send_fn send, void *ctx, size_t max_batches, uint64_t deadline) {
-    if (!enabled || !endpoint) return 0;
+uint64_t outbox_drain_routes(const struct outbox_route routes[SIGNAL_COUNT], size_t max_batches,
+                             uint64_t deadline, uint64_t delivered[SIGNAL_COUNT]) {
+    uint64_t got[SIGNAL_COUNT] = {0}, sum = 0;
+    bool open[SIGNAL_COUNT];
+    const char *proto[SIGNAL_COUNT];
+    int n_open = 0;
+    for (int s = 0; s < SIGNAL_COUNT; s++) {
+        open[s] = enabled && routes[s].endpoint && routes[s].send;
+        proto[s] = outbox_protocol_name(routes[s].protocol);
+        n_open += open[s];
+    }
+    struct spool_entry *list = n_open ? malloc(DRAIN_LIST * sizeof *list) : NULL;
     struct spool sp = base;
-    struct spool_entry *list = malloc(DRAIN_LIST * sizeof *list);
-    if (!list) return 0;
-    const char *proto = outbox_protocol_name(protocol);
-    uint64_t delivered = 0;
-    size_t n = 0, total = 0, tried = 0;
-    bool stop = spool_list(&sp, list, DRAIN_LIST, &n, &total) != 0;
-    for (size_t i = 0; i < n && !stop && tried < max_batches; i++) {
-        if (list[i].signal != (int)sig || clock_mono_ns() >= deadline) continue;
-        /* Another endpoint's batch is left alone without being claimed:
-         * its header says so (a spool holding a down collector's batches
-         * cost every process exporting elsewhere a claim, a read of the
-         * whole body and a release per batch). */
-        struct spool_header peek;
-        if (spool_peek(&sp, list[i].name, &peek) == 0 &&
-            (strcmp(peek.endpoint, endpoint) != 0 || strcmp(peek.protocol, proto) != 0))
-            continue;
-        char claimed[SPOOL_NAME_MAX + 32];
-        if (spool_claim(&sp, list[i].name, claimed, sizeof claimed) != 0) continue; /* taken */
-        struct spool_header h;
-        uint8_t *body = NULL;
-        int rc = spool_read(&sp, claimed, &h, &body);
-        if (rc == -EBADMSG) { /* half a batch, or not ours: never sent */
-            (void)spool_remove(&sp, claimed);
-            continue;
+    size_t tried = 0;
+    bool failed = false, found_empty = false;
+    char after[SPOOL_NAME_MAX];
+    for (int page = 0; list && page < DRAIN_PAGES && n_open && tried < max_batches; page++) {
+        size_t n = 0, total = 0;
+        if (spool_list_after(&sp, page ? after : NULL, list, DRAIN_LIST, &n, &total) != 0) {
+            failed = true;
+            break;
         }
-        if (rc == 0 && (strcmp(h.endpoint, endpoint) != 0 || strcmp(h.protocol, proto) != 0))
-            rc = -ENOENT; /* for another endpoint: left to its own exporters */
-        else if (rc == 0) {
-            tried++;
-            rc = send(ctx, &h, body, deadline);
-            if (rc == 0) {
+        found_empty = page == 0 && total == 0;
+        for (size_t i = 0; i < n && n_open && tried < max_batches; i++) {
+            int s = list[i].signal;
+            if (s < 0 || s >= SIGNAL_COUNT || !open[s] || clock_mono_ns() >= deadline) continue;
+            const struct outbox_route *r = &routes[s];
+            /* Another endpoint's batch is left alone without being
+             * claimed: its header says so (a spool holding a down
+             * collector's batches cost every process exporting elsewhere a
+             * claim, a read of the whole body and a release per batch). */
+            struct spool_header peek;
+            if (spool_peek(&sp, list[i].name, &peek) == 0 &&
+                (strcmp(peek.endpoint, r->endpoint) != 0 || strcmp(peek.protocol, proto[s]) != 0))
+                continue;
+            char claimed[SPOOL_NAME_MAX + 32];
+            if (spool_claim(&sp, list[i].name, claimed, sizeof claimed) != 0) continue; /* taken */
+            struct spool_header h;
+            uint8_t *body = NULL;
+            int rc = spool_read(&sp, claimed, &h, &body);
+            if (rc == -EBADMSG) { /* half a batch, or not ours: never sent */
                 (void)spool_remove(&sp, claimed);
-                delivered += h.records;
-                atomic_fetch_add(&drained_batches, 1);
-                atomic_fetch_add(&drained_records, h.records);
-            } else {
-                stop = true; /* the collector is away again: later */
+                continue;
             }
+            if (rc == 0 && (h.signal != s || strcmp(h.endpoint, r->endpoint) != 0 ||
+                            strcmp(h.protocol, proto[s]) != 0))
+                rc = -ENOENT; /* for another endpoint: left to its own exporters */
+            else if (rc == 0) {
+                tried++;
+                rc = r->send(r->ctx, &h, body, deadline);
+                if (rc == 0) {
+                    (void)spool_remove(&sp, claimed);
+                    got[s] += h.records;
+                    sum += h.records;
+                    atomic_fetch_add(&drained_batches, 1);
+                    atomic_fetch_add(&drained_records, h.records);
+                } else { /* that signal's collector is away again: later */
+                    open[s] = false;
+                    n_open--;
+                    failed = true;
+                }
+            }
+            free(body);
+            if (rc != 0) (void)spool_release(&sp, claimed);
         }
-        free(body);
-        if (rc != 0) (void)spool_release(&sp, claimed);
+        if (n < DRAIN_LIST) break; /* that was the last page */
+        memcpy(after, list[n - 1].name, sizeof after);
     }
     free(list);
     /* Emptied (by us, or found empty: a local server drained it): the
      * directory goes, so that the next processes' cheap check
      * (outbox_maybe_pending) is one failed stat, on any file system. A
      * directory holding anything (batches, claims, files not ours) stays. */
-    if (delivered || (!stop && total == 0)) (void)spool_prune(&sp);
-    return delivered;
+    if (sum || (!failed && found_empty)) (void)spool_prune(&sp);
+    if (delivered) memcpy(delivered, got, sizeof got);
+    return sum;
+}
+
+uint64_t outbox_drain(enum signal_kind sig, const char *endpoint, enum otlp_protocol protocol,
+                      outbox_send_fn send, void *ctx, size_t max_batches, uint64_t deadline) {
+    struct outbox_route routes[SIGNAL_COUNT] = {{0}};
+    if ((unsigned)sig >= SIGNAL_COUNT) return 0;
+    routes[sig] = (struct outbox_route){endpoint, protocol, send, ctx};
+    return outbox_drain_routes(routes, max_batches, deadline, NULL);
 }
 
 void outbox_get_stats(struct outbox_stats *out) {

@@ -2,9 +2,9 @@
  * An export that cannot be delivered now (at exit or exec: a refused
  * connection, no network, no route, a resolver that does not answer; at
  * any time: retries that ran out of time) is put in the spool instead of
- * dropped; after a success to an endpoint, what the spool holds for that
- * endpoint, signal and protocol is drained (claimed by rename, sent, then
- * removed). Signal-generic: the exporter says what the body is.
+ * dropped; after a success to a collector, what the spool holds for it is
+ * drained, of every signal the drainer has a route for (claimed by
+ * rename, sent, then removed). Signal-generic: the exporter says what the body is.
  * outbox_put calls no malloc and no stdio (a dying process's signal
  * handler may spool); outbox_drain mallocs (never in a signal handler).
  * Depends on spool.h, core/config.h. */
@@ -49,6 +49,25 @@ typedef int (*outbox_send_fn)(void *ctx, const struct spool_header *h, const uin
  * signal handler. */
 uint64_t outbox_drain(enum signal_kind sig, const char *endpoint, enum otlp_protocol protocol,
                       outbox_send_fn send, void *ctx, size_t max_batches, uint64_t deadline);
+
+/* One signal's way out for outbox_drain_routes: its batches for endpoint
+ * and protocol (as their headers say) go through send. endpoint or send
+ * NULL: that signal's batches are left alone. */
+struct outbox_route {
+    const char *endpoint;
+    enum otlp_protocol protocol;
+    outbox_send_fn send;
+    void *ctx;
+};
+
+/* outbox_drain for every signal with a route at once (an exporter that
+ * reached its collector drains what the spool holds for it of every
+ * signal, in one pass over the directory): up to max_batches in all,
+ * oldest first, until the deadline; a failed send gives its batch back
+ * and ends that signal's drain, the others go on. delivered (may be NULL):
+ * the records delivered per signal. Returns their sum. */
+uint64_t outbox_drain_routes(const struct outbox_route routes[SIGNAL_COUNT], size_t max_batches,
+                             uint64_t deadline, uint64_t delivered[SIGNAL_COUNT]);
 
 /* A cheap check: whether the spool directory may hold batches (it exists,
  * and on a file system that tells, holds entries). */

@@ -435,6 +435,7 @@ static bool stale(int dirfd, const char *name, uint64_t pid) {
 struct listing {
     struct spool_entry *out;
     size_t max, n, total;
+    const char *after; /* only names past it (NULL: all) */
 };
 
 static int list_one(int dirfd, const char *name, void *ctx) {
@@ -454,6 +455,7 @@ static int list_one(int dirfd, const char *name, void *ctx) {
     struct name_parts np;
     if (name[0] == '.' || !parse_name(name, &np)) return 0;
     l->total++;
+    if (l->after && strcmp(name, l->after) <= 0) return 0;
     /* Keep the max oldest, sorted: insertion. */
     size_t i = l->n;
     if (i == l->max) {
@@ -475,11 +477,16 @@ static int list_one(int dirfd, const char *name, void *ctx) {
 }
 
 int spool_list(struct spool *sp, struct spool_entry *out, size_t max, size_t *n, size_t *total) {
+    return spool_list_after(sp, NULL, out, max, n, total);
+}
+
+int spool_list_after(struct spool *sp, const char *after, struct spool_entry *out, size_t max,
+                     size_t *n, size_t *total) {
     *n = 0;
     if (total) *total = 0;
     int fd = dir_open(sp, false);
     if (fd < 0) return fd == -ENOENT ? 0 : fd;
-    struct listing l = {out, max, 0, 0};
+    struct listing l = {out, max, 0, 0, after};
     int rc = each_entry(fd, list_one, &l);
     close(fd);
     *n = l.n;

@@ -80,6 +80,10 @@ int spool_prune(struct spool *sp);
  * spool. 0 or a negative errno. */
 int spool_list(struct spool *sp, struct spool_entry *out, size_t max, size_t *n, size_t *total)
     __attribute__((warn_unused_result));
+/* The same, of the batch files whose names sort after `after` (NULL: all):
+ * the next page of a listing. *total still counts them all. */
+int spool_list_after(struct spool *sp, const char *after, struct spool_entry *out, size_t max,
+                     size_t *n, size_t *total) __attribute__((warn_unused_result));
 
 /* Claims name for this process (rename to .claim-<pid>-<name>), the claimed
  * name into claimed. -ENOENT: another drainer has it (or it went). */

@@ -12,7 +12,7 @@ import tempfile
 import time
 import unittest
 
-from common import (EXIT_PATHS, Receiver, batches, decode_spooled, free_port,
+from common import (EXIT_PATHS, PROGS, Receiver, batches, decode_spooled, free_port,
                     no_shells_under_tsan, preload_env, run)
 
 BOUND = 20  # seconds a run may take; the flush budget is three times that
@@ -121,6 +121,61 @@ class Spool(unittest.TestCase):
         names = sorted(s["name"] for s in spans)
         self.assertEqual(names, sorted(["sh", "echo", "echo", "exit_paths"] * 2 +
                                        ["exit_paths"] * 3))
+
+    @no_shells_under_tsan
+    def test_every_signal_delivered_once(self):
+        """A traced tree with the collector down spools spans, log records
+        (a child's syslog lines, through the shell's relay) and metrics
+        (the shell's tree counts). The next programs that reach the
+        collector deliver all of it, whatever signal they export
+        themselves: two at once, each batch once, to its own signal's
+        path, and the spool is left empty."""
+        with Receiver() as first:
+            port = first.port
+        down = f"http://127.0.0.1:{port}"
+        logging = os.path.join(PROGS, "logging")
+        tree = ["sh", "-c", f"/bin/true; {logging} syslog-levels; /bin/true"]
+        rc, out, err = run(tree, env=self.env(down), timeout=BOUND)
+        self.assertEqual((rc, out, err), (0, b"", b""))
+        spooled = batches(self.spool)
+        self.assertEqual({h["signal"] for _, h, _ in spooled}, {"traces", "logs", "metrics"})
+        for _, h, _ in spooled:
+            self.assertEqual(h["endpoint"], f"{down}/v1/{h['signal']}")
+        with Receiver(extra_args=["--port", str(port)]) as rcv:
+            self.assertEqual(rcv.port, port)
+            env = preload_env(**self.env(down))
+            procs = [subprocess.Popen([EXIT_PATHS, "exit", "0"], env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE) for _ in range(2)]
+            outs = [p.communicate(timeout=BOUND) for p in procs]
+            self.assertEqual([(p.returncode, o) for p, o in zip(procs, outs)],
+                             [(0, (b"", b""))] * 2)
+            self.assertEqual([name for name, _, _ in batches(self.spool)], [])
+            # (emptied: a drainer removes the directory)
+            self.assertEqual(os.listdir(self.spool) if os.path.exists(self.spool) else None, None)
+            rcv.wait_requests(len(spooled) + 2, 10)
+            received = rcv.requests()
+            decoded = rcv.decoded()
+        # Each spooled body arrived once, at its signal's path; besides
+        # them, only the two programs' own spans.
+        bodies = [(r["path"], r["body"]) for r in received]
+        for _, h, body in spooled:
+            self.assertEqual(bodies.count((f"/v1/{h['signal']}", body)), 1, h)
+        self.assertEqual(len(bodies), len(spooled) + 2)
+        # The same in decoded OTLP: every record, once.
+        spans = rcv.spans(decoded)
+        ids = [s["spanId"] for s in spans]
+        self.assertEqual(len(ids), len(set(ids)), "a span was sent twice")
+        self.assertEqual(sorted(s["name"] for s in spans),
+                         sorted(["sh", "true", "true", "logging"] + ["exit_paths"] * 2))
+        want = {sig: sum(int(h["records"]) for _, h, _ in spooled if h["signal"] == sig)
+                for sig in ("logs", "metrics")}
+        logs = rcv.logs(decoded)
+        self.assertEqual(len(logs), want["logs"])
+        self.assertEqual({lr["resource"]["service.name"] for lr in logs}, {"unknown_service:logging"})
+        self.assertIn("level 0", [lr["body"] for lr in logs])
+        metrics = rcv.metrics(decoded)  # (a batch of metrics counts its metric streams)
+        self.assertEqual(len(metrics), want["metrics"])
+        self.assertTrue(all(m["name"].startswith("otel.sdk.") for m in metrics), metrics)
 
     def test_half_written_and_corrupt_batches_are_never_sent(self):
         with Receiver() as first:

@@ -4,7 +4,9 @@
  * drainers never get one batch, concurrent drainers in separate processes
  * claim each batch once), release, stale claims and temporary files, the
  * cap (oldest first, counted; the usage file, eviction rounds, pruning), and the directories
- * refused (a symlink, not ours, open to others). Depends on exporters/spool.h and test.h. */
+ * refused (a symlink, not ours, open to others); an exporter's drain
+ * (outbox.h) of several signals at once, past other endpoints' batches.
+ * Depends on exporters/spool.h, exporters/outbox.h and test.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "exporters/outbox.h"
 #include "exporters/spool.h"
 #include "tests/unit/test.h"
 
@@ -436,6 +439,67 @@ static void test_concurrent_drainers(void) {
     rm_rf(dir);
 }
 
+struct sent_log {
+    int n, fail_sig;
+    int sig[64], val[64];
+};
+
+static int log_send(void *ctx, const struct spool_header *h, const uint8_t *body,
+                    uint64_t deadline) {
+    struct sent_log *l = ctx;
+    (void)deadline;
+    if (h->signal == l->fail_sig || l->n == 64) return -EIO;
+    memcpy(&l->val[l->n], body, sizeof(int));
+    l->sig[l->n++] = h->signal;
+    return 0;
+}
+
+/* outbox_drain_routes: each routed signal's batches for its endpoint, once,
+ * oldest first, past more than a listing's worth of another collector's;
+ * an unrouted signal's left; a failing route stops its own signal only. */
+static void test_drain_routes(void) {
+    char dir[300], env[400];
+    fresh_dir(dir, sizeof dir, "routes");
+    snprintf(env, sizeof env, "OTEL_PRELOAD_SPOOL_DIR=%s", dir);
+    char *envp[] = {env, NULL};
+    outbox_init(envp, SPOOL_DEFAULT_MAX_BYTES);
+    struct spool sp;
+    REQUIRE(spool_init(&sp, dir, SPOOL_DEFAULT_MAX_BYTES) == 0);
+    for (int i = 0; i < 40; i++) {
+        struct spool_header h = header(0, "http://other/v1/traces", 1);
+        REQUIRE(spool_write(&sp, &h, &i, sizeof i) == 0);
+    }
+    const char *urls[3] = {"http://x/v1/traces", "http://x/v1/logs", "http://x/v1/metrics"};
+    int order[4] = {0, 1, 2, 0};
+    for (int i = 0; i < 4; i++) {
+        struct spool_header h = header(order[i], urls[order[i]], (uint64_t)i + 1);
+        int v = 100 + i;
+        REQUIRE(spool_write(&sp, &h, &v, sizeof v) == 0);
+    }
+    struct sent_log l = {.fail_sig = -1};
+    struct outbox_route routes[SIGNAL_COUNT] = {{0}};
+    routes[0] = (struct outbox_route){urls[0], OTLP_HTTP_PROTOBUF, log_send, &l};
+    routes[2] = (struct outbox_route){urls[2], OTLP_HTTP_PROTOBUF, log_send, &l};
+    uint64_t got[SIGNAL_COUNT];
+    CHECK_EQ_INT((int)outbox_drain_routes(routes, 16, UINT64_MAX, got), 1 + 3 + 4);
+    CHECK_EQ_INT(l.n, 3);
+    CHECK(l.val[0] == 100 && l.val[1] == 102 && l.val[2] == 103);
+    CHECK(l.sig[0] == 0 && l.sig[1] == 2 && l.sig[2] == 0);
+    CHECK(got[0] == 5 && got[1] == 0 && got[2] == 3);
+    /* The logs batch: its route fails (given back), then works. */
+    l.fail_sig = 1;
+    routes[1] = (struct outbox_route){urls[1], OTLP_HTTP_PROTOBUF, log_send, &l};
+    CHECK_EQ_INT((int)outbox_drain_routes(routes, 16, UINT64_MAX, got), 0);
+    l.fail_sig = -1;
+    CHECK_EQ_INT((int)outbox_drain_routes(routes, 16, UINT64_MAX, got), 2);
+    CHECK(l.n == 4 && l.val[3] == 101 && l.sig[3] == 1);
+    struct spool_entry e[4];
+    size_t n, total;
+    REQUIRE(spool_list(&sp, e, 4, &n, &total) == 0);
+    CHECK_EQ_INT((int)total, 40); /* the other collector's, untouched */
+    rm_rf(dir);
+}
+
 int main(void) {
     snprintf(base, sizeof base, "/tmp/test_spool.%d", (int)getpid());
     if (mkdir(base, 0700) < 0) return 1;
@@ -448,6 +512,7 @@ int main(void) {
     RUN(test_refused_directories);
     RUN(test_parse_header);
     RUN(test_concurrent_drainers);
+    RUN(test_drain_routes);
     rm_rf(base);
     return test_report("spool");
 }
