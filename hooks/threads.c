@@ -344,7 +344,9 @@ HOOK_EXPORT int prctl(int option, ...) {
     va_end(ap);
     int rc = REAL(prctl) ? real_prctl(option, a2, a3, a4, a5)
                          : (int)syscall(SYS_prctl, option, a2, a3, a4, a5);
-    if (rc == 0 && option == PR_SET_NAME && preload_active && !guard_active())
+    /* (a vfork child names itself, not the parent's thread whose memory it borrows) */
+    if (rc == 0 && option == PR_SET_NAME && preload_active && !guard_active() &&
+        !process_in_vfork_child())
         remember_name(my_slot, (const char *)a2);
     return rc;
 }
