@@ -748,67 +748,378 @@ again:
 
 /* ---- one trace as a tree --------------------------------------------- */
 
-struct node {
-    int64_t id;
-    char span_id[17], parent[17];
-    char *name;
-    int64_t start, dur, pid, exit_code, sig;
-    bool has_pid, has_exit, has_sig;
-    int status;
-    size_t first_child, next_sibling; /* index+1, 0: none */
+/* A trace of 10,000 spans is read, linked and rendered in a few
+ * milliseconds; what a short-lived CLI pays for most on a VM is the fresh
+ * pages it touches (an anonymous page fault costs 10-15 us there). So the
+ * nodes are small (ids as numbers, names interned once in an arena, links as
+ * 32-bit indexes), sorting moves 32-bit indexes rather than nodes, and the
+ * caller may give `out` a sink so that the rendering is written out as it
+ * goes instead of held whole. */
+
+/* The flags of a node. */
+enum {
+    N_PID = 1,          /* has a pid */
+    N_EXIT = 2,         /* has an exit code */
+    N_SIG = 4,          /* has a signal */
+    N_PARENT = 8,       /* has a parent span id */
+    N_SPAN_TEXT = 16,   /* span: an arena offset (see tree_id) */
+    N_PARENT_TEXT = 32, /* parent: the same */
+    N_PID_WIDE = 64,    /* pid: an index into tree.wide (a value past 32 bits) */
+    N_EXIT_WIDE = 128,  /* exit_code: the same */
+    N_SIG_WIDE = 256,   /* sig: the same */
 };
 
-static int cmp_start(const void *a, const void *b) {
-    const struct node *x = a, *y = b;
-    return x->start < y->start ? -1 : x->start > y->start;
+struct node { /* 64 bytes */
+    int64_t start, dur;
+    uint64_t span, parent;              /* the ids as numbers, or with N_*_TEXT arena offsets */
+    uint32_t name;                      /* arena offset */
+    uint32_t first_child, next_sibling; /* index+1, 0: none */
+    int32_t pid, exit_code, sig;        /* with N_*_WIDE: index into tree.wide */
+    int32_t status;
+    uint16_t flags;
+};
+
+struct tree {
+    struct node *n;
+    uint32_t count;
+    struct sbuf arena; /* NUL-terminated strings */
+    uint32_t *names;   /* name interning: arena offset+1 per slot */
+    size_t names_cap, names_used;
+    int64_t *wide; /* the rare pid, exit code or signal past 32 bits */
+    size_t wide_count, wide_cap;
+    bool failed;
+};
+
+static uint64_t hash_bytes(const char *s, size_t len) {
+    uint64_t h = 14695981039346656037ULL;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h;
 }
 
-static void render_node(struct sbuf *out, struct node *n, size_t i, int depth, bool json,
-                        sqlite3 *db) {
-    struct node *x = &n[i];
+static uint32_t arena_put(struct tree *t, const char *s, size_t len) {
+    size_t off = t->arena.len;
+    if (off > UINT32_MAX - len - 1) {
+        t->failed = true;
+        return 0;
+    }
+    sbuf_add(&t->arena, s, len);
+    sbuf_add(&t->arena, "", 1);
+    if (t->arena.failed) t->failed = true;
+    return (uint32_t)off;
+}
+
+static const char *arena_str(const struct tree *t, uint64_t off) {
+    return t->failed ? "?" : t->arena.data + off;
+}
+
+/* The arena offset of name s (stored once per distinct name). */
+static uint32_t intern(struct tree *t, const char *s) {
+    size_t len = strlen(s);
+    if (t->names_used * 2 >= t->names_cap) {
+        size_t ncap = t->names_cap ? t->names_cap * 2 : 64;
+        uint32_t *p = calloc(ncap, sizeof(*p));
+        if (p == NULL) {
+            t->failed = true;
+            return 0;
+        }
+        for (size_t i = 0; i < t->names_cap; i++) {
+            if (t->names[i] == 0) continue;
+            const char *e = t->arena.data + t->names[i] - 1;
+            size_t h = hash_bytes(e, strlen(e)) & (ncap - 1);
+            while (p[h] != 0)
+                h = (h + 1) & (ncap - 1);
+            p[h] = t->names[i];
+        }
+        free(t->names);
+        t->names = p;
+        t->names_cap = ncap;
+    }
+    size_t h = hash_bytes(s, len) & (t->names_cap - 1);
+    for (; t->names[h] != 0; h = (h + 1) & (t->names_cap - 1)) {
+        const char *e = t->arena.data + t->names[h] - 1;
+        if (strncmp(e, s, len) == 0 && e[len] == '\0') return t->names[h] - 1;
+    }
+    uint32_t off = arena_put(t, s, len);
+    if (t->failed) return 0;
+    t->names[h] = off + 1;
+    t->names_used++;
+    return off;
+}
+
+static int hexval(char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* An id of exactly 16 lowercase hex digits (what the store writes) is kept
+ * as its value; anything else as its text (its first 16 characters) in the
+ * arena, and *text is set. */
+static uint64_t tree_id(struct tree *t, const char *s, bool *text) {
+    if (s == NULL) s = "";
+    size_t len = strnlen(s, 16);
+    *text = false;
+    if (len == 16) {
+        uint64_t v = 0;
+        size_t i = 0;
+        for (; i < 16; i++) {
+            int d = hexval(s[i]);
+            if (d < 0) break;
+            v = v << 4 | (uint64_t)d;
+        }
+        if (i == 16) return v;
+    }
+    *text = true;
+    return arena_put(t, s, len);
+}
+
+static bool tree_id_eq(const struct tree *t, uint64_t a, bool a_text, uint64_t b, bool b_text) {
+    if (a_text != b_text) return false;
+    if (!a_text) return a == b;
+    return strcmp(arena_str(t, a), arena_str(t, b)) == 0;
+}
+
+static uint64_t tree_id_hash(const struct tree *t, uint64_t a, bool text) {
+    if (!text) return (a ^ (a >> 29)) * 0xbf58476d1ce4e5b9ULL;
+    const char *s = arena_str(t, a);
+    return hash_bytes(s, strlen(s));
+}
+
+/* v as 32 bits, or (flag set) as an index into t->wide. */
+static int32_t narrow(struct tree *t, int64_t v, uint16_t *flags, uint16_t flag) {
+    if (v >= INT32_MIN && v <= INT32_MAX) return (int32_t)v;
+    if (t->wide_count == t->wide_cap) {
+        size_t c2 = t->wide_cap ? t->wide_cap * 2 : 8;
+        int64_t *p = c2 < INT32_MAX ? realloc(t->wide, c2 * sizeof(*p)) : NULL;
+        if (p == NULL) {
+            t->failed = true;
+            return 0;
+        }
+        t->wide = p;
+        t->wide_cap = c2;
+    }
+    t->wide[t->wide_count] = v;
+    *flags |= flag;
+    return (int32_t)t->wide_count++;
+}
+
+static long long widen(const struct tree *t, int32_t v, uint16_t flags, uint16_t flag) {
+    return flags & flag ? (long long)t->wide[v] : (long long)v;
+}
+
+/* prefix and v in decimal (sbuf_printf's "%s%lld", without its parsing). */
+static void add_int(struct sbuf *out, const char *prefix, long long v) {
+    char d[24], *p = d + sizeof(d);
+    unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0) *--p = '-';
+    sbuf_puts(out, prefix);
+    sbuf_add(out, p, (size_t)(d + sizeof(d) - p));
+}
+
+static void render_node(struct sbuf *out, const struct tree *t, uint32_t i, int depth, bool json) {
+    const struct node *x = &t->n[i];
     if (depth > 256) { /* bounded recursion: a deeper tree is cut here */
         sbuf_puts(out, json ? "{\"truncated\":true}" : "  ...(deeper spans not shown)\n");
         return;
     }
+    const char *name = arena_str(t, x->name);
+    uint16_t f = x->flags;
     if (json) {
-        sbuf_printf(out, "{\"span_id\":\"%s\",\"name\":", x->span_id);
-        sbuf_json_str(out, x->name, strlen(x->name));
-        sbuf_printf(out, ",\"start_ns\":%lld,\"duration_ns\":%lld,\"status_code\":%d",
-                    (long long)x->start, (long long)x->dur, x->status);
-        if (x->has_pid) sbuf_printf(out, ",\"pid\":%lld", (long long)x->pid);
-        if (x->has_exit) sbuf_printf(out, ",\"exit_code\":%lld", (long long)x->exit_code);
-        if (x->has_sig) sbuf_printf(out, ",\"signal\":%lld", (long long)x->sig);
+        sbuf_puts(out, "{\"span_id\":\"");
+        if (f & N_SPAN_TEXT)
+            sbuf_puts(out, arena_str(t, x->span));
+        else {
+            char h[16];
+            for (int k = 0; k < 16; k++)
+                h[k] = "0123456789abcdef"[x->span >> (60 - 4 * k) & 15];
+            sbuf_add(out, h, 16);
+        }
+        sbuf_puts(out, "\",\"name\":");
+        sbuf_json_str(out, name, strlen(name));
+        add_int(out, ",\"start_ns\":", x->start);
+        add_int(out, ",\"duration_ns\":", x->dur);
+        add_int(out, ",\"status_code\":", x->status);
+        if (f & N_PID) add_int(out, ",\"pid\":", widen(t, x->pid, f, N_PID_WIDE));
+        if (f & N_EXIT) add_int(out, ",\"exit_code\":", widen(t, x->exit_code, f, N_EXIT_WIDE));
+        if (f & N_SIG) sbuf_printf(out, ",\"signal\":%lld", widen(t, x->sig, f, N_SIG_WIDE));
         sbuf_puts(out, ",\"children\":[");
         bool first = true;
-        for (size_t c = x->first_child; c != 0; c = n[c - 1].next_sibling) {
+        for (uint32_t c = x->first_child; c != 0; c = t->n[c - 1].next_sibling) {
             if (!first) sbuf_add(out, ",", 1);
             first = false;
-            render_node(out, n, c - 1, depth + 1, json, db);
+            render_node(out, t, c - 1, depth + 1, json);
         }
         sbuf_puts(out, "]}");
         return;
     }
+    static const char indent[] = "                                                                "
+                                 "                                                                ";
     char d[32];
     retrieve_duration(x->dur, d, sizeof(d));
-    for (int k = 0; k < depth && k < 64; k++)
-        sbuf_puts(out, "  ");
-    sbuf_printf(out, "%s  %s", x->name, d);
-    if (x->has_pid) sbuf_printf(out, "  pid %lld", (long long)x->pid);
-    if (x->has_sig)
-        sbuf_printf(out, "  killed by signal %lld", (long long)x->sig);
-    else if (x->has_exit && x->exit_code != 0)
-        sbuf_printf(out, "  exit %lld", (long long)x->exit_code);
-    if (x->status == 2 && !x->has_exit && !x->has_sig) sbuf_puts(out, "  ERROR");
+    sbuf_add(out, indent, (size_t)(depth < 64 ? depth : 64) * 2);
+    sbuf_puts(out, name);
+    sbuf_add(out, "  ", 2);
+    sbuf_puts(out, d);
+    if (f & N_PID) add_int(out, "  pid ", widen(t, x->pid, f, N_PID_WIDE));
+    long long code = f & N_EXIT ? widen(t, x->exit_code, f, N_EXIT_WIDE) : 0;
+    if (f & N_SIG)
+        sbuf_printf(out, "  killed by signal %lld", widen(t, x->sig, f, N_SIG_WIDE));
+    else if (code != 0)
+        sbuf_printf(out, "  exit %lld", code);
+    if (x->status == 2 && !(f & (N_EXIT | N_SIG))) sbuf_puts(out, "  ERROR");
     sbuf_add(out, "\n", 1);
-    for (size_t c = x->first_child; c != 0; c = n[c - 1].next_sibling)
-        render_node(out, n, c - 1, depth + 1, json, db);
+    for (uint32_t c = x->first_child; c != 0; c = t->n[c - 1].next_sibling)
+        render_node(out, t, c - 1, depth + 1, json);
 }
 
-static uint64_t hash16(const char *s) {
-    uint64_t h = 14695981039346656037ULL;
-    for (int i = 0; i < 16 && s[i]; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
+/* Sorts the node indexes a[0..count) by start time, stably (spans that
+ * start together stay in the order they were read, as the stable sort of
+ * whole nodes this replaces kept them): a bottom-up merge sort; tmp holds
+ * count more. Returns the sorted array (a or tmp). */
+static uint32_t *sort_by_start(uint32_t *a, uint32_t *tmp, size_t count, const struct node *n) {
+    for (size_t w = 1; w < count; w *= 2) {
+        for (size_t lo = 0; lo < count; lo += 2 * w) {
+            size_t mid = lo + w < count ? lo + w : count;
+            size_t hi = lo + 2 * w < count ? lo + 2 * w : count, i = lo, j = mid, k = lo;
+            if (mid < hi && n[a[mid - 1]].start > n[a[mid]].start) {
+                while (i < mid && j < hi)
+                    tmp[k++] = n[a[j]].start < n[a[i]].start ? a[j++] : a[i++];
+            }
+            while (i < mid)
+                tmp[k++] = a[i++];
+            while (j < hi)
+                tmp[k++] = a[j++];
+        }
+        uint32_t *swap = a;
+        a = tmp;
+        tmp = swap;
+    }
+    return a;
+}
+
+static void tree_free(struct tree *t) {
+    free(t->n);
+    free(t->names);
+    free(t->wide);
+    sbuf_free(&t->arena);
+}
+
+/* Reads the trace's spans into t->n, in the order the store returns them. */
+static int tree_read(sqlite3 *db, const char *trace, struct tree *t, char *err, size_t cap) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT span_id, parent_span_id, name, start_ns, duration_ns, pid,"
+                           " exit_code, signal, status_code FROM spans WHERE trace_id = ?1",
+                           -1, &st, NULL) != SQLITE_OK) {
+        snprintf(err, cap, "query failed: %s", sqlite3_errmsg(db));
+        return -EIO;
+    }
+    sqlite3_bind_text(st, 1, trace, -1, SQLITE_STATIC);
+    size_t ncap = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (t->count == ncap) {
+            size_t c2 = ncap ? ncap * 2 : 256;
+            struct node *p = c2 < UINT32_MAX ? realloc(t->n, c2 * sizeof(*p)) : NULL;
+            if (p == NULL) break; /* the spans read so far */
+            t->n = p;
+            ncap = c2;
+        }
+        struct node *x = &t->n[t->count++];
+        memset(x, 0, sizeof(*x));
+        bool text;
+        x->span = tree_id(t, (const char *)sqlite3_column_text(st, 0), &text);
+        if (text) x->flags |= N_SPAN_TEXT;
+        const char *parent = (const char *)sqlite3_column_text(st, 1);
+        if (parent != NULL && parent[0] != '\0') {
+            x->flags |= N_PARENT;
+            x->parent = tree_id(t, parent, &text);
+            if (text) x->flags |= N_PARENT_TEXT;
+        }
+        const char *name = (const char *)sqlite3_column_text(st, 2);
+        x->name = intern(t, name != NULL ? name : "?");
+        x->start = sqlite3_column_int64(st, 3);
+        x->dur = sqlite3_column_int64(st, 4);
+        if (sqlite3_column_type(st, 5) != SQLITE_NULL) {
+            x->flags |= N_PID;
+            x->pid = narrow(t, sqlite3_column_int64(st, 5), &x->flags, N_PID_WIDE);
+        }
+        if (sqlite3_column_type(st, 6) != SQLITE_NULL) {
+            x->flags |= N_EXIT;
+            x->exit_code = narrow(t, sqlite3_column_int64(st, 6), &x->flags, N_EXIT_WIDE);
+        }
+        if (sqlite3_column_type(st, 7) != SQLITE_NULL) {
+            x->flags |= N_SIG;
+            x->sig = narrow(t, sqlite3_column_int64(st, 7), &x->flags, N_SIG_WIDE);
+        }
+        x->status = sqlite3_column_int(st, 8);
+    }
+    sqlite3_finalize(st);
+    if (t->failed) {
+        snprintf(err, cap, "out of memory");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* Links each node to its parent (children in start order); returns the
+ * first root + 1 (the roots are linked as siblings), or 0 when t has no
+ * nodes. -ENOMEM as a negative value. */
+static int64_t tree_link(struct tree *t) {
+    uint32_t count = t->count;
+    struct node *n = t->n;
+    /* the nodes in start order, as indexes */
+    uint32_t *order_mem = malloc(((size_t)count * 2 + 1) * sizeof(*order_mem));
+    /* span id -> index+1: open addressing, twice the size */
+    size_t hcap = 16;
+    while (hcap < (size_t)count * 2)
+        hcap *= 2;
+    uint32_t *slots = calloc(hcap, sizeof(*slots));
+    if (order_mem == NULL || slots == NULL) {
+        free(order_mem);
+        free(slots);
+        return -ENOMEM;
+    }
+    for (uint32_t i = 0; i < count; i++)
+        order_mem[i] = i;
+    const uint32_t *order = sort_by_start(order_mem, order_mem + count, count, n);
+    /* in start order: of spans with the same id, the first is found */
+    for (uint32_t k = 0; k < count; k++) {
+        uint32_t i = order[k];
+        size_t h = tree_id_hash(t, n[i].span, n[i].flags & N_SPAN_TEXT) & (hcap - 1);
+        while (slots[h] != 0)
+            h = (h + 1) & (hcap - 1);
+        slots[h] = i + 1;
+    }
+    /* children in start order: link from the last to the first; the roots
+     * the same way, as the children of a node that is not there */
+    uint32_t first_root = 0;
+    for (uint32_t k = count; k-- > 0;) {
+        uint32_t i = order[k], parent = 0;
+        if (n[i].flags & N_PARENT) {
+            bool text = n[i].flags & N_PARENT_TEXT;
+            size_t h = tree_id_hash(t, n[i].parent, text) & (hcap - 1);
+            for (; slots[h] != 0; h = (h + 1) & (hcap - 1)) {
+                const struct node *c = &n[slots[h] - 1];
+                if (tree_id_eq(t, c->span, c->flags & N_SPAN_TEXT, n[i].parent, text)) {
+                    parent = slots[h];
+                    break;
+                }
+            }
+        }
+        if (parent != 0 && parent != i + 1) {
+            n[i].next_sibling = n[parent - 1].first_child;
+            n[parent - 1].first_child = i + 1;
+        } else {
+            n[i].next_sibling = first_root;
+            first_root = i + 1;
+        }
+    }
+    free(slots);
+    free(order_mem);
+    return first_root;
 }
 
 int retrieve_trace_tree(sqlite3 *db, const char *id, enum retrieve_format format, struct sbuf *out,
@@ -816,100 +1127,30 @@ int retrieve_trace_tree(sqlite3 *db, const char *id, enum retrieve_format format
     char trace[33];
     int rc = retrieve_resolve_trace(db, id, trace, err, cap);
     if (rc != 0) return rc;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT id, span_id, coalesce(parent_span_id, ''), name, start_ns,"
-                           " duration_ns, pid, exit_code, signal, status_code FROM spans"
-                           " WHERE trace_id = ?1",
-                           -1, &st, NULL) != SQLITE_OK) {
-        snprintf(err, cap, "query failed: %s", sqlite3_errmsg(db));
-        return -EIO;
-    }
-    sqlite3_bind_text(st, 1, trace, -1, SQLITE_STATIC);
-    struct node *n = NULL;
-    size_t count = 0, ncap = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (count == ncap) {
-            size_t c2 = ncap ? ncap * 2 : 256;
-            struct node *p = realloc(n, c2 * sizeof(*p));
-            if (p == NULL) break;
-            n = p;
-            ncap = c2;
-        }
-        struct node *x = &n[count++];
-        memset(x, 0, sizeof(*x));
-        x->id = sqlite3_column_int64(st, 0);
-        snprintf(x->span_id, sizeof(x->span_id), "%s", sqlite3_column_text(st, 1));
-        snprintf(x->parent, sizeof(x->parent), "%s", sqlite3_column_text(st, 2));
-        x->name = strdup((const char *)sqlite3_column_text(st, 3));
-        x->start = sqlite3_column_int64(st, 4);
-        x->dur = sqlite3_column_int64(st, 5);
-        if ((x->has_pid = sqlite3_column_type(st, 6) != SQLITE_NULL))
-            x->pid = sqlite3_column_int64(st, 6);
-        if ((x->has_exit = sqlite3_column_type(st, 7) != SQLITE_NULL))
-            x->exit_code = sqlite3_column_int64(st, 7);
-        if ((x->has_sig = sqlite3_column_type(st, 8) != SQLITE_NULL))
-            x->sig = sqlite3_column_int64(st, 8);
-        x->status = sqlite3_column_int(st, 9);
-        if (x->name == NULL) x->name = strdup("?");
-    }
-    sqlite3_finalize(st);
-    qsort(n, count, sizeof(*n), cmp_start);
-    /* span id -> index: open addressing, twice the size */
-    size_t hcap = 16;
-    while (hcap < count * 2)
-        hcap *= 2;
-    size_t *slots = calloc(hcap, sizeof(*slots));
-    if (slots == NULL && count > 0) {
-        for (size_t i = 0; i < count; i++)
-            free(n[i].name);
-        free(n);
-        return -ENOMEM;
-    }
-    for (size_t i = 0; i < count; i++) {
-        size_t h = hash16(n[i].span_id) & (hcap - 1);
-        while (slots[h] != 0)
-            h = (h + 1) & (hcap - 1);
-        slots[h] = i + 1;
-    }
-    /* children in start order: link from the last to the first */
-    size_t *roots = calloc(count + 1, sizeof(*roots));
-    size_t nroots = 0;
-    for (size_t i = count; i-- > 0;) {
-        size_t parent = 0;
-        if (n[i].parent[0]) {
-            size_t h = hash16(n[i].parent) & (hcap - 1);
-            while (slots[h] != 0) {
-                if (strcmp(n[slots[h] - 1].span_id, n[i].parent) == 0) {
-                    parent = slots[h];
-                    break;
-                }
-                h = (h + 1) & (hcap - 1);
-            }
-        }
-        if (parent != 0 && parent != i + 1) {
-            n[i].next_sibling = n[parent - 1].first_child;
-            n[parent - 1].first_child = i + 1;
-        } else if (roots != NULL) {
-            roots[nroots++] = i;
-        }
+    struct tree t = {0};
+    rc = tree_read(db, trace, &t, err, cap);
+    int64_t first_root = rc == 0 ? tree_link(&t) : 0;
+    if (rc != 0 || first_root < 0) {
+        tree_free(&t);
+        if (rc == 0) snprintf(err, cap, "out of memory");
+        return rc != 0 ? rc : -ENOMEM;
     }
     bool json = format == RETRIEVE_JSON;
     if (json)
-        sbuf_printf(out, "{\"trace_id\":\"%s\",\"span_count\":%zu,\"roots\":[", trace, count);
+        sbuf_printf(out, "{\"trace_id\":\"%s\",\"span_count\":%u,\"roots\":[", trace, t.count);
     else
-        sbuf_printf(out, "trace %s, %zu spans\n", trace, count);
-    for (size_t r = nroots; r-- > 0;) {
-        render_node(out, n, roots[r], 0, json, db);
-        if (json && r) sbuf_add(out, ",", 1);
+        sbuf_printf(out, "trace %s, %u spans\n", trace, t.count);
+    for (uint32_t r = (uint32_t)first_root; r != 0; r = t.n[r - 1].next_sibling) {
+        render_node(out, &t, r - 1, 0, json);
+        if (json && t.n[r - 1].next_sibling != 0) sbuf_add(out, ",", 1);
     }
     if (json) sbuf_puts(out, "]}\n");
-    free(roots);
-    free(slots);
-    for (size_t i = 0; i < count; i++)
-        free(n[i].name);
-    free(n);
-    return out->failed ? -ENOMEM : 0;
+    tree_free(&t);
+    if (out->failed) {
+        snprintf(err, cap, "out of memory, or the output could not be written");
+        return -ENOMEM;
+    }
+    return 0;
 }
 
 void retrieve_time_text(int64_t ns, char *out, size_t cap) {

@@ -1,6 +1,7 @@
 /* sbuf: a growable byte buffer with JSON and CSV text helpers. Depends on libc. */
 #include "server/sbuf.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,8 @@
 
 static bool reserve(struct sbuf *b, size_t more) {
     if (b->failed) return false;
+    if (b->sink != NULL && b->len > 0 && b->len + more >= SBUF_SINK_CHUNK && sbuf_flush(b) != 0)
+        return false;
     if (b->cap - b->len > more) return true;
     size_t ncap = b->cap ? b->cap : 256;
     while (ncap - b->len <= more) {
@@ -144,6 +147,19 @@ void sbuf_hex(struct sbuf *b, const uint8_t *p, size_t n) {
 
 const char *sbuf_cstr(struct sbuf *b) {
     return b->data != NULL && !b->failed ? b->data : "";
+}
+
+int sbuf_flush(struct sbuf *b) {
+    if (b->sink == NULL) return 0;
+    if (b->failed) return -EIO;
+    if (b->len == 0) return 0;
+    if (!b->sink(b->sink_ctx, b->data, b->len)) {
+        b->failed = true;
+        return -EIO;
+    }
+    b->len = 0;
+    b->data[0] = '\0';
+    return 0;
 }
 
 void sbuf_free(struct sbuf *b) {
