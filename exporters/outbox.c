@@ -80,26 +80,28 @@ bool outbox_maybe_pending(void) {
     return st.st_size != 40;
 }
 
-#define DRAIN_LIST 32 /* batch names per listing */
-#define DRAIN_PAGES 8 /* listings per drain: the oldest 256 batches looked at, at most */
+#define DRAIN_LIST 16  /* batch names per listing (on the stack: no malloc) */
+#define DRAIN_PAGES 16 /* listings per drain: the oldest 256 batches looked at, at most */
 
 uint64_t outbox_drain_routes(const struct outbox_route routes[SIGNAL_COUNT], size_t max_batches,
                              uint64_t deadline, uint64_t delivered[SIGNAL_COUNT]) {
     uint64_t got[SIGNAL_COUNT] = {0}, sum = 0;
     bool open[SIGNAL_COUNT];
     const char *proto[SIGNAL_COUNT];
+    uint32_t key[SIGNAL_COUNT];
     int n_open = 0;
     for (int s = 0; s < SIGNAL_COUNT; s++) {
         open[s] = enabled && routes[s].endpoint && routes[s].send;
         proto[s] = outbox_protocol_name(routes[s].protocol);
+        key[s] = open[s] ? spool_key(routes[s].endpoint, proto[s]) : 0;
         n_open += open[s];
     }
-    struct spool_entry *list = n_open ? malloc(DRAIN_LIST * sizeof *list) : NULL;
+    struct spool_entry list[DRAIN_LIST];
     struct spool sp = base;
     size_t tried = 0;
     bool failed = false, found_empty = false;
     char after[SPOOL_NAME_MAX];
-    for (int page = 0; list && page < DRAIN_PAGES && n_open && tried < max_batches; page++) {
+    for (int page = 0; page < DRAIN_PAGES && n_open && tried < max_batches; page++) {
         size_t n = 0, total = 0;
         if (spool_list_after(&sp, page ? after : NULL, list, DRAIN_LIST, &n, &total) != 0) {
             failed = true;
@@ -111,11 +113,15 @@ uint64_t outbox_drain_routes(const struct outbox_route routes[SIGNAL_COUNT], siz
             if (s < 0 || s >= SIGNAL_COUNT || !open[s] || clock_mono_ns() >= deadline) continue;
             const struct outbox_route *r = &routes[s];
             /* Another endpoint's batch is left alone without being
-             * claimed: its header says so (a spool holding a down
+             * claimed: its name's key says so (a spool holding a down
              * collector's batches cost every process exporting elsewhere a
-             * claim, a read of the whole body and a release per batch). */
+             * claim, a read of the whole body and a release per batch, then
+             * an open and a read of its header); an earlier version's name
+             * has no key: its header says. A key that matches is checked
+             * against the header once claimed (below). */
+            if (list[i].keyed && list[i].key != key[s]) continue;
             struct spool_header peek;
-            if (spool_peek(&sp, list[i].name, &peek) == 0 &&
+            if (!list[i].keyed && spool_peek(&sp, list[i].name, &peek) == 0 &&
                 (strcmp(peek.endpoint, r->endpoint) != 0 || strcmp(peek.protocol, proto[s]) != 0))
                 continue;
             char claimed[SPOOL_NAME_MAX + 32];
@@ -151,7 +157,6 @@ uint64_t outbox_drain_routes(const struct outbox_route routes[SIGNAL_COUNT], siz
         if (n < DRAIN_LIST) break; /* that was the last page */
         memcpy(after, list[n - 1].name, sizeof after);
     }
-    free(list);
     /* Emptied (by us, or found empty: a local server drained it): the
      * directory goes, so that the next processes' cheap check
      * (outbox_maybe_pending) is one failed stat, on any file system. A

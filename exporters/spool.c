@@ -130,24 +130,62 @@ static int dir_open(const struct spool *sp, bool create) {
 struct name_parts {
     uint64_t time, pid, seq, records, bytes;
     int signal;
+    bool keyed; /* a <key> field (older writers: none) */
+    uint32_t key;
 };
 
-/* "<time20>-<pid>-<seq>-<signal>-<records>-<bytes>.otlp" */
+uint32_t spool_key(const char *endpoint, const char *protocol) {
+    uint32_t h = 0x811c9dc5u; /* FNV-1a */
+    for (const char *s = protocol && *protocol ? protocol : "http/protobuf"; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x01000193u;
+    h = (h ^ '\n') * 0x01000193u;
+    for (const char *s = endpoint; s && *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x01000193u;
+    return h;
+}
+
+static bool parse_hex32(const char *s, size_t n, uint32_t *out) {
+    if (n != 8) return false;
+    uint32_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0) return false;
+        v = v << 4 | (uint32_t)d;
+    }
+    *out = v;
+    return true;
+}
+
+/* "<time20>-<pid>-<seq>-<key>-<signal>-<records>-<bytes>.otlp", or without
+ * "<key>-" (written by earlier versions). */
 static bool parse_name(const char *name, struct name_parts *np) {
-    const char *f[6];
-    size_t fl[6];
+    const char *f[7];
+    size_t fl[7];
     const char *p = name;
     size_t len = strlen(name);
     if (len < 5 || strcmp(name + len - 5, ".otlp") || len >= SPOOL_NAME_MAX) return false;
     const char *end = name + len - 5;
-    for (int i = 0; i < 6; i++) {
+    int nf = 0;
+    for (; nf < 7; nf++) {
         const char *q = p;
         while (q < end && *q != '-')
             q++;
-        if ((i < 5) != (q < end)) return false;
-        f[i] = p;
-        fl[i] = (size_t)(q - p);
+        f[nf] = p;
+        fl[nf] = (size_t)(q - p);
         p = q + 1;
+        if (q >= end) break;
+    }
+    if (nf != 5 && nf != 6) return false; /* the index of the last field */
+    np->keyed = nf == 6;
+    if (np->keyed) {
+        if (!parse_hex32(f[3], fl[3], &np->key)) return false;
+        for (int i = 3; i < 6; i++) {
+            f[i] = f[i + 1];
+            fl[i] = fl[i + 1];
+        }
+    } else {
+        np->key = 0;
     }
     np->signal = -1;
     for (int s = 0; s < 3; s++)
@@ -365,6 +403,10 @@ int spool_write(struct spool *sp, const struct spool_header *h, const void *body
     q = put_str(q, qe, "-");
     q = put_dec(q, qe, n, 0);
     q = put_str(q, qe, "-");
+    uint32_t key = spool_key(h->endpoint, h->protocol);
+    for (int shift = 28; shift >= 0 && q < qe; shift -= 4)
+        *q++ = "0123456789abcdef"[(key >> shift) & 0xf];
+    q = put_str(q, qe, "-");
     q = put_str(q, qe, spool_signal_names[h->signal]);
     q = put_str(q, qe, "-");
     q = put_dec(q, qe, h->records, 0);
@@ -471,6 +513,8 @@ static int list_one(int dirfd, const char *name, void *ctx) {
     struct spool_entry *e = &l->out[i];
     memcpy(e->name, name, strlen(name) + 1);
     e->signal = np.signal;
+    e->keyed = np.keyed;
+    e->key = np.key;
     e->records = np.records;
     e->bytes = np.bytes;
     return 0;

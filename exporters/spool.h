@@ -49,8 +49,15 @@ struct spool {
 struct spool_entry {
     char name[SPOOL_NAME_MAX];
     int signal;
+    bool keyed;   /* the name has a <key> (earlier writers' names have none) */
+    uint32_t key; /* spool_key of its endpoint and protocol */
     uint64_t records, bytes;
 };
+
+/* The <key> of a batch's name: a 32-bit hash (FNV-1a) of its protocol
+ * (empty: http/protobuf), a newline and its endpoint, so that a drainer
+ * passes over other endpoints' batches from the listing alone. */
+uint32_t spool_key(const char *endpoint, const char *protocol);
 
 /* The spool directory for this user (docs/SPOOL.md "Where"): from envp's
  * OTEL_PRELOAD_SPOOL_DIR, else $XDG_RUNTIME_DIR/otel-preload-spool, else

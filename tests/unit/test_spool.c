@@ -476,6 +476,20 @@ static void test_drain_routes(void) {
         int v = 100 + i;
         REQUIRE(spool_write(&sp, &h, &v, sizeof v) == 0);
     }
+    /* Names carry their endpoint's key; the first of ours gets an earlier
+     * version's name, without it (its header then says). */
+    static struct spool_entry all[64];
+    size_t na, total_all;
+    REQUIRE(spool_list(&sp, all, 64, &na, &total_all) == 0 && na == 44);
+    uint32_t key0 = spool_key(urls[0], "http/protobuf");
+    CHECK(all[0].keyed && all[0].key == spool_key("http://other/v1/traces", "http/protobuf"));
+    CHECK(all[40].keyed && all[40].key == key0 && all[41].key != key0);
+    char old_name[SPOOL_NAME_MAX], from[600], to[600];
+    const char *k = strstr(all[40].name, "-traces-") - 8; /* "<key>-traces-..." */
+    snprintf(old_name, sizeof old_name, "%.*s%s", (int)(k - all[40].name), all[40].name, k + 9);
+    snprintf(from, sizeof from, "%s/%s", dir, all[40].name);
+    snprintf(to, sizeof to, "%s/%s", dir, old_name);
+    REQUIRE(rename(from, to) == 0);
     struct sent_log l = {.fail_sig = -1};
     struct outbox_route routes[SIGNAL_COUNT] = {{0}};
     routes[0] = (struct outbox_route){urls[0], OTLP_HTTP_PROTOBUF, log_send, &l};
