@@ -8,6 +8,7 @@
  * delay, and shutdown. Batchers live in a global table of four, so each group
  * runs in its own process. Depends on core/processor.h and test.h. */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -346,7 +347,8 @@ static int run_sync_group(void) {
 static struct fake_sink sink_w, sink_d;
 static struct batcher *w, *d;
 
-/* Runs in the worker: it must block all signals and run inside the guard. */
+/* Runs in the worker: it must block all signals, run inside the guard and
+ * under SCHED_BATCH (its wake-ups never preempt a program's thread). */
 static int worker_sink_export(void *ctx, void *const *records, size_t n, uint64_t deadline) {
     struct fake_sink *s = ctx;
     sigset_t set;
@@ -354,7 +356,7 @@ static int worker_sink_export(void *ctx, void *const *records, size_t n, uint64_
     char name[17] = "";
     prctl(PR_GET_NAME, name, 0, 0, 0);
     if (!sigismember(&set, SIGINT) || !sigismember(&set, SIGTERM) || !guard_active() ||
-        strcmp(name, "otel-preload"))
+        strcmp(name, "otel-preload") || sched_getscheduler(0) != SCHED_BATCH)
         s->wrong_thread_state++;
     return sink_export(ctx, records, n, deadline);
 }
