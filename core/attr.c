@@ -52,10 +52,6 @@ void arena_release(struct arena *a) {
     a->cur = a->end = NULL;
 }
 
-OTELP_FIRST struct str str_cstr(const char *s) {
-    return str_of(s, s ? strlen(s) : 0);
-}
-
 size_t utf8_truncate(const char *s, size_t len, size_t limit) {
     if (len <= limit) return len;
     size_t n = limit;

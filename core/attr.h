@@ -129,7 +129,9 @@ static inline size_t attr_num_size(enum attr_type t) {
 static inline struct str str_of(const char *s, size_t len) {
     return (struct str){s, (uint32_t)len};
 }
-struct str str_cstr(const char *s);
+static inline struct str str_cstr(const char *s) {
+    return str_of(s, s ? strlen(s) : 0);
+}
 /* Copies in (cut to limit bytes at a UTF-8 boundary, NUL-terminated) into the
  * arena. Returns 0 or -ENOMEM. */
 int arena_strdup(struct arena *a, struct str in, uint32_t limit, struct str *out);

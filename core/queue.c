@@ -119,6 +119,41 @@ void *queue_pop(struct queue *q) {
     }
 }
 
+/* The positions head..head+k-1 whose cells are all published are claimed
+ * with one compare-and-swap of head: only a consumer that moves head past
+ * a cell changes it, so an unchanged head means they are still ours to
+ * take. */
+uint32_t queue_pop_n(struct queue *q, void **out, uint32_t n) {
+    uint64_t pos = atomic_load_explicit(&q->head, memory_order_relaxed);
+    for (;;) {
+        uint32_t k = 0;
+        int64_t diff = 0;
+        for (; k < n; k++) {
+            uint64_t idx = cell_index(q, pos + k);
+            uint64_t seq = atomic_load_explicit(&q->cells[idx].seq, memory_order_acquire) + 2 * idx;
+            diff = (int64_t)(seq - (2 * (pos + k) + 1));
+            if (diff) break;
+        }
+        if (!k) {
+            if (diff < 0) return 0; /* empty */
+            pos = atomic_load_explicit(&q->head, memory_order_relaxed);
+            continue;
+        }
+        if (atomic_compare_exchange_weak_explicit(&q->head, &pos, pos + k, memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+            for (uint32_t i = 0; i < k; i++) {
+                uint64_t idx = cell_index(q, pos + i);
+                struct cell *c = &q->cells[idx];
+                out[i] = c->item;
+                atomic_store_explicit(&c->seq, 2 * (pos + i + q->capacity) - 2 * idx,
+                                      memory_order_release);
+            }
+            prefetch_ahead(q, pos + k - 1);
+            return k;
+        }
+    }
+}
+
 void *queue_peek(const struct queue *q, uint32_t ahead) {
     struct queue *m = (struct queue *)q;
     uint64_t pos = atomic_load_explicit(&m->head, memory_order_relaxed) + ahead;

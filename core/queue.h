@@ -18,6 +18,10 @@ void queue_free(struct queue *q);
 bool queue_push(struct queue *q, void *item) __attribute__((warn_unused_result));
 /* NULL when empty (or when the next item is still being published). */
 void *queue_pop(struct queue *q);
+/* Up to n items into out (oldest first) with one atomic operation: those
+ * waiting in a row from the head. Returns how many (0: as queue_pop's
+ * NULL). */
+uint32_t queue_pop_n(struct queue *q, void **out, uint32_t n);
 /* The item the next pop would return (ahead 0; 1: the pop after it...),
  * without taking it, or NULL: a hint only (another thread may take it at
  * once), never to be dereferenced; for prefetching. */

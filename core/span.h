@@ -117,14 +117,21 @@ static inline void span_unlock(struct span *s) {
 
 /* Spans whose record fits SPAN_SLOT bytes live in fixed-size slots that are
  * recycled through a bounded free queue instead of going back to malloc
- * (which trims freed heap and faults it back in: 4x the cost of the span). */
+ * (which trims freed heap and faults it back in: 4x the cost of the span).
+ * A freed slot's record is zeroed by the thread that frees it (mostly the
+ * export thread); a thread that starts spans takes free slots 16 at a time
+ * into a stash of its own, which goes back to the free queue when the
+ * thread ends. */
 #define SPAN_SLOT 1024
 /* How many free slots are kept (default 1024; the SDK sets it to the span
  * queue's size, the most spans that can be waiting at once). Set before the
  * first span is freed. */
 void span_set_slot_cache(uint32_t slots);
-/* Frees the cached free slots (at exit, after the last export). */
+/* Frees the cached free slots (at exit, after the last export): the free
+ * queue's and the calling thread's stash. */
 void span_release_slot_cache(void);
+/* How many free slots the free queue holds now (not the stashes). */
+size_t span_cached_slots(void);
 
 /* A new span. parent NULL makes a root span with trace_id; otherwise the
  * parent's trace id is used. recording false makes a context-only span

@@ -409,11 +409,6 @@ OTELP_FIRST int telemetry_init(char *const *envp, const char *exe_name) {
     return 0;
 }
 
-struct span *telemetry_span_start(struct str name, const struct span_context *parent,
-                                  struct str trace_state, uint64_t start_ns, size_t arena_size) {
-    return telemetry_span_start_in(name, parent, trace_state, start_ns, arena_size, NULL, 0);
-}
-
 OTELP_FIRST struct span *telemetry_span_start_in(struct str name, const struct span_context *parent,
                                                  struct str trace_state, uint64_t start_ns,
                                                  size_t arena_size, void *mem, size_t mem_size) {

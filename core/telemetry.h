@@ -38,15 +38,19 @@ extern struct telemetry telemetry;
 int telemetry_init(char *const *envp, const char *exe_name) __attribute__((warn_unused_result));
 
 /* A new span, child of parent (NULL: the upstream context if any, else a
- * new trace). Applies the sampler. NULL when inert or out of memory. */
-struct span *telemetry_span_start(struct str name, const struct span_context *parent,
-                                  struct str trace_state, uint64_t start_ns, size_t arena_size);
-/* The same; a span that will not record is made in mem (mem_size bytes)
- * when it fits (span_new_in): a process root that records nothing then
- * needs no malloc. */
+ * new trace). Applies the sampler. NULL when inert or out of memory. A
+ * span that will not record is made in mem (mem_size bytes) when it fits
+ * (span_new_in): a process root that records nothing then needs no
+ * malloc. */
 struct span *telemetry_span_start_in(struct str name, const struct span_context *parent,
                                      struct str trace_state, uint64_t start_ns, size_t arena_size,
                                      void *mem, size_t mem_size);
+/* The same, always allocated. */
+static inline struct span *telemetry_span_start(struct str name, const struct span_context *parent,
+                                                struct str trace_state, uint64_t start_ns,
+                                                size_t arena_size) {
+    return telemetry_span_start_in(name, parent, trace_state, start_ns, arena_size, NULL, 0);
+}
 /* Ends s at end_ns and hands it to the processor (a non-recording span is
  * just freed). */
 void telemetry_span_end(struct span *s, uint64_t end_ns);

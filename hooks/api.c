@@ -172,17 +172,12 @@ static otelp_span *api_span_start(const char *name, const otelp_span *parent_spa
         parent = &ctx;
         ts = ps->trace_state;
     } else {
-        /* The calling thread's current span when it is not the process's
-         * root (an otelp.h span made current, a thread's span): its
-         * context, without process_child_context's root bookkeeping. */
-        struct span *cur = telemetry_current_span();
+        /* The calling thread's current span (an otelp.h span made current,
+         * a thread's span, the process's root: then a fork child's root
+         * is kept as a parent). */
         const char *state;
         size_t state_len;
-        if (cur && cur != process_root_span()) {
-            ctx = cur->ctx;
-            parent = &ctx;
-            ts = cur->trace_state;
-        } else if (process_child_context(false, &ctx, &state, &state_len)) {
+        if (process_child_context(false, &ctx, &state, &state_len)) {
             parent = &ctx;
             ts = str_of(state ? state : "", state ? state_len : 0);
         }

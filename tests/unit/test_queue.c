@@ -1,9 +1,12 @@
 /* test_queue: the bounded MPMC queue: FIFO order, exact capacity (powers of
- * two and not), empty pops, wrap-around over many laps, and 4 producers x
- * 50k items with one consumer seeing every item exactly once, in each
- * producer's order (also run under TSan). Depends on core/queue.h, test.h. */
+ * two and not), empty pops, wrap-around over many laps, 4 producers x 50k
+ * items with one consumer seeing every item exactly once, in each
+ * producer's order, and queue_pop_n (batches in order, short and empty
+ * ones, over laps; 2 producers and 2 batch consumers: each item once; also
+ * run under TSan). Depends on core/queue.h, test.h. */
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -111,6 +114,46 @@ static void test_wrap_around(void) {
     }
 }
 
+/* queue_pop_n: up to n in FIFO order, fewer when fewer wait, 0 when
+ * empty; mixed with single pops and pushes over many laps of a ring whose
+ * size is no power of two. */
+static void test_pop_n(void) {
+    struct queue *q = queue_new(5);
+    REQUIRE(q);
+    void *out[8];
+    CHECK_EQ_INT(queue_pop_n(q, out, 8), 0);
+    for (uintptr_t i = 1; i <= 5; i++)
+        CHECK(queue_push(q, ITEM(i)));
+    CHECK_EQ_INT(queue_pop_n(q, out, 2), 2);
+    CHECK(out[0] == ITEM(1) && out[1] == ITEM(2));
+    CHECK_EQ_INT(queue_size(q), 3);
+    CHECK_EQ_INT(queue_pop_n(q, out, 8), 3);
+    CHECK(out[0] == ITEM(3) && out[1] == ITEM(4) && out[2] == ITEM(5));
+    CHECK_EQ_INT(queue_pop_n(q, out, 8), 0);
+    CHECK(queue_pop(q) == NULL);
+    uintptr_t next_push = 1, next_pop = 1;
+    unsigned seed = 11;
+    long bad = 0;
+    for (int step = 0; step < 100000 && !bad; step++) {
+        seed = seed * 1103515245u + 12345u;
+        uint32_t r = (seed >> 16) % 4;
+        if (r < 2) {
+            if (queue_push(q, ITEM(next_push))) next_push++;
+        } else {
+            uint32_t want = r == 2 ? 1 : 1 + (seed >> 20) % 7;
+            uint32_t waiting = (uint32_t)(next_push - next_pop);
+            uint32_t n = queue_pop_n(q, out, want);
+            bad += n != (waiting < want ? waiting : want);
+            for (uint32_t i = 0; i < n; i++)
+                bad += out[i] != ITEM(next_pop + i);
+            next_pop += n;
+        }
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK(next_pop > 20000); /* many laps */
+    queue_free(q);
+}
+
 #define PRODUCERS 4
 #define PER_PRODUCER 50000
 #define SPIN_LIMIT 200000000L
@@ -176,11 +219,71 @@ static void test_multi_producer(void) {
     queue_free(mt_queue);
 }
 
+/* Two producers, two consumers taking batches of up to 16 (the span slot
+ * stashes' way): every item exactly once. */
+#define BATCH_ITEMS 40000
+static _Atomic long batch_taken;
+static uint8_t *batch_seen;
+static _Atomic long batch_dup;
+
+static void *batch_producer(void *arg) {
+    uintptr_t id = (uintptr_t)arg;
+    for (uintptr_t i = 0; i < BATCH_ITEMS; i++) {
+        long spins = 0;
+        while (!queue_push(mt_queue, ITEM(id * BATCH_ITEMS + i + 1)))
+            if (++spins % 64 == 0) sched_yield();
+    }
+    return NULL;
+}
+
+static void *batch_consumer(void *arg) {
+    (void)arg;
+    void *out[16];
+    long idle = 0;
+    while (atomic_load(&batch_taken) < 2 * BATCH_ITEMS && idle < SPIN_LIMIT) {
+        uint32_t n = queue_pop_n(mt_queue, out, 16);
+        if (!n) {
+            if (++idle % 64 == 0) sched_yield();
+            continue;
+        }
+        for (uint32_t i = 0; i < n; i++) {
+            uintptr_t v = (uintptr_t)out[i] - 1;
+            if (v >= 2 * BATCH_ITEMS || __atomic_fetch_add(&batch_seen[v], 1, __ATOMIC_RELAXED))
+                batch_dup++;
+        }
+        atomic_fetch_add(&batch_taken, n);
+    }
+    return NULL;
+}
+
+static void test_pop_n_threads(void) {
+    mt_queue = queue_new(64);
+    batch_seen = calloc(2 * BATCH_ITEMS, 1);
+    REQUIRE(mt_queue && batch_seen);
+    pthread_t t[4];
+    for (uintptr_t i = 0; i < 2; i++) {
+        REQUIRE(pthread_create(&t[i], NULL, batch_producer, ITEM(i)) == 0);
+        REQUIRE(pthread_create(&t[2 + i], NULL, batch_consumer, NULL) == 0);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    CHECK_EQ_INT(atomic_load(&batch_taken), 2 * BATCH_ITEMS);
+    CHECK_EQ_INT(atomic_load(&batch_dup), 0);
+    long missing = 0;
+    for (long i = 0; i < 2 * BATCH_ITEMS; i++)
+        missing += !batch_seen[i];
+    CHECK_EQ_INT(missing, 0);
+    free(batch_seen);
+    queue_free(mt_queue);
+}
+
 int main(void) {
     RUN(test_create);
     RUN(test_capacity_one);
     RUN(test_capacities);
     RUN(test_wrap_around);
+    RUN(test_pop_n);
     RUN(test_multi_producer);
+    RUN(test_pop_n_threads);
     return test_report("queue");
 }

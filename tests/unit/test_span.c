@@ -3,9 +3,13 @@
  * limit and each event's attribute limit, status rules (OK is final, a
  * message only with ERROR, UNSET ignored), links (their limit, trace state
  * and attribute limit), numeric array attributes (copied), the writer lock
- * of otelp.h spans, and non-recording spans. Depends
- * on core/span.h and test.h. */
+ * of otelp.h spans, non-recording spans, and recycled slots (a reused
+ * slot's record holds nothing of its last span; a thread's stash of free
+ * slots goes back when it ends). Depends on core/span.h and test.h. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/ids.h"
 #include "core/span.h"
@@ -293,6 +297,85 @@ static void test_api_lock(void) {
     span_free(s);
 }
 
+/* A span freed with everything set: the span that reuses its slot starts
+ * clean (the record is zeroed when freed, not when taken). */
+static void test_slot_reused_clean(void) {
+    struct span *s = root("dirty", true);
+    REQUIRE(s);
+    CHECK_EQ_INT(span_set_int(s, "k", 1), 0);
+    REQUIRE(span_add_event(s, "e", 5));
+    span_set_status(s, STATUS_ERROR, "bad");
+    struct span_context ctx = {.trace_id = {9}, .span_id = {9}};
+    REQUIRE(span_add_link(s, &ctx, str_of("", 0)));
+    s->api = true;
+    s->api_refs = API_ENDED;
+    s->api_pid = 77;
+    s->end_ns = 99;
+    s->symbolize = s;
+    s->thread_id = 5;
+    span_free(s);
+    /* Every span below is held, so each takes another slot: s's comes up
+     * within the free queue's size and a stash. */
+    enum { MAX = 1024 + 64 };
+    struct span **held = calloc(MAX, sizeof *held);
+    REQUIRE(held);
+    struct span *again = NULL;
+    int n = 0;
+    while (n < MAX && !again) {
+        struct span *t = root("clean", true);
+        REQUIRE(t);
+        held[n++] = t;
+        if (t == s) again = t;
+    }
+    REQUIRE(again);
+    CHECK_STR(again->name.ptr, "clean");
+    CHECK_EQ_INT(again->attrs.count, 0);
+    CHECK(again->events == NULL && again->events_tail == NULL);
+    CHECK_EQ_INT(again->event_count, 0);
+    CHECK(again->links == NULL && again->links_tail == NULL);
+    CHECK_EQ_INT(again->link_count, 0);
+    CHECK_EQ_INT(again->status_code, STATUS_UNSET);
+    CHECK_EQ_INT(again->status_message.len, 0);
+    CHECK(!again->api);
+    CHECK_EQ_INT(atomic_load(&again->api_refs), 0);
+    CHECK_EQ_INT(again->api_pid, 0);
+    CHECK_EQ_INT((long)again->end_ns, 0);
+    CHECK(again->symbolize == NULL);
+    CHECK_EQ_INT(again->thread_id, 0);
+    CHECK_EQ_INT((long)again->start_ns, 1000);
+    CHECK(again->slot && again->recording);
+    for (int i = 0; i < n; i++)
+        span_free(held[i]);
+    free(held);
+}
+
+static size_t cached_in_thread;
+
+static void *one_span_thread(void *arg) {
+    (void)arg;
+    struct span *s = root("in a thread", true);
+    if (s) span_free(s);
+    cached_in_thread = span_cached_slots();
+    return NULL;
+}
+
+/* A thread takes 16 free slots at once; when it ends, those it did not use
+ * go back to the free queue. */
+static void test_stash_returned_at_thread_exit(void) {
+    struct span *made[40];
+    for (int i = 0; i < 40; i++)
+        REQUIRE(made[i] = root("filler", true));
+    for (int i = 0; i < 40; i++)
+        span_free(made[i]);
+    size_t before = span_cached_slots();
+    REQUIRE(before >= 40);
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, one_span_thread, NULL) == 0);
+    pthread_join(t, NULL);
+    CHECK_EQ_INT(cached_in_thread, before - 15); /* 16 taken, the one used freed */
+    CHECK_EQ_INT(span_cached_slots(), before);
+}
+
 int main(void) {
     RUN(test_root_span);
     RUN(test_child_spans);
@@ -307,5 +390,7 @@ int main(void) {
     RUN(test_links);
     RUN(test_numeric_arrays);
     RUN(test_api_lock);
+    RUN(test_slot_reused_clean);
+    RUN(test_stash_returned_at_thread_exit);
     return test_report("span");
 }
