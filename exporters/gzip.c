@@ -75,8 +75,17 @@ int gzip_compress(struct gzip *z, struct buf *out, const void *in, size_t n) {
         z->arena = p;
     }
     z->used = 0;
+    /* The window and the hash table sized to the input: deflate's state is
+     * 2^(wb+2) + 2^(ml+9) bytes, its hash table zeroed at every start, and
+     * a window larger than the input finds nothing more. A process's own
+     * batch at exit (a span or two, its metrics: 1-2 KiB) then touches a
+     * few pages of the arena, not 70 (each a page fault, per exporter). */
+    int wb = 9;
+    while (wb < 15 && ((size_t)1 << wb) < n)
+        wb++;
+    int ml = wb - 7 < 1 ? 1 : wb - 7;
     z_stream s = {.zalloc = arena_alloc, .zfree = arena_free, .opaque = z};
-    if (zl.init2(&s, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
+    if (zl.init2(&s, Z_DEFAULT_COMPRESSION, Z_DEFLATED, wb + 16, ml, Z_DEFAULT_STRATEGY,
                  ZLIB_VERSION, (int)sizeof s) != Z_OK)
         return -ENOMEM;
     size_t mark = out->len;
