@@ -13,13 +13,6 @@ struct arena_chunk {
 
 #define ALIGN 8u
 
-OTELP_FIRST void arena_init(struct arena *a, void *first, size_t size) {
-    a->cur = first;
-    a->end = (char *)first + size;
-    a->overflow = NULL;
-    a->no_malloc = false;
-}
-
 /* arena_alloc past the reserved space (size aligned): a malloc'd chunk. */
 static __attribute__((noinline)) void *alloc_chunk(struct arena *a, size_t size) {
     if (a->no_malloc) return NULL;

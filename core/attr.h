@@ -19,7 +19,12 @@ struct arena {
     bool no_malloc;
 };
 
-void arena_init(struct arena *a, void *first, size_t size);
+static inline void arena_init(struct arena *a, void *first, size_t size) {
+    a->cur = first;
+    a->end = (char *)first + size;
+    a->overflow = NULL;
+    a->no_malloc = false;
+}
 void *arena_alloc(struct arena *a, size_t size);
 void arena_release(struct arena *a);
 

@@ -72,7 +72,7 @@ static unsigned seed_waiting(unsigned generation) {
     return ~generation;
 }
 
-static void rng_seed(struct rng *r, unsigned generation) {
+__attribute__((noinline)) static void rng_seed(struct rng *r, unsigned generation) {
     if (r->generation == seed_waiting(generation)) {
         rng_seed_from(r, r->s[0], generation);
         return;
@@ -91,7 +91,8 @@ void ids_seed_thread(uint64_t seed) {
     tls_rng.generation = seed_waiting(atomic_load_explicit(&fork_generation, memory_order_relaxed));
 }
 
-OTELP_FIRST uint64_t ids_random_u64(void) {
+/* The thread's next number (seeded first in a new thread or fork child). */
+static inline uint64_t next_random(void) {
     struct rng *r = &tls_rng;
     unsigned generation = atomic_load_explicit(&fork_generation, memory_order_relaxed);
     if (r->generation != generation) rng_seed(r, generation);
@@ -105,6 +106,10 @@ OTELP_FIRST uint64_t ids_random_u64(void) {
     s[2] ^= t;
     s[3] = rotl(s[3], 45);
     return result;
+}
+
+OTELP_FIRST uint64_t ids_random_u64(void) {
+    return next_random();
 }
 
 static void tsc_after_fork(void);
@@ -127,7 +132,7 @@ void ids_new_trace_id(uint8_t out[16]) {
 OTELP_FIRST void ids_new_span_id(uint8_t out[8]) {
     uint64_t a;
     do
-        a = ids_random_u64();
+        a = next_random();
     while (!a);
     memcpy(out, &a, 8);
 }

@@ -293,26 +293,22 @@ static void free_log(void *record) {
     log_record_free(record);
 }
 
-static _Thread_local struct span *tls_current __attribute__((tls_model("initial-exec")));
+_Thread_local struct span *telemetry_tls_current __attribute__((tls_model("initial-exec")));
 static struct span_context root_ctx;
-static _Atomic int root_state; /* 0 none, 1 live, 2 ended */
-
-struct span *telemetry_current_span(void) {
-    return atomic_load_explicit(&root_state, memory_order_acquire) == 2 ? NULL : tls_current;
-}
+_Atomic int telemetry_root_state; /* 0 none, 1 live, 2 ended */
 
 void telemetry_set_current_span(struct span *s) {
-    tls_current = s;
+    telemetry_tls_current = s;
 }
 
 OTELP_FIRST void telemetry_set_root_span(struct span *root) {
     if (root) {
         root_ctx = root->ctx;
-        tls_current = root;
-        atomic_store_explicit(&root_state, 1, memory_order_release);
+        telemetry_tls_current = root;
+        atomic_store_explicit(&telemetry_root_state, 1, memory_order_release);
     } else {
-        atomic_store_explicit(&root_state, 2, memory_order_release);
-        tls_current = NULL;
+        atomic_store_explicit(&telemetry_root_state, 2, memory_order_release);
+        telemetry_tls_current = NULL;
     }
 }
 
@@ -322,7 +318,7 @@ bool telemetry_current_context(struct span_context *out) {
         *out = s->ctx;
         return true;
     }
-    if (atomic_load_explicit(&root_state, memory_order_acquire) != 0) {
+    if (atomic_load_explicit(&telemetry_root_state, memory_order_acquire) != 0) {
         *out = root_ctx;
         return true;
     }

@@ -9,6 +9,7 @@
 #ifndef OTELP_CORE_TELEMETRY_H
 #define OTELP_CORE_TELEMETRY_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -59,7 +60,13 @@ void telemetry_span_end(struct span *s, uint64_t end_ns);
  * events here), or NULL: the thread has none, or the process is ending.
  * The main thread's is the process root span; threads and fork children
  * get theirs from the hooks. */
-struct span *telemetry_current_span(void);
+extern _Thread_local struct span *telemetry_tls_current __attribute__((tls_model("initial-exec")));
+extern _Atomic int telemetry_root_state; /* 0 no root span yet, 1 live, 2 ended */
+static inline struct span *telemetry_current_span(void) {
+    return atomic_load_explicit(&telemetry_root_state, memory_order_acquire) == 2
+               ? NULL
+               : telemetry_tls_current;
+}
 void telemetry_set_current_span(struct span *s);
 /* The context new work on this thread belongs to: the current span's, else
  * the process root span's (any thread may read it), else the upstream one.
