@@ -100,7 +100,9 @@ class Arm64(unittest.TestCase):
             self.assertEqual((rc, out, err), (0, b"tree 15\n", b""))
             time.sleep(0.2)
             spans = rcv.spans()
-        self.assertEqual(len({s["traceId"] for s in spans}), 1)
+        # (on failure: which spans went into which trace)
+        self.assertEqual(len({s["traceId"] for s in spans}), 1,
+                         sorted((s["traceId"], s["name"], s.get("parentSpanId", "")) for s in spans))
         (top,) = [s for s in spans if "parentSpanId" not in s]
         self.assertEqual(top["attributes"]["process.command_args"], [probe, "tree"])
         self.assertEqual(top["resource"]["service.name"], "arm-app")
