@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -377,7 +378,7 @@ static void detect_host_ip(struct resource *r) {
 static void detect_host(struct resource *r, const char *root) {
     char *buf = scratch;
     struct utsname u;
-    bool have_uname = uname(&u) == 0;
+    bool have_uname = syscall(SYS_uname, &u) == 0; /* (a page of libc's code less) */
     if (have_uname) {
         put_str(r, "host.name", u.nodename);
         put_str(r, "host.arch", resource_host_arch(u.machine));

@@ -123,19 +123,59 @@ static void add_addr(struct http_client *c, const void *sa, socklen_t len) {
     c->addr_lens[c->naddrs++] = len;
 }
 
+/* See http.h. */
+bool http_ipv4_literal(const char *s, struct in_addr *out) {
+    uint8_t b[4] = {0};
+    int parts = 0;
+    bool digit = false;
+    for (; *s; s++) {
+        if (*s >= '0' && *s <= '9') {
+            if (!digit) {
+                if (++parts > 4) return false;
+                digit = true;
+            } else if (b[parts - 1] == 0) {
+                return false; /* a leading zero */
+            }
+            unsigned v = b[parts - 1] * 10u + (unsigned)(*s - '0');
+            if (v > 255) return false;
+            b[parts - 1] = (uint8_t)v;
+        } else if (*s == '.' && digit && parts < 4) {
+            digit = false;
+        } else {
+            return false;
+        }
+    }
+    if (parts < 4) return false;
+    memcpy(&out->s_addr, b, 4);
+    return true;
+}
+
+/* strcasecmp(a, b) == 0 and strcasestr(s, needle) != NULL, for ASCII: no
+ * libc case tables (each libc function a short process calls only for
+ * this is a page of libc's code or data it faults in). */
+static bool ieq(const char *a, const char *b) {
+    return text_iprefix(a, b) && a[strlen(b)] == '\0';
+}
+
+static bool icontains(const char *s, const char *needle) {
+    for (; *s; s++)
+        if (text_iprefix(s, needle)) return true;
+    return false;
+}
+
 static int resolve(struct http_client *c, bool may_resolve, uint64_t deadline) {
     if (c->naddrs) return 0;
     struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = htons(c->url.port)};
     struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = htons(c->url.port)};
-    if (inet_pton(AF_INET, c->url.host, &v4.sin_addr) == 1) {
+    if (http_ipv4_literal(c->url.host, &v4.sin_addr)) {
         add_addr(c, &v4, sizeof v4);
         return 0;
     }
-    if (inet_pton(AF_INET6, c->url.host, &v6.sin6_addr) == 1) {
+    if (strchr(c->url.host, ':') && inet_pton(AF_INET6, c->url.host, &v6.sin6_addr) == 1) {
         add_addr(c, &v6, sizeof v6);
         return 0;
     }
-    if (!strcasecmp(c->url.host, "localhost")) {
+    if (ieq(c->url.host, "localhost")) {
         v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         add_addr(c, &v4, sizeof v4);
         v6.sin6_addr = in6addr_loopback;
@@ -380,19 +420,19 @@ static int read_head(struct reader *r, struct http_response *resp, bool *keep, i
         char *v = colon + 1;
         while (*v == ' ' || *v == '\t')
             v++;
-        if (!strcasecmp(line, "content-length")) {
+        if (ieq(line, "content-length")) {
             const char *digits = v;
             int64_t n;
             if (!scan_int64(&digits, &n) || n < 0) return -EPROTO;
             *length = n;
-        } else if (!strcasecmp(line, "transfer-encoding")) {
-            *chunked = strcasestr(v, "chunked") != NULL;
-        } else if (!strcasecmp(line, "connection")) {
-            if (strcasestr(v, "close"))
+        } else if (ieq(line, "transfer-encoding")) {
+            *chunked = icontains(v, "chunked");
+        } else if (ieq(line, "connection")) {
+            if (icontains(v, "close"))
                 *keep = false;
-            else if (strcasestr(v, "keep-alive"))
+            else if (icontains(v, "keep-alive"))
                 *keep = true;
-        } else if (!strcasecmp(line, "retry-after")) {
+        } else if (ieq(line, "retry-after")) {
             resp->retry_after_s = retry_after_parse(v, (int64_t)(clock_now_ns() / 1000000000u));
         }
     }

@@ -24,6 +24,11 @@ struct http_url {
 
 /* Parses http://host[:port]/path and https://... Returns 0 or -EINVAL. */
 int http_url_parse(const char *url, struct http_url *out) __attribute__((warn_unused_result));
+
+/* Whether s is an IPv4 address in dotted decimal, as inet_pton(AF_INET)
+ * takes it (four parts of 0-255, no leading zeros); then *out is it.
+ * Without inet_pton: its code page was a fault of every exporting process. */
+bool http_ipv4_literal(const char *s, struct in_addr *out);
 /* NULL when url parses; otherwise what is wrong with it, in words that
  * never quote it (user information is refused, never printed). */
 const char *http_url_problem(const char *url);

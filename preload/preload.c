@@ -57,14 +57,20 @@ static const char *base_name(const char *path) {
 /* Whether this program is to be instrumented: OTEL_PRELOAD_INCLUDE and
  * _EXCLUDE, and the config file's rules (scope.h). Excluded: the shim stays
  * inert, and the program's children judge for themselves. */
-static bool in_scope(const struct hostconf *hc, char *const *envp, int argc, char **argv) {
-    struct scope_rules r = {{env_lookup(envp, "OTEL_PRELOAD_INCLUDE"), hc->include},
-                            {env_lookup(envp, "OTEL_PRELOAD_EXCLUDE"), hc->exclude}};
-    if (!scope_has_rules(&r)) return true;
+__attribute__((noinline)) static bool exe_in_scope(const struct scope_rules *r, int argc,
+                                                   char **argv) {
     char path[4096];
     ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
     path[n > 0 ? n : 0] = '\0';
-    return scope_allows(&r, path, argc, argv);
+    return scope_allows(r, path, argc, argv);
+}
+
+/* (The path's 4 KiB of stack only when there are rules: a fresh stack
+ * page is a page fault.) */
+static bool in_scope(const struct hostconf *hc, char *const *envp, int argc, char **argv) {
+    struct scope_rules r = {{env_lookup(envp, "OTEL_PRELOAD_INCLUDE"), hc->include},
+                            {env_lookup(envp, "OTEL_PRELOAD_EXCLUDE"), hc->exclude}};
+    return !scope_has_rules(&r) || exe_in_scope(&r, argc, argv);
 }
 
 OTELP_FIRST __attribute__((constructor)) static void preload_init(int argc, char **argv,

@@ -8,6 +8,7 @@
  * (-ETIMEDOUT within 200 ms), connection refused, "localhost", numeric names
  * through the resolver, and may_resolve=false. Every wait is bounded.
  * Depends on exporters/http.h and test.h. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 
@@ -400,6 +401,22 @@ static void test_post_status_line(void) {
     srv_stop();
 }
 
+/* http_ipv4_literal takes what inet_pton(AF_INET) takes, nothing else. */
+static void test_ipv4_literal(void) {
+    static const char *const cases[] = {
+        "127.0.0.1", "0.0.0.0",  "255.255.255.255", "1.2.3.4",   "10.0.0.10", "256.1.1.1",
+        "1.2.3",     "1.2.3.4.", "1.2.3.4.5",       ".1.2.3",    "1..2.3",    "01.2.3.4",
+        "1.2.3.00",  "1.2.3.0",  "1.2.3.400",       "1.2.3.4x",  "",          "localhost",
+        "::1",       "1.2.3.-4", " 1.2.3.4",        "999.1.1.1", "0.0.0.09",  "100.200.250.25"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct in_addr want = {0}, got = {0};
+        int w = inet_pton(AF_INET, cases[i], &want);
+        bool g = http_ipv4_literal(cases[i], &got);
+        CHECK_EQ_INT(g, w == 1);
+        if (g && w == 1) CHECK_EQ_INT(got.s_addr, want.s_addr);
+    }
+}
+
 static void test_post_large_body(void) {
     const struct step steps[] = {{OK_EMPTY, 0, false}};
     REQUIRE(srv_start(steps, 1));
@@ -526,6 +543,7 @@ int main(void) {
     RUN(test_post_too_big);
     RUN(test_post_malformed);
     RUN(test_post_status_line);
+    RUN(test_ipv4_literal);
     RUN(test_post_large_body);
     RUN(test_post_empty_body);
     RUN(test_post_timeout);
