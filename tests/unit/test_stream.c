@@ -41,15 +41,25 @@ static int count(const char *hay, const char *needle) {
     return n;
 }
 
-static void init(const char *streams, const char *extra) {
+/* The shim's state for one scenario: console logs into a memfd, the
+ * streams captured, and up to two more variables (NULL for none). */
+static void init2(const char *streams, const char *extra, const char *extra2) {
     char streams_env[128];
     snprintf(streams_env, sizeof streams_env, "OTEL_PRELOAD_LOGS_STREAMS=%s", streams);
-    char *envp[] = {"OTEL_TRACES_EXPORTER=none", "OTEL_LOGS_EXPORTER=console", streams_env,
-                    (char *)extra, NULL};
+    char *envp[] = {"OTEL_TRACES_EXPORTER=none",
+                    "OTEL_LOGS_EXPORTER=console",
+                    streams_env,
+                    (char *)extra,
+                    extra ? (char *)extra2 : NULL,
+                    NULL};
     processor_autostart = false;
     console_fd = memfd_create("console", MFD_CLOEXEC);
     diag_fd = console_fd;
     if (telemetry_init(envp, "unit") < 0) abort();
+}
+
+static void init(const char *streams, const char *extra) {
+    init2(streams, extra, NULL);
 }
 
 static void put(int fd, const char *s) {
@@ -221,16 +231,7 @@ static void scenario_record_sizes(void) {
 /* OTEL_PRELOAD_LOGS_STREAMS_RATE: lines past it within a second are
  * dropped, counted as a full queue's, whole lines, and never made. */
 static void scenario_rate(void) {
-    char *envp[] = {"OTEL_TRACES_EXPORTER=none",
-                    "OTEL_LOGS_EXPORTER=console",
-                    "OTEL_PRELOAD_LOGS_STREAMS=stdout",
-                    "OTEL_PRELOAD_LOGS_STREAMS_RATE=3",
-                    "OTEL_LOG_LEVEL=info",
-                    NULL};
-    processor_autostart = false;
-    console_fd = memfd_create("console", MFD_CLOEXEC);
-    diag_fd = console_fd;
-    if (telemetry_init(envp, "unit") < 0) abort();
+    init2("stdout", "OTEL_PRELOAD_LOGS_STREAMS_RATE=3", "OTEL_LOG_LEVEL=info");
     diag_set_sink(NULL);
     put(1, "one\ntwo\nthree\nfour\nfi");
     put(1, "ve\nsix\n");
@@ -268,16 +269,7 @@ static void run_child(const char *name, void (*fn)(void)) {
  * buffers of every length around the counting's 16- and 64-byte blocks
  * (and one past a lane's 255), at every alignment, counted once. */
 static void scenario_count_skipped(void) {
-    char *envp[] = {"OTEL_TRACES_EXPORTER=none",
-                    "OTEL_LOGS_EXPORTER=console",
-                    "OTEL_PRELOAD_LOGS_STREAMS=stdout",
-                    "OTEL_PRELOAD_LOGS_STREAMS_RATE=1",
-                    "OTEL_LOG_LEVEL=info",
-                    NULL};
-    processor_autostart = false;
-    console_fd = memfd_create("console", MFD_CLOEXEC);
-    diag_fd = console_fd;
-    if (telemetry_init(envp, "unit") < 0) abort();
+    init2("stdout", "OTEL_PRELOAD_LOGS_STREAMS_RATE=1", "OTEL_LOG_LEVEL=info");
     diag_set_sink(NULL);
     put(1, "made\n");
     enum { MAX = 100003 };
